@@ -1,0 +1,251 @@
+//! The history model: operation records, their pairing into operations, and JSONL input/output.
+//!
+//! - [`op`]: one record (`Op`), its process and type.
+//! - [`jsonl`]: reading a `history.jsonl` (line-numbered errors, tolerant of a truncated tail).
+//! - [`writer`]: appending records while a run goes, one flushed line each.
+//!
+//! Pairing: an `invoke` by a process is completed by the next record of the same process. A
+//! client process never has two invocations open; an invocation with no completion by the end of
+//! the history is indeterminate (`info`). Nemesis and observer records that are not invocations
+//! stand alone as events.
+
+pub mod jsonl;
+pub mod op;
+pub mod writer;
+
+pub use op::{Op, OpType, Process, WaitAofInfo, WaitInfo};
+
+use std::collections::HashMap;
+use thiserror::Error;
+
+/// Why a sequence of records is not a well-formed history.
+#[derive(Debug, Error)]
+pub enum HistoryError {
+    /// A line of a JSONL file could not be parsed. `line` is 1-based.
+    #[error("line {line}: {reason}")]
+    Line { line: usize, reason: String },
+    /// The records parse but do not pair up (e.g. a completion nobody invoked).
+    #[error("op {index}: {reason}")]
+    Pairing { index: u64, reason: String },
+    #[error("reading history: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A parsed, paired history. Positions (`usize`) index [`History::ops`]; `Op::index` is what
+/// anomalies cite.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    ops: Vec<Op>,
+    /// For each position: the position of its partner (completion of an invoke, or invoke of a
+    /// completion), if any.
+    partner: Vec<Option<usize>>,
+}
+
+/// An invocation together with its completion, if it had one.
+#[derive(Debug, Clone, Copy)]
+pub struct Operation<'a> {
+    pub invoke: &'a Op,
+    pub completion: Option<&'a Op>,
+}
+
+impl<'a> Operation<'a> {
+    /// `Ok`, `Fail` or `Info`; an invocation that never completed is `Info`.
+    pub fn outcome(&self) -> OpType {
+        self.completion.map_or(OpType::Info, |c| c.op_type)
+    }
+
+    /// Invocation time (ns).
+    pub fn start(&self) -> u64 {
+        self.invoke.time
+    }
+
+    /// Completion time (ns) of a determinate operation; `None` for `info` ones, which stay open
+    /// until the end of time.
+    pub fn end(&self) -> Option<u64> {
+        match self.completion {
+            Some(c) if c.op_type != OpType::Info => Some(c.time),
+            _ => None,
+        }
+    }
+
+    /// The completion record when there is one, else the invocation.
+    pub fn last(&self) -> &'a Op {
+        self.completion.unwrap_or(self.invoke)
+    }
+
+    /// Indices of the records, for witness lists.
+    pub fn indices(&self) -> Vec<u64> {
+        let mut v = vec![self.invoke.index];
+        if let Some(c) = self.completion {
+            v.push(c.index);
+        }
+        v
+    }
+}
+
+impl History {
+    /// Pairs records into a history. Fails on a client completion with no open invocation, a
+    /// second invocation while one is open, a completion whose `f` differs from its
+    /// invocation's, or indices that do not ascend.
+    pub fn new(ops: Vec<Op>) -> Result<History, HistoryError> {
+        let mut partner = vec![None; ops.len()];
+        let mut open: HashMap<Process, usize> = HashMap::new();
+        let mut last_index: Option<u64> = None;
+        for (pos, op) in ops.iter().enumerate() {
+            if let Some(prev) = last_index {
+                if op.index <= prev {
+                    return Err(HistoryError::Pairing {
+                        index: op.index,
+                        reason: format!("index {} does not follow {prev}", op.index),
+                    });
+                }
+            }
+            last_index = Some(op.index);
+            if op.op_type == OpType::Invoke {
+                if let Some(&prior) = open.get(&op.process) {
+                    if op.is_client() {
+                        return Err(HistoryError::Pairing {
+                            index: op.index,
+                            reason: format!(
+                                "process {} invoked again while op {} was still open \
+                                 (a process whose op ended info must continue under a new id)",
+                                op.process, ops[prior].index
+                            ),
+                        });
+                    }
+                }
+                open.insert(op.process, pos);
+                continue;
+            }
+            match open.remove(&op.process) {
+                Some(inv) => {
+                    if ops[inv].f != op.f {
+                        return Err(HistoryError::Pairing {
+                            index: op.index,
+                            reason: format!(
+                                "completion f {:?} does not match invocation {} f {:?}",
+                                op.f, ops[inv].index, ops[inv].f
+                            ),
+                        });
+                    }
+                    partner[inv] = Some(pos);
+                    partner[pos] = Some(inv);
+                }
+                None if op.is_client() => {
+                    return Err(HistoryError::Pairing {
+                        index: op.index,
+                        reason: format!(
+                            "{} completion by process {} with no open invocation",
+                            op.op_type.as_str(),
+                            op.process
+                        ),
+                    });
+                }
+                None => {} // a standalone nemesis/observer event
+            }
+        }
+        Ok(History { ops, partner })
+    }
+
+    /// Every record, in history order.
+    pub fn ops(&self) -> &[Op] {
+        &self.ops
+    }
+
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// The partner position of the record at `pos` (completion of an invocation or vice versa).
+    pub fn partner(&self, pos: usize) -> Option<usize> {
+        self.partner.get(pos).copied().flatten()
+    }
+
+    /// The record with `Op::index == index`.
+    pub fn by_index(&self, index: u64) -> Option<&Op> {
+        self.ops
+            .binary_search_by_key(&index, |o| o.index)
+            .ok()
+            .map(|p| &self.ops[p])
+    }
+
+    /// Client operations (invocation + completion), in invocation order.
+    pub fn operations(&self) -> impl Iterator<Item = Operation<'_>> + '_ {
+        self.ops
+            .iter()
+            .enumerate()
+            .filter(|(_, op)| op.is_invoke() && op.is_client())
+            .map(move |(pos, invoke)| Operation {
+                invoke,
+                completion: self.partner(pos).map(|c| &self.ops[c]),
+            })
+    }
+
+    /// Nemesis records (both halves of each fault), in history order.
+    pub fn nemesis_ops(&self) -> impl Iterator<Item = &Op> + '_ {
+        self.ops.iter().filter(|o| o.process == Process::Nemesis)
+    }
+
+    /// Time of the last record (ns), i.e. the length of the run as far as the history knows.
+    pub fn end_time(&self) -> u64 {
+        self.ops.iter().map(|o| o.time).max().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn op(index: u64, process: Process, t: OpType, f: &str) -> Op {
+        Op::new(index, index * 10, process, t, f)
+    }
+
+    #[test]
+    fn pairs_by_process_and_leaves_open_invocations_info() {
+        let h = History::new(vec![
+            op(0, Process::Client(0), OpType::Invoke, "add"),
+            op(1, Process::Client(1), OpType::Invoke, "add"),
+            op(2, Process::Client(0), OpType::Ok, "add"),
+            op(3, Process::Nemesis, OpType::Info, "kill"),
+        ])
+        .unwrap();
+        let ops: Vec<_> = h.operations().collect();
+        assert_eq!(ops.len(), 2);
+        assert_eq!(ops[0].outcome(), OpType::Ok);
+        assert_eq!(ops[0].end(), Some(20));
+        assert_eq!(ops[1].outcome(), OpType::Info);
+        assert_eq!(ops[1].end(), None);
+        assert_eq!(h.nemesis_ops().count(), 1);
+    }
+
+    #[test]
+    fn rejects_completion_without_invocation() {
+        let err = History::new(vec![op(0, Process::Client(4), OpType::Ok, "read")]).unwrap_err();
+        assert!(err.to_string().contains("no open invocation"), "{err}");
+    }
+
+    #[test]
+    fn rejects_double_invocation_by_one_process() {
+        let err = History::new(vec![
+            op(0, Process::Client(1), OpType::Invoke, "add"),
+            op(1, Process::Client(1), OpType::Invoke, "add"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("still open"), "{err}");
+    }
+
+    #[test]
+    fn by_index_finds_sparse_indices() {
+        let mut a = op(3, Process::Client(0), OpType::Invoke, "write");
+        a.value = json!(1);
+        let b = op(9, Process::Client(0), OpType::Ok, "write");
+        let h = History::new(vec![a, b]).unwrap();
+        assert_eq!(h.by_index(9).map(|o| o.op_type), Some(OpType::Ok));
+        assert!(h.by_index(4).is_none());
+    }
+}

@@ -1,0 +1,38 @@
+//! redline-checkers: the history model and every consistency checker, as pure functions.
+//!
+//! Nothing here touches the network, a Redis connection or the clock: a checker is a function
+//! of a [`History`] and options, so a stored history checks the same years later.
+//!
+//! - [`history`]: `Op`, pairing of invocations with completions, JSONL reading and writing.
+//! - [`result`]: `CheckResult`, `Anomaly`, `Validity` and the composed `Results`.
+//! - [`registry`]: checker names, which checkers suit which workload, running a selection.
+//! - [`expect`]: `--expect` rules and whether a result meets them.
+//! - [`lost_writes`]: acknowledged adds missing from the final read (Jepsen's set-full).
+//! - [`stale_reads`]: replica reads that returned a superseded value.
+//! - [`session`]: read-your-writes and monotonic-reads per process.
+//! - [`wait`]: lost writes grouped by WAIT / WAITAOF acknowledgement level.
+//! - [`counter`]: Jepsen's counter bounds on INCR/GET.
+//! - [`linearizable`]: Wing & Gong / Lowe search for single-register linearizability.
+//! - [`txn_cycles`]: Elle's list-append inference and dependency-cycle search.
+//! - [`availability`]: outcome counts, latency quantiles, unavailability windows.
+//! - [`split_brain`]: intervals in which two nodes acted as master and both acknowledged writes.
+//! - [`quantiles`]: small statistics helpers shared by the checkers.
+
+pub mod availability;
+pub mod counter;
+pub mod expect;
+pub mod history;
+pub mod linearizable;
+pub mod lost_writes;
+pub mod quantiles;
+pub mod registry;
+pub mod result;
+pub mod session;
+pub mod split_brain;
+pub mod stale_reads;
+pub mod txn_cycles;
+pub mod wait;
+
+pub use history::{History, HistoryError, Op, OpType, Operation, Process};
+pub use registry::{CheckOptions, CheckerName, WorkloadKind};
+pub use result::{Anomaly, CheckResult, ExpectationOutcome, Results, Validity};

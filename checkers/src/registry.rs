@@ -1,0 +1,232 @@
+//! Checker names, which checkers suit which workload, and running a selection of them.
+
+use crate::history::History;
+use crate::result::{CheckResult, Results};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The workloads whose histories redline knows how to check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WorkloadKind {
+    Set,
+    Register,
+    Counter,
+    Wait,
+    WaitAof,
+    ListAppend,
+}
+
+impl WorkloadKind {
+    pub const ALL: [WorkloadKind; 6] = [
+        WorkloadKind::Set,
+        WorkloadKind::Register,
+        WorkloadKind::Counter,
+        WorkloadKind::Wait,
+        WorkloadKind::WaitAof,
+        WorkloadKind::ListAppend,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkloadKind::Set => "set",
+            WorkloadKind::Register => "register",
+            WorkloadKind::Counter => "counter",
+            WorkloadKind::Wait => "wait",
+            WorkloadKind::WaitAof => "waitaof",
+            WorkloadKind::ListAppend => "list-append",
+        }
+    }
+
+    /// Guesses the workload of a history from its operations: `txn` is list-append, `incr` is
+    /// counter, adds carrying WAITAOF/WAIT are waitaof/wait, `add` is set, `write`/`cas` is
+    /// register. `None` for a history with no client operations.
+    pub fn detect(history: &History) -> Option<WorkloadKind> {
+        let mut seen = None;
+        for op in history.operations() {
+            let kind = match op.invoke.f.as_str() {
+                "txn" => WorkloadKind::ListAppend,
+                "incr" => WorkloadKind::Counter,
+                "add" | "write" if op.invoke.waitaof.is_some() => WorkloadKind::WaitAof,
+                "add" | "write" if op.invoke.wait.is_some() => WorkloadKind::Wait,
+                "add" => WorkloadKind::Set,
+                "write" | "cas" => WorkloadKind::Register,
+                _ => continue,
+            };
+            // The most specific kind wins (a wait history also has plain reads).
+            seen = Some(kind);
+            if kind != WorkloadKind::Register && kind != WorkloadKind::Set {
+                break;
+            }
+        }
+        seen
+    }
+}
+
+impl fmt::Display for WorkloadKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for WorkloadKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        WorkloadKind::ALL
+            .into_iter()
+            .find(|w| w.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = WorkloadKind::ALL.iter().map(|w| w.as_str()).collect();
+                format!(
+                    "unknown workload {s:?} (expected one of {})",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+/// Every checker, by its name in `results.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CheckerName {
+    LostWrites,
+    StaleReads,
+    Session,
+    Wait,
+    Counter,
+    Linearizable,
+    TxnCycles,
+    Availability,
+    SplitBrain,
+}
+
+impl CheckerName {
+    pub const ALL: [CheckerName; 9] = [
+        CheckerName::LostWrites,
+        CheckerName::StaleReads,
+        CheckerName::Session,
+        CheckerName::Wait,
+        CheckerName::Counter,
+        CheckerName::Linearizable,
+        CheckerName::TxnCycles,
+        CheckerName::Availability,
+        CheckerName::SplitBrain,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckerName::LostWrites => "lost-writes",
+            CheckerName::StaleReads => "stale-reads",
+            CheckerName::Session => "session",
+            CheckerName::Wait => "wait",
+            CheckerName::Counter => "counter",
+            CheckerName::Linearizable => "linearizable",
+            CheckerName::TxnCycles => "txn-cycles",
+            CheckerName::Availability => "availability",
+            CheckerName::SplitBrain => "split-brain",
+        }
+    }
+
+    /// The checkers that suit a workload. Linearizability is only meaningful when reads are
+    /// served by the master: replica reads are expected to be stale under asynchronous
+    /// replication, so the checker is skipped for them (see [`CheckOptions::reads_from_master`]).
+    pub fn defaults_for(workload: WorkloadKind) -> Vec<CheckerName> {
+        use CheckerName::*;
+        let mut v = match workload {
+            WorkloadKind::Set => vec![LostWrites],
+            WorkloadKind::Register => vec![StaleReads, Session, Linearizable],
+            WorkloadKind::Counter => vec![Counter],
+            WorkloadKind::Wait | WorkloadKind::WaitAof => vec![LostWrites, Wait],
+            WorkloadKind::ListAppend => vec![TxnCycles],
+        };
+        v.extend([SplitBrain, Availability]);
+        v
+    }
+
+    /// Parses a comma list of checker names.
+    pub fn parse_list(list: &str) -> Result<Vec<CheckerName>, String> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(CheckerName::from_str)
+            .collect()
+    }
+}
+
+impl fmt::Display for CheckerName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for CheckerName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        CheckerName::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = CheckerName::ALL.iter().map(|c| c.as_str()).collect();
+                format!(
+                    "unknown checker {s:?} (expected one of {})",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+/// Knobs shared by the checkers. Defaults suit a live run.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// How many worst cases a checker lists in full (stale reads, slowest visibility, ...).
+    pub worst_n: usize,
+    /// Whether client reads were served by the master (`--read-from master`); linearizability
+    /// is skipped otherwise. `None` means unknown (a stored history): the checker decides from
+    /// the history itself.
+    pub reads_from_master: Option<bool>,
+    /// Wall-clock budget for the linearizability search over all keys.
+    pub linearizable_time_budget: Duration,
+    /// Memory budget for the linearizability search cache, in bytes.
+    pub linearizable_memory_budget: usize,
+    /// Wall-clock budget per strongly connected component for the txn-cycles search.
+    pub txn_scc_time_budget: Duration,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            worst_n: 10,
+            reads_from_master: None,
+            linearizable_time_budget: Duration::from_secs(60),
+            linearizable_memory_budget: 2 << 30,
+            txn_scc_time_budget: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Runs one checker.
+///
+/// The time budgets are the only place a checker looks at a clock; they bound how long it may
+/// search and never change a verdict to `true` (an exhausted budget gives `unknown`).
+pub fn run_one(name: CheckerName, history: &History, opts: &CheckOptions) -> CheckResult {
+    match name {
+        CheckerName::LostWrites => crate::lost_writes::check(history, opts),
+        CheckerName::StaleReads => crate::stale_reads::check(history, opts),
+        CheckerName::Session => crate::session::check(history, opts),
+        CheckerName::Wait => crate::wait::check(history, opts),
+        CheckerName::Counter => crate::counter::check(history, opts),
+        CheckerName::Linearizable => crate::linearizable::check(history, opts),
+        CheckerName::TxnCycles => crate::txn_cycles::check(history, opts),
+        CheckerName::Availability => crate::availability::check(history, opts),
+        CheckerName::SplitBrain => crate::split_brain::check(history, opts),
+    }
+}
+
+/// Runs a selection of checkers and composes their verdicts.
+pub fn run(names: &[CheckerName], history: &History, opts: &CheckOptions) -> Results {
+    let checkers: BTreeMap<String, CheckResult> = names
+        .iter()
+        .map(|&n| (n.as_str().to_string(), run_one(n, history, opts)))
+        .collect();
+    Results::new(checkers)
+}

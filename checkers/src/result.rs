@@ -1,0 +1,234 @@
+//! What a checker returns: a verdict, anomalies with their witnesses, and statistics.
+//!
+//! Verdicts compose with Jepsen's priority: `false` beats `unknown` beats `true`. A checker that
+//! does not apply to a history (say, linearizability on replica reads, where staleness is
+//! expected) is *skipped* with its reason and takes no part in the composition.
+
+use serde::de::{self, Deserializer};
+use serde::ser::Serializer;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// A checker's verdict. Serialised as `true`, `false` or `"unknown"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Validity {
+    Valid,
+    Invalid,
+    /// The checker could not decide (budget exhausted, not enough information).
+    Unknown,
+}
+
+impl Validity {
+    /// Jepsen's composition: false beats unknown beats true.
+    pub fn and(self, other: Validity) -> Validity {
+        use Validity::*;
+        match (self, other) {
+            (Invalid, _) | (_, Invalid) => Invalid,
+            (Unknown, _) | (_, Unknown) => Unknown,
+            _ => Valid,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Validity::Valid => "valid",
+            Validity::Invalid => "invalid",
+            Validity::Unknown => "unknown",
+        }
+    }
+}
+
+impl Serialize for Validity {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Validity::Valid => s.serialize_bool(true),
+            Validity::Invalid => s.serialize_bool(false),
+            Validity::Unknown => s.serialize_str("unknown"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Validity {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Bool(true) => Ok(Validity::Valid),
+            Value::Bool(false) => Ok(Validity::Invalid),
+            Value::String(s) if s == "unknown" => Ok(Validity::Unknown),
+            other => Err(de::Error::custom(format!(
+                r#"valid must be true, false or "unknown", not {other}"#
+            ))),
+        }
+    }
+}
+
+/// One finding, with the operations that prove it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Anomaly {
+    /// The anomaly kind, from DESIGN.md section 4 (`lost`, `stale-read`, `G-single-item`, ...).
+    pub kind: String,
+    /// Witness op indices (`Op::index`), in the order the explanation cites them.
+    pub ops: Vec<u64>,
+    /// One paragraph a person can verify by hand against the witness ops.
+    pub explanation: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Machine-readable details (staleness, acked count, cycle steps, ...).
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub details: Value,
+}
+
+impl Anomaly {
+    pub fn new(kind: &str, ops: Vec<u64>, explanation: String) -> Anomaly {
+        Anomaly {
+            kind: kind.to_string(),
+            ops,
+            explanation,
+            key: None,
+            details: Value::Null,
+        }
+    }
+
+    pub fn with_key(mut self, key: impl Into<String>) -> Anomaly {
+        self.key = Some(key.into());
+        self
+    }
+
+    pub fn with_details(mut self, details: Value) -> Anomaly {
+        self.details = details;
+        self
+    }
+}
+
+/// The outcome of one checker on one history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckResult {
+    pub valid: Validity,
+    #[serde(default)]
+    pub anomalies: Vec<Anomaly>,
+    #[serde(default)]
+    pub stats: Map<String, Value>,
+    /// Why the checker did not apply; a skipped result takes no part in the overall verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+    /// Remarks a reader should see (what was left undecided, what was assumed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl CheckResult {
+    /// A result whose verdict follows from its anomalies: invalid if there are any.
+    pub fn from_anomalies(anomalies: Vec<Anomaly>, stats: Map<String, Value>) -> CheckResult {
+        let valid = if anomalies.is_empty() {
+            Validity::Valid
+        } else {
+            Validity::Invalid
+        };
+        CheckResult {
+            valid,
+            anomalies,
+            stats,
+            skipped: None,
+            notes: Vec::new(),
+        }
+    }
+
+    /// A checker that does not apply to this history, with the reason.
+    pub fn skipped(reason: impl Into<String>) -> CheckResult {
+        CheckResult {
+            valid: Validity::Valid,
+            anomalies: Vec::new(),
+            stats: Map::new(),
+            skipped: Some(reason.into()),
+            notes: Vec::new(),
+        }
+    }
+
+    /// A checker that could not decide, with the reason.
+    pub fn unknown(reason: impl Into<String>) -> CheckResult {
+        CheckResult {
+            valid: Validity::Unknown,
+            anomalies: Vec::new(),
+            stats: Map::new(),
+            skipped: None,
+            notes: vec![reason.into()],
+        }
+    }
+
+    /// Anomaly counts by kind.
+    pub fn counts_by_kind(&self) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        for a in &self.anomalies {
+            *counts.entry(a.kind.clone()).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// A statistic as a float, if present and numeric.
+    pub fn stat(&self, name: &str) -> Option<f64> {
+        self.stats.get(name).and_then(Value::as_f64)
+    }
+}
+
+/// Whether one `--expect` rule held.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExpectationOutcome {
+    pub rule: String,
+    /// `None` when the rule could not be decided (its checker was unknown or did not run).
+    pub held: Option<bool>,
+    /// What was measured against the rule, in words.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+/// Every checker's result for one history: the schema of `results.json` (DESIGN.md section 4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    pub valid: Validity,
+    pub checkers: BTreeMap<String, CheckResult>,
+    #[serde(default)]
+    pub expectations: Vec<ExpectationOutcome>,
+}
+
+impl Results {
+    /// Composes checker results; the overall verdict is the composition of the ones not skipped.
+    pub fn new(checkers: BTreeMap<String, CheckResult>) -> Results {
+        let valid = checkers
+            .values()
+            .filter(|r| r.skipped.is_none())
+            .fold(Validity::Valid, |acc, r| acc.and(r.valid));
+        Results {
+            valid,
+            checkers,
+            expectations: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn composition_priority() {
+        use Validity::*;
+        assert_eq!(Valid.and(Unknown), Unknown);
+        assert_eq!(Unknown.and(Invalid), Invalid);
+        assert_eq!(Valid.and(Valid), Valid);
+    }
+
+    #[test]
+    fn validity_serialises_as_design_says() {
+        let v = serde_json::to_string(&[Validity::Valid, Validity::Invalid, Validity::Unknown])
+            .unwrap();
+        assert_eq!(v, r#"[true,false,"unknown"]"#);
+    }
+
+    #[test]
+    fn skipped_checkers_do_not_vote() {
+        let mut m = BTreeMap::new();
+        m.insert("a".into(), CheckResult::skipped("replica reads"));
+        m.insert("b".into(), CheckResult::from_anomalies(vec![], Map::new()));
+        assert_eq!(Results::new(m).valid, Validity::Valid);
+    }
+}

@@ -1,0 +1,1 @@
+//! redline: a Jepsen-style consistency testing harness for Redis master-replica replication.
