@@ -190,6 +190,12 @@ pub struct CheckOptions {
     pub linearizable_memory_budget: usize,
     /// Wall-clock budget per strongly connected component for the txn-cycles search.
     pub txn_scc_time_budget: Duration,
+    /// `--expect wait-durable=N`: a lost write that WAIT reported as acknowledged by at least
+    /// this many replicas is a `wait-durable-lost` anomaly. `None`: the number each write's WAIT
+    /// asked for.
+    pub wait_durable: Option<u64>,
+    /// `--expect waitaof-durable=R`: likewise for WAITAOF's replica count.
+    pub waitaof_durable: Option<u64>,
 }
 
 impl Default for CheckOptions {
@@ -200,6 +206,8 @@ impl Default for CheckOptions {
             linearizable_time_budget: Duration::from_secs(60),
             linearizable_memory_budget: 2 << 30,
             txn_scc_time_budget: Duration::from_secs(30),
+            wait_durable: None,
+            waitaof_durable: None,
         }
     }
 }
