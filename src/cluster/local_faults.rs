@@ -1,0 +1,317 @@
+//! The faults of the local backend, and bringing the cluster back: healing every fault and
+//! converging replication before the final reads.
+
+use super::admin::{self, ADMIN_TIMEOUT};
+use super::capabilities::{Kill, LinkDelay, Partition, Pause, Promote};
+use super::links::{Delay, Party};
+use super::local::LocalCluster;
+use super::process::ProcessState;
+use super::redis_conf::{self, NodeConf, MASTER_NAME};
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+impl LocalCluster {
+    fn party(&self, name: &str) -> Result<Party> {
+        if name == "clients" {
+            return Ok(Party::Clients);
+        }
+        let m = self
+            .member(name)
+            .with_context(|| format!("no node or Sentinel named {name:?}"))?;
+        Ok(m.party.clone())
+    }
+
+    fn parties(&self, links: &[(String, String)]) -> Result<Vec<(Party, Party)>> {
+        links
+            .iter()
+            .map(|(a, b)| Ok((self.party(a)?, self.party(b)?)))
+            .collect()
+    }
+
+    /// Without Sentinels the harness owns the topology: a node that starts again is configured
+    /// as a replica of the current master (or as the master, if it is the master). With
+    /// Sentinels its config file is left as the server and Sentinel last rewrote it, and Sentinel
+    /// reconfigures it, as in production.
+    fn rewrite_conf_for_restart(&self, idx: usize) -> Result<()> {
+        if !self.sentinels.is_empty() {
+            return Ok(());
+        }
+        let node = &self.nodes[idx];
+        let master = self.master();
+        let replica_of = if node.name == master {
+            None
+        } else {
+            self.proxy_addr(&master)
+        };
+        let text = redis_conf::node_conf(&NodeConf {
+            port: node.port,
+            dir: &node.dir,
+            announce: node.proxy.listen,
+            replica_of,
+            options: &self.spec.redis_options,
+            include: self.spec.redis_conf.as_deref(),
+        });
+        std::fs::write(&node.conf, text)
+            .with_context(|| format!("rewriting {}", node.conf.display()))
+    }
+
+    /// Resumes paused processes, starts dead ones, and lifts every link rule.
+    pub async fn heal_all(&mut self) -> Result<Vec<String>> {
+        let mut done = Vec::new();
+        self.links.heal_all();
+        let names: Vec<String> = self
+            .nodes
+            .iter()
+            .chain(&self.sentinels)
+            .map(|m| m.name.clone())
+            .collect();
+        for name in names {
+            match self.state(&name) {
+                Some(ProcessState::Paused) => {
+                    self.resume_member(&name)?;
+                    done.push(format!("resumed {name}"));
+                }
+                Some(ProcessState::Dead) => {
+                    self.start_by_name(&name).await?;
+                    done.push(format!("started {name}"));
+                }
+                _ => {}
+            }
+        }
+        Ok(done)
+    }
+
+    fn resume_member(&mut self, name: &str) -> Result<()> {
+        let m = self
+            .member_mut(name)
+            .with_context(|| format!("no member {name}"))?;
+        m.process.resume()
+    }
+
+    async fn start_by_name(&mut self, name: &str) -> Result<()> {
+        if let Some(idx) = self.sentinels.iter().position(|s| s.name == name) {
+            return self.start_member(true, idx).await;
+        }
+        let idx = self.node_index(name)?;
+        self.rewrite_conf_for_restart(idx)?;
+        self.start_member(false, idx).await
+    }
+
+    /// After healing: makes sure there is one master and every other node replicates from it,
+    /// then waits (bounded) until every replica has the master's offset.
+    pub async fn converge(&mut self, timeout: Duration) -> Result<Convergence> {
+        let deadline = Instant::now() + timeout;
+        if self.sentinels.is_empty() {
+            self.repoint_replicas().await?;
+        } else {
+            self.await_sentinel_master(deadline).await?;
+        }
+        let master_addr = self.admin_addr(&self.master()).context("master address")?;
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            match self.replication_caught_up(master_addr).await {
+                Ok(None) => {
+                    return Ok(Convergence {
+                        master: self.master(),
+                        converged: true,
+                        detail: String::new(),
+                    })
+                }
+                Ok(Some(why)) => last = why,
+                Err(e) => last = format!("{e:#}"),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(Convergence {
+            master: self.master(),
+            converged: false,
+            detail: last,
+        })
+    }
+
+    /// Manual mode: the harness's master is the master; everyone else replicates from it.
+    async fn repoint_replicas(&mut self) -> Result<()> {
+        let master = self.master();
+        let master_proxy = self.proxy_addr(&master).context("master proxy")?;
+        for node in self.node_names() {
+            let addr = self.admin_addr(&node).context("node address")?;
+            let target = (node != master).then_some(master_proxy);
+            admin::replicaof(addr, target)
+                .await
+                .with_context(|| format!("repointing {node} while converging"))?;
+        }
+        Ok(())
+    }
+
+    /// Sentinel mode: waits until every Sentinel names the same master, then adopts it.
+    async fn await_sentinel_master(&mut self, deadline: Instant) -> Result<()> {
+        loop {
+            let mut answers = Vec::new();
+            for (_, addr) in self.sentinel_addrs() {
+                let cmd = redis::cmd("SENTINEL")
+                    .arg("get-master-addr-by-name")
+                    .arg(MASTER_NAME)
+                    .clone();
+                if let Ok(Some((host, port))) =
+                    admin::command::<Option<(String, u16)>>(addr, &cmd, ADMIN_TIMEOUT).await
+                {
+                    answers.push(
+                        format!("{host}:{port}")
+                            .parse::<SocketAddr>()
+                            .ok()
+                            .and_then(|a| self.node_at_proxy(a)),
+                    );
+                }
+            }
+            let agreed = answers.first().cloned().flatten();
+            if agreed.is_some()
+                && answers.len() == self.sentinels.len()
+                && answers.iter().all(|a| *a == agreed)
+            {
+                if let Some(node) = agreed {
+                    self.set_master(&node);
+                }
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "the Sentinels did not agree on a master after healing (answers: {answers:?})"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// `None` when every replica is linked to the master and at its offset; else why not.
+    async fn replication_caught_up(&self, master_addr: SocketAddr) -> Result<Option<String>> {
+        let master = admin::replication(master_addr, ADMIN_TIMEOUT).await?;
+        let name = self.master();
+        if !master.is_master() {
+            return Ok(Some(format!(
+                "{name} is not a master yet (role {})",
+                master.role
+            )));
+        }
+        let master_port = self.proxy_addr(&name).map(|a| a.port());
+        for node in self.node_names().into_iter().filter(|n| *n != name) {
+            let addr = self.admin_addr(&node).context("node address")?;
+            let r = admin::replication(addr, ADMIN_TIMEOUT).await?;
+            if r.is_master() || r.master_port != master_port {
+                return Ok(Some(format!("{node} does not replicate from {name} yet")));
+            }
+            if !r.link_up() {
+                return Ok(Some(format!("{node}'s link to {name} is not up")));
+            }
+            // The master's offset also moves with its own pings; equal-or-ahead reads as caught up
+            // when read after the master's figure.
+            if r.replica_offset.unwrap_or(-1) < master.master_repl_offset {
+                return Ok(Some(format!(
+                    "{node} is at offset {:?}, the master at {}",
+                    r.replica_offset, master.master_repl_offset
+                )));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// How the cluster ended up before the final reads.
+#[derive(Debug, Clone, Serialize)]
+pub struct Convergence {
+    pub master: String,
+    pub converged: bool,
+    /// Why convergence was not reached in time.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+impl Kill for LocalCluster {
+    async fn kill(&mut self, node: &str) -> Result<()> {
+        let m = self
+            .member_mut(node)
+            .with_context(|| format!("no member {node}"))?;
+        let pid = m.process.pid();
+        m.process.kill()?;
+        if let (Some(pid), Ok(mut k)) = (pid, self.known.write()) {
+            k.remove(&pid);
+        }
+        self.write_pids();
+        Ok(())
+    }
+
+    async fn start(&mut self, node: &str) -> Result<()> {
+        if self.state(node) != Some(ProcessState::Dead) {
+            return Ok(());
+        }
+        self.start_by_name(node).await
+    }
+}
+
+impl Pause for LocalCluster {
+    async fn pause(&mut self, node: &str) -> Result<()> {
+        let m = self
+            .member_mut(node)
+            .with_context(|| format!("no member {node}"))?;
+        m.process.pause()
+    }
+
+    async fn resume(&mut self, node: &str) -> Result<()> {
+        if self.state(node) != Some(ProcessState::Paused) {
+            return Ok(());
+        }
+        self.resume_member(node)
+    }
+}
+
+impl Partition for LocalCluster {
+    async fn cut(&mut self, links: &[(String, String)]) -> Result<()> {
+        let pairs = self.parties(links)?;
+        self.links.cut(&pairs);
+        Ok(())
+    }
+
+    async fn heal(&mut self) -> Result<()> {
+        self.links.heal_partitions();
+        Ok(())
+    }
+}
+
+impl LinkDelay for LocalCluster {
+    async fn delay(&mut self, links: &[(String, String)], delay: Delay) -> Result<()> {
+        let pairs = self.parties(links)?;
+        self.links.delay(&pairs, delay);
+        Ok(())
+    }
+
+    async fn undelay(&mut self) -> Result<()> {
+        self.links.clear_delays();
+        Ok(())
+    }
+}
+
+impl Promote for LocalCluster {
+    /// REPLICAOF NO ONE on `node`, then every other running node replicates from it. Nodes that
+    /// are down or paused are repointed when they come back (restart config, or convergence).
+    async fn promote(&mut self, node: &str) -> Result<()> {
+        let addr = self
+            .admin_addr(node)
+            .with_context(|| format!("no node {node}"))?;
+        admin::replicaof(addr, None)
+            .await
+            .with_context(|| format!("REPLICAOF NO ONE on {node}"))?;
+        let new_master = self.proxy_addr(node).context("proxy address")?;
+        self.set_master(node);
+        for other in self.node_names().into_iter().filter(|n| n != node) {
+            if self.state(&other) != Some(ProcessState::Running) {
+                continue;
+            }
+            let addr = self.admin_addr(&other).context("node address")?;
+            if let Err(e) = admin::replicaof(addr, Some(new_master)).await {
+                tracing::warn!("repointing {other} to {node}: {e:#}");
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,25 @@
+//! The cluster under test: a master, its replicas and optional Sentinels, each a real server
+//! process of this run, each behind a redline proxy.
+//!
+//! - [`process`]: one server process (spawn, signals, reap; killed on drop).
+//! - [`redis_conf`]: the config files redline writes.
+//! - [`proxy`], [`links`], [`peer_identity`]: the proxies and the link rules they obey.
+//! - [`admin`]: the harness's own commands to servers (INFO, REPLICAOF), bypassing proxies.
+//! - [`capabilities`]: the fault traits (`Kill`, `Pause`, `Partition`, `LinkDelay`, `Promote`).
+//! - [`local`]: the local backend, implementing every capability on 127.0.0.1.
+//! - [`sentinel_events`]: following Sentinel's event stream into the history.
+//! - [`pids`]: the run's pid file, and `redline cleanup` for runs that could not clean up.
+
+pub mod admin;
+pub mod capabilities;
+pub mod links;
+pub mod local;
+pub mod local_faults;
+pub mod peer_identity;
+pub mod pids;
+pub mod process;
+pub mod proxy;
+pub mod redis_conf;
+pub mod sentinel_events;
+
+pub use local::{ClusterSpec, LocalCluster};

@@ -1,0 +1,170 @@
+//! The run's pid file (`pids.json` in the run folder) and the cleanup of runs whose harness
+//! was killed before it could stop its processes (`redline cleanup`).
+//!
+//! A pid is only signalled when `/proc/<pid>/cmdline` still shows a server binary and the run
+//! folder, so a pid the kernel has since reused for something else is never touched.
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+pub const PID_FILE: &str = "pids.json";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PidEntry {
+    pub name: String,
+    pub pid: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct PidFile {
+    /// The harness process.
+    pub harness: u32,
+    /// Every server process currently running for the run.
+    pub processes: Vec<PidEntry>,
+}
+
+impl PidFile {
+    /// Writes the file atomically (write + rename), so a reader never sees half of it.
+    pub fn write(&self, run_dir: &Path) -> Result<()> {
+        let tmp = run_dir.join(format!("{PID_FILE}.tmp"));
+        std::fs::write(&tmp, serde_json::to_vec_pretty(self)?)
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, run_dir.join(PID_FILE))?;
+        Ok(())
+    }
+}
+
+/// What `redline cleanup` did.
+#[derive(Debug, Default)]
+pub struct CleanupReport {
+    pub killed: Vec<String>,
+    pub runs_scanned: usize,
+}
+
+/// Kills every still-running server process recorded in a pid file under `store`, for runs
+/// whose harness is no longer alive; removes the pid files of finished runs.
+pub fn cleanup_store(store: &Path) -> Result<CleanupReport> {
+    let mut report = CleanupReport::default();
+    for file in find_pid_files(store) {
+        report.runs_scanned += 1;
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        let Ok(pids) = serde_json::from_str::<PidFile>(&text) else {
+            continue;
+        };
+        let run_dir = file.parent().unwrap_or(store);
+        if pids.harness != std::process::id() && alive(pids.harness) && is_redline(pids.harness) {
+            continue; // that run is still going; its own harness will clean up
+        }
+        for entry in &pids.processes {
+            if alive(entry.pid) && belongs_to_run(entry.pid, run_dir) {
+                // SAFETY: plain signal delivery; the pid was checked to be this run's server.
+                unsafe {
+                    libc::kill(entry.pid as libc::pid_t, libc::SIGKILL);
+                }
+                report.killed.push(format!(
+                    "{} (pid {}) of {}",
+                    entry.name,
+                    entry.pid,
+                    run_dir.display()
+                ));
+            }
+        }
+        let _ = std::fs::remove_file(&file);
+    }
+    Ok(report)
+}
+
+fn find_pid_files(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![(root.to_path_buf(), 0)];
+    while let Some((dir, depth)) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+            if is_dir && depth < 3 {
+                stack.push((path, depth + 1));
+            } else if path.file_name().is_some_and(|n| n == PID_FILE) {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+fn cmdline(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+        .unwrap_or_default()
+}
+
+fn is_redline(pid: u32) -> bool {
+    cmdline(pid).contains("redline")
+}
+
+/// A server of this run: its command line names a config file inside the run folder.
+fn belongs_to_run(pid: u32, run_dir: &Path) -> bool {
+    let cmd = cmdline(pid);
+    let dir = run_dir
+        .canonicalize()
+        .unwrap_or_else(|_| run_dir.to_path_buf());
+    cmd.contains(&dir.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cleanup_kills_only_processes_of_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("t").join("20260101T000000");
+        std::fs::create_dir_all(&run).unwrap();
+        let marker = run.canonicalize().unwrap().join("fake.conf");
+        // A stand-in server whose command line names the run folder, and a bystander.
+        let mut ours = std::process::Command::new("sh")
+            .args(["-c", "sleep 30; true"])
+            .arg(&marker)
+            .spawn()
+            .unwrap();
+        let mut bystander = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        PidFile {
+            harness: 999_999_999,
+            processes: vec![
+                PidEntry {
+                    name: "n1".into(),
+                    pid: ours.id(),
+                },
+                PidEntry {
+                    name: "n2".into(),
+                    pid: bystander.id(),
+                },
+            ],
+        }
+        .write(&run)
+        .unwrap();
+        let report = cleanup_store(dir.path()).unwrap();
+        let ours_status = ours.wait().unwrap();
+        assert!(!ours_status.success(), "our process was killed");
+        assert!(
+            bystander.try_wait().unwrap().is_none(),
+            "bystander untouched"
+        );
+        bystander.kill().unwrap();
+        let _ = bystander.wait();
+        assert_eq!(report.killed.len(), 1, "{:?}", report.killed);
+        assert!(!run.join(PID_FILE).exists());
+    }
+}

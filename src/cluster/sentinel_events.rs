@@ -1,0 +1,113 @@
+//! Following Sentinel's event stream: every Sentinel's `+sdown`, `+odown`, `+switch-master`,
+//! ... become observer records in the history, and a `+switch-master` moves the harness's view
+//! of the master (clients find it through Sentinel themselves, as applications do).
+
+use crate::recorder::Recorder;
+use futures_util::StreamExt;
+use redline_checkers::{Op, OpType, Process};
+use redline_workloads::Topology;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::task::JoinSet;
+
+/// The events worth a line in the history.
+const EVENTS: &[&str] = &[
+    "+sdown",
+    "-sdown",
+    "+odown",
+    "-odown",
+    "+try-failover",
+    "+elected-leader",
+    "+failover-state-select-slave",
+    "+selected-slave",
+    "+promoted-slave",
+    "+failover-end",
+    "+failover-end-for-timeout",
+    "-failover-abort-not-elected",
+    "-failover-abort-no-good-slave",
+    "+switch-master",
+    "+convert-to-slave",
+    "+reboot",
+    "+tilt",
+    "-tilt",
+];
+
+/// Subscribes to every Sentinel (on its real port, so partitions do not hide events) until the
+/// returned set is dropped or aborted.
+pub fn follow(
+    sentinels: Vec<(String, SocketAddr)>,
+    recorder: Recorder,
+    topology: Topology,
+) -> JoinSet<()> {
+    let mut set = JoinSet::new();
+    for (name, addr) in sentinels {
+        set.spawn(follow_one(name, addr, recorder.clone(), topology.clone()));
+    }
+    set
+}
+
+async fn follow_one(name: String, addr: SocketAddr, recorder: Recorder, topology: Topology) {
+    loop {
+        if let Err(e) = stream_events(&name, addr, &recorder, &topology).await {
+            tracing::debug!("Sentinel {name} event stream: {e}; reconnecting");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn stream_events(
+    name: &str,
+    addr: SocketAddr,
+    recorder: &Recorder,
+    topology: &Topology,
+) -> redis::RedisResult<()> {
+    let client = redis::Client::open(format!("redis://{addr}/"))?;
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub.psubscribe("*").await?;
+    let mut messages = pubsub.on_message();
+    while let Some(msg) = messages.next().await {
+        let channel = msg.get_channel_name().to_string();
+        if !EVENTS.contains(&channel.as_str()) {
+            continue;
+        }
+        let text: String = msg.get_payload().unwrap_or_default();
+        let mut op = Op::new(0, 0, Process::Observer, OpType::Info, "sentinel");
+        op.node = Some(name.to_string());
+        op.value = json!({"event": channel, "text": text});
+        recorder.record(op);
+        if channel == "+switch-master" {
+            follow_switch(&text, recorder, topology);
+        }
+    }
+    Ok(())
+}
+
+/// `<name> <old-ip> <old-port> <new-ip> <new-port>`: adopt the new master once.
+fn follow_switch(text: &str, recorder: &Recorder, topology: &Topology) {
+    let parts: Vec<&str> = text.split_whitespace().collect();
+    let Some(new) = parts
+        .get(3..5)
+        .and_then(|p| format!("{}:{}", p[0], p[1]).parse::<SocketAddr>().ok())
+    else {
+        return;
+    };
+    let Some(node) = topology.node_at(new) else {
+        return;
+    };
+    if topology.master().is_some_and(|m| m.node == node) {
+        return;
+    }
+    topology.set_master(&node);
+    recorder.record(topology_op(topology));
+}
+
+/// The observer record that names the current master and replicas (see the history
+/// conventions: checkers read the last one before the final reads).
+pub fn topology_op(topology: &Topology) -> Op {
+    let mut op = Op::new(0, 0, Process::Observer, OpType::Info, "topology");
+    let master = topology.master().map(|m| m.node);
+    let replicas: Vec<String> = topology.replicas().into_iter().map(|e| e.node).collect();
+    op.value = json!({"master": master, "replicas": replicas});
+    op
+}
