@@ -19,3 +19,6 @@
 
 pub mod cluster;
 pub mod recorder;
+pub mod config;
+pub mod nemesis;
+pub mod shutdown;

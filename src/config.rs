@@ -1,0 +1,273 @@
+//! A test's options: the flags of `redline test`, the tables of a suite file and the `config`
+//! object of `test.json` are one struct, so the three can never drift apart.
+//!
+//! Values arrive as text or numbers and are checked once, by [`TestConfig::validate`], into a
+//! [`Plan`] whose fields are typed; every error names the option and what to write instead.
+
+use crate::cluster::redis_conf;
+use crate::nemesis::spec::NemesisSpec;
+use anyhow::{bail, Result};
+use clap::Args;
+use redline_checkers::expect::Rule;
+use redline_checkers::WorkloadKind;
+use redline_workloads::{ReadFrom, ReplicaRouting};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// Every option of one test.
+#[derive(Debug, Clone, Args, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TestConfig {
+    /// Name of the test (the run folder is store/<name>/<time>); default: <workload>-<nemesis>.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// set | register | counter | wait | waitaof | list-append
+    #[arg(long, default_value = "set")]
+    pub workload: String,
+    /// Faults: none, all, or a comma list of fault[:target], e.g. kill:master,pause:replica,
+    /// partition:isolate-master, partition:replication-cut, partition:minority (with Sentinels),
+    /// delay:replica-links, promote, failover:sentinel, failover:coordinated. Link delay is
+    /// always done by redline's proxy (this kernel has no netem).
+    #[arg(long, default_value = "kill")]
+    pub nemesis: String,
+    /// Seconds between the starts of two faults.
+    #[arg(long, default_value_t = 5.0)]
+    pub nemesis_interval: f64,
+    /// How long each fault lasts, in seconds (default: 60% of the interval).
+    #[arg(long)]
+    pub fault_duration: Option<f64>,
+    /// Replicas besides the master.
+    #[arg(long, default_value_t = 2)]
+    pub replicas: usize,
+    /// Sentinels (0: no Sentinel; the harness itself promotes and repoints).
+    #[arg(long, default_value_t = 0)]
+    pub sentinels: usize,
+    /// Seconds of workload (the final phase comes after).
+    #[arg(long, default_value_t = 10.0)]
+    pub time_limit: f64,
+    /// Concurrent client processes.
+    #[arg(long, default_value_t = 10)]
+    pub concurrency: usize,
+    /// Target operations per second over all clients (0: as fast as they go).
+    #[arg(long, default_value_t = 0.0)]
+    pub rate: f64,
+    /// Seed for the workload and the fault schedule (default: from the clock, recorded).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// replicas | master | any: where reads go.
+    #[arg(long, default_value = "replicas")]
+    pub read_from: String,
+    /// sticky | round-robin: how a client picks the replica it reads from.
+    #[arg(long, default_value = "sticky")]
+    pub replica_routing: String,
+    /// Keys (registers, counters, lists) the workload spreads over.
+    #[arg(long, default_value_t = 8)]
+    pub keys: usize,
+    /// Register workload: also compare-and-set (Lua) on the master.
+    #[arg(long)]
+    pub cas: bool,
+    /// WAIT numreplicas after each write (wait workload).
+    #[arg(long, default_value_t = 1)]
+    pub wait_replicas: u64,
+    /// WAIT timeout in milliseconds.
+    #[arg(long, default_value_t = 500)]
+    pub wait_timeout: u64,
+    /// WAITAOF numlocal (waitaof workload).
+    #[arg(long, default_value_t = 1)]
+    pub waitaof_local: u64,
+    /// WAITAOF numreplicas (waitaof workload).
+    #[arg(long, default_value_t = 1)]
+    pub waitaof_replicas: u64,
+    /// Longest transaction of the list-append workload.
+    #[arg(long, default_value_t = 4)]
+    pub max_txn_length: usize,
+    /// Per-operation timeout in milliseconds; a write that times out is indeterminate (info).
+    #[arg(long, default_value_t = 1000)]
+    pub op_timeout: u64,
+    /// Link latency added by `delay` faults, in milliseconds.
+    #[arg(long, default_value_t = 100)]
+    pub delay_ms: u64,
+    /// Uniform jitter on top of --delay-ms, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub delay_jitter_ms: u64,
+    /// A redis.conf option for every node, KEY=VALUE (repeatable), e.g. appendonly=yes, save=.
+    #[arg(long = "redis-option", value_name = "K=V")]
+    pub redis_options: Vec<String>,
+    /// A config file included into every node's config (before --redis-option).
+    #[arg(long)]
+    pub redis_conf: Option<PathBuf>,
+    /// The server binary (default: $REDLINE_REDIS_SERVER, then redis-server on PATH).
+    #[arg(long)]
+    pub server_bin: Option<PathBuf>,
+    /// Where run folders go.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+    /// Sentinel down-after-milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub sentinel_down_after: u64,
+    /// Sentinel failover-timeout in milliseconds.
+    #[arg(long, default_value_t = 3000)]
+    pub sentinel_failover_timeout: u64,
+    /// Seconds to wait for replicas to catch up after healing.
+    #[arg(long, default_value_t = 30.0)]
+    pub converge_timeout: f64,
+    /// What must hold (repeatable): valid, no-lost-writes, no-stale-reads, stale-reads<=P%,
+    /// staleness-p99<=MS, wait-durable=N, read-your-writes, monotonic-reads, linearizable, ...
+    #[arg(long = "expect", value_name = "RULE")]
+    pub expect: Vec<String>,
+}
+
+impl Default for TestConfig {
+    fn default() -> Self {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            config: TestConfig,
+        }
+        // The clap defaults are the single source of the default values.
+        Defaults::parse_from(["redline"]).config
+    }
+}
+
+/// A validated test: typed options, ready to run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub config: TestConfig,
+    pub name: String,
+    pub workload: WorkloadKind,
+    pub nemesis: NemesisSpec,
+    pub read_from: ReadFrom,
+    pub replica_routing: ReplicaRouting,
+    pub redis_options: Vec<(String, String)>,
+    pub expect: Vec<Rule>,
+    pub seed: u64,
+    pub fault_duration: f64,
+}
+
+impl TestConfig {
+    /// Checks every value and derives what is left implicit (name, seed, fault duration).
+    pub fn validate(&self) -> Result<Plan> {
+        let workload = WorkloadKind::from_str(&self.workload).map_err(anyhow::Error::msg)?;
+        let nemesis = NemesisSpec::from_str(&self.nemesis).map_err(anyhow::Error::msg)?;
+        let read_from = ReadFrom::from_str(&self.read_from)
+            .map_err(|e| anyhow::anyhow!("--read-from: {e}"))?;
+        let replica_routing = ReplicaRouting::from_str(&self.replica_routing)
+            .map_err(|e| anyhow::anyhow!("--replica-routing: {e}"))?;
+        let redis_options = self
+            .redis_options
+            .iter()
+            .map(|o| redis_conf::parse_option(o))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("--redis-option: {e}"))?;
+        let expect = self
+            .expect
+            .iter()
+            .map(|r| Rule::from_str(r))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("--expect: {e}"))?;
+        positive("--time-limit", self.time_limit)?;
+        positive("--nemesis-interval", self.nemesis_interval)?;
+        positive("--converge-timeout", self.converge_timeout)?;
+        if self.concurrency == 0 || self.concurrency > 1000 {
+            bail!("--concurrency must be between 1 and 1000, not {}", self.concurrency);
+        }
+        if self.replicas > 16 {
+            bail!("--replicas must be at most 16, not {}", self.replicas);
+        }
+        if self.sentinels > 9 {
+            bail!("--sentinels must be at most 9, not {}", self.sentinels);
+        }
+        if self.keys == 0 {
+            bail!("--keys must be at least 1");
+        }
+        if self.rate < 0.0 || !self.rate.is_finite() {
+            bail!("--rate must be 0 (unlimited) or a positive number, not {}", self.rate);
+        }
+        if self.max_txn_length == 0 {
+            bail!("--max-txn-length must be at least 1");
+        }
+        if self.op_timeout == 0 {
+            bail!("--op-timeout must be at least 1 ms");
+        }
+        nemesis.check_layout(self.replicas, self.sentinels).map_err(anyhow::Error::msg)?;
+        let fault_duration = match self.fault_duration {
+            Some(d) => {
+                positive("--fault-duration", d)?;
+                d
+            }
+            None => self.nemesis_interval * 0.6,
+        };
+        let name = self
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{}-{}", workload, nemesis.short_name()));
+        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+            bail!("--name {name:?} cannot be used as a folder name");
+        }
+        let seed = self.seed.unwrap_or_else(clock_seed);
+        Ok(Plan {
+            config: self.clone(),
+            name,
+            workload,
+            nemesis,
+            read_from,
+            replica_routing,
+            redis_options,
+            expect,
+            seed,
+            fault_duration,
+        })
+    }
+}
+
+fn positive(flag: &str, v: f64) -> Result<()> {
+    if !(v.is_finite() && v > 0.0) {
+        bail!("{flag} must be a positive number of seconds, not {v}");
+    }
+    Ok(())
+}
+
+/// A seed for runs that did not ask for one; it is recorded in `test.json` so the run replays.
+fn clock_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+        % 1_000_000_000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate() {
+        let plan = TestConfig::default().validate().unwrap();
+        assert_eq!(plan.workload, WorkloadKind::Set);
+        assert_eq!(plan.name, "set-kill");
+        assert!((plan.fault_duration - 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn bad_values_name_the_option() {
+        let bad = TestConfig { workload: "sets".into(), ..TestConfig::default() };
+        assert!(bad.validate().unwrap_err().to_string().contains("unknown workload"));
+        let bad = TestConfig { redis_options: vec!["appendonly".into()], ..TestConfig::default() };
+        assert!(bad.validate().unwrap_err().to_string().contains("--redis-option"));
+        let bad = TestConfig { time_limit: -1.0, ..TestConfig::default() };
+        assert!(bad.validate().unwrap_err().to_string().contains("--time-limit"));
+        let bad = TestConfig { expect: vec!["no-such-rule".into()], ..TestConfig::default() };
+        assert!(bad.validate().unwrap_err().to_string().contains("--expect"));
+    }
+
+    #[test]
+    fn suite_tables_reject_unknown_keys() {
+        let err = toml::from_str::<TestConfig>("workload = \"set\"\nreplicaz = 2\n").unwrap_err();
+        assert!(err.to_string().contains("replicaz"), "{err}");
+        let ok: TestConfig = toml::from_str("workload = \"register\"\nread-from = \"master\"\n").unwrap();
+        assert_eq!(ok.read_from, "master");
+        assert_eq!(ok.replicas, 2, "unset keys take the CLI defaults");
+    }
+}

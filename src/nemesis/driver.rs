@@ -1,0 +1,315 @@
+//! Carrying out the schedule: each fault is recorded as a nemesis invocation, applied, recorded
+//! with what was actually done, held for its duration, then healed the same way. Whatever
+//! happens (an error, the end of the run, Ctrl-C), the runner's heal step lifts every fault
+//! afterwards, so nothing here has to be the last line of defence.
+
+use super::grudge::{self, Layout};
+use super::schedule::Step;
+use super::spec::{DelayTarget, FailoverKind, Fault, Target};
+use crate::cluster::admin::{self, ADMIN_TIMEOUT};
+use crate::cluster::capabilities::{Kill, LinkDelay, Partition, Pause, Promote};
+use crate::cluster::links::Delay;
+use crate::cluster::process::ProcessState;
+use crate::cluster::redis_conf::MASTER_NAME;
+use crate::cluster::LocalCluster;
+use crate::recorder::Recorder;
+use crate::shutdown::Shutdown;
+use anyhow::{bail, Context, Result};
+use redline_checkers::{Op, OpType, Process};
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// What the progress line shows: the faults in force now.
+pub type ActiveFaults = Arc<Mutex<Vec<String>>>;
+
+/// Runs the schedule against the cluster.
+pub struct Nemesis {
+    pub cluster: Arc<tokio::sync::Mutex<LocalCluster>>,
+    pub recorder: Recorder,
+    pub delay: Delay,
+    pub active: ActiveFaults,
+}
+
+/// What a fault did, so that it can be healed.
+enum Undo {
+    Start(Vec<String>),
+    Resume(Vec<String>),
+    HealPartition,
+    Undelay,
+    Nothing,
+}
+
+impl Nemesis {
+    /// Applies every step at its offset from `start`, until the schedule ends or shutdown.
+    pub async fn run(&self, steps: &[Step], start: Instant, shutdown: &Shutdown) {
+        for step in steps {
+            let at = start + Duration::from_millis(step.at_ms);
+            if !shutdown.sleep_until(at).await {
+                return;
+            }
+            let undo = self.apply(step).await;
+            if step.duration_ms > 0 {
+                let until = at + Duration::from_millis(step.duration_ms);
+                // Heal even when interrupted: the runner heals again, but a fault's own pair of
+                // records reads better when it is closed by its own heal.
+                let _ = shutdown.sleep_until(until).await;
+            }
+            self.heal(undo).await;
+            if shutdown.is_triggered() {
+                return;
+            }
+        }
+    }
+
+    async fn apply(&self, step: &Step) -> Undo {
+        let f = fault_f(step.kind);
+        self.record(OpType::Invoke, f, json!(step.fault), None);
+        let result = self.inject(step).await;
+        match result {
+            Ok((undo, done)) => {
+                if !matches!(undo, Undo::Nothing) {
+                    self.set_active(Some(format!("{} {}", step.fault, short(&done))));
+                }
+                self.record(OpType::Info, f, done, None);
+                undo
+            }
+            Err(e) => {
+                self.record(OpType::Info, f, json!(step.fault), Some(format!("{e:#}")));
+                Undo::Nothing
+            }
+        }
+    }
+
+    async fn inject(&self, step: &Step) -> Result<(Undo, Value)> {
+        let mut c = self.cluster.lock().await;
+        match step.kind {
+            Fault::Kill(t) => {
+                let nodes = targets(&mut c, t, step.pick)?;
+                for n in &nodes {
+                    c.kill(n).await?;
+                }
+                Ok((Undo::Start(nodes.clone()), json!(nodes)))
+            }
+            Fault::Pause(t) => {
+                let nodes = targets(&mut c, t, step.pick)?;
+                for n in &nodes {
+                    c.pause(n).await?;
+                }
+                Ok((Undo::Resume(nodes.clone()), json!(nodes)))
+            }
+            Fault::Partition(g) => {
+                let layout = layout(&c);
+                let cut = grudge::cut(g, &layout, step.pick);
+                c.cut(&cut.links).await?;
+                let value = json!({
+                    "grudge": super::spec::grudge_name(g),
+                    "sides": [cut.sides.0, cut.sides.1],
+                    "cut": cut.links,
+                });
+                Ok((Undo::HealPartition, value))
+            }
+            Fault::Delay(target) => {
+                let l = layout(&c);
+                let others: Vec<String> = match target {
+                    DelayTarget::ReplicaLinks => l.replicas.clone(),
+                    DelayTarget::ClientLinks => vec!["clients".into()],
+                };
+                let ends: Vec<String> = match target {
+                    DelayTarget::ReplicaLinks => vec![l.master.clone()],
+                    DelayTarget::ClientLinks => std::iter::once(l.master.clone()).chain(l.replicas.clone()).collect(),
+                };
+                let mut links = Vec::new();
+                for a in &ends {
+                    for b in &others {
+                        links.push((a.clone(), b.clone()));
+                        links.push((b.clone(), a.clone()));
+                    }
+                }
+                c.delay(&links, self.delay).await?;
+                let value = json!({"links": links, "ms": self.delay.base.as_millis() as u64,
+                                   "jitter_ms": self.delay.jitter.as_millis() as u64});
+                Ok((Undo::Undelay, value))
+            }
+            Fault::Promote => {
+                let old = c.master();
+                let candidates = running_replicas(&mut c);
+                let node = pick(&candidates, step.pick).context("no running replica to promote")?;
+                c.promote(&node).await?;
+                drop(c);
+                self.record_topology().await;
+                Ok((Undo::Nothing, json!({"node": node, "old_master": old})))
+            }
+            Fault::Failover(kind) => {
+                let value = failover(&mut c, kind).await?;
+                drop(c);
+                if kind == FailoverKind::Coordinated {
+                    self.record_topology().await;
+                }
+                Ok((Undo::Nothing, value))
+            }
+        }
+    }
+
+    async fn heal(&self, undo: Undo) {
+        let (f, result) = {
+            let mut c = self.cluster.lock().await;
+            match &undo {
+                Undo::Nothing => return,
+                Undo::Start(nodes) => {
+                    self.record(OpType::Invoke, "start", json!(nodes), None);
+                    let mut r = Ok(());
+                    for n in nodes {
+                        r = r.and(c.start(n).await);
+                    }
+                    ("start", r.map(|_| json!(nodes)))
+                }
+                Undo::Resume(nodes) => {
+                    self.record(OpType::Invoke, "resume", json!(nodes), None);
+                    let mut r = Ok(());
+                    for n in nodes {
+                        r = r.and(c.resume(n).await);
+                    }
+                    ("resume", r.map(|_| json!(nodes)))
+                }
+                Undo::HealPartition => {
+                    self.record(OpType::Invoke, "heal", Value::Null, None);
+                    ("heal", c.heal().await.map(|_| json!("healed")))
+                }
+                Undo::Undelay => {
+                    self.record(OpType::Invoke, "undelay", Value::Null, None);
+                    ("undelay", c.undelay().await.map(|_| json!("undelayed")))
+                }
+            }
+        };
+        match result {
+            Ok(v) => self.record(OpType::Info, f, v, None),
+            Err(e) => self.record(OpType::Info, f, Value::Null, Some(format!("{e:#}"))),
+        };
+        self.set_active(None);
+    }
+
+    fn record(&self, t: OpType, f: &str, value: Value, error: Option<String>) {
+        let mut op = Op::new(0, 0, Process::Nemesis, t, f);
+        op.value = value;
+        op.error = error;
+        self.recorder.record(op);
+    }
+
+    async fn record_topology(&self) {
+        let c = self.cluster.lock().await;
+        self.recorder.record(crate::cluster::sentinel_events::topology_op(&c.topology()));
+    }
+
+    fn set_active(&self, fault: Option<String>) {
+        if let Ok(mut a) = self.active.lock() {
+            a.clear();
+            a.extend(fault);
+        }
+    }
+}
+
+/// The history `f` of a fault's invocation.
+fn fault_f(kind: Fault) -> &'static str {
+    match kind {
+        Fault::Kill(_) => "kill",
+        Fault::Pause(_) => "pause",
+        Fault::Partition(_) => "partition",
+        Fault::Delay(_) => "delay",
+        Fault::Promote => "promote",
+        Fault::Failover(_) => "failover",
+    }
+}
+
+fn short(v: &Value) -> String {
+    match v {
+        Value::Array(a) => a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","),
+        Value::Object(o) => o.get("grudge").or_else(|| o.get("node")).map(|x| x.to_string()).unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+fn layout(c: &LocalCluster) -> Layout {
+    let master = c.master();
+    Layout {
+        replicas: c.node_names().into_iter().filter(|n| *n != master).collect(),
+        sentinels: c.sentinel_names(),
+        master,
+    }
+}
+
+fn running_replicas(c: &mut LocalCluster) -> Vec<String> {
+    let master = c.master();
+    c.node_names()
+        .into_iter()
+        .filter(|n| *n != master)
+        .filter(|n| c.state(n) == Some(ProcessState::Running))
+        .collect()
+}
+
+fn pick(items: &[String], pick: u64) -> Option<String> {
+    (!items.is_empty()).then(|| items[(pick % items.len() as u64) as usize].clone())
+}
+
+/// The running nodes a process fault hits.
+fn targets(c: &mut LocalCluster, t: Target, p: u64) -> Result<Vec<String>> {
+    let master = c.master();
+    let running: Vec<String> = c
+        .node_names()
+        .into_iter()
+        .filter(|n| c.state(n) == Some(ProcessState::Running))
+        .collect();
+    let replicas: Vec<String> = running.iter().filter(|n| **n != master).cloned().collect();
+    let chosen = match t {
+        Target::Master => running.iter().filter(|n| **n == master).cloned().collect(),
+        Target::Replica => pick(&replicas, p).into_iter().collect(),
+        Target::Random => pick(&running, p).into_iter().collect(),
+        Target::AllReplicas => replicas,
+    };
+    if chosen.is_empty() {
+        bail!("no running node matches the target");
+    }
+    Ok(chosen)
+}
+
+/// An operator failover; returns what happened, and adopts the new master when it is known.
+async fn failover(c: &mut LocalCluster, kind: FailoverKind) -> Result<Value> {
+    let old = c.master();
+    match kind {
+        FailoverKind::Sentinel => {
+            let (name, addr) = c.sentinel_addrs().into_iter().next().context("no Sentinel")?;
+            let cmd = redis::cmd("SENTINEL").arg("FAILOVER").arg(MASTER_NAME).clone();
+            let _: String = admin::command(addr, &cmd, ADMIN_TIMEOUT).await?;
+            // Sentinel's +switch-master event moves the topology; the runner records it.
+            Ok(json!({"via": name, "old_master": old}))
+        }
+        FailoverKind::Coordinated => {
+            let addr = c.admin_addr(&old).context("master address")?;
+            let cmd = redis::cmd("FAILOVER").arg("TIMEOUT").arg(5000).clone();
+            let _: String = admin::command(addr, &cmd, ADMIN_TIMEOUT).await?;
+            let new = await_new_master(c, &old, Duration::from_secs(10)).await;
+            if let Some(n) = &new {
+                if c.sentinel_addrs().is_empty() {
+                    c.set_master(n);
+                }
+            }
+            Ok(json!({"old_master": old, "node": new}))
+        }
+    }
+}
+
+/// Polls roles until a node other than `old` reports itself master.
+async fn await_new_master(c: &LocalCluster, old: &str, timeout: Duration) -> Option<String> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        for n in c.node_names().into_iter().filter(|n| n != old) {
+            let Some(addr) = c.admin_addr(&n) else { continue };
+            if admin::replication(addr, Duration::from_millis(300)).await.is_ok_and(|r| r.is_master()) {
+                return Some(n);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
