@@ -148,9 +148,18 @@ impl KeyVersions {
         }
     }
 
-    /// Every write of this key, in invocation order.
+    /// Every write of this key, in invocation (history) order.
     pub fn writes(&self) -> &[RegisterWrite] {
         &self.writes
+    }
+
+    /// The write invoked by the record with `Op::index == invoke_index`, if it is one of this
+    /// key's writes.
+    pub fn write_by_invoke(&self, invoke_index: u64) -> Option<&RegisterWrite> {
+        self.writes
+            .binary_search_by_key(&invoke_index, |w| w.invoke_index)
+            .ok()
+            .map(|p| &self.writes[p])
     }
 
     /// The versions a read value may be (see [`Attribution`]).
@@ -367,17 +376,44 @@ pub(crate) mod test_history {
 
         /// Process `p` writes `v` to `key` during [start, end] ms, ok.
         pub fn write(self, p: u64, start: u64, end: u64, key: &str, v: i64) -> Builder {
-            self.op(p, "write", start, Some(end), OpType::Ok, key, json!(v), json!(v))
+            self.op(
+                p,
+                "write",
+                start,
+                Some(end),
+                OpType::Ok,
+                key,
+                json!(v),
+                json!(v),
+            )
         }
 
         /// A write whose outcome is unknown (info at `end`).
         pub fn write_info(self, p: u64, start: u64, end: u64, key: &str, v: i64) -> Builder {
-            self.op(p, "write", start, Some(end), OpType::Info, key, json!(v), json!(v))
+            self.op(
+                p,
+                "write",
+                start,
+                Some(end),
+                OpType::Info,
+                key,
+                json!(v),
+                json!(v),
+            )
         }
 
         /// A write that certainly failed.
         pub fn write_fail(self, p: u64, start: u64, end: u64, key: &str, v: i64) -> Builder {
-            self.op(p, "write", start, Some(end), OpType::Fail, key, json!(v), json!(v))
+            self.op(
+                p,
+                "write",
+                start,
+                Some(end),
+                OpType::Fail,
+                key,
+                json!(v),
+                json!(v),
+            )
         }
 
         /// A cas [old, new], ok.
@@ -459,7 +495,11 @@ mod tests {
         let s = k.superseding(first, 45 * MS);
         assert_eq!(s.count, 2);
         assert_eq!(s.earliest.map(|w| w.value.clone()), Some(json!(3)));
-        assert_eq!(k.superseding(first, 30 * MS).count, 0, "30 is not before 30");
+        assert_eq!(
+            k.superseding(first, 30 * MS).count,
+            0,
+            "30 is not before 30"
+        );
         assert_eq!(k.superseding(Version::Initial, 100 * MS).count, 4);
     }
 
