@@ -8,6 +8,7 @@
 //! - [`registry`]: checker names, which checkers suit which workload, running a selection.
 //! - [`expect`]: `--expect` rules and whether a result meets them.
 //! - [`lost_writes`]: acknowledged adds missing from the final read (Jepsen's set-full).
+//! - [`register_versions`]: the per-key real-time version order of register writes.
 //! - [`stale_reads`]: replica reads that returned a superseded value.
 //! - [`session`]: read-your-writes and monotonic-reads per process.
 //! - [`wait`]: lost writes grouped by WAIT / WAITAOF acknowledgement level.
@@ -25,6 +26,7 @@ pub mod history;
 pub mod linearizable;
 pub mod lost_writes;
 pub mod quantiles;
+pub mod register_versions;
 pub mod registry;
 pub mod result;
 pub mod session;

@@ -1,0 +1,260 @@
+//! One client process: its connections, where it sends each operation, and how the result of
+//! an attempt becomes a completion record.
+//!
+//! A [`Client`] belongs to exactly one process and is driven by one task, so each of its
+//! connections carries one command at a time, in order. That is what makes `WAIT` meaningful:
+//! it counts the replicas that acknowledged *this connection's* previous write. Connections are
+//! made lazily, one per node, and dropped after any failure so the next operation reconnects
+//! (and, under Sentinel, rediscovers the master) instead of reusing a socket in an unknown state.
+
+use crate::config::{ReadFrom, ReplicaRouting, WorkloadConfig};
+use crate::execute::{self, Done};
+use crate::outcome::Failure;
+use crate::topology::{Endpoint, Topology};
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::{AsyncConnectionConfig, Cmd, Pipeline, Value};
+use redline_checkers::{Op, OpType};
+use std::collections::HashMap;
+
+/// What an attempt got to before it ended; read after a timeout cancelled it.
+#[derive(Debug, Default)]
+pub(crate) struct Attempt {
+    /// The node the operation was (or was to be) sent to.
+    pub node: Option<String>,
+    /// A command that may change data has been handed to a connection.
+    pub sent: bool,
+    /// The write itself was acknowledged (only a following WAIT/WAITAOF is outstanding).
+    pub applied: bool,
+}
+
+/// An open connection to one node.
+pub(crate) struct Connection {
+    pub conn: MultiplexedConnection,
+    /// Whether the node knows `WAITAOF`, once asked.
+    pub waitaof: Option<bool>,
+}
+
+/// The Redis client of one process. Create a fresh one for the process that replaces a
+/// process whose operation ended `info`.
+pub struct Client {
+    pub(crate) cfg: WorkloadConfig,
+    topology: Topology,
+    process: u64,
+    connections: HashMap<String, Connection>,
+    /// The master found through Sentinel, kept until an operation on it fails.
+    discovered_master: Option<Endpoint>,
+    /// Reads issued, for round-robin routing.
+    reads: u64,
+}
+
+impl Client {
+    /// A client for `process`; it connects on its first operation.
+    pub fn new(cfg: &WorkloadConfig, topology: Topology, process: u64) -> Self {
+        Client {
+            cfg: cfg.clone(),
+            topology,
+            process,
+            connections: HashMap::new(),
+            discovered_master: None,
+            reads: 0,
+        }
+    }
+
+    /// Performs `invoke` (bounded by `op_timeout`) and returns its completion record: the same
+    /// process, `f` and key; type ok/fail/info (see [`crate::outcome`]); the value read or
+    /// written; the node it went to; `wait.acked` / `waitaof.acked_*`; the error text.
+    pub async fn invoke(&mut self, invoke: &Op) -> Op {
+        self.run(invoke, None).await
+    }
+
+    /// Performs `invoke` on `node` directly, whatever its role (final reads).
+    pub async fn invoke_on(&mut self, invoke: &Op, node: &Endpoint) -> Op {
+        self.run(invoke, Some(node)).await
+    }
+
+    async fn run(&mut self, invoke: &Op, node: Option<&Endpoint>) -> Op {
+        let mut attempt = Attempt {
+            node: node.map(|n| n.node.clone()),
+            ..Attempt::default()
+        };
+        let timeout = self.cfg.op_timeout;
+        let result =
+            tokio::time::timeout(timeout, execute::execute(self, invoke, node, &mut attempt))
+                .await
+                .unwrap_or_else(|_| Err(Failure::timed_out(timeout, attempt.sent)));
+        let mut completion = invoke.clone();
+        completion.node = attempt.node.clone();
+        match result {
+            Ok(done) => fill_ok(&mut completion, done),
+            // The write was acknowledged; only the WAIT/WAITAOF after it did not answer. The
+            // op took effect, so it is ok, with no ack count: its durability is unknown.
+            Err(failure) if attempt.applied => {
+                completion.op_type = OpType::Ok;
+                completion.error = Some(format!("write ok, then: {}", failure.message()));
+                self.forget(&attempt);
+            }
+            Err(failure) => {
+                completion.op_type = failure.outcome(execute::effect(invoke));
+                completion.error = Some(failure.message());
+                self.forget(&attempt);
+            }
+        }
+        completion
+    }
+
+    /// Drops the connection the failed attempt used, and the discovered master with it.
+    fn forget(&mut self, attempt: &Attempt) {
+        if let Some(node) = &attempt.node {
+            self.connections.remove(node);
+            if self.discovered_master.as_ref().map(|m| &m.node) == Some(node) {
+                self.discovered_master = None;
+            }
+        }
+    }
+
+    /// The master to write to: asked of Sentinel (once, then cached until a failure) when the
+    /// run uses Sentinel, else the harness's current view.
+    pub(crate) async fn master(&mut self) -> Result<Endpoint, Failure> {
+        if !self.topology.uses_sentinel() {
+            return self
+                .topology
+                .master()
+                .ok_or_else(|| Failure::NotSent("no master known".into()));
+        }
+        if let Some(master) = &self.discovered_master {
+            return Ok(master.clone());
+        }
+        let master = self
+            .topology
+            .discover_master(self.cfg.op_timeout)
+            .await
+            .map_err(|e| Failure::NotSent(e.to_string()))?;
+        self.discovered_master = Some(master.clone());
+        Ok(master)
+    }
+
+    /// Where a read goes, per `read_from` and `replica_routing`. "Replicas" means every node
+    /// but the master this client currently knows.
+    pub(crate) async fn read_target(&mut self) -> Result<Endpoint, Failure> {
+        let candidates = match self.cfg.read_from {
+            ReadFrom::Master => return self.master().await,
+            ReadFrom::Any => self.topology.nodes(),
+            ReadFrom::Replicas => {
+                let master = match &self.discovered_master {
+                    Some(m) => Some(m.node.clone()),
+                    None => self.topology.master().map(|m| m.node),
+                };
+                let mut nodes = self.topology.nodes();
+                nodes.retain(|n| Some(&n.node) != master.as_ref());
+                nodes
+            }
+        };
+        if candidates.is_empty() {
+            return Err(Failure::NotSent("no replica to read from".into()));
+        }
+        let turn = match self.cfg.replica_routing {
+            ReplicaRouting::Sticky => self.process,
+            ReplicaRouting::RoundRobin => self.process.wrapping_add(self.reads),
+        };
+        self.reads += 1;
+        Ok(candidates[(turn % candidates.len() as u64) as usize].clone())
+    }
+
+    /// The open connection to `node`, connecting first if needed. Nothing of the operation has
+    /// been sent while this runs, so its failures are [`Failure::NotSent`].
+    pub(crate) async fn connection(
+        &mut self,
+        node: &Endpoint,
+        attempt: &mut Attempt,
+    ) -> Result<&mut Connection, Failure> {
+        attempt.node = Some(node.node.clone());
+        if !self.connections.contains_key(&node.node) {
+            let client = redis::Client::open(format!("redis://{}/", node.addr))
+                .map_err(|e| Failure::NotSent(e.to_string()))?;
+            // Our own timeout bounds every operation; the library's would race with it.
+            let config = AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(self.cfg.op_timeout))
+                .set_response_timeout(None);
+            let conn = client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await
+                .map_err(|e| Failure::from_redis(&e, false))?;
+            let entry = Connection {
+                conn,
+                waitaof: None,
+            };
+            self.connections.insert(node.node.clone(), entry);
+        }
+        self.connections
+            .get_mut(&node.node)
+            .ok_or_else(|| Failure::NotSent("connection vanished".into()))
+    }
+}
+
+impl Connection {
+    /// Sends one command; from here on the operation counts as sent (`attempt.sent`), so a
+    /// lost reply is indeterminate. Error replies come back as `Err(Failure::Rejected)`.
+    pub(crate) async fn send(
+        &mut self,
+        cmd: &Cmd,
+        attempt: &mut Attempt,
+    ) -> Result<Value, Failure> {
+        attempt.sent = true;
+        let reply = self.conn.req_packed_command(cmd).await;
+        server_error_to_failure(reply.map_err(|e| Failure::from_redis(&e, true))?)
+    }
+
+    /// Sends a command that changes nothing (a feature probe) without marking the attempt sent.
+    pub(crate) async fn probe(&mut self, cmd: &Cmd) -> Result<Value, Failure> {
+        let reply = self.conn.req_packed_command(cmd).await;
+        server_error_to_failure(reply.map_err(|e| Failure::from_redis(&e, false))?)
+    }
+
+    /// Sends a pipeline of `count` commands and returns every reply, error replies included
+    /// as `Value::ServerError` (a transaction's queued-command errors must be seen one by one).
+    pub(crate) async fn send_pipeline(
+        &mut self,
+        pipeline: &Pipeline,
+        count: usize,
+        attempt: &mut Attempt,
+    ) -> Result<Vec<Value>, Failure> {
+        attempt.sent = true;
+        self.conn
+            .req_packed_commands(pipeline, 0, count)
+            .await
+            .map_err(|e| Failure::from_redis(&e, true))
+    }
+}
+
+/// An error reply delivered as a value becomes a [`Failure::Rejected`].
+pub(crate) fn server_error_to_failure(value: Value) -> Result<Value, Failure> {
+    match value {
+        Value::ServerError(e) => Err(Failure::from_redis(&e.into(), true)),
+        other => Ok(other),
+    }
+}
+
+/// Marks `completion` ok with what the operation returned.
+fn fill_ok(completion: &mut Op, done: Done) {
+    completion.op_type = if done.mismatch {
+        OpType::Fail
+    } else {
+        OpType::Ok
+    };
+    if done.mismatch {
+        // The cas script compared and did not write: a definite, harmless failure.
+        completion.error = Some("mismatch".into());
+    }
+    if let Some(value) = done.value {
+        completion.value = value;
+    }
+    if let (Some(wait), Some(acked)) = (completion.wait.as_mut(), done.wait_acked) {
+        wait.acked = Some(acked);
+    }
+    if let (Some(waitaof), Some((local, replicas))) =
+        (completion.waitaof.as_mut(), done.waitaof_acked)
+    {
+        waitaof.acked_local = Some(local);
+        waitaof.acked_replicas = Some(replicas);
+    }
+}

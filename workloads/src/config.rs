@@ -1,0 +1,202 @@
+//! What a workload does: which operations, over how many keys, read from where, with which
+//! durability waits and within which time bound.
+//!
+//! One [`WorkloadConfig`] is shared by the [`Generator`](crate::Generator) (what to ask) and every
+//! [`Client`](crate::Client) (how to ask it), so the two can never disagree.
+
+use redline_checkers::WorkloadKind;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Where reads are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadFrom {
+    /// Only to nodes other than the master: the interesting case for stale reads.
+    Replicas,
+    /// Only to the master: what a linearizability check needs.
+    Master,
+    /// To any node, master included.
+    Any,
+}
+
+/// How a client picks among the nodes it may read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplicaRouting {
+    /// Each process keeps one node (`process % candidates`), as an application pinned to a
+    /// replica would; session guarantees are then about one replica.
+    Sticky,
+    /// Each read goes to the next node in turn, so one process sees several replicas and
+    /// monotonic-reads violations across replicas become visible.
+    RoundRobin,
+}
+
+/// Everything a workload needs to know, with [`Default`] values a short local run can use.
+#[derive(Debug, Clone)]
+pub struct WorkloadConfig {
+    /// Which workload (set, register, counter, wait, waitaof, list-append).
+    pub kind: WorkloadKind,
+    /// Number of keys: sets for set/wait/waitaof (1 means the single key `set`), registers
+    /// `r0..`, counters, and list-append lists.
+    pub keys: usize,
+    /// Number of concurrent client processes; value uniqueness relies on it (see
+    /// [`Generator`](crate::Generator)), so it must match the harness's process count.
+    pub concurrency: usize,
+    /// Where reads go.
+    pub read_from: ReadFrom,
+    /// How a process picks among the nodes it may read from.
+    pub replica_routing: ReplicaRouting,
+    /// Register workload: also issue compare-and-set operations (a Lua script on the master).
+    pub cas: bool,
+    /// wait workload: `numreplicas` of the `WAIT` after each add.
+    pub wait_replicas: u64,
+    /// wait/waitaof workloads: the timeout argument of `WAIT`/`WAITAOF`, in milliseconds.
+    pub wait_timeout_ms: u64,
+    /// waitaof workload: `numlocal` of `WAITAOF` (1 needs `appendonly yes` on the master).
+    pub waitaof_local: u64,
+    /// waitaof workload: `numreplicas` of `WAITAOF`.
+    pub waitaof_replicas: u64,
+    /// list-append: the largest number of micro-operations in one transaction.
+    pub max_txn_length: usize,
+    /// Upper bound on one operation, from the first connection attempt to the last reply.
+    pub op_timeout: Duration,
+    /// Fraction of operations (or list-append micro-operations) that are reads, in `[0, 1]`.
+    pub read_ratio: f64,
+}
+
+impl WorkloadConfig {
+    /// The defaults, with the key count that suits `kind`: one set or counter, four registers,
+    /// eight lists (Elle needs several keys to find cycles).
+    pub fn for_kind(kind: WorkloadKind) -> WorkloadConfig {
+        let keys = match kind {
+            WorkloadKind::Register => 4,
+            WorkloadKind::ListAppend => 8,
+            WorkloadKind::Set
+            | WorkloadKind::Counter
+            | WorkloadKind::Wait
+            | WorkloadKind::WaitAof => 1,
+        };
+        WorkloadConfig {
+            kind,
+            keys,
+            ..WorkloadConfig::default()
+        }
+    }
+
+    /// `concurrency`, never zero (value uniqueness divides by it).
+    pub(crate) fn slots(&self) -> u64 {
+        self.concurrency.max(1) as u64
+    }
+
+    /// `keys`, never zero.
+    pub(crate) fn key_count(&self) -> usize {
+        self.keys.max(1)
+    }
+}
+
+impl Default for WorkloadConfig {
+    fn default() -> Self {
+        WorkloadConfig {
+            kind: WorkloadKind::Set,
+            keys: 1,
+            concurrency: 5,
+            read_from: ReadFrom::Replicas,
+            replica_routing: ReplicaRouting::Sticky,
+            cas: false,
+            wait_replicas: 1,
+            wait_timeout_ms: 500,
+            waitaof_local: 1,
+            waitaof_replicas: 1,
+            max_txn_length: 4,
+            op_timeout: Duration::from_secs(2),
+            read_ratio: 0.5,
+        }
+    }
+}
+
+impl ReadFrom {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadFrom::Replicas => "replicas",
+            ReadFrom::Master => "master",
+            ReadFrom::Any => "any",
+        }
+    }
+}
+
+impl fmt::Display for ReadFrom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ReadFrom {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "replicas" | "replica" => Ok(ReadFrom::Replicas),
+            "master" | "primary" => Ok(ReadFrom::Master),
+            "any" => Ok(ReadFrom::Any),
+            _ => Err(format!(
+                "unknown read target {s:?} (expected replicas, master or any)"
+            )),
+        }
+    }
+}
+
+impl ReplicaRouting {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplicaRouting::Sticky => "sticky",
+            ReplicaRouting::RoundRobin => "round-robin",
+        }
+    }
+}
+
+impl fmt::Display for ReplicaRouting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ReplicaRouting {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "sticky" => Ok(ReplicaRouting::Sticky),
+            "round-robin" | "roundrobin" | "rr" => Ok(ReplicaRouting::RoundRobin),
+            _ => Err(format!(
+                "unknown replica routing {s:?} (expected sticky or round-robin)"
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enums_parse_and_print_back() {
+        for r in [ReadFrom::Replicas, ReadFrom::Master, ReadFrom::Any] {
+            assert_eq!(r.to_string().parse::<ReadFrom>(), Ok(r));
+        }
+        for r in [ReplicaRouting::Sticky, ReplicaRouting::RoundRobin] {
+            assert_eq!(r.to_string().parse::<ReplicaRouting>(), Ok(r));
+        }
+        assert!("nowhere".parse::<ReadFrom>().is_err());
+        assert!("random".parse::<ReplicaRouting>().is_err());
+    }
+
+    #[test]
+    fn per_kind_defaults_pick_key_counts() {
+        assert_eq!(WorkloadConfig::for_kind(WorkloadKind::Set).keys, 1);
+        assert_eq!(WorkloadConfig::for_kind(WorkloadKind::ListAppend).keys, 8);
+        let zero = WorkloadConfig {
+            keys: 0,
+            concurrency: 0,
+            ..WorkloadConfig::default()
+        };
+        assert_eq!((zero.key_count(), zero.slots()), (1, 1));
+    }
+}
