@@ -10,7 +10,8 @@ use anyhow::{bail, Result};
 use clap::Args;
 use redline_checkers::expect::Rule;
 use redline_checkers::WorkloadKind;
-use redline_workloads::{ReadFrom, ReplicaRouting};
+use redline_workloads::{ReadFrom, ReplicaRouting, WorkloadConfig};
+use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -61,9 +62,10 @@ pub struct TestConfig {
     /// sticky | round-robin: how a client picks the replica it reads from.
     #[arg(long, default_value = "sticky")]
     pub replica_routing: String,
-    /// Keys (registers, counters, lists) the workload spreads over.
-    #[arg(long, default_value_t = 8)]
-    pub keys: usize,
+    /// Keys the workload spreads over (default per workload: 1 set or counter, 4 registers,
+    /// 8 lists).
+    #[arg(long)]
+    pub keys: Option<usize>,
     /// Register workload: also compare-and-set (Lua) on the master.
     #[arg(long)]
     pub cas: bool,
@@ -179,7 +181,7 @@ impl TestConfig {
         if self.sentinels > 9 {
             bail!("--sentinels must be at most 9, not {}", self.sentinels);
         }
-        if self.keys == 0 {
+        if self.keys == Some(0) {
             bail!("--keys must be at least 1");
         }
         if self.rate < 0.0 || !self.rate.is_finite() {
@@ -219,6 +221,28 @@ impl TestConfig {
             seed,
             fault_duration,
         })
+    }
+}
+
+impl Plan {
+    /// What the workload's generator and clients need.
+    pub fn workload_config(&self) -> WorkloadConfig {
+        let c = &self.config;
+        let defaults = WorkloadConfig::for_kind(self.workload);
+        WorkloadConfig {
+            keys: c.keys.unwrap_or(defaults.keys),
+            concurrency: c.concurrency,
+            read_from: self.read_from,
+            replica_routing: self.replica_routing,
+            cas: c.cas,
+            wait_replicas: c.wait_replicas,
+            wait_timeout_ms: c.wait_timeout,
+            waitaof_local: c.waitaof_local,
+            waitaof_replicas: c.waitaof_replicas,
+            max_txn_length: c.max_txn_length,
+            op_timeout: Duration::from_millis(c.op_timeout),
+            ..defaults
+        }
     }
 }
 

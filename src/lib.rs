@@ -22,3 +22,5 @@ pub mod recorder;
 pub mod config;
 pub mod nemesis;
 pub mod shutdown;
+pub mod provision;
+pub mod store;
