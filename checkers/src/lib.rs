@@ -7,6 +7,7 @@
 //! - [`result`]: `CheckResult`, `Anomaly`, `Validity` and the composed `Results`.
 //! - [`registry`]: checker names, which checkers suit which workload, running a selection.
 //! - [`expect`]: `--expect` rules and whether a result meets them.
+//! - [`final_reads`]: the final reads after healing and the post-failover master they trust.
 //! - [`lost_writes`]: acknowledged adds missing from the final read (Jepsen's set-full).
 //! - [`stale_reads`]: replica reads that returned a superseded value.
 //! - [`session`]: read-your-writes and monotonic-reads per process.
@@ -21,6 +22,7 @@
 pub mod availability;
 pub mod counter;
 pub mod expect;
+pub mod final_reads;
 pub mod history;
 pub mod linearizable;
 pub mod lost_writes;
