@@ -240,9 +240,7 @@ fn judge(
     authoritative: bool,
     counts: &mut Counts,
 ) -> Option<Anomaly> {
-    let Some(value) = read_value(read) else {
-        return None;
-    };
+    let value = read_value(read)?;
     let b = counter.bounds(read);
     let below = value < b.lower;
     if below && !authoritative {
