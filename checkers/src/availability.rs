@@ -1,10 +1,321 @@
-//! PLACEHOLDER: the availability checker is being written; this stub only keeps the crate building.
+//! The availability checker (informational, Jepsen's `perf` in numbers): outcome counts per
+//! function and per node, latency quantiles, throughput over time, and unavailability windows
+//! around faults. It never fails a run: `valid` is always true and it reports no anomalies.
+//!
+//! An *unavailability window* opens at the completion of the first `fail`/`info` after a
+//! success (or at the start) and closes at the completion of the next `ok`; one still open at
+//! the end of the history closes at the history's end and is marked open. Windows are computed
+//! over all client operations and per `f`. A *fault interval* runs from a nemesis invocation
+//! (kill, pause, partition, delay) to the next invocation that undoes it (start, resume, heal,
+//! undelay), or to the end of the history; promote and failover span their own invocation to
+//! completion. The final reads after healing are left out: they measure the harness, not the
+//! service under faults.
 
-use crate::history::History;
+use crate::final_reads::node_of;
+use crate::history::{History, Op, OpType, Operation, Process};
+use crate::quantiles::{quantile, sorted};
 use crate::registry::CheckOptions;
 use crate::result::CheckResult;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 
-/// Not implemented yet: always `unknown`, never a verdict.
-pub fn check(_history: &History, _opts: &CheckOptions) -> CheckResult {
-    CheckResult::unknown("the availability checker is not implemented yet")
+/// How many windows are listed in full per group.
+const WINDOWS_LISTED: usize = 20;
+const NS_PER_MS: f64 = 1e6;
+
+/// One unavailability window (ns).
+#[derive(Debug, Clone, PartialEq)]
+struct Window {
+    start: u64,
+    end: u64,
+    /// Completion index of the first unsuccessful op, and of the ok that closed it.
+    first_op: u64,
+    closed_by: Option<u64>,
+    unsuccessful: u64,
+}
+
+/// Reports outcome counts, latencies, throughput and unavailability. Always valid.
+pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
+    let ops: Vec<Operation<'_>> = history
+        .operations()
+        .filter(|o| !o.invoke.is_final && !o.completion.is_some_and(|c| c.is_final))
+        .collect();
+    if ops.is_empty() {
+        return CheckResult::skipped("no client operations in the history");
+    }
+    let end = history.end_time();
+    let mut stats = Map::new();
+    stats.insert("by_f".into(), counts_by(&ops, |o| o.invoke.f.clone()));
+    stats.insert(
+        "by_node".into(),
+        counts_by(&ops, |o| node_of(o).unwrap_or("unknown").to_string()),
+    );
+    stats.insert("latency_ms".into(), latencies(&ops));
+    throughput(&ops, &mut stats);
+    let overall = windows(ops.iter(), end);
+    let mut by_f: BTreeMap<&str, Vec<Window>> = BTreeMap::new();
+    for f in ops.iter().map(|o| o.invoke.f.as_str()) {
+        if !by_f.contains_key(f) {
+            by_f.insert(f, windows(ops.iter().filter(|o| o.invoke.f == f), end));
+        }
+    }
+    stats.insert(
+        "faults".into(),
+        fault_intervals(history, &ops, &overall, end),
+    );
+    stats.insert("unavailability".into(), windows_json(&overall));
+    let by_f: Map<String, Value> = by_f
+        .iter()
+        .map(|(f, w)| (f.to_string(), windows_json(w)))
+        .collect();
+    stats.insert("unavailability_by_f".into(), Value::Object(by_f));
+    CheckResult::from_anomalies(Vec::new(), stats)
+}
+
+fn outcome_name(o: &Operation<'_>) -> &'static str {
+    match o.outcome() {
+        OpType::Ok => "ok",
+        OpType::Fail => "fail",
+        _ => "info",
+    }
+}
+
+/// `{group: {"ok": n, "fail": n, "info": n}}`.
+fn counts_by(ops: &[Operation<'_>], group: impl Fn(&Operation<'_>) -> String) -> Value {
+    let mut m: BTreeMap<String, BTreeMap<&str, u64>> = BTreeMap::new();
+    for o in ops {
+        let entry = m
+            .entry(group(o))
+            .or_insert_with(|| [("ok", 0), ("fail", 0), ("info", 0)].into_iter().collect());
+        *entry.entry(outcome_name(o)).or_default() += 1;
+    }
+    json!(m)
+}
+
+/// `{f: {"p50": ms, "p99": ms, "max": ms}}` over ok operations.
+fn latencies(ops: &[Operation<'_>]) -> Value {
+    let mut samples: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for o in ops.iter().filter(|o| o.outcome() == OpType::Ok) {
+        let ns = o.last().time.saturating_sub(o.invoke.time);
+        samples
+            .entry(o.invoke.f.as_str())
+            .or_default()
+            .push(ns as f64 / NS_PER_MS);
+    }
+    let m: Map<String, Value> = samples
+        .into_iter()
+        .map(|(f, v)| {
+            let s = sorted(v);
+            let q = |x| quantile(&s, x);
+            (
+                f.to_string(),
+                json!({"p50": q(0.5), "p99": q(0.99), "max": q(1.0)}),
+            )
+        })
+        .collect();
+    Value::Object(m)
+}
+
+/// `throughput_ok_per_s` over the client span, and `throughput_series`: ok completions per
+/// one-second bucket of run time (bucket i covers [i s, i+1 s)).
+fn throughput(ops: &[Operation<'_>], stats: &mut Map<String, Value>) {
+    let ok_times: Vec<u64> = ops
+        .iter()
+        .filter(|o| o.outcome() == OpType::Ok)
+        .map(|o| o.last().time)
+        .collect();
+    let first = ops.iter().map(|o| o.invoke.time).min().unwrap_or(0);
+    let last = ops.iter().map(|o| o.last().time).max().unwrap_or(0);
+    let span_s = (last.saturating_sub(first)) as f64 / 1e9;
+    let rate = if span_s > 0.0 {
+        ok_times.len() as f64 / span_s
+    } else {
+        0.0
+    };
+    let buckets = ok_times.iter().map(|t| t / 1_000_000_000).max();
+    let mut series = vec![0u64; buckets.map_or(0, |b| b as usize + 1)];
+    for t in &ok_times {
+        series[(t / 1_000_000_000) as usize] += 1;
+    }
+    stats.insert("throughput_ok_per_s".into(), json!(rate));
+    stats.insert("throughput_series".into(), json!(series));
+}
+
+/// Unavailability windows over `ops`, by completion time.
+fn windows<'o, 'a: 'o>(ops: impl Iterator<Item = &'o Operation<'a>>, end: u64) -> Vec<Window> {
+    let mut done: Vec<&Op> = ops.filter_map(|o| o.completion).collect();
+    done.sort_by_key(|c| (c.time, c.index));
+    let mut out = Vec::new();
+    let mut open: Option<Window> = None;
+    for c in done {
+        match (c.op_type == OpType::Ok, open.as_mut()) {
+            (true, Some(w)) => {
+                w.end = c.time;
+                w.closed_by = Some(c.index);
+                out.extend(open.take());
+            }
+            (false, Some(w)) => w.unsuccessful += 1,
+            (false, None) => {
+                open = Some(Window {
+                    start: c.time,
+                    end,
+                    first_op: c.index,
+                    closed_by: None,
+                    unsuccessful: 1,
+                })
+            }
+            (true, None) => {}
+        }
+    }
+    out.extend(open);
+    out
+}
+
+fn windows_json(ws: &[Window]) -> Value {
+    let len = |w: &Window| (w.end - w.start) as f64 / NS_PER_MS;
+    let listed: Vec<Value> = ws
+        .iter()
+        .take(WINDOWS_LISTED)
+        .map(|w| {
+            json!({
+                "start_ms": w.start as f64 / NS_PER_MS,
+                "end_ms": w.end as f64 / NS_PER_MS,
+                "length_ms": len(w),
+                "unsuccessful": w.unsuccessful,
+                "first_op": w.first_op,
+                "closed_by": w.closed_by,
+                "open": w.closed_by.is_none(),
+            })
+        })
+        .collect();
+    json!({
+        "windows": ws.len(),
+        "total_ms": ws.iter().map(len).sum::<f64>(),
+        "max_ms": ws.iter().map(len).fold(0.0, f64::max),
+        "list": listed,
+    })
+}
+
+/// The nemesis function that undoes `f`, for faults that last until undone.
+fn healer(f: &str) -> Option<&'static str> {
+    match f {
+        "kill" => Some("start"),
+        "pause" => Some("resume"),
+        "partition" => Some("heal"),
+        "delay" => Some("undelay"),
+        _ => None,
+    }
+}
+
+/// Per fault interval: its span, client outcomes completed in it, and how much of it fell
+/// inside overall unavailability windows.
+fn fault_intervals(
+    history: &History,
+    ops: &[Operation<'_>],
+    overall: &[Window],
+    end: u64,
+) -> Value {
+    let nemesis: Vec<(usize, &Op)> = history
+        .ops()
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.process == Process::Nemesis && o.op_type == OpType::Invoke)
+        .collect();
+    let mut out = Vec::new();
+    for (k, (pos, inv)) in nemesis.iter().enumerate() {
+        let stop = match (healer(&inv.f), inv.f.as_str()) {
+            (Some(h), _) => nemesis[k + 1..]
+                .iter()
+                .find(|(_, o)| o.f == h)
+                .map_or(end, |(_, o)| o.time),
+            (None, "promote" | "failover") => history
+                .partner(*pos)
+                .map_or(inv.time, |p| history.ops()[p].time),
+            _ => continue,
+        };
+        let mut counts: BTreeMap<&str, u64> = [("ok", 0), ("fail", 0), ("info", 0)].into();
+        for o in ops.iter().filter(|o| o.completion.is_some()) {
+            if (inv.time..=stop).contains(&o.last().time) {
+                *counts.entry(outcome_name(o)).or_default() += 1;
+            }
+        }
+        let unavailable: u64 = overall
+            .iter()
+            .map(|w| w.end.min(stop).saturating_sub(w.start.max(inv.time)))
+            .sum();
+        out.push(json!({
+            "f": inv.f, "value": inv.value, "op": inv.index,
+            "start_ms": inv.time as f64 / NS_PER_MS, "end_ms": stop as f64 / NS_PER_MS,
+            "ok": counts["ok"], "fail": counts["fail"], "info": counts["info"],
+            "unavailable_ms": unavailable as f64 / NS_PER_MS,
+        }));
+    }
+    Value::Array(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::final_reads::test_support::Builder;
+    use crate::result::Validity;
+
+    fn op(b: Builder, t0: f64, t1: f64, p: u64, f: &str, outcome: &str) -> Builder {
+        b.invoke(t0, p, f, json!(1))
+            .node("n1")
+            .client(t1, p, outcome, f, json!(1))
+            .node("n1")
+    }
+
+    #[test]
+    fn counts_latency_and_throughput() {
+        let b = op(Builder::with_key("s"), 0.0, 2.0, 0, "add", "ok");
+        let b = op(b, 3.0, 4.0, 0, "add", "fail");
+        let b = op(b, 1500.0, 1504.0, 1, "read", "ok");
+        let b = op(b, 1600.0, 1601.0, 1, "read", "ok").with(json!({"final": true}));
+        let r = check(&b.build(), &CheckOptions::default());
+        assert_eq!(r.valid, Validity::Valid);
+        assert!(r.anomalies.is_empty());
+        assert_eq!(
+            r.stats["by_f"]["add"],
+            json!({"ok": 1, "fail": 1, "info": 0})
+        );
+        assert_eq!(r.stats["by_node"]["n1"]["ok"], json!(2));
+        assert_eq!(r.stats["latency_ms"]["add"]["max"], json!(2.0));
+        assert_eq!(r.stats["latency_ms"]["read"]["p50"], json!(4.0));
+        assert_eq!(r.stats["throughput_series"], json!([1, 1]));
+    }
+
+    #[test]
+    fn window_from_first_failure_to_next_ok_and_fault_interval() {
+        let b = op(Builder::with_key("s"), 0.0, 1.0, 0, "add", "ok");
+        let b = b.nemesis(2.0, "invoke", "kill", json!(["n1"]));
+        let b = op(b, 3.0, 5.0, 0, "add", "fail");
+        let b = op(b, 6.0, 10.0, 1, "add", "info");
+        let b = b.nemesis(12.0, "invoke", "start", json!(["n1"]));
+        let b = op(b, 13.0, 15.0, 2, "add", "ok");
+        let r = check(&b.build(), &CheckOptions::default());
+        let u = &r.stats["unavailability"];
+        assert_eq!(u["windows"], json!(1));
+        assert_eq!(u["list"][0]["start_ms"], json!(5.0));
+        assert_eq!(u["list"][0]["length_ms"], json!(10.0));
+        assert_eq!(u["list"][0]["unsuccessful"], json!(2));
+        let fault = &r.stats["faults"][0];
+        assert_eq!(fault["f"], json!("kill"));
+        assert_eq!(fault["end_ms"], json!(12.0));
+        assert_eq!(fault["unavailable_ms"], json!(7.0));
+        assert_eq!(fault["fail"], json!(1));
+        assert_eq!(r.stats["unavailability_by_f"]["add"]["windows"], json!(1));
+    }
+
+    #[test]
+    fn window_open_at_the_end_is_marked_open() {
+        let b = op(Builder::with_key("s"), 0.0, 1.0, 0, "add", "ok");
+        let b = op(b, 2.0, 3.0, 0, "add", "fail");
+        let b = b.nemesis(9.0, "info", "heal", Value::Null);
+        let r = check(&b.build(), &CheckOptions::default());
+        let w = &r.stats["unavailability"]["list"][0];
+        assert_eq!(w["open"], json!(true));
+        assert_eq!(w["end_ms"], json!(9.0));
+        assert_eq!(r.valid, Validity::Valid);
+    }
 }

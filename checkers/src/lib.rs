@@ -7,6 +7,7 @@
 //! - [`result`]: `CheckResult`, `Anomaly`, `Validity` and the composed `Results`.
 //! - [`registry`]: checker names, which checkers suit which workload, running a selection.
 //! - [`expect`]: `--expect` rules and whether a result meets them.
+//! - [`final_reads`]: the final reads after healing and the post-failover master they trust.
 //! - [`lost_writes`]: acknowledged adds missing from the final read (Jepsen's set-full).
 //! - [`register_versions`]: the per-key real-time version order of register writes.
 //! - [`stale_reads`]: replica reads that returned a superseded value.
@@ -22,6 +23,7 @@
 pub mod availability;
 pub mod counter;
 pub mod expect;
+pub mod final_reads;
 pub mod history;
 pub mod linearizable;
 pub mod lost_writes;

@@ -533,6 +533,46 @@ mod tests {
     }
 
     #[test]
+    fn superseding_agrees_with_brute_force() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let mut b = Builder::new();
+        for v in 0..300 {
+            let start = rng.gen_range(0..2_000);
+            let end = start + rng.gen_range(0..50);
+            b = match rng.gen_range(0..10) {
+                0 => b.write_info(v as u64, start, end, "k", v),
+                1 => b.write_fail(v as u64, start, end, "k", v),
+                _ => b.write(v as u64, start, end, "k", v),
+            };
+        }
+        let v = versions(b);
+        let k = v.key("k").unwrap();
+        let w = k.writes();
+        for _ in 0..2_000 {
+            let t = rng.gen_range(0..2_100) * MS;
+            let a = rng.gen_range(0..=w.len());
+            let version = if a == w.len() {
+                Version::Initial
+            } else {
+                Version::Write(&w[a])
+            };
+            let expected: Vec<&RegisterWrite> = w
+                .iter()
+                .filter(|b| b.end.is_some_and(|e| e < t))
+                .filter(|b| match version {
+                    Version::Initial => true,
+                    Version::Write(a) => a.precedes(b),
+                })
+                .collect();
+            let got = k.superseding(version, t);
+            assert_eq!(got.count, expected.len());
+            let min_end = expected.iter().filter_map(|b| b.end).min();
+            assert_eq!(got.earliest.and_then(|b| b.end), min_end);
+        }
+    }
+
+    #[test]
     fn sorted_runs_count_suffixes() {
         let runs = SortedRuns::new(vec![5, 1, 9, 3, 7]);
         assert_eq!(runs.count_below(0, 6), 3);

@@ -1,10 +1,380 @@
-//! PLACEHOLDER: the split-brain checker is being written; this stub only keeps the crate building.
+//! The split-brain checker: intervals in which two nodes both acknowledged writes, from the
+//! client completions alone (each `ok` write's `node` is who acknowledged it).
+//!
+//! What counts as two masters at once: node A acknowledged a write a1, then node B a write b,
+//! then A another write a2, each *strictly* after the previous one in real time (a1 completed
+//! before b was invoked, b completed before a2 was invoked). Only then can no single-master
+//! history explain the acknowledgements. So:
+//! - a clean handover (all of A's writes, then all of B's) is not split-brain;
+//! - a write A acknowledges while B's first write is in flight is concurrent, not interleaved
+//!   (the old master may still have been the master when it applied it);
+//! - a failback (A, then B, then A again after A was promoted back) is not split-brain: a
+//!   node's writes are grouped into *reigns*, a new reign starting at every point the history
+//!   declares that node master (a topology record naming it, a promote/failover naming it; see
+//!   [`crate::final_reads::declarations`]), and only writes of the same reign are compared.
+//!   A history with no declarations has one reign per node.
+//!
+//! The reported interval is the overlap of the two reigns' acknowledgement spans (first to last
+//! completion), which the witness chain a1 < b < a2 proves non-empty.
 
-use crate::history::History;
+use crate::final_reads::{declarations, node_of, Declaration};
+use crate::history::{History, OpType, Operation};
+use crate::lost_writes::faults;
 use crate::registry::CheckOptions;
-use crate::result::CheckResult;
+use crate::result::{Anomaly, CheckResult};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 
-/// Not implemented yet: always `unknown`, never a verdict.
-pub fn check(_history: &History, _opts: &CheckOptions) -> CheckResult {
-    CheckResult::unknown("the split-brain checker is not implemented yet")
+/// How many master-change or fault records an explanation quotes.
+const EVENTS_QUOTED: usize = 10;
+/// How far before the later reign's first write to look for the events that started it (ns).
+const EVENTS_LOOKBACK_NS: u64 = 1_000_000_000;
+
+/// The acknowledged writes of one node between two declarations of it as master.
+struct Reign<'a> {
+    node: &'a str,
+    number: usize,
+    /// By completion time.
+    writes: Vec<Operation<'a>>,
+}
+
+impl Reign<'_> {
+    fn first_end(&self) -> u64 {
+        self.writes.first().map_or(0, |w| w.last().time)
+    }
+    fn last_end(&self) -> u64 {
+        self.writes.last().map_or(0, |w| w.last().time)
+    }
+}
+
+/// Whether an operation is an acknowledged write: `write`, `add`, `incr`, `cas`, or a `txn`
+/// with at least one `append`.
+fn is_write(op: &Operation<'_>) -> bool {
+    if op.outcome() != OpType::Ok {
+        return false;
+    }
+    match op.invoke.f.as_str() {
+        "write" | "add" | "incr" | "cas" => true,
+        "txn" => op.invoke.value.as_array().is_some_and(|mops| {
+            mops.iter()
+                .any(|m| m.get(0).and_then(Value::as_str) == Some("append"))
+        }),
+        _ => false,
+    }
+}
+
+/// Finds every pair of reigns of different nodes whose acknowledgements interleave.
+pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
+    let decls = declarations(history);
+    let mut unattributed = 0usize;
+    let mut by_reign: BTreeMap<(&str, usize), Vec<Operation<'_>>> = BTreeMap::new();
+    for op in history.operations().filter(is_write) {
+        match node_of(&op) {
+            Some(node) => {
+                let number = reign_number(&decls, node, op.invoke.time);
+                by_reign.entry((node, number)).or_default().push(op);
+            }
+            None => unattributed += 1,
+        }
+    }
+    if by_reign.is_empty() {
+        return CheckResult::skipped("no acknowledged write names the node that served it");
+    }
+    let reigns: Vec<Reign<'_>> = by_reign
+        .into_iter()
+        .map(|((node, number), mut writes)| {
+            writes.sort_by_key(|w| (w.last().time, w.last().index));
+            Reign {
+                node,
+                number,
+                writes,
+            }
+        })
+        .collect();
+    let mut anomalies = Vec::new();
+    let mut overlap_ns = 0u64;
+    for (i, a) in reigns.iter().enumerate() {
+        for b in &reigns[i + 1..] {
+            if a.node == b.node {
+                continue;
+            }
+            let found = interleaving(a, b).or_else(|| interleaving(b, a));
+            if let Some(chain) = found {
+                let (anomaly, ns) = explain(history, a, b, chain);
+                overlap_ns += ns;
+                anomalies.push(anomaly);
+            }
+        }
+    }
+    let mut stats = Map::new();
+    stats.insert("intervals".into(), json!(anomalies.len()));
+    stats.insert("overlap_ms_total".into(), json!(overlap_ns as f64 / 1e6));
+    let mut per_node: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in &reigns {
+        *per_node.entry(r.node).or_default() += r.writes.len();
+    }
+    stats.insert("writes_by_node".into(), json!(per_node));
+    stats.insert("reigns".into(), json!(reigns.len()));
+    let mut result = CheckResult::from_anomalies(anomalies, stats);
+    if unattributed > 0 {
+        result.notes.push(format!(
+            "{unattributed} acknowledged writes carry no node and were not considered"
+        ));
+    }
+    result
+}
+
+/// How many times `node` had been declared master before `time`.
+fn reign_number(decls: &[Declaration], node: &str, time: u64) -> usize {
+    decls
+        .iter()
+        .filter(|d| d.node == node && d.time < time)
+        .count()
+}
+
+/// A witness chain x1 < y < x2 (strict real-time precedence) with x1, x2 in `x` and y in `y`.
+#[derive(Clone, Copy)]
+struct Chain<'a> {
+    x1: Operation<'a>,
+    y: Operation<'a>,
+    x2: Operation<'a>,
+}
+
+fn interleaving<'a>(x: &Reign<'a>, y: &Reign<'a>) -> Option<Chain<'a>> {
+    let x1 = *x.writes.iter().min_by_key(|w| w.last().time)?;
+    let x2 = *x.writes.iter().max_by_key(|w| w.invoke.time)?;
+    let y = *y
+        .writes
+        .iter()
+        .find(|w| x1.last().time < w.invoke.time && w.last().time < x2.invoke.time)?;
+    Some(Chain { x1, y, x2 })
+}
+
+fn explain(history: &History, a: &Reign<'_>, b: &Reign<'_>, c: Chain<'_>) -> (Anomaly, u64) {
+    let start = a.first_end().max(b.first_end());
+    let end = a.last_end().min(b.last_end());
+    let inside = |r: &Reign<'_>| {
+        let ws: Vec<&Operation<'_>> = r
+            .writes
+            .iter()
+            .filter(|w| (start..=end).contains(&w.last().time))
+            .collect();
+        let first = ws.first().map(|w| w.last().index);
+        let last = ws.last().map(|w| w.last().index);
+        (ws.len(), first, last)
+    };
+    let (a_count, a_first, a_last) = inside(a);
+    let (b_count, b_first, b_last) = inside(b);
+    let mut ops: Vec<u64> = Vec::new();
+    for i in
+        c.x1.indices()
+            .into_iter()
+            .chain(c.y.indices())
+            .chain(c.x2.indices())
+            .chain([a_first, a_last, b_first, b_last].into_iter().flatten())
+    {
+        if !ops.contains(&i) {
+            ops.push(i);
+        }
+    }
+    let later_start = a.writes[0].invoke.time.max(b.writes[0].invoke.time);
+    let events = faults::narrative(
+        history,
+        later_start.saturating_sub(EVENTS_LOOKBACK_NS),
+        end,
+        EVENTS_QUOTED,
+    );
+    let x = node_of(&c.x1).unwrap_or("?");
+    let y = node_of(&c.y).unwrap_or("?");
+    let explanation = format!(
+        "Nodes {} and {} both acknowledged writes between {:.1} ms and {:.1} ms ({:.1} ms): \
+         {x} acknowledged ops {:?} (completed {:.1} ms), then {y} acknowledged ops {:?} \
+         (invoked {:.1} ms, completed {:.1} ms), then {x} acknowledged ops {:?} again (invoked \
+         {:.1} ms), each strictly after the previous, which no single master can explain. In \
+         that interval {} acknowledged {a_count} write(s) and {} acknowledged {b_count}. Master \
+         changes and faults around it: {events}.",
+        a.node,
+        b.node,
+        start as f64 / 1e6,
+        end as f64 / 1e6,
+        (end - start) as f64 / 1e6,
+        c.x1.indices(),
+        c.x1.last().time_ms(),
+        c.y.indices(),
+        c.y.invoke.time_ms(),
+        c.y.last().time_ms(),
+        c.x2.indices(),
+        c.x2.invoke.time_ms(),
+        a.node,
+        b.node,
+    );
+    let details = json!({
+        "nodes": [a.node, b.node],
+        "reigns": [a.number, b.number],
+        "start_ms": start as f64 / 1e6,
+        "end_ms": end as f64 / 1e6,
+        "writes": {a.node: a_count, b.node: b_count},
+    });
+    (
+        Anomaly::new("split-brain", ops, explanation).with_details(details),
+        end - start,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::final_reads::test_support::Builder;
+    use crate::result::Validity;
+
+    /// An acknowledged write by `p` served by `node` from `t0` to `t1` ms.
+    fn w(b: Builder, t0: f64, t1: f64, p: u64, node: &str) -> Builder {
+        b.invoke(t0, p, "write", json!(p))
+            .node(node)
+            .ok(t1, p, "write", json!(p))
+            .node(node)
+    }
+
+    fn run(b: Builder) -> CheckResult {
+        check(&b.build(), &CheckOptions::default())
+    }
+
+    #[test]
+    fn clean_handover_is_not_split_brain() {
+        let b = w(Builder::with_key("r"), 0.0, 1.0, 0, "n1");
+        let b = w(b, 2.0, 3.0, 1, "n1");
+        let b = b.nemesis(
+            4.0,
+            "invoke",
+            "promote",
+            json!({"node": "n2", "old_master": "n1"}),
+        );
+        let b = w(b, 5.0, 6.0, 2, "n2");
+        let b = w(b, 7.0, 8.0, 3, "n2");
+        let r = run(b);
+        assert_eq!(r.valid, Validity::Valid, "{r:?}");
+        assert_eq!(r.stat("intervals"), Some(0.0));
+    }
+
+    #[test]
+    fn late_ack_concurrent_with_new_masters_first_write_is_not_split_brain() {
+        // n1's write was invoked before n2's first write completed: concurrent, not interleaved.
+        let b = w(Builder::with_key("r"), 0.0, 1.0, 0, "n1");
+        let b = b
+            .invoke(2.0, 1, "write", json!(1))
+            .node("n2")
+            .invoke(2.5, 2, "write", json!(2))
+            .node("n1")
+            .ok(3.0, 1, "write", json!(1))
+            .node("n2")
+            .ok(4.0, 2, "write", json!(2))
+            .node("n1");
+        let b = w(b, 5.0, 6.0, 3, "n2");
+        assert_eq!(run(b).valid, Validity::Valid);
+    }
+
+    #[test]
+    fn interleaved_acks_are_split_brain() {
+        let b = w(Builder::with_key("r"), 0.0, 1.0, 0, "n1");
+        let b = b.topology(1.5, "n2");
+        let b = w(b, 2.0, 3.0, 1, "n2");
+        let b = w(b, 4.0, 5.0, 2, "n1");
+        let b = w(b, 6.0, 7.0, 3, "n2");
+        let r = run(b);
+        assert_eq!(r.valid, Validity::Invalid);
+        assert_eq!(r.stat("intervals"), Some(1.0));
+        let a = &r.anomalies[0];
+        assert_eq!(a.kind, "split-brain");
+        // The chain n1 (ops 0,1) < n2 (3,4) < n1 (5,6). The interval runs from n2's first ack
+        // (3 ms) to n1's last (5 ms); n2's write completing at 7 ms is outside it.
+        assert_eq!(a.ops, vec![0, 1, 3, 4, 5, 6]);
+        assert!(
+            a.explanation.contains("between 3.0 ms and 5.0 ms"),
+            "{}",
+            a.explanation
+        );
+        assert!(a
+            .explanation
+            .contains("n1 acknowledged 1 write(s) and n2 acknowledged 1"));
+        assert!(a
+            .explanation
+            .contains("topology: master is n2 at 1.5 ms (op 2)"));
+        assert_eq!(r.stat("overlap_ms_total"), Some(2.0));
+    }
+
+    #[test]
+    fn failback_declared_in_the_history_is_not_split_brain() {
+        let b = w(
+            Builder::with_key("r").topology(0.0, "n1"),
+            0.1,
+            1.0,
+            0,
+            "n1",
+        );
+        let b = b.topology(1.5, "n2");
+        let b = w(b, 2.0, 3.0, 1, "n2");
+        let b = b.nemesis(
+            3.5,
+            "invoke",
+            "promote",
+            json!({"node": "n1", "old_master": "n2"}),
+        );
+        let b = w(b, 4.0, 5.0, 2, "n1");
+        let r = run(b);
+        assert_eq!(r.valid, Validity::Valid, "{r:?}");
+        assert_eq!(r.stat("reigns"), Some(3.0));
+    }
+
+    #[test]
+    fn old_master_acking_after_promotion_of_another_is_split_brain() {
+        // n2 is declared master, yet n1 (never re-declared) keeps acknowledging afterwards.
+        let b = w(
+            Builder::with_key("r").topology(0.0, "n1"),
+            0.1,
+            1.0,
+            0,
+            "n1",
+        );
+        let b = b.nemesis(
+            1.2,
+            "invoke",
+            "promote",
+            json!({"node": "n2", "old_master": "n1"}),
+        );
+        let b = w(b, 2.0, 3.0, 1, "n2");
+        let b = w(b, 4.0, 5.0, 2, "n1");
+        let r = run(b);
+        assert_eq!(r.valid, Validity::Invalid);
+        assert!(r.anomalies[0].explanation.contains("promote"));
+    }
+
+    #[test]
+    fn reads_and_failed_writes_do_not_count() {
+        let b = w(Builder::with_key("r"), 0.0, 1.0, 0, "n1");
+        let b = b
+            .invoke(2.0, 1, "write", json!(1))
+            .node("n2")
+            .fail(3.0, 1, "write", json!(1))
+            .node("n2")
+            .invoke(3.5, 2, "txn", json!([["r", "k", null]]))
+            .node("n2")
+            .ok(3.8, 2, "txn", json!([["r", "k", [1]]]))
+            .node("n2");
+        let b = w(b, 4.0, 5.0, 3, "n1");
+        assert_eq!(run(b).valid, Validity::Valid);
+    }
+
+    #[test]
+    fn txn_appends_count_as_writes() {
+        let t = |b: Builder, t0: f64, p: u64, node: &str| {
+            b.invoke(t0, p, "txn", json!([["append", "k", p]]))
+                .node(node)
+                .ok(t0 + 1.0, p, "txn", json!([["append", "k", p]]))
+                .node(node)
+        };
+        let b = t(Builder::new(), 0.0, 0, "n1");
+        let b = t(b, 2.0, 1, "n2");
+        let b = t(b, 4.0, 2, "n1");
+        assert_eq!(run(b).valid, Validity::Invalid);
+    }
 }

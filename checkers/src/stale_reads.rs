@@ -127,6 +127,12 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
             "{final_reads} final reads (after healing) are not judged for staleness"
         ));
     }
+    if unexpected.len() > cap {
+        notes.push(format!(
+            "{} reads returned unexpected values; the first {cap} are listed",
+            unexpected.len()
+        ));
+    }
     let mut anomalies = unexpected;
     anomalies.truncate(cap);
     anomalies.extend(stale.iter().take(cap).map(anomaly));

@@ -277,3 +277,48 @@ fn history_without_reads_is_skipped() {
     let r = run(Builder::new().write(0, 0, 10, "k", 1));
     assert!(r.skipped.is_some());
 }
+
+/// Timing on a large synthetic history: 10 keys, 10,000 writes, 100,000 replica reads of which
+/// two in five lag. Run with
+/// `cargo test --release -p redline-checkers stale_reads_at_scale -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn stale_reads_at_scale() {
+    let mut b = Builder::new();
+    for key in 0..10u64 {
+        for n in 0..1_000u64 {
+            b = b.write(key, 10 * n, 10 * n + 2, &format!("k{key}"), n as i64);
+        }
+    }
+    for i in 0..100_000u64 {
+        let (p, slot) = (100 + i % 20, i / 20);
+        let t = 2 * slot;
+        let lag = [0, 0, 0, 30, 200][(i % 5) as usize];
+        let seen = t.saturating_sub(lag + 3) / 10;
+        let value = if t < lag + 3 {
+            Value::Null
+        } else {
+            json!(seen)
+        };
+        b = b.read(p, t, t + 1, &format!("k{}", i % 10), value);
+    }
+    let h = b.build();
+    let started = std::time::Instant::now();
+    let r = check(&h, &CheckOptions::default());
+    let stale_elapsed = started.elapsed();
+    let started = std::time::Instant::now();
+    let s = crate::session::check(&h, &CheckOptions::default());
+    eprintln!(
+        "{} ops: stale-reads {stale_elapsed:?} (reads {}, stale {}, p99 {} ms, behind max {}); \
+         session {:?} (ryw {}, monotonic {})",
+        h.len(),
+        r.stats["reads"],
+        r.stats["stale"],
+        r.stats["staleness_ms_p99"],
+        r.stats["versions_behind_max"],
+        started.elapsed(),
+        s.stats["read_your_writes"],
+        s.stats["monotonic_reads"],
+    );
+    assert_eq!(r.anomalies.len(), MAX_ANOMALIES);
+}

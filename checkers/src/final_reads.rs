@@ -1,0 +1,392 @@
+//! The final reads after healing, and which node was the master for them.
+//!
+//! After the nemesis heals everything the harness reads every key from every node, marking
+//! those client operations `"final": true`. Loss is judged against the read of the
+//! *post-failover master*: the node named by the last `topology` observer record before the
+//! first final read (the harness always writes one right before the final reads). A history
+//! with no topology record (say, from another tool) falls back to the node of the first final
+//! read, and says so in a note.
+//!
+//! This module also reads "master declarations" out of a history (topology records naming a
+//! new master, `promote` / `failover` nemesis ops naming their target), which the split-brain
+//! checker uses to tell a failback from two masters at once.
+
+use crate::history::{History, Op, OpType, Operation, Process};
+
+/// How the post-failover master was chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MasterSource {
+    /// Named by the topology record with this index, the last one before the first final read.
+    Topology { index: u64 },
+    /// No topology record precedes the final reads: the node of the first final read (index of
+    /// its invocation) is taken as the master.
+    FirstFinalRead { index: u64 },
+}
+
+/// The node whose final reads decide loss, and why it was chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MasterChoice {
+    pub node: String,
+    pub source: MasterSource,
+}
+
+impl MasterChoice {
+    /// A short phrase for explanations: `n2 (topology record op 812)`.
+    pub fn describe(&self) -> String {
+        match self.source {
+            MasterSource::Topology { index } => {
+                format!("{} (topology record op {index})", self.node)
+            }
+            MasterSource::FirstFinalRead { index } => format!(
+                "{} (no topology record before the final reads: taken from the first final \
+                 read, op {index})",
+                self.node
+            ),
+        }
+    }
+}
+
+/// Every final client operation of a history, with the post-failover master.
+#[derive(Debug, Clone)]
+pub struct FinalReads<'a> {
+    /// `None` only when the history has no final operation at all.
+    pub master: Option<MasterChoice>,
+    /// Final operations (any outcome), in invocation order.
+    pub ops: Vec<Operation<'a>>,
+    /// What a reader should know about how the master was chosen.
+    pub notes: Vec<String>,
+}
+
+/// The master named by a `topology` observer record (`value.master`), if `op` is one.
+pub fn topology_master(op: &Op) -> Option<&str> {
+    if op.process != Process::Observer || op.f != "topology" {
+        return None;
+    }
+    op.value.get("master").and_then(|m| m.as_str())
+}
+
+impl<'a> FinalReads<'a> {
+    /// Collects the final operations of `history` (`final` on the invocation or the completion)
+    /// and chooses the post-failover master.
+    pub fn from_history(history: &'a History) -> FinalReads<'a> {
+        let ops: Vec<Operation<'a>> = history
+            .operations()
+            .filter(|o| o.invoke.is_final || o.completion.is_some_and(|c| c.is_final))
+            .collect();
+        let mut notes = Vec::new();
+        let master = ops.first().map(|first| {
+            let first_pos = history
+                .ops()
+                .iter()
+                .position(|o| o.index == first.invoke.index)
+                .unwrap_or(0);
+            let named = history.ops()[..first_pos]
+                .iter()
+                .rev()
+                .find_map(|o| topology_master(o).map(|m| (m, o.index)));
+            match named {
+                Some((node, index)) => MasterChoice {
+                    node: node.to_string(),
+                    source: MasterSource::Topology { index },
+                },
+                None => {
+                    let node = first.last().node.clone().unwrap_or_default();
+                    notes.push(format!(
+                        "no topology record precedes the final reads: the node of the first \
+                         final read (op {}, node {node:?}) is taken as the post-failover master",
+                        first.invoke.index
+                    ));
+                    MasterChoice {
+                        node,
+                        source: MasterSource::FirstFinalRead {
+                            index: first.invoke.index,
+                        },
+                    }
+                }
+            }
+        });
+        FinalReads { master, ops, notes }
+    }
+
+    /// The post-failover master's node name.
+    pub fn master_node(&self) -> Option<&str> {
+        self.master.as_ref().map(|m| m.node.as_str())
+    }
+
+    /// The master's successful final operation with function `f` on `key`: the last one when
+    /// the harness retried. `None` when the master's final read failed or is missing.
+    pub fn master_read(&self, f: &str, key: Option<&str>) -> Option<Operation<'a>> {
+        let master = self.master_node()?;
+        self.ok_reads(f, key)
+            .filter(|o| node_of(o) == Some(master))
+            .last()
+    }
+
+    /// Successful final operations with function `f` on `key` served by nodes other than the
+    /// master, one per node (the last when retried), ordered by node name.
+    pub fn replica_reads(&self, f: &str, key: Option<&str>) -> Vec<Operation<'a>> {
+        let master = self.master_node();
+        let mut by_node: std::collections::BTreeMap<&'a str, Operation<'a>> = Default::default();
+        for o in self.ok_reads(f, key) {
+            match node_of(&o) {
+                Some(n) if Some(n) != master => {
+                    by_node.insert(n, o);
+                }
+                _ => {}
+            }
+        }
+        by_node.into_values().collect()
+    }
+
+    /// Final operations with function `f` on `key` that did not succeed (for notes).
+    pub fn failed(&self, f: &str, key: Option<&str>) -> Vec<Operation<'a>> {
+        self.ops
+            .iter()
+            .filter(|o| o.invoke.f == f && o.invoke.key.as_deref() == key)
+            .filter(|o| o.outcome() != OpType::Ok)
+            .copied()
+            .collect()
+    }
+
+    /// Whether `op` (an invocation) is one of the final operations.
+    pub fn contains(&self, invoke_index: u64) -> bool {
+        self.ops.iter().any(|o| o.invoke.index == invoke_index)
+    }
+
+    fn ok_reads<'s>(
+        &'s self,
+        f: &'s str,
+        key: Option<&'s str>,
+    ) -> impl Iterator<Item = Operation<'a>> + 's {
+        self.ops
+            .iter()
+            .filter(move |o| o.invoke.f == f && o.invoke.key.as_deref() == key)
+            .filter(|o| o.outcome() == OpType::Ok)
+            .copied()
+    }
+}
+
+/// The node that served an operation: the completion's `node`, else the invocation's.
+pub fn node_of<'a>(op: &Operation<'a>) -> Option<&'a str> {
+    op.completion
+        .and_then(|c| c.node.as_deref())
+        .or(op.invoke.node.as_deref())
+}
+
+/// A point at which the history says a node became the master.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Declaration {
+    /// Time (ns) of the record.
+    pub time: u64,
+    /// Index of the record (topology record, or the promote/failover nemesis invocation).
+    pub index: u64,
+    pub node: String,
+}
+
+/// Every change of master the history records, in time order: a topology record whose master
+/// differs from the previously declared one, or a `promote` / `failover` nemesis invocation
+/// whose value names its target (`{"node": "n2"}` or `{"new_master": "n2"}`). Repeats of the
+/// current master are not declarations.
+pub fn declarations(history: &History) -> Vec<Declaration> {
+    let mut out: Vec<Declaration> = Vec::new();
+    for op in history.ops() {
+        let named = topology_master(op).or_else(|| promoted_node(op));
+        let Some(node) = named else { continue };
+        if out.last().is_some_and(|d| d.node == node) {
+            continue;
+        }
+        out.push(Declaration {
+            time: op.time,
+            index: op.index,
+            node: node.to_string(),
+        });
+    }
+    out
+}
+
+/// The target of a promote/failover nemesis invocation (or standalone record), if named.
+fn promoted_node(op: &Op) -> Option<&str> {
+    if op.process != Process::Nemesis || !(op.f == "promote" || op.f == "failover") {
+        return None;
+    }
+    ["node", "new_master"]
+        .iter()
+        .find_map(|k| op.value.get(*k).and_then(|v| v.as_str()))
+}
+
+/// Building small histories by hand in tests: times in ms, indices assigned in order.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use crate::history::{History, Op};
+    use serde_json::{json, Value};
+
+    /// A history under construction; client records get the builder's key, if any.
+    pub(crate) struct Builder {
+        ops: Vec<Value>,
+        key: Option<String>,
+    }
+
+    impl Builder {
+        pub(crate) fn new() -> Builder {
+            Builder {
+                ops: Vec::new(),
+                key: None,
+            }
+        }
+
+        pub(crate) fn with_key(key: &str) -> Builder {
+            Builder {
+                ops: Vec::new(),
+                key: Some(key.to_string()),
+            }
+        }
+
+        /// Any record; `time` (ms) and `index` are filled in.
+        pub(crate) fn at(mut self, ms: f64, mut record: Value) -> Builder {
+            record["time"] = json!((ms * 1e6) as u64);
+            record["index"] = json!(self.ops.len());
+            self.ops.push(record);
+            self
+        }
+
+        /// A client record of `process`, with `type`, `f` and `value`.
+        pub(crate) fn client(self, ms: f64, process: u64, t: &str, f: &str, value: Value) -> Self {
+            let mut r = json!({"process": process, "type": t, "f": f, "value": value});
+            if let Some(k) = &self.key {
+                r["key"] = json!(k);
+            }
+            self.at(ms, r)
+        }
+
+        pub(crate) fn invoke(self, ms: f64, process: u64, f: &str, value: Value) -> Self {
+            self.client(ms, process, "invoke", f, value)
+        }
+
+        pub(crate) fn ok(self, ms: f64, process: u64, f: &str, value: Value) -> Self {
+            self.client(ms, process, "ok", f, value)
+        }
+
+        pub(crate) fn fail(self, ms: f64, process: u64, f: &str, value: Value) -> Self {
+            self.client(ms, process, "fail", f, value)
+        }
+
+        pub(crate) fn info(self, ms: f64, process: u64, f: &str, value: Value) -> Self {
+            self.client(ms, process, "info", f, value)
+        }
+
+        /// Merges `fields` into the last record (`node`, `final`, `wait`, `error`, ...).
+        pub(crate) fn with(mut self, fields: Value) -> Builder {
+            if let (Some(last), Some(extra)) = (self.ops.last_mut(), fields.as_object()) {
+                for (k, v) in extra {
+                    last[k] = v.clone();
+                }
+            }
+            self
+        }
+
+        /// Sets `node` on the last record.
+        pub(crate) fn node(self, node: &str) -> Builder {
+            self.with(json!({ "node": node }))
+        }
+
+        /// A nemesis record.
+        pub(crate) fn nemesis(self, ms: f64, t: &str, f: &str, value: Value) -> Builder {
+            self.at(
+                ms,
+                json!({"process": "nemesis", "type": t, "f": f, "value": value}),
+            )
+        }
+
+        /// An observer topology record naming the master.
+        pub(crate) fn topology(self, ms: f64, master: &str) -> Builder {
+            self.at(
+                ms,
+                json!({"process": "observer", "type": "info", "f": "topology",
+                       "value": {"master": master}}),
+            )
+        }
+
+        pub(crate) fn build(self) -> History {
+            let ops: Vec<Op> = self
+                .ops
+                .into_iter()
+                .map(|v| serde_json::from_value(v).expect("test record"))
+                .collect();
+            History::new(ops).expect("test history pairs")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::jsonl::read_str;
+
+    fn history(text: &str) -> History {
+        read_str(text).unwrap().history
+    }
+
+    #[test]
+    fn master_is_last_topology_record_before_first_final_read() {
+        let h = history(
+            r#"{"index":0,"time":0,"process":"observer","type":"info","f":"topology","value":{"master":"n1"}}
+{"index":1,"time":5,"process":"observer","type":"info","f":"topology","value":{"master":"n2","replicas":["n1"]}}
+{"index":2,"time":10,"process":0,"type":"invoke","f":"read","key":"s","final":true,"node":"n1"}
+{"index":3,"time":11,"process":0,"type":"ok","f":"read","key":"s","value":[1],"final":true,"node":"n1"}
+{"index":4,"time":12,"process":1,"type":"invoke","f":"read","key":"s","final":true,"node":"n2"}
+{"index":5,"time":13,"process":1,"type":"ok","f":"read","key":"s","value":[1],"final":true,"node":"n2"}
+{"index":6,"time":20,"process":"observer","type":"info","f":"topology","value":{"master":"n1"}}"#,
+        );
+        let f = FinalReads::from_history(&h);
+        assert_eq!(f.master_node(), Some("n2"));
+        assert_eq!(
+            f.master.unwrap().source,
+            MasterSource::Topology { index: 1 }
+        );
+        assert!(f.notes.is_empty());
+    }
+
+    #[test]
+    fn without_topology_the_first_final_read_names_the_master() {
+        let h = history(
+            r#"{"index":0,"time":10,"process":0,"type":"invoke","f":"read","key":"s","final":true,"node":"n3"}
+{"index":1,"time":11,"process":0,"type":"ok","f":"read","key":"s","value":[],"final":true,"node":"n3"}
+{"index":2,"time":12,"process":1,"type":"invoke","f":"read","key":"s","final":true,"node":"n1"}
+{"index":3,"time":13,"process":1,"type":"ok","f":"read","key":"s","value":[],"final":true,"node":"n1"}"#,
+        );
+        let f = FinalReads::from_history(&h);
+        assert_eq!(f.master_node(), Some("n3"));
+        assert_eq!(f.notes.len(), 1);
+        assert_eq!(
+            f.master_read("read", Some("s")).map(|o| o.invoke.index),
+            Some(0)
+        );
+        let replicas = f.replica_reads("read", Some("s"));
+        assert_eq!(replicas.len(), 1);
+        assert_eq!(replicas[0].invoke.index, 2);
+    }
+
+    #[test]
+    fn no_final_reads_no_master() {
+        let h = history(
+            r#"{"index":0,"time":10,"process":0,"type":"invoke","f":"read","key":"s","node":"n3"}"#,
+        );
+        let f = FinalReads::from_history(&h);
+        assert!(f.master.is_none());
+        assert!(f.master_read("read", Some("s")).is_none());
+    }
+
+    #[test]
+    fn declarations_skip_repeats_and_read_promote_targets() {
+        let h = history(
+            r#"{"index":0,"time":0,"process":"observer","type":"info","f":"topology","value":{"master":"n1"}}
+{"index":1,"time":1,"process":"observer","type":"info","f":"topology","value":{"master":"n1"}}
+{"index":2,"time":2,"process":"nemesis","type":"invoke","f":"promote","value":{"node":"n2","old_master":"n1"}}
+{"index":3,"time":3,"process":"nemesis","type":"info","f":"promote","value":{"node":"n2","old_master":"n1"}}
+{"index":4,"time":4,"process":"observer","type":"info","f":"topology","value":{"master":"n2"}}"#,
+        );
+        let d = declarations(&h);
+        let nodes: Vec<_> = d.iter().map(|d| (d.index, d.node.as_str())).collect();
+        assert_eq!(nodes, vec![(0, "n1"), (2, "n2")]);
+    }
+}

@@ -1,0 +1,350 @@
+//! Jepsen's set-full timeline, per element: what the history says happened to each add.
+//!
+//! For every element the analysis finds (as `jepsen.checker/set-full` does):
+//! - the *known time*: the completion of its `ok` add, or the completion of the first read that
+//!   saw it, whichever is earlier (a read can prove an `info` add happened);
+//! - the *last seen* read (largest invocation index among reads containing it) and the *last
+//!   missed* read (largest invocation index among reads not containing it);
+//! - its *fate*, decided by the final read of the post-failover master alone: `Stable` when that
+//!   read contains it, `Lost` when it does not although the element was known before that read
+//!   began, `NeverRead` otherwise (an `info` add nobody ever saw is not lost: it may never have
+//!   happened). Reads of replicas that miss an element are staleness, never loss;
+//! - its *visibility latency* (Jepsen's stable latency): from the known time to the invocation
+//!   of the last read that missed it, or 0 when no read after the known time missed it.
+//!
+//! The timeline uses every non-final read plus the master's final read; the replicas' final
+//! reads are compared with the master's separately (divergence).
+
+use crate::final_reads::{node_of, FinalReads};
+use crate::history::{History, OpType, Operation};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// The outcome of an element's add(s): `Ok` if any add was acknowledged, else `Info` if any was
+/// indeterminate, else `Fail`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddStatus {
+    Ok,
+    Info,
+    Fail,
+}
+
+/// What the final master read says about an acknowledged or indeterminate element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    Stable,
+    Lost,
+    NeverRead,
+}
+
+/// A successful read of a set, reduced to what the timeline needs.
+#[derive(Debug, Clone)]
+pub struct SetRead<'a> {
+    pub op: Operation<'a>,
+    pub elements: HashSet<i64>,
+}
+
+impl SetRead<'_> {
+    pub fn invoke_index(&self) -> u64 {
+        self.op.invoke.index
+    }
+    pub fn invoke_time(&self) -> u64 {
+        self.op.invoke.time
+    }
+    pub fn complete_time(&self) -> u64 {
+        self.op.last().time
+    }
+    pub fn node(&self) -> Option<&str> {
+        node_of(&self.op)
+    }
+}
+
+/// One attempted element and its timeline. Reads are positions in [`KeyAnalysis::reads`].
+#[derive(Debug, Clone)]
+pub struct Element<'a> {
+    pub element: i64,
+    /// The add that decides the status (the acknowledged one if any).
+    pub add: Operation<'a>,
+    pub status: AddStatus,
+    /// Known time (ns) and the index of the record that made it known.
+    pub known: Option<(u64, u64)>,
+    pub first_seen: Option<usize>,
+    pub last_seen: Option<usize>,
+    pub last_missed: Option<usize>,
+    /// Whether the master's final read contains it (false when there is no such read).
+    pub in_final: bool,
+    /// `None` for `fail` adds and when the key has no final master read.
+    pub fate: Option<Fate>,
+    /// Stable elements only: Jepsen's stable latency, in ms.
+    pub visibility_ms: Option<f64>,
+}
+
+/// An element some read returned that no add ever attempted.
+#[derive(Debug, Clone)]
+pub struct Unexpected {
+    pub element: i64,
+    /// The first read (position in [`KeyAnalysis::reads`]) that returned it.
+    pub read: usize,
+}
+
+/// Everything about one key (one set).
+#[derive(Debug, Clone)]
+pub struct KeyAnalysis<'a> {
+    pub key: Option<String>,
+    /// Timeline reads: non-final reads, then the master's final read (last, if any).
+    pub reads: Vec<SetRead<'a>>,
+    /// Position of the master's final read in `reads`.
+    pub final_read: Option<usize>,
+    /// The replicas' successful final reads.
+    pub replica_finals: Vec<SetRead<'a>>,
+    /// Attempted elements, by add invocation time.
+    pub elements: Vec<Element<'a>>,
+    pub unexpected: Vec<Unexpected>,
+}
+
+/// The whole set analysis, shared by the lost-writes and wait checkers.
+#[derive(Debug, Clone)]
+pub struct SetAnalysis<'a> {
+    pub keys: Vec<KeyAnalysis<'a>>,
+    pub final_reads: FinalReads<'a>,
+    pub notes: Vec<String>,
+}
+
+/// Whether an operation adds an element: `add`, or a `write` carrying WAIT / WAITAOF (the wait
+/// workloads may name their adds `write`).
+pub fn is_add(op: &Operation<'_>) -> bool {
+    let inv = op.invoke;
+    inv.f == "add" || (inv.f == "write" && (inv.wait.is_some() || inv.waitaof.is_some()))
+}
+
+/// Runs the set-full analysis over every key with adds or reads.
+pub fn analyse(history: &History) -> SetAnalysis<'_> {
+    let final_reads = FinalReads::from_history(history);
+    let mut notes = final_reads.notes.clone();
+    let mut adds: BTreeMap<Option<String>, Vec<Operation<'_>>> = BTreeMap::new();
+    let mut reads: BTreeMap<Option<String>, Vec<SetRead<'_>>> = BTreeMap::new();
+    let mut skipped_reads = 0usize;
+    for op in history.operations() {
+        let key = op.invoke.key.clone();
+        if is_add(&op) {
+            adds.entry(key).or_default().push(op);
+        } else if op.invoke.f == "read" && op.outcome() == OpType::Ok {
+            match read_elements(&op) {
+                Some(elements) => reads.entry(key).or_default().push(SetRead { op, elements }),
+                None => skipped_reads += 1,
+            }
+        }
+    }
+    if skipped_reads > 0 {
+        notes.push(format!(
+            "{skipped_reads} ok reads were ignored: their value is not a list of integers"
+        ));
+    }
+    let keys: Vec<Option<String>> = adds.keys().chain(reads.keys()).cloned().collect();
+    let keys: std::collections::BTreeSet<_> = keys.into_iter().collect();
+    let keys = keys
+        .into_iter()
+        .map(|key| {
+            let key_adds = adds.remove(&key).unwrap_or_default();
+            let key_reads = reads.remove(&key).unwrap_or_default();
+            analyse_key(key, key_adds, key_reads, &final_reads)
+        })
+        .collect();
+    SetAnalysis {
+        keys,
+        final_reads,
+        notes,
+    }
+}
+
+/// The elements of a successful set read; `null` is the empty set (the key does not exist).
+fn read_elements(op: &Operation<'_>) -> Option<HashSet<i64>> {
+    let value = &op.completion?.value;
+    if value.is_null() {
+        return Some(HashSet::new());
+    }
+    value.as_array()?.iter().map(|v| v.as_i64()).collect()
+}
+
+fn analyse_key<'a>(
+    key: Option<String>,
+    adds: Vec<Operation<'a>>,
+    all_reads: Vec<SetRead<'a>>,
+    final_reads: &FinalReads<'a>,
+) -> KeyAnalysis<'a> {
+    let master_final = final_reads.master_read("read", key.as_deref());
+    let mut reads: Vec<SetRead<'a>> = Vec::new();
+    let mut replica_finals = Vec::new();
+    let mut final_set = None;
+    for r in all_reads {
+        if !final_reads.contains(r.op.invoke.index) {
+            reads.push(r);
+        } else if master_final.is_some_and(|m| m.invoke.index == r.op.invoke.index) {
+            final_set = Some(r);
+        } else if final_reads
+            .replica_reads("read", key.as_deref())
+            .iter()
+            .any(|o| o.invoke.index == r.op.invoke.index)
+        {
+            replica_finals.push(r);
+        }
+    }
+    // Jepsen processes reads in completion order; `known` depends on it.
+    reads.sort_by_key(|r| r.op.last().index);
+    let final_read = final_set.map(|r| {
+        reads.push(r);
+        reads.len() - 1
+    });
+    let mut elements = elements_of(adds);
+    let unexpected = walk_reads(&reads, &mut elements);
+    if let Some(f) = final_read {
+        for e in &mut elements {
+            decide_fate(e, &reads, f);
+        }
+    }
+    KeyAnalysis {
+        key,
+        reads,
+        final_read,
+        replica_finals,
+        elements,
+        unexpected,
+    }
+}
+
+/// One entry per distinct element, its deciding add and status; sorted by invocation time.
+fn elements_of(adds: Vec<Operation<'_>>) -> Vec<Element<'_>> {
+    let mut by_value: HashMap<i64, Element<'_>> = HashMap::new();
+    for add in adds {
+        let Some(value) = add.invoke.value_i64() else {
+            continue;
+        };
+        let status = match add.outcome() {
+            OpType::Ok => AddStatus::Ok,
+            OpType::Fail => AddStatus::Fail,
+            _ => AddStatus::Info,
+        };
+        let rank = |s: AddStatus| match s {
+            AddStatus::Ok => 2,
+            AddStatus::Info => 1,
+            AddStatus::Fail => 0,
+        };
+        let known = (status == AddStatus::Ok).then(|| (add.last().time, add.last().index));
+        let candidate = Element {
+            element: value,
+            add,
+            status,
+            known,
+            first_seen: None,
+            last_seen: None,
+            last_missed: None,
+            in_final: false,
+            fate: None,
+            visibility_ms: None,
+        };
+        match by_value.get(&value) {
+            Some(e) if rank(e.status) >= rank(status) => {}
+            _ => {
+                by_value.insert(value, candidate);
+            }
+        }
+    }
+    let mut elements: Vec<_> = by_value.into_values().collect();
+    elements.sort_by_key(|e| (e.add.invoke.time, e.add.invoke.index));
+    elements
+}
+
+/// Updates every element's known time, first/last seen and last missed from the reads (in
+/// completion order), and returns the elements no add attempted.
+fn walk_reads(reads: &[SetRead<'_>], elements: &mut [Element<'_>]) -> Vec<Unexpected> {
+    let position: HashMap<i64, usize> = elements
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.element, i))
+        .collect();
+    let invoked: Vec<u64> = elements.iter().map(|e| e.add.invoke.time).collect();
+    let mut unexpected: BTreeMap<i64, usize> = BTreeMap::new();
+    for (r, read) in reads.iter().enumerate() {
+        for v in &read.elements {
+            match position.get(v) {
+                Some(&i) => see(&mut elements[i], reads, r),
+                None => {
+                    unexpected.entry(*v).or_insert(r);
+                }
+            }
+        }
+        // A read that completed before an add was invoked trivially misses it and can never
+        // matter to that element's timeline, so only adds invoked by the read's end are visited.
+        let reachable = invoked.partition_point(|&t| t <= read.complete_time());
+        for e in &mut elements[..reachable] {
+            if !read.elements.contains(&e.element) {
+                let later = e
+                    .last_missed
+                    .is_none_or(|m| reads[m].invoke_index() < read.invoke_index());
+                if later {
+                    e.last_missed = Some(r);
+                }
+            }
+        }
+    }
+    unexpected
+        .into_iter()
+        .map(|(element, read)| Unexpected { element, read })
+        .collect()
+}
+
+fn see(e: &mut Element<'_>, reads: &[SetRead<'_>], r: usize) {
+    let read = &reads[r];
+    let completed = (read.complete_time(), read.op.last().index);
+    if e.known.is_none_or(|k| completed < k) {
+        e.known = Some(completed);
+    }
+    if e.first_seen.is_none() {
+        e.first_seen = Some(r);
+    }
+    if e.last_seen
+        .is_none_or(|s| reads[s].invoke_index() < read.invoke_index())
+    {
+        e.last_seen = Some(r);
+    }
+}
+
+/// Decides an element's fate from the master's final read (position `f`) and, for stable
+/// elements, Jepsen's stable latency.
+fn decide_fate(e: &mut Element<'_>, reads: &[SetRead<'_>], f: usize) {
+    let final_read = &reads[f];
+    e.in_final = final_read.elements.contains(&e.element);
+    if e.status == AddStatus::Fail {
+        return;
+    }
+    e.fate = Some(if e.in_final {
+        Fate::Stable
+    } else {
+        match e.known {
+            // The final read must *begin after* the element was known: a read concurrent with
+            // the add (or with the read that revealed it) may linearize before it.
+            Some((t, _)) if t < final_read.invoke_time() => Fate::Lost,
+            _ => Fate::NeverRead,
+        }
+    });
+    if e.fate == Some(Fate::Stable) {
+        let known = e.known.map_or(0, |k| k.0);
+        let last_seen_invoke = e.last_seen.map_or(0, |s| reads[s].invoke_index());
+        e.visibility_ms = match e.last_missed {
+            None => Some(0.0),
+            Some(m) if reads[m].invoke_index() < last_seen_invoke => {
+                Some(reads[m].invoke_time().saturating_sub(known) as f64 / 1e6)
+            }
+            Some(_) => None,
+        };
+    }
+}
+
+impl Element<'_> {
+    /// The last read that missed the element although it began after the element was known
+    /// (position in `reads`): Jepsen's "last absent" restricted to reads that count as a miss.
+    pub fn last_missed_after_known(&self, reads: &[SetRead<'_>]) -> Option<usize> {
+        let (known, _) = self.known?;
+        let m = self.last_missed?;
+        (reads[m].invoke_time() > known).then_some(m)
+    }
+}

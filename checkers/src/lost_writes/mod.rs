@@ -1,0 +1,361 @@
+//! The lost-writes checker (set and wait workloads): acknowledged adds missing from the final
+//! read of the post-failover master, after Jepsen's `set-full`.
+//!
+//! - [`analysis`]: the per-element timeline (known time, last seen, last missed, fate,
+//!   visibility latency), shared with the wait checker.
+//! - [`faults`]: the nemesis narrative quoted in explanations (shared with wait, split-brain).
+//!
+//! Verdicts (DESIGN.md section 4): an `ok` add absent from the master's final read, which began
+//! after the add was known, is `lost`; so is an `info` add that some read saw and the final read
+//! no longer has (it was known to exist: Jepsen's rule). An `info` add present is *recovered*
+//! (a statistic), an `info` add nobody saw is *never read* (it may not have happened). A `fail`
+//! add seen by any read is `failed-but-visible`; an element no add attempted is `unexpected`; a
+//! replica whose final read differs from the master's is `divergent`. Without a final master
+//! read nothing can be lost, so the verdict is `unknown`.
+
+pub mod analysis;
+pub mod faults;
+
+use crate::history::History;
+use crate::quantiles::{quantile, sorted};
+use crate::registry::CheckOptions;
+use crate::result::{Anomaly, CheckResult, Validity};
+use analysis::{AddStatus, Element, Fate, KeyAnalysis, SetAnalysis, SetRead};
+use serde_json::{json, Map, Value};
+
+pub use analysis::analyse;
+
+/// How many fault records an explanation quotes before "and N more".
+const FAULTS_QUOTED: usize = 8;
+/// How many missing/extra elements a divergence explanation lists.
+const ELEMENTS_QUOTED: usize = 5;
+
+/// Checks a set (or wait) history for lost, unexpected, failed-but-visible and divergent
+/// elements. Skipped when the history has no adds and no set reads.
+pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
+    let analysis = analyse(history);
+    if analysis.keys.is_empty() {
+        return CheckResult::skipped("no add operations and no set reads in the history");
+    }
+    let mut anomalies = Vec::new();
+    for key in &analysis.keys {
+        anomalies.extend(lost_anomalies(history, &analysis, key));
+        anomalies.extend(failed_but_visible(key));
+        anomalies.extend(unexpected(key));
+        anomalies.extend(divergent(&analysis, key));
+    }
+    let stats = stats(&analysis, &anomalies);
+    let mut result = CheckResult::from_anomalies(anomalies, stats);
+    result.notes = analysis.notes.clone();
+    let undecided = undecided_keys(&analysis);
+    if !undecided.is_empty() {
+        result.notes.extend(undecided);
+        if result.valid == Validity::Valid {
+            result.valid = Validity::Unknown;
+        }
+    }
+    result
+}
+
+/// Notes for keys with attempted elements but no successful final read on the master.
+fn undecided_keys(analysis: &SetAnalysis<'_>) -> Vec<String> {
+    analysis
+        .keys
+        .iter()
+        .filter(|k| k.final_read.is_none() && !k.elements.is_empty())
+        .map(|k| match analysis.final_reads.master_node() {
+            None => format!(
+                "key {}: the history has no final read, so no write can be judged lost \
+                 (was the run interrupted before the final reads?)",
+                key_name(k)
+            ),
+            Some(m) => {
+                let failed = analysis.final_reads.failed("read", k.key.as_deref());
+                let failed: Vec<String> =
+                    failed.iter().map(|o| o.invoke.index.to_string()).collect();
+                format!(
+                    "key {}: no successful final read on the post-failover master {m} \
+                     (unsuccessful final reads: ops [{}]), so no write can be judged lost",
+                    key_name(k),
+                    failed.join(", ")
+                )
+            }
+        })
+        .collect()
+}
+
+fn key_name(k: &KeyAnalysis<'_>) -> String {
+    k.key.clone().unwrap_or_else(|| "(none)".to_string())
+}
+
+fn node_words(node: Option<&str>) -> String {
+    node.map_or("an unrecorded node".to_string(), |n| n.to_string())
+}
+
+fn ms(ns: u64) -> f64 {
+    ns as f64 / 1e6
+}
+
+/// One `lost` anomaly per lost element of `key`.
+fn lost_anomalies(history: &History, a: &SetAnalysis<'_>, key: &KeyAnalysis<'_>) -> Vec<Anomaly> {
+    let Some(f) = key.final_read else {
+        return Vec::new();
+    };
+    let final_read = &key.reads[f];
+    let master = a
+        .final_reads
+        .master
+        .as_ref()
+        .map_or("?".to_string(), |m| m.describe());
+    key.elements
+        .iter()
+        .filter(|e| e.fate == Some(Fate::Lost))
+        .map(|e| explain_lost(history, key, e, final_read, &master))
+        .collect()
+}
+
+fn explain_lost(
+    history: &History,
+    key: &KeyAnalysis<'_>,
+    e: &Element<'_>,
+    final_read: &SetRead<'_>,
+    master: &str,
+) -> Anomaly {
+    let mut ops = e.add.indices();
+    let how = match e.status {
+        AddStatus::Ok => format!(
+            "acknowledged ok by {} at {:.1} ms",
+            node_words(crate::final_reads::node_of(&e.add)),
+            e.add.last().time_ms()
+        ),
+        _ => {
+            let (t, i) = e.known.unwrap_or((0, 0));
+            format!(
+                "indeterminate (info), but read op {i} saw it at {:.1} ms, so it happened",
+                ms(t)
+            )
+        }
+    };
+    let seen = match e.last_seen.map(|s| &key.reads[s]) {
+        Some(r) => {
+            ops.extend(r.op.indices());
+            format!(
+                "the last read that saw it was ops {:?} on {} (invoked at {:.1} ms)",
+                r.op.indices(),
+                node_words(r.node()),
+                ms(r.invoke_time())
+            )
+        }
+        None => "no read ever saw it".to_string(),
+    };
+    ops.extend(final_read.op.indices());
+    let from = e.known.map_or(e.add.invoke.time, |k| k.0);
+    let faults = faults::narrative(history, from, final_read.invoke_time(), FAULTS_QUOTED);
+    let explanation = format!(
+        "Element {} of key {} was added by process {} (ops {:?}) and {how}; {seen}. It is absent \
+         from the final read of the post-failover master {master} (ops {:?}, invoked at {:.1} ms, \
+         {} elements). Faults between then and the final read: {faults}.",
+        e.element,
+        key_name(key),
+        e.add.invoke.process,
+        e.add.indices(),
+        final_read.op.indices(),
+        ms(final_read.invoke_time()),
+        final_read.elements.len(),
+    );
+    let mut anomaly = Anomaly::new("lost", ops, explanation).with_details(json!({
+        "element": e.element,
+        "status": status_word(e.status),
+        "acknowledged_by": crate::final_reads::node_of(&e.add),
+        "known_ms": e.known.map(|k| ms(k.0)),
+        "last_seen_op": e.last_seen.map(|s| key.reads[s].invoke_index()),
+    }));
+    if let Some(k) = &key.key {
+        anomaly = anomaly.with_key(k.clone());
+    }
+    anomaly
+}
+
+fn status_word(s: AddStatus) -> &'static str {
+    match s {
+        AddStatus::Ok => "ok",
+        AddStatus::Info => "info",
+        AddStatus::Fail => "fail",
+    }
+}
+
+/// `fail` adds that some read (final or not) returned: the failure claimed they did not happen.
+fn failed_but_visible(key: &KeyAnalysis<'_>) -> Vec<Anomaly> {
+    key.elements
+        .iter()
+        .filter(|e| e.status == AddStatus::Fail)
+        .filter_map(|e| {
+            let r = &key.reads[e.first_seen?];
+            let mut ops = e.add.indices();
+            ops.extend(r.op.indices());
+            let error = e.add.last().error.as_deref().unwrap_or("no error text");
+            let explanation = format!(
+                "Element {} of key {}: its add (ops {:?}) failed ({error}) at {:.1} ms, which \
+                 means it did not happen, yet read ops {:?} on {} (completed at {:.1} ms) \
+                 returned it.",
+                e.element,
+                key_name(key),
+                e.add.indices(),
+                e.add.last().time_ms(),
+                r.op.indices(),
+                node_words(r.node()),
+                ms(r.complete_time()),
+            );
+            Some(with_key(
+                Anomaly::new("failed-but-visible", ops, explanation),
+                key,
+            ))
+        })
+        .collect()
+}
+
+fn with_key(a: Anomaly, key: &KeyAnalysis<'_>) -> Anomaly {
+    match &key.key {
+        Some(k) => a.with_key(k.clone()),
+        None => a,
+    }
+}
+
+/// Elements returned by a read that no add ever attempted.
+fn unexpected(key: &KeyAnalysis<'_>) -> Vec<Anomaly> {
+    key.unexpected
+        .iter()
+        .map(|u| {
+            let r = &key.reads[u.read];
+            let explanation = format!(
+                "Read ops {:?} on {} (completed at {:.1} ms) returned element {} of key {}, \
+                 which no add in the history ever attempted.",
+                r.op.indices(),
+                node_words(r.node()),
+                ms(r.complete_time()),
+                u.element,
+                key_name(key),
+            );
+            with_key(Anomaly::new("unexpected", r.op.indices(), explanation), key)
+        })
+        .collect()
+}
+
+/// One `divergent` anomaly per replica whose final read differs from the master's.
+fn divergent(a: &SetAnalysis<'_>, key: &KeyAnalysis<'_>) -> Vec<Anomaly> {
+    let Some(f) = key.final_read else {
+        return Vec::new();
+    };
+    let master = &key.reads[f];
+    let master_node = a.final_reads.master_node().unwrap_or("?");
+    key.replica_finals
+        .iter()
+        .filter(|r| r.elements != master.elements)
+        .map(|r| {
+            let missing = first_few(master.elements.difference(&r.elements));
+            let extra = first_few(r.elements.difference(&master.elements));
+            let mut ops = master.op.indices();
+            ops.extend(r.op.indices());
+            let explanation = format!(
+                "After healing, replica {}'s final read of key {} (ops {:?}) has {} elements but \
+                 the post-failover master {master_node}'s (ops {:?}) has {}: missing on the \
+                 replica {} ({} in all), extra on the replica {} ({} in all). The replica did \
+                 not converge to the master.",
+                node_words(r.node()),
+                key_name(key),
+                r.op.indices(),
+                r.elements.len(),
+                master.op.indices(),
+                master.elements.len(),
+                list_words(&missing.0),
+                missing.1,
+                list_words(&extra.0),
+                extra.1,
+            );
+            with_key(Anomaly::new("divergent", ops, explanation), key).with_details(json!({
+                "replica": r.node(),
+                "missing": missing.0,
+                "extra": extra.0,
+                "missing_count": missing.1,
+                "extra_count": extra.1,
+            }))
+        })
+        .collect()
+}
+
+/// The smallest few elements of a difference and its size.
+fn first_few<'x>(diff: impl Iterator<Item = &'x i64>) -> (Vec<i64>, usize) {
+    let mut all: Vec<i64> = diff.copied().collect();
+    all.sort_unstable();
+    let n = all.len();
+    all.truncate(ELEMENTS_QUOTED);
+    (all, n)
+}
+
+fn list_words(v: &[i64]) -> String {
+    let items: Vec<String> = v.iter().map(i64::to_string).collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// The statistics DESIGN.md names, summed over keys.
+fn stats(a: &SetAnalysis<'_>, anomalies: &[Anomaly]) -> Map<String, Value> {
+    let all: Vec<&Element<'_>> = a.keys.iter().flat_map(|k| &k.elements).collect();
+    let count = |p: &dyn Fn(&Element<'_>) -> bool| all.iter().filter(|e| p(e)).count();
+    let kind = |k: &str| anomalies.iter().filter(|x| x.kind == k).count();
+    let latencies = sorted(all.iter().filter_map(|e| e.visibility_ms).collect());
+    let mut lost: Vec<i64> = all
+        .iter()
+        .filter(|e| e.fate == Some(Fate::Lost))
+        .map(|e| e.element)
+        .collect();
+    lost.sort_unstable();
+    let mut m = Map::new();
+    m.insert("attempted".into(), json!(all.len()));
+    m.insert(
+        "acknowledged".into(),
+        json!(count(&|e| e.status == AddStatus::Ok)),
+    );
+    m.insert(
+        "indeterminate".into(),
+        json!(count(&|e| e.status == AddStatus::Info)),
+    );
+    m.insert(
+        "failed".into(),
+        json!(count(&|e| e.status == AddStatus::Fail)),
+    );
+    m.insert("lost".into(), json!(lost.len()));
+    m.insert(
+        "recovered".into(),
+        json!(count(&|e| e.status == AddStatus::Info && e.in_final)),
+    );
+    m.insert("unexpected".into(), json!(kind("unexpected")));
+    m.insert(
+        "never_read".into(),
+        json!(count(&|e| e.fate == Some(Fate::NeverRead))),
+    );
+    m.insert(
+        "stable".into(),
+        json!(count(&|e| e.fate == Some(Fate::Stable))),
+    );
+    m.insert(
+        "stale".into(),
+        json!(count(&|e| e.visibility_ms.is_some_and(|v| v > 0.0))),
+    );
+    m.insert(
+        "failed_but_visible".into(),
+        json!(kind("failed-but-visible")),
+    );
+    m.insert("divergent".into(), json!(kind("divergent")));
+    for (name, q) in [("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("max", 1.0)] {
+        m.insert(
+            format!("visibility_ms_{name}"),
+            json!(quantile(&latencies, q)),
+        );
+    }
+    m.insert("final_master".into(), json!(a.final_reads.master_node()));
+    m.insert("lost_elements".into(), json!(lost));
+    m
+}
+
+#[cfg(test)]
+mod tests;

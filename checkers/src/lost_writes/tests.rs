@@ -1,0 +1,249 @@
+//! Hand-written set histories: each outcome class flagged, and the near-misses that must pass.
+
+use super::*;
+use crate::final_reads::test_support::Builder;
+use serde_json::json;
+
+/// `add v` by `process` on n1 from `t0` to `t1` ms, completed with `outcome`.
+fn add(b: Builder, t0: f64, t1: f64, process: u64, v: i64, outcome: &str) -> Builder {
+    b.invoke(t0, process, "add", json!(v))
+        .node("n1")
+        .client(t1, process, outcome, "add", json!(v))
+        .node("n1")
+}
+
+/// A read on `node` from `t0` to `t1` returning `elements`.
+fn read(b: Builder, t0: f64, t1: f64, process: u64, node: &str, elements: Value) -> Builder {
+    b.invoke(t0, process, "read", Value::Null)
+        .node(node)
+        .ok(t1, process, "read", elements)
+        .node(node)
+}
+
+/// Final reads at 100 ms: the master `master` (named by topology) returns `on_master`; the
+/// replica n3 returns `on_replica`.
+fn finals(b: Builder, master: &str, on_master: Value, on_replica: Value) -> Builder {
+    b.topology(99.0, master)
+        .invoke(100.0, 90, "read", Value::Null)
+        .with(json!({"node": master, "final": true}))
+        .ok(101.0, 90, "read", on_master)
+        .with(json!({"node": master, "final": true}))
+        .invoke(102.0, 91, "read", Value::Null)
+        .with(json!({"node": "n3", "final": true}))
+        .ok(103.0, 91, "read", on_replica)
+        .with(json!({"node": "n3", "final": true}))
+}
+
+fn run(b: Builder) -> CheckResult {
+    check(&b.build(), &CheckOptions::default())
+}
+
+fn kinds(r: &CheckResult) -> Vec<&str> {
+    r.anomalies.iter().map(|a| a.kind.as_str()).collect()
+}
+
+#[test]
+fn all_present_is_valid_and_stable() {
+    let b = add(Builder::with_key("s"), 0.0, 1.0, 0, 1, "ok");
+    let b = add(b, 2.0, 3.0, 1, 2, "ok");
+    let r = run(finals(b, "n2", json!([1, 2]), json!([1, 2])));
+    assert_eq!(r.valid, Validity::Valid, "{r:?}");
+    assert_eq!(r.stat("stable"), Some(2.0));
+    assert_eq!(r.stat("acknowledged"), Some(2.0));
+    assert_eq!(r.stats["final_master"], json!("n2"));
+}
+
+#[test]
+fn acknowledged_add_missing_from_final_master_read_is_lost() {
+    let b = add(Builder::with_key("s"), 0.0, 1.0, 0, 1, "ok");
+    let b = add(b, 2.0, 3.0, 1, 2, "ok");
+    let b = read(b, 4.0, 5.0, 2, "n1", json!([1, 2]));
+    let b = b.nemesis(10.0, "invoke", "kill", json!(["n1"])).nemesis(
+        11.0,
+        "info",
+        "kill",
+        json!(["n1"]),
+    );
+    let r = run(finals(b, "n2", json!([1]), json!([1])));
+    assert_eq!(r.valid, Validity::Invalid);
+    assert_eq!(kinds(&r), vec!["lost"]);
+    let a = &r.anomalies[0];
+    // add 2 (ops 2,3), the last read that saw it (4,5), the final master read (9,10).
+    assert_eq!(a.ops, vec![2, 3, 4, 5, 9, 10]);
+    assert!(a.explanation.contains("Element 2"), "{}", a.explanation);
+    assert!(a.explanation.contains("acknowledged ok by n1 at 3.0 ms"));
+    assert!(a.explanation.contains("kill n1 at 11.0 ms (op 7)"));
+    assert!(a.explanation.contains("n2 (topology record op 8)"));
+    assert_eq!(r.stat("lost"), Some(1.0));
+    assert_eq!(r.stats["lost_elements"], json!([2]));
+}
+
+#[test]
+fn lost_is_decided_by_the_master_not_the_replica() {
+    // The replica n3 still has element 2 but the post-failover master n2 does not: lost (and
+    // the replica diverges). The reverse (master has it, replica not) is only divergence.
+    let b = add(Builder::with_key("s"), 0.0, 1.0, 0, 2, "ok");
+    let r = run(finals(b, "n2", json!([]), json!([2])));
+    assert_eq!(kinds(&r), vec!["lost", "divergent"]);
+
+    let b = add(Builder::with_key("s"), 0.0, 1.0, 0, 2, "ok");
+    let r = run(finals(b, "n2", json!([2]), json!([])));
+    assert_eq!(kinds(&r), vec!["divergent"]);
+    assert_eq!(r.stat("lost"), Some(0.0));
+    let d = &r.anomalies[0];
+    assert!(d
+        .explanation
+        .contains("missing on the replica [2] (1 in all)"));
+    assert_eq!(d.details["replica"], json!("n3"));
+}
+
+#[test]
+fn info_add_absent_is_not_lost() {
+    let b = add(Builder::with_key("s"), 0.0, 1.0, 0, 1, "ok");
+    let b = add(b, 2.0, 3.0, 1, 2, "info");
+    let r = run(finals(b, "n2", json!([1]), json!([1])));
+    assert_eq!(r.valid, Validity::Valid, "{r:?}");
+    assert_eq!(r.stat("never_read"), Some(1.0));
+    assert_eq!(r.stat("recovered"), Some(0.0));
+}
+
+#[test]
+fn info_add_present_is_recovered() {
+    let b = add(Builder::with_key("s"), 2.0, 3.0, 1, 2, "info");
+    let r = run(finals(b, "n2", json!([2]), json!([2])));
+    assert_eq!(r.valid, Validity::Valid);
+    assert_eq!(r.stat("recovered"), Some(1.0));
+    assert_eq!(r.stat("stable"), Some(1.0));
+}
+
+#[test]
+fn info_add_seen_then_gone_is_lost() {
+    // A read proved the indeterminate add happened; the final read no longer has it.
+    let b = add(Builder::with_key("s"), 0.0, 1.0, 0, 5, "info");
+    let b = read(b, 2.0, 3.0, 1, "n1", json!([5]));
+    let r = run(finals(b, "n2", json!([]), json!([])));
+    assert_eq!(kinds(&r), vec!["lost"]);
+    assert!(r.anomalies[0].explanation.contains("indeterminate (info)"));
+}
+
+#[test]
+fn add_concurrent_with_final_read_is_not_lost() {
+    // The add completes after the final read began: the read may have linearized first.
+    let b = Builder::with_key("s")
+        .invoke(99.5, 0, "add", json!(7))
+        .topology(99.8, "n2")
+        .invoke(100.0, 90, "read", Value::Null)
+        .with(json!({"node": "n2", "final": true}))
+        .ok(100.5, 0, "add", json!(7))
+        .ok(101.0, 90, "read", json!([]))
+        .with(json!({"node": "n2", "final": true}));
+    let r = run(b);
+    assert_eq!(r.valid, Validity::Valid, "{r:?}");
+    assert_eq!(r.stat("never_read"), Some(1.0));
+}
+
+#[test]
+fn failed_add_visible_in_any_read_is_flagged() {
+    let b = add(Builder::with_key("s"), 0.0, 1.0, 0, 3, "fail").with(json!({"error": "ERR"}));
+    let b = read(b, 2.0, 3.0, 1, "n3", json!([3]));
+    let r = run(finals(b, "n2", json!([]), json!([])));
+    assert_eq!(kinds(&r), vec!["failed-but-visible"]);
+    assert_eq!(r.anomalies[0].ops, vec![0, 1, 2, 3]);
+    assert_eq!(r.stat("failed_but_visible"), Some(1.0));
+}
+
+#[test]
+fn failed_add_never_seen_is_fine() {
+    let b = add(Builder::with_key("s"), 0.0, 1.0, 0, 3, "fail");
+    let r = run(finals(b, "n2", json!([]), json!([])));
+    assert_eq!(r.valid, Validity::Valid);
+    assert_eq!(r.stat("lost"), Some(0.0));
+}
+
+#[test]
+fn element_never_attempted_is_unexpected() {
+    let b = add(Builder::with_key("s"), 0.0, 1.0, 0, 1, "ok");
+    let r = run(finals(b, "n2", json!([1, 99]), json!([1, 99])));
+    assert_eq!(kinds(&r), vec!["unexpected"]);
+    assert!(r.anomalies[0].explanation.contains("element 99"));
+}
+
+#[test]
+fn replica_read_missing_an_element_is_staleness_not_loss() {
+    // A non-final replica read misses element 1 after it was acknowledged: stale, and the
+    // visibility latency measures it (Jepsen: known 1 ms -> last miss invoked at 4 ms = 3 ms).
+    let b = add(Builder::with_key("s"), 0.0, 1.0, 0, 1, "ok");
+    let b = read(b, 4.0, 5.0, 1, "n3", json!([]));
+    let b = read(b, 6.0, 7.0, 1, "n3", json!([1]));
+    let r = run(finals(b, "n2", json!([1]), json!([1])));
+    assert_eq!(r.valid, Validity::Valid, "{r:?}");
+    assert_eq!(r.stat("stale"), Some(1.0));
+    assert_eq!(r.stat("visibility_ms_max"), Some(3.0));
+}
+
+#[test]
+fn read_concurrent_with_add_is_not_a_miss() {
+    // The read overlaps the add, so missing it costs no visibility latency.
+    let b = Builder::with_key("s")
+        .invoke(0.0, 0, "add", json!(1))
+        .invoke(0.5, 1, "read", Value::Null)
+        .ok(1.0, 0, "add", json!(1))
+        .ok(1.5, 1, "read", json!([]));
+    let r = run(finals(b, "n2", json!([1]), json!([1])));
+    assert_eq!(r.valid, Validity::Valid);
+    assert_eq!(r.stat("stale"), Some(0.0));
+    assert_eq!(r.stat("visibility_ms_p50"), Some(0.0));
+}
+
+#[test]
+fn no_final_read_is_unknown() {
+    let b = add(Builder::with_key("s"), 0.0, 1.0, 0, 1, "ok");
+    let r = run(read(b, 2.0, 3.0, 1, "n1", json!([])));
+    assert_eq!(r.valid, Validity::Unknown);
+    assert!(r.notes.iter().any(|n| n.contains("no final read")), "{r:?}");
+}
+
+#[test]
+fn failed_final_master_read_is_unknown_with_its_ops() {
+    let b = add(Builder::with_key("s"), 0.0, 1.0, 0, 1, "ok")
+        .topology(99.0, "n2")
+        .invoke(100.0, 90, "read", Value::Null)
+        .with(json!({"node": "n2", "final": true}))
+        .info(101.0, 90, "read", Value::Null)
+        .with(json!({"node": "n2", "final": true}));
+    let r = run(b);
+    assert_eq!(r.valid, Validity::Unknown);
+    assert!(r.notes.iter().any(|n| n.contains("ops [3]")), "{r:?}");
+}
+
+#[test]
+fn history_without_adds_is_skipped() {
+    let r = run(Builder::new().nemesis(1.0, "info", "kill", json!(["n1"])));
+    assert!(r.skipped.is_some());
+}
+
+#[test]
+fn keys_are_judged_separately() {
+    // Element 1 on key a is present in a's final read; key b's final read lacks its element 1.
+    let b = Builder::new()
+        .invoke(0.0, 0, "add", json!(1))
+        .with(json!({"key": "a"}))
+        .ok(1.0, 0, "add", json!(1))
+        .with(json!({"key": "a"}))
+        .invoke(2.0, 1, "add", json!(1))
+        .with(json!({"key": "b"}))
+        .ok(3.0, 1, "add", json!(1))
+        .with(json!({"key": "b"}))
+        .topology(9.0, "n2")
+        .invoke(10.0, 90, "read", Value::Null)
+        .with(json!({"key": "a", "node": "n2", "final": true}))
+        .ok(11.0, 90, "read", json!([1]))
+        .with(json!({"key": "a", "node": "n2", "final": true}))
+        .invoke(12.0, 91, "read", Value::Null)
+        .with(json!({"key": "b", "node": "n2", "final": true}))
+        .ok(13.0, 91, "read", json!([]))
+        .with(json!({"key": "b", "node": "n2", "final": true}));
+    let r = run(b);
+    assert_eq!(kinds(&r), vec!["lost"]);
+    assert_eq!(r.anomalies[0].key.as_deref(), Some("b"));
+}
