@@ -11,10 +11,10 @@ use clap::Args;
 use redline_checkers::expect::Rule;
 use redline_checkers::WorkloadKind;
 use redline_workloads::{ReadFrom, ReplicaRouting, WorkloadConfig};
-use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 /// Every option of one test.
 #[derive(Debug, Clone, Args, Serialize, Deserialize, PartialEq)]
@@ -153,8 +153,8 @@ impl TestConfig {
     pub fn validate(&self) -> Result<Plan> {
         let workload = WorkloadKind::from_str(&self.workload).map_err(anyhow::Error::msg)?;
         let nemesis = NemesisSpec::from_str(&self.nemesis).map_err(anyhow::Error::msg)?;
-        let read_from = ReadFrom::from_str(&self.read_from)
-            .map_err(|e| anyhow::anyhow!("--read-from: {e}"))?;
+        let read_from =
+            ReadFrom::from_str(&self.read_from).map_err(|e| anyhow::anyhow!("--read-from: {e}"))?;
         let replica_routing = ReplicaRouting::from_str(&self.replica_routing)
             .map_err(|e| anyhow::anyhow!("--replica-routing: {e}"))?;
         let redis_options = self
@@ -173,7 +173,10 @@ impl TestConfig {
         positive("--nemesis-interval", self.nemesis_interval)?;
         positive("--converge-timeout", self.converge_timeout)?;
         if self.concurrency == 0 || self.concurrency > 1000 {
-            bail!("--concurrency must be between 1 and 1000, not {}", self.concurrency);
+            bail!(
+                "--concurrency must be between 1 and 1000, not {}",
+                self.concurrency
+            );
         }
         if self.replicas > 16 {
             bail!("--replicas must be at most 16, not {}", self.replicas);
@@ -185,7 +188,10 @@ impl TestConfig {
             bail!("--keys must be at least 1");
         }
         if self.rate < 0.0 || !self.rate.is_finite() {
-            bail!("--rate must be 0 (unlimited) or a positive number, not {}", self.rate);
+            bail!(
+                "--rate must be 0 (unlimited) or a positive number, not {}",
+                self.rate
+            );
         }
         if self.max_txn_length == 0 {
             bail!("--max-txn-length must be at least 1");
@@ -193,7 +199,9 @@ impl TestConfig {
         if self.op_timeout == 0 {
             bail!("--op-timeout must be at least 1 ms");
         }
-        nemesis.check_layout(self.replicas, self.sentinels).map_err(anyhow::Error::msg)?;
+        nemesis
+            .check_layout(self.replicas, self.sentinels)
+            .map_err(anyhow::Error::msg)?;
         let fault_duration = match self.fault_duration {
             Some(d) => {
                 positive("--fault-duration", d)?;
@@ -276,13 +284,37 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_option() {
-        let bad = TestConfig { workload: "sets".into(), ..TestConfig::default() };
-        assert!(bad.validate().unwrap_err().to_string().contains("unknown workload"));
-        let bad = TestConfig { redis_options: vec!["appendonly".into()], ..TestConfig::default() };
-        assert!(bad.validate().unwrap_err().to_string().contains("--redis-option"));
-        let bad = TestConfig { time_limit: -1.0, ..TestConfig::default() };
-        assert!(bad.validate().unwrap_err().to_string().contains("--time-limit"));
-        let bad = TestConfig { expect: vec!["no-such-rule".into()], ..TestConfig::default() };
+        let bad = TestConfig {
+            workload: "sets".into(),
+            ..TestConfig::default()
+        };
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("unknown workload"));
+        let bad = TestConfig {
+            redis_options: vec!["appendonly".into()],
+            ..TestConfig::default()
+        };
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("--redis-option"));
+        let bad = TestConfig {
+            time_limit: -1.0,
+            ..TestConfig::default()
+        };
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("--time-limit"));
+        let bad = TestConfig {
+            expect: vec!["no-such-rule".into()],
+            ..TestConfig::default()
+        };
         assert!(bad.validate().unwrap_err().to_string().contains("--expect"));
     }
 
@@ -290,7 +322,8 @@ mod tests {
     fn suite_tables_reject_unknown_keys() {
         let err = toml::from_str::<TestConfig>("workload = \"set\"\nreplicaz = 2\n").unwrap_err();
         assert!(err.to_string().contains("replicaz"), "{err}");
-        let ok: TestConfig = toml::from_str("workload = \"register\"\nread-from = \"master\"\n").unwrap();
+        let ok: TestConfig =
+            toml::from_str("workload = \"register\"\nread-from = \"master\"\n").unwrap();
         assert_eq!(ok.read_from, "master");
         assert_eq!(ok.replicas, 2, "unset keys take the CLI defaults");
     }

@@ -17,10 +17,12 @@
 //! Analysis lives in `redline-checkers`, workloads in `redline-workloads`, outputs in
 //! `redline-reports`; this crate orchestrates and never re-implements them.
 
+pub mod analysis;
 pub mod cluster;
-pub mod recorder;
 pub mod config;
 pub mod nemesis;
-pub mod shutdown;
 pub mod provision;
+pub mod recorder;
+pub mod runner;
+pub mod shutdown;
 pub mod store;

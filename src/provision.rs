@@ -29,12 +29,18 @@ pub fn locate_server(explicit: Option<&Path>, allow_install: bool) -> Result<Ser
         return check_executable(Path::new(&p), "REDLINE_REDIS_SERVER");
     }
     if let Some(p) = which("redis-server") {
-        return Ok(ServerBinary { path: p, source: "PATH" });
+        return Ok(ServerBinary {
+            path: p,
+            source: "PATH",
+        });
     }
     if allow_install && can_apt_install() {
         install_with_apt()?;
         if let Some(p) = which("redis-server") {
-            return Ok(ServerBinary { path: p, source: "apt-get install (by redline)" });
+            return Ok(ServerBinary {
+                path: p,
+                source: "apt-get install (by redline)",
+            });
         }
     }
     bail!(
@@ -46,11 +52,15 @@ pub fn locate_server(explicit: Option<&Path>, allow_install: bool) -> Result<Ser
 
 fn check_executable(p: &Path, origin: &'static str) -> Result<ServerBinary> {
     use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(p).with_context(|| format!("{origin} {}: no such file", p.display()))?;
+    let meta =
+        std::fs::metadata(p).with_context(|| format!("{origin} {}: no such file", p.display()))?;
     if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
         bail!("{origin} {} is not an executable file", p.display());
     }
-    Ok(ServerBinary { path: p.to_path_buf(), source: origin })
+    Ok(ServerBinary {
+        path: p.to_path_buf(),
+        source: origin,
+    })
 }
 
 /// `which NAME` over PATH.
@@ -71,9 +81,8 @@ fn install_with_apt() -> Result<()> {
     eprintln!("redline: redis-server is missing; installing Debian's redis-server and redis-sentinel with apt-get");
     // Keep the packages' service from starting: redline runs its own processes.
     let policy = Path::new("/usr/sbin/policy-rc.d");
-    let placed_policy = !policy.exists()
-        && std::fs::write(policy, "#!/bin/sh\nexit 101\n").is_ok()
-        && {
+    let placed_policy =
+        !policy.exists() && std::fs::write(policy, "#!/bin/sh\nexit 101\n").is_ok() && {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(policy, std::fs::Permissions::from_mode(0o755)).is_ok()
         };
@@ -104,7 +113,11 @@ mod tests {
     #[test]
     fn a_missing_explicit_binary_is_a_clear_error() {
         let err = locate_server(Some(Path::new("/nonexistent/redis-server")), false).unwrap_err();
-        assert!(err.to_string().contains("--server-bin /nonexistent/redis-server"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("--server-bin /nonexistent/redis-server"),
+            "{err}"
+        );
     }
 
     #[test]

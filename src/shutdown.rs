@@ -17,7 +17,10 @@ pub struct Shutdown {
 impl Default for Shutdown {
     fn default() -> Self {
         let (tx, rx) = watch::channel(false);
-        Shutdown { tx: std::sync::Arc::new(tx), rx }
+        Shutdown {
+            tx: std::sync::Arc::new(tx),
+            rx,
+        }
     }
 }
 
@@ -50,7 +53,10 @@ impl Shutdown {
 pub fn install_signal_handlers(shutdown: Shutdown, run_dir: watch::Receiver<Option<PathBuf>>) {
     use tokio::signal::unix::{signal, SignalKind};
     tokio::spawn(async move {
-        let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
             tracing::warn!("could not install signal handlers");
             return;
         };

@@ -63,7 +63,9 @@ pub fn list_runs(store: &Path) -> Vec<PathBuf> {
         if !is_dir {
             continue; // skips the `latest` symlink
         }
-        let Ok(times) = std::fs::read_dir(test.path()) else { continue };
+        let Ok(times) = std::fs::read_dir(test.path()) else {
+            continue;
+        };
         for run in times.flatten() {
             let is_run = run.file_type().map(|t| t.is_dir()).unwrap_or(false);
             if is_run && run.path().join(TEST_JSON).exists() {

@@ -118,7 +118,9 @@ impl Nemesis {
                 };
                 let ends: Vec<String> = match target {
                     DelayTarget::ReplicaLinks => vec![l.master.clone()],
-                    DelayTarget::ClientLinks => std::iter::once(l.master.clone()).chain(l.replicas.clone()).collect(),
+                    DelayTarget::ClientLinks => std::iter::once(l.master.clone())
+                        .chain(l.replicas.clone())
+                        .collect(),
                 };
                 let mut links = Vec::new();
                 for a in &ends {
@@ -199,7 +201,8 @@ impl Nemesis {
 
     async fn record_topology(&self) {
         let c = self.cluster.lock().await;
-        self.recorder.record(crate::cluster::sentinel_events::topology_op(&c.topology()));
+        self.recorder
+            .record(crate::cluster::sentinel_events::topology_op(&c.topology()));
     }
 
     fn set_active(&self, fault: Option<String>) {
@@ -224,8 +227,16 @@ fn fault_f(kind: Fault) -> &'static str {
 
 fn short(v: &Value) -> String {
     match v {
-        Value::Array(a) => a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","),
-        Value::Object(o) => o.get("grudge").or_else(|| o.get("node")).map(|x| x.to_string()).unwrap_or_default(),
+        Value::Array(a) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(","),
+        Value::Object(o) => o
+            .get("grudge")
+            .or_else(|| o.get("node"))
+            .map(|x| x.to_string())
+            .unwrap_or_default(),
         _ => String::new(),
     }
 }
@@ -233,7 +244,11 @@ fn short(v: &Value) -> String {
 fn layout(c: &LocalCluster) -> Layout {
     let master = c.master();
     Layout {
-        replicas: c.node_names().into_iter().filter(|n| *n != master).collect(),
+        replicas: c
+            .node_names()
+            .into_iter()
+            .filter(|n| *n != master)
+            .collect(),
         sentinels: c.sentinel_names(),
         master,
     }
@@ -278,8 +293,15 @@ async fn failover(c: &mut LocalCluster, kind: FailoverKind) -> Result<Value> {
     let old = c.master();
     match kind {
         FailoverKind::Sentinel => {
-            let (name, addr) = c.sentinel_addrs().into_iter().next().context("no Sentinel")?;
-            let cmd = redis::cmd("SENTINEL").arg("FAILOVER").arg(MASTER_NAME).clone();
+            let (name, addr) = c
+                .sentinel_addrs()
+                .into_iter()
+                .next()
+                .context("no Sentinel")?;
+            let cmd = redis::cmd("SENTINEL")
+                .arg("FAILOVER")
+                .arg(MASTER_NAME)
+                .clone();
             let _: String = admin::command(addr, &cmd, ADMIN_TIMEOUT).await?;
             // Sentinel's +switch-master event moves the topology; the runner records it.
             Ok(json!({"via": name, "old_master": old}))
@@ -304,8 +326,13 @@ async fn await_new_master(c: &LocalCluster, old: &str, timeout: Duration) -> Opt
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         for n in c.node_names().into_iter().filter(|n| n != old) {
-            let Some(addr) = c.admin_addr(&n) else { continue };
-            if admin::replication(addr, Duration::from_millis(300)).await.is_ok_and(|r| r.is_master()) {
+            let Some(addr) = c.admin_addr(&n) else {
+                continue;
+            };
+            if admin::replication(addr, Duration::from_millis(300))
+                .await
+                .is_ok_and(|r| r.is_master())
+            {
                 return Some(n);
             }
         }

@@ -45,7 +45,11 @@ pub fn cut(grudge: Grudge, layout: &Layout, pick: u64) -> Cut {
         }
         Grudge::ReplicationCut => (vec![m], reps.clone()),
         Grudge::Halves => {
-            let mut all: Vec<String> = std::iter::once(&m).chain(reps).chain(sents).cloned().collect();
+            let mut all: Vec<String> = std::iter::once(&m)
+                .chain(reps)
+                .chain(sents)
+                .cloned()
+                .collect();
             shuffle(&mut all, pick);
             let b = all.split_off(all.len() / 2);
             (all, b)
@@ -60,7 +64,11 @@ pub fn cut(grudge: Grudge, layout: &Layout, pick: u64) -> Cut {
             };
             let mut a = vec![m];
             a.extend(sents.iter().take(keep).cloned());
-            let b: Vec<String> = reps.iter().chain(sents.iter().skip(keep)).cloned().collect();
+            let b: Vec<String> = reps
+                .iter()
+                .chain(sents.iter().skip(keep))
+                .cloned()
+                .collect();
             (a, b)
         }
     };
@@ -71,7 +79,10 @@ pub fn cut(grudge: Grudge, layout: &Layout, pick: u64) -> Cut {
             links.push((y.clone(), x.clone()));
         }
     }
-    Cut { sides: (a, b), links }
+    Cut {
+        sides: (a, b),
+        links,
+    }
 }
 
 fn pick_from(items: &[String], pick: u64) -> Option<String> {

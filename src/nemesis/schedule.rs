@@ -25,7 +25,13 @@ pub struct Step {
 
 /// Plans faults every `interval_s` from one interval after the start, each lasting
 /// `duration_s`, all ending before `time_limit_s`.
-pub fn plan(spec: &NemesisSpec, seed: u64, time_limit_s: f64, interval_s: f64, duration_s: f64) -> Vec<Step> {
+pub fn plan(
+    spec: &NemesisSpec,
+    seed: u64,
+    time_limit_s: f64,
+    interval_s: f64,
+    duration_s: f64,
+) -> Vec<Step> {
     if spec.is_none() {
         return Vec::new();
     }
@@ -44,7 +50,13 @@ pub fn plan(spec: &NemesisSpec, seed: u64, time_limit_s: f64, interval_s: f64, d
         } else {
             ((duration_s * 1000.0) as u64).min(limit_ms.saturating_sub(at_ms))
         };
-        steps.push(Step { at_ms, duration_ms, fault: kind.to_string(), kind, pick: rng.gen() });
+        steps.push(Step {
+            at_ms,
+            duration_ms,
+            fault: kind.to_string(),
+            kind,
+            pick: rng.gen(),
+        });
         at_ms += interval_ms;
     }
     steps

@@ -71,7 +71,10 @@ pub struct NemesisSpec {
 
 impl NemesisSpec {
     pub fn none() -> NemesisSpec {
-        NemesisSpec { faults: Vec::new(), text: "none".into() }
+        NemesisSpec {
+            faults: Vec::new(),
+            text: "none".into(),
+        }
     }
 
     pub fn is_none(&self) -> bool {
@@ -101,9 +104,11 @@ impl NemesisSpec {
                 return Err(format!("--nemesis {f} needs Sentinels: add --sentinels 3"));
             }
             if *f == Fault::Promote && sentinels > 0 {
-                return Err("--nemesis promote is the harness's manual failover and would fight \
+                return Err(
+                    "--nemesis promote is the harness's manual failover and would fight \
                             Sentinel; with --sentinels use failover:sentinel or partition:minority"
-                    .into());
+                        .into(),
+                );
             }
             let needs_replica = matches!(
                 f,
@@ -192,7 +197,10 @@ impl FromStr for NemesisSpec {
                     Fault::Delay(DelayTarget::ReplicaLinks),
                     Fault::Promote,
                 ];
-                return Ok(NemesisSpec { faults, text: "all".into() });
+                return Ok(NemesisSpec {
+                    faults,
+                    text: "all".into(),
+                });
             }
             _ => {}
         }
@@ -200,7 +208,10 @@ impl FromStr for NemesisSpec {
             .split(',')
             .map(|item| parse_fault(item.trim()))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(NemesisSpec { faults, text: text.to_string() })
+        Ok(NemesisSpec {
+            faults,
+            text: text.to_string(),
+        })
     }
 }
 
@@ -255,7 +266,9 @@ mod tests {
 
     #[test]
     fn parses_lists_and_defaults() {
-        let s: NemesisSpec = "kill:master,pause,partition:replication-cut,delay".parse().unwrap();
+        let s: NemesisSpec = "kill:master,pause,partition:replication-cut,delay"
+            .parse()
+            .unwrap();
         assert_eq!(
             s.faults,
             vec![
@@ -273,8 +286,14 @@ mod tests {
     #[test]
     fn rejects_unknown_faults_with_help() {
         let err = "kil".parse::<NemesisSpec>().unwrap_err();
-        assert!(err.contains("unknown fault") && err.contains("partition["), "{err}");
-        assert!("kill:leader".parse::<NemesisSpec>().unwrap_err().contains("unknown target"));
+        assert!(
+            err.contains("unknown fault") && err.contains("partition["),
+            "{err}"
+        );
+        assert!("kill:leader"
+            .parse::<NemesisSpec>()
+            .unwrap_err()
+            .contains("unknown target"));
     }
 
     #[test]
