@@ -11,7 +11,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let results = common::results();
     let page = redline_reports::render_html(Some(&info), &history, &common::telemetry(), &results)?;
     std::fs::write("report.html", &page)?;
-    println!("{}", redline_reports::summary_table(Some(&info), &history, &results));
+    println!(
+        "{}",
+        redline_reports::summary_table(Some(&info), &history, &results)
+    );
     println!("wrote report.html ({} bytes)", page.len());
     Ok(())
 }

@@ -68,7 +68,14 @@ mod tests {
         ])
         .unwrap();
         let counts = ops_by_f(&h);
-        assert_eq!(counts["add"], OutcomeCounts { ok: 1, fail: 1, info: 1 });
+        assert_eq!(
+            counts["add"],
+            OutcomeCounts {
+                ok: 1,
+                fail: 1,
+                info: 1
+            }
+        );
         assert_eq!(counts["read (final)"].info, 1);
         assert_eq!(client_op_count(&h), 4);
     }

@@ -128,9 +128,17 @@ fn anomaly_text(result: &CheckResult) -> String {
     let mut text = String::new();
     for a in result.anomalies.iter().take(EXPLANATIONS_PER_FAILURE) {
         let ops: Vec<String> = a.ops.iter().map(u64::to_string).collect();
-        text.push_str(&format!("[{}] ops {}: {}\n", a.kind, ops.join(", "), a.explanation));
+        text.push_str(&format!(
+            "[{}] ops {}: {}\n",
+            a.kind,
+            ops.join(", "),
+            a.explanation
+        ));
     }
-    let rest = result.anomalies.len().saturating_sub(EXPLANATIONS_PER_FAILURE);
+    let rest = result
+        .anomalies
+        .len()
+        .saturating_sub(EXPLANATIONS_PER_FAILURE);
     if rest > 0 {
         text.push_str(&format!("... and {rest} more in results.json\n"));
     }

@@ -7,7 +7,7 @@
 //!   SVG charts (plotters) with fault intervals shaded, and a timeline that scales to 10^6 ops.
 //! - [`verdict`]: the words every output uses for verdicts.
 //! - [`counts`]: operation counts by function and outcome.
-//! - [`error`]: [`ReportError`].
+//! - [`error`]: the `ReportError` every fallible function returns.
 //!
 //! The schema of `results.json` itself is `redline_checkers::Results`, documented in
 //! `docs/results.md`; this crate only reads it.

@@ -133,17 +133,27 @@ mod tests {
                 binary: "/usr/bin/valkey-server".into(),
             },
             nodes: vec![
-                NodeInfo { name: "n1".into(), role: "master".into(), port: 7001 },
-                NodeInfo { name: "n2".into(), role: "replica".into(), port: 0 },
+                NodeInfo {
+                    name: "n1".into(),
+                    role: "master".into(),
+                    port: 7001,
+                },
+                NodeInfo {
+                    name: "n2".into(),
+                    role: "replica".into(),
+                    port: 0,
+                },
             ],
             sentinels: 3,
             ..RunInfo::default()
         };
-        let back: RunInfo =
-            serde_json::from_value(serde_json::to_value(&info).unwrap()).unwrap();
+        let back: RunInfo = serde_json::from_value(serde_json::to_value(&info).unwrap()).unwrap();
         assert_eq!(back, info);
         assert_eq!(info.server_label(), "valkey 8.0.1");
-        assert_eq!(info.layout_label(), "n1 master :7001, n2 replica + 3 sentinels");
+        assert_eq!(
+            info.layout_label(),
+            "n1 master :7001, n2 replica + 3 sentinels"
+        );
     }
 
     #[test]

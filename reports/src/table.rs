@@ -32,7 +32,11 @@ pub fn summary_table(info: Option<&RunInfo>, history: &History, results: &Result
         let mut b = Builder::default();
         b.push_record(["expectation", "outcome", "detail"]);
         for e in &results.expectations {
-            b.push_record([e.rule.as_str(), expectation_label(e.held), e.detail.as_str()]);
+            b.push_record([
+                e.rule.as_str(),
+                expectation_label(e.held),
+                e.detail.as_str(),
+            ]);
         }
         out.push_str(&render(b));
     }
@@ -115,7 +119,11 @@ fn stats_section(results: &Results) -> Option<String> {
     b.push_record(["checker", "statistic", "value"]);
     let mut any = false;
     for (checker, stat, label) in KEY_STATS {
-        let Some(value) = results.checkers.get(*checker).and_then(|r| r.stats.get(*stat)) else {
+        let Some(value) = results
+            .checkers
+            .get(*checker)
+            .and_then(|r| r.stats.get(*stat))
+        else {
             continue;
         };
         b.push_record([checker.to_string(), label.to_string(), format_stat(value)]);
@@ -183,10 +191,21 @@ pub fn runs_table(rows: &[RunRow]) -> String {
     let mut sorted: Vec<&RunRow> = rows.iter().collect();
     sorted.sort_by(|a, b| b.time.cmp(&a.time));
     let mut b = Builder::default();
-    b.push_record(["time", "test", "workload", "nemesis", "ops", "verdict", "anomalies"]);
+    b.push_record([
+        "time",
+        "test",
+        "workload",
+        "nemesis",
+        "ops",
+        "verdict",
+        "anomalies",
+    ]);
     for row in sorted {
-        let anomalies: Vec<String> =
-            row.anomalies.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+        let anomalies: Vec<String> = row
+            .anomalies
+            .iter()
+            .map(|(k, n)| format!("{k}: {n}"))
+            .collect();
         b.push_record([
             row.time.clone(),
             row.test.clone(),

@@ -8,7 +8,13 @@ use redline_reports::render_html;
 fn page() -> String {
     let history = common::history();
     let info = common::run_info();
-    render_html(Some(&info), &history, &common::telemetry(), &common::results()).expect("renders")
+    render_html(
+        Some(&info),
+        &history,
+        &common::telemetry(),
+        &common::results(),
+    )
+    .expect("renders")
 }
 
 #[test]
@@ -18,14 +24,24 @@ fn shows_every_checker_verdict_and_the_overall_one() {
     for (checker, class, label) in [
         ("lost-writes", "invalid", "INVALID"),
         ("stale-reads", "invalid", "INVALID"),
-        ("linearizable", "skipped", "skipped (reads are served by replicas)"),
+        (
+            "linearizable",
+            "skipped",
+            "skipped (reads are served by replicas)",
+        ),
         ("session", "unknown", "unknown"),
         ("availability", "valid", "valid"),
     ] {
         let row = format!(r#"<td>{checker}</td><td><span class="verdict {class}">{label}</span>"#);
         assert!(page.contains(&row), "missing verdict row {row}");
     }
-    for expectation in ["lost-writes=0", "stale-reads&lt;=1", ">broken<", ">held<", ">undecided<"] {
+    for expectation in [
+        "lost-writes=0",
+        "stale-reads&lt;=1",
+        ">broken<",
+        ">held<",
+        ">undecided<",
+    ] {
         assert!(page.contains(expectation), "missing {expectation}");
     }
 }
@@ -49,11 +65,20 @@ fn header_has_run_facts_and_reproduce_command() {
 fn every_witness_op_is_listed_and_linked_to_its_window() {
     let page = page();
     for index in [0, 1, 22, 12, 13, 16, 17] {
-        assert!(page.contains(&format!(r##"<a href="#op-{index}">{index}</a>"##)), "no link to op {index}");
-        assert!(page.contains(&format!(r#"<tr id="op-{index}" class="witness">"#)), "no anchor for op {index}");
+        assert!(
+            page.contains(&format!(r##"<a href="#op-{index}">{index}</a>"##)),
+            "no link to op {index}"
+        );
+        assert!(
+            page.contains(&format!(r#"<tr id="op-{index}" class="witness">"#)),
+            "no anchor for op {index}"
+        );
     }
     assert!(page.contains(r##"<a href="#anomaly-lost-writes-0">lost-writes #1</a>"##));
-    assert!(page.contains("WAIT acked by 1 of 1 replicas"), "ack level of the lost write");
+    assert!(
+        page.contains("WAIT acked by 1 of 1 replicas"),
+        "ack level of the lost write"
+    );
     // Explanations are escaped, not interpreted.
     assert!(page.contains("returned [] &lt;no 1&gt;"));
 }
@@ -65,7 +90,10 @@ fn one_svg_per_chart_with_fault_bands_labelled() {
     // latency of add, read, write; throughput; staleness; replication lag; visibility.
     assert_eq!(figures, 7, "charts drawn");
     assert_eq!(page.matches("<svg").count(), figures, "one <svg> per chart");
-    assert!(!page.contains("chart-omitted"), "no chart should be omitted with this fixture");
+    assert!(
+        !page.contains("chart-omitted"),
+        "no chart should be omitted with this fixture"
+    );
     for label in ["kill n1", "partition isolate-master"] {
         // plotters writes a text element's content on its own line.
         let in_svg = page.contains(&format!(">\n{label}\n</text>"));
@@ -88,9 +116,15 @@ fn charts_without_data_are_omitted_with_a_note() {
     let history = common::history();
     let results = redline_checkers::Results::new(Default::default());
     let page = render_html(None, &history, &[], &results).expect("renders");
-    for chart in ["staleness per node", "replication offset lag", "visibility latency"] {
+    for chart in [
+        "staleness per node",
+        "replication offset lag",
+        "visibility latency",
+    ] {
         assert!(
-            page.contains(&format!(r#"<p class="note chart-omitted">{chart}: not drawn"#)),
+            page.contains(&format!(
+                r#"<p class="note chart-omitted">{chart}: not drawn"#
+            )),
             "{chart} should be omitted with a note"
         );
     }

@@ -14,13 +14,25 @@ pub fn anomaly_anchor(checker: &str, n: usize) -> String {
 }
 
 /// Writes the section; checkers without anomalies are left out.
-pub fn section(out: &mut String, history: &History, results: &redline_checkers::Results, windows: &Windows) -> fmt::Result {
+pub fn section(
+    out: &mut String,
+    history: &History,
+    results: &redline_checkers::Results,
+    windows: &Windows,
+) -> fmt::Result {
     writeln!(out, "<h2 id=\"anomalies\">anomalies</h2>")?;
     let mut any = false;
-    for (checker, result) in results.checkers.iter().filter(|(_, r)| !r.anomalies.is_empty()) {
+    for (checker, result) in results
+        .checkers
+        .iter()
+        .filter(|(_, r)| !r.anomalies.is_empty())
+    {
         any = true;
-        let counts: Vec<String> =
-            result.counts_by_kind().iter().map(|(k, n)| format!("{} {n}", escape(k))).collect();
+        let counts: Vec<String> = result
+            .counts_by_kind()
+            .iter()
+            .map(|(k, n)| format!("{} {n}", escape(k)))
+            .collect();
         writeln!(
             out,
             "<h3 id=\"anomalies-{0}\">{0}: {1} anomalies ({2})</h3>",
@@ -29,11 +41,19 @@ pub fn section(out: &mut String, history: &History, results: &redline_checkers::
             counts.join(", ")
         )?;
         writeln!(out, "<table><tr><th>#</th><th>kind</th><th>key</th><th>ack level</th><th>explanation</th></tr>")?;
-        for (n, anomaly) in result.anomalies.iter().take(ANOMALIES_SHOWN_PER_CHECKER).enumerate() {
+        for (n, anomaly) in result
+            .anomalies
+            .iter()
+            .take(ANOMALIES_SHOWN_PER_CHECKER)
+            .enumerate()
+        {
             anomaly_rows(out, history, checker, n, anomaly, windows)?;
         }
         writeln!(out, "</table>")?;
-        let hidden = result.anomalies.len().saturating_sub(ANOMALIES_SHOWN_PER_CHECKER);
+        let hidden = result
+            .anomalies
+            .len()
+            .saturating_sub(ANOMALIES_SHOWN_PER_CHECKER);
         if hidden > 0 {
             writeln!(
                 out,
@@ -67,7 +87,11 @@ fn anomaly_rows(
         escape(&anomaly.explanation)
     )?;
     if !anomaly.details.is_null() {
-        writeln!(out, "<br><span class=\"mono\">details: {}</span>", escape(&short_value(&anomaly.details, 400)))?;
+        writeln!(
+            out,
+            "<br><span class=\"mono\">details: {}</span>",
+            escape(&short_value(&anomaly.details, 400))
+        )?;
     }
     writeln!(
         out,
@@ -109,7 +133,9 @@ fn anomaly_rows(
 /// invocation's completion) that carries WAIT or WAITAOF, else `details.acked`, else empty.
 pub fn ack_level(history: &History, anomaly: &Anomaly) -> String {
     for &index in &anomaly.ops {
-        let Some(pos) = position_of(history, index) else { continue };
+        let Some(pos) = position_of(history, index) else {
+            continue;
+        };
         let ops = history.ops();
         let candidates = [Some(pos), history.partner(pos)];
         for op in candidates.into_iter().flatten().map(|p| &ops[p]) {
@@ -134,5 +160,6 @@ fn op_ack_level(op: &Op) -> Option<String> {
         }
     }
     let w = op.wait.as_ref()?;
-    w.acked.map(|acked| format!("WAIT acked by {acked} of {} replicas", w.replicas))
+    w.acked
+        .map(|acked| format!("WAIT acked by {acked} of {} replicas", w.replicas))
 }

@@ -27,7 +27,11 @@ pub struct Figure {
 impl Figure {
     /// A chart left out for want of data.
     pub fn omitted(title: &str, note: &str) -> Figure {
-        Figure { title: title.to_string(), svg: None, note: note.to_string() }
+        Figure {
+            title: title.to_string(),
+            svg: None,
+            note: note.to_string(),
+        }
     }
 }
 
@@ -63,7 +67,10 @@ pub(crate) fn render_svg(
             .map_err(|e| -> Box<dyn std::error::Error> { Box::new(e) })
             .and_then(|()| draw(&root))
             .and_then(|()| root.present().map_err(|e| e.into()));
-        drawn.map_err(|e| ReportError::Chart { chart: chart.to_string(), reason: e.to_string() })?;
+        drawn.map_err(|e| ReportError::Chart {
+            chart: chart.to_string(),
+            reason: e.to_string(),
+        })?;
     }
     Ok(svg.replacen(r#" xmlns="http://www.w3.org/2000/svg""#, "", 1))
 }
@@ -94,16 +101,26 @@ fn band_color(kind: &str) -> RGBColor {
 
 /// Shades every fault interval and marks every instant, with its label at the top of the band.
 /// Labels are staggered over three rows so that close faults stay legible.
-pub(crate) fn draw_fault_bands(root: &Area<'_>, axis: &TimeAxis, bands: &[FaultBand]) -> DrawResult {
+pub(crate) fn draw_fault_bands(
+    root: &Area<'_>,
+    axis: &TimeAxis,
+    bands: &[FaultBand],
+) -> DrawResult {
     let (top, bottom) = (axis.y_px.start, axis.y_px.end);
     for (i, band) in bands.iter().enumerate() {
         let color = band_color(&band.kind);
         let x0 = axis.px(band.start as f64 / 1e9);
         let x1 = axis.px(band.end as f64 / 1e9).max(x0 + 1);
         if band.instant {
-            root.draw(&PathElement::new(vec![(x0, top), (x0, bottom)], color.stroke_width(2)))?;
+            root.draw(&PathElement::new(
+                vec![(x0, top), (x0, bottom)],
+                color.stroke_width(2),
+            ))?;
         } else {
-            root.draw(&Rectangle::new([(x0, top), (x1, bottom)], color.mix(0.13).filled()))?;
+            root.draw(&Rectangle::new(
+                [(x0, top), (x1, bottom)],
+                color.mix(0.13).filled(),
+            ))?;
         }
         let row = (i % 3) as i32;
         let text_color = color.mix(0.95);
@@ -115,7 +132,11 @@ pub(crate) fn draw_fault_bands(root: &Area<'_>, axis: &TimeAxis, bands: &[FaultB
         } else {
             (x0 + 3, style)
         };
-        root.draw(&Text::new(band.label.clone(), (x, top + 3 + 14 * row), style))?;
+        root.draw(&Text::new(
+            band.label.clone(),
+            (x, top + 3 + 14 * row),
+            style,
+        ))?;
     }
     Ok(())
 }
@@ -151,7 +172,10 @@ pub fn latency_charts(
         }
     }
     if by_f.is_empty() {
-        return Ok(vec![Figure::omitted("latency", "no completed client operations")]);
+        return Ok(vec![Figure::omitted(
+            "latency",
+            "no completed client operations",
+        )]);
     }
     let mut figures = Vec::new();
     for (f, points) in by_f {
@@ -170,8 +194,16 @@ fn latency_chart(
     max_s: f64,
 ) -> Result<Figure, ReportError> {
     // Log scale: sub-millisecond successes and multi-second timeouts on one chart.
-    let min = points.iter().map(|p| p.1).fold(f64::INFINITY, f64::min).max(0.001);
-    let max = points.iter().map(|p| p.1).fold(0.0, f64::max).max(min * 10.0);
+    let min = points
+        .iter()
+        .map(|p| p.1)
+        .fold(f64::INFINITY, f64::min)
+        .max(0.001);
+    let max = points
+        .iter()
+        .map(|p| p.1)
+        .fold(0.0, f64::max)
+        .max(min * 10.0);
     let (y_lo, y_hi) = (min / 1.5, max * 1.5);
     let mut cells = HashSet::new();
     let mut drawn: Vec<(f64, f64, OpType)> = Vec::new();
@@ -179,7 +211,8 @@ fn latency_chart(
     for outcome in [OpType::Ok, OpType::Info, OpType::Fail] {
         for &(x, y, o) in points.iter().filter(|p| p.2 == outcome) {
             let cx = (x / max_s * f64::from(WIDTH) / 4.0) as i64;
-            let cy = ((y.max(y_lo) / y_lo).ln() / (y_hi / y_lo).ln() * f64::from(HEIGHT) / 4.0) as i64;
+            let cy =
+                ((y.max(y_lo) / y_lo).ln() / (y_hi / y_lo).ln() * f64::from(HEIGHT) / 4.0) as i64;
             if cells.insert((o as u8, cx, cy)) {
                 drawn.push((x, y.max(y_lo), o));
             }
@@ -191,7 +224,11 @@ fn latency_chart(
             .x_label_area_size(35)
             .y_label_area_size(60)
             .build_cartesian_2d(0.0..max_s, (y_lo..y_hi).log_scale())?;
-        chart.configure_mesh().x_desc("time (s)").y_desc("latency (ms)").draw()?;
+        chart
+            .configure_mesh()
+            .x_desc("time (s)")
+            .y_desc("latency (ms)")
+            .draw()?;
         let (x_px, y_px) = chart.plotting_area().get_pixel_range();
         draw_fault_bands(root, &TimeAxis { x_px, y_px, max_s }, bands)?;
         for outcome in [OpType::Ok, OpType::Info, OpType::Fail] {
@@ -220,9 +257,15 @@ fn latency_chart(
         drawn.len()
     );
     if never_completed > 0 {
-        note.push_str(&format!("; {never_completed} never completed (info, no latency)"));
+        note.push_str(&format!(
+            "; {never_completed} never completed (info, no latency)"
+        ));
     }
-    Ok(Figure { title: title.to_string(), svg: Some(svg), note })
+    Ok(Figure {
+        title: title.to_string(),
+        svg: Some(svg),
+        note,
+    })
 }
 
 /// Completed operations per second by outcome, in up to 200 time buckets.
@@ -239,25 +282,38 @@ pub fn throughput_chart(
     for op in history.operations() {
         let Some(c) = op.completion else { continue };
         let bucket = ((c.time as f64 / 1e9 / bucket_s) as usize).min(BUCKETS - 1);
-        series.entry(c.op_type as u8).or_insert_with(|| vec![0; BUCKETS])[bucket] += 1;
+        series
+            .entry(c.op_type as u8)
+            .or_insert_with(|| vec![0; BUCKETS])[bucket] += 1;
         total += 1;
     }
     if total == 0 {
         return Ok(Figure::omitted(title, "no completed client operations"));
     }
     let rate = |n: u64| n as f64 / bucket_s;
-    let y_max = series.values().flatten().map(|&n| rate(n)).fold(0.0, f64::max) * 1.15;
+    let y_max = series
+        .values()
+        .flatten()
+        .map(|&n| rate(n))
+        .fold(0.0, f64::max)
+        * 1.15;
     let svg = render_svg(title, |root| {
         let mut chart = ChartBuilder::on(root)
             .margin(10)
             .x_label_area_size(35)
             .y_label_area_size(60)
             .build_cartesian_2d(0.0..max_s, 0.0..y_max.max(1.0))?;
-        chart.configure_mesh().x_desc("time (s)").y_desc("ops/s").draw()?;
+        chart
+            .configure_mesh()
+            .x_desc("time (s)")
+            .y_desc("ops/s")
+            .draw()?;
         let (x_px, y_px) = chart.plotting_area().get_pixel_range();
         draw_fault_bands(root, &TimeAxis { x_px, y_px, max_s }, bands)?;
         for outcome in [OpType::Ok, OpType::Info, OpType::Fail] {
-            let Some(counts) = series.get(&(outcome as u8)) else { continue };
+            let Some(counts) = series.get(&(outcome as u8)) else {
+                continue;
+            };
             let color = outcome_color(outcome);
             let line = counts
                 .iter()
@@ -276,6 +332,13 @@ pub fn throughput_chart(
             .draw()?;
         Ok(())
     })?;
-    let note = format!("{total} completions, by completion time, in {:.0} ms buckets", bucket_s * 1e3);
-    Ok(Figure { title: title.to_string(), svg: Some(svg), note })
+    let note = format!(
+        "{total} completions, by completion time, in {:.0} ms buckets",
+        bucket_s * 1e3
+    );
+    Ok(Figure {
+        title: title.to_string(),
+        svg: Some(svg),
+        note,
+    })
 }

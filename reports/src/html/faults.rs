@@ -191,9 +191,27 @@ mod tests {
             nem(3, 130, OpType::Info, "kill", json!(["n2"])),
             nem(4, 200, OpType::Invoke, "start", json!(["n2"])),
             nem(5, 210, OpType::Info, "start", json!(["n2"])),
-            nem(6, 300, OpType::Invoke, "partition", json!({"grudge": "isolate-master"})),
-            nem(7, 310, OpType::Info, "partition", json!({"grudge": "isolate-master"})),
-            nem(8, 400, OpType::Invoke, "promote", json!({"node": "n3", "old_master": "n1"})),
+            nem(
+                6,
+                300,
+                OpType::Invoke,
+                "partition",
+                json!({"grudge": "isolate-master"}),
+            ),
+            nem(
+                7,
+                310,
+                OpType::Info,
+                "partition",
+                json!({"grudge": "isolate-master"}),
+            ),
+            nem(
+                8,
+                400,
+                OpType::Invoke,
+                "promote",
+                json!({"node": "n3", "old_master": "n1"}),
+            ),
             nem(9, 410, OpType::Info, "promote", Value::Null),
             nem(10, 500, OpType::Invoke, "heal", Value::Null),
             nem(11, 510, OpType::Info, "heal", Value::Null),
@@ -203,7 +221,12 @@ mod tests {
         let labels: Vec<&str> = bands.iter().map(|b| b.label.as_str()).collect();
         assert_eq!(
             labels,
-            ["kill n1 (not healed)", "kill n2", "partition isolate-master", "promote n3 (was n1)"]
+            [
+                "kill n1 (not healed)",
+                "kill n2",
+                "partition isolate-master",
+                "promote n3 (was n1)"
+            ]
         );
         assert_eq!((bands[1].start, bands[1].end), (120_000_000, 210_000_000));
         assert_eq!((bands[2].start, bands[2].end), (300_000_000, 510_000_000));

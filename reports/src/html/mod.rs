@@ -50,7 +50,9 @@ pub fn render_html(
     let mut figures = charts::latency_charts(history, &bands, max_s)?;
     figures.push(charts::throughput_chart(history, &bands, max_s)?);
     figures.push(quantile_charts::staleness_chart(history, results)?);
-    figures.push(replication::replication_lag_chart(history, telemetry, &bands, max_s)?);
+    figures.push(replication::replication_lag_chart(
+        history, telemetry, &bands, max_s,
+    )?);
     figures.push(quantile_charts::visibility_chart(results)?);
 
     let mut out = String::with_capacity(1 << 20);
@@ -127,7 +129,10 @@ mod tests {
 
     #[test]
     fn escapes_markup_and_cuts_long_values() {
-        assert_eq!(escape(r#"<a href="x">&'"#), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            escape(r#"<a href="x">&'"#),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
         let long = Value::Array((0..100).map(Value::from).collect());
         let short = short_value(&long, 10);
         assert!(short.starts_with("[0,1,2,3,4"), "{short}");

@@ -36,8 +36,10 @@ figcaption { font-weight: 600; } p.note { color: #555; margin: 2px 0 10px; }
 table.lanes { border-collapse: separate; border-spacing: 1px; }
 table.lanes td { border: 0; padding: 0; width: 9px; height: 11px; background: #f4f4f4; }
 table.lanes th { border: 0; background: none; font-weight: normal; font-size: 11px; padding: 0 4px; }
-table.lanes td.o { background: #7cc68e; } table.lanes td.i { background: #ffb347; }
-table.lanes td.f { background: #e45756; } table.lanes td.n { background: #9db9e0; }
+table.lanes td.o { background: #7cc68e; } table.lanes td.l { background: #f6c1b8; }
+table.lanes td.m { background: #e8786a; } table.lanes td.h { background: #a31515; }
+table.lanes td.n { background: #9db9e0; }
+nav.toc a { margin-right: 12px; }
 tr.witness td { background: #fff4b8; font-weight: 600; }
 tr:target td { outline: 2px solid #d62728; }
 td.ok { color: #14532d; } td.fail { color: #8b0000; } td.info { color: #a05a00; }
@@ -75,12 +77,25 @@ pub fn header(out: &mut String, info: Option<&RunInfo>, results: &Results) -> fm
         validity_class(results.valid),
         validity_label(results.valid)
     )?;
-    writeln!(out, "<table><tr><th>checker</th><th>verdict</th><th>anomalies</th><th>notes</th></tr>")?;
+    writeln!(
+        out,
+        "<nav class=\"toc\"><a href=\"#anomalies\">anomalies</a><a href=\"#charts\">charts</a>\
+         <a href=\"#faults\">faults</a><a href=\"#operations\">operations</a>\
+         <a href=\"#statistics\">statistics</a><a href=\"#timeline\">timeline</a></nav>"
+    )?;
+    writeln!(
+        out,
+        "<table><tr><th>checker</th><th>verdict</th><th>anomalies</th><th>notes</th></tr>"
+    )?;
     for (checker, r) in &results.checkers {
         let anomalies = if r.anomalies.is_empty() {
             "0".to_string()
         } else {
-            format!("<a href=\"#anomalies-{0}\">{1}</a>", escape(checker), r.anomalies.len())
+            format!(
+                "<a href=\"#anomalies-{0}\">{1}</a>",
+                escape(checker),
+                r.anomalies.len()
+            )
         };
         writeln!(
             out,
@@ -94,7 +109,10 @@ pub fn header(out: &mut String, info: Option<&RunInfo>, results: &Results) -> fm
     }
     writeln!(out, "</table>")?;
     if !results.expectations.is_empty() {
-        writeln!(out, "<h3>expectations</h3><table><tr><th>rule</th><th>outcome</th><th>detail</th></tr>")?;
+        writeln!(
+            out,
+            "<h3>expectations</h3><table><tr><th>rule</th><th>outcome</th><th>detail</th></tr>"
+        )?;
         for e in &results.expectations {
             let class = match e.held {
                 Some(true) => "valid",
@@ -113,7 +131,10 @@ pub fn header(out: &mut String, info: Option<&RunInfo>, results: &Results) -> fm
     }
     match info {
         Some(info) => facts(out, info),
-        None => writeln!(out, "<p class=\"note\">No test.json: run facts unknown.</p>"),
+        None => writeln!(
+            out,
+            "<p class=\"note\">No test.json: run facts unknown.</p>"
+        ),
     }
 }
 
@@ -128,12 +149,21 @@ fn facts(out: &mut String, info: &RunInfo) -> fmt::Result {
         ("nemesis", info.nemesis.clone()),
         ("seed", info.seed.to_string()),
         ("started", info.started_at.clone()),
-        ("duration", format!("{:.1} s", info.duration_ms as f64 / 1000.0)),
+        (
+            "duration",
+            format!("{:.1} s", info.duration_ms as f64 / 1000.0),
+        ),
         ("time limit", format!("{} s", info.time_limit_s)),
         ("concurrency", info.concurrency.to_string()),
-        ("server", format!("{} ({})", info.server_label(), info.server.binary)),
+        (
+            "server",
+            format!("{} ({})", info.server_label(), info.server.binary),
+        ),
         ("cluster", info.layout_label()),
-        ("replicas / sentinels", format!("{} / {}", info.replicas, info.sentinels)),
+        (
+            "replicas / sentinels",
+            format!("{} / {}", info.replicas, info.sentinels),
+        ),
         ("server options", options),
     ];
     writeln!(out, "<dl class=\"facts\">")?;
@@ -141,7 +171,11 @@ fn facts(out: &mut String, info: &RunInfo) -> fmt::Result {
         writeln!(out, "<dt>{label}</dt><dd>{}</dd>", escape(&value))?;
     }
     writeln!(out, "</dl>")?;
-    writeln!(out, "<h3>reproduce</h3><pre id=\"command\">{}</pre>", escape(&info.command))?;
+    writeln!(
+        out,
+        "<h3>reproduce</h3><pre id=\"command\">{}</pre>",
+        escape(&info.command)
+    )?;
     if !info.fault_schedule.is_null() {
         writeln!(
             out,
@@ -155,7 +189,10 @@ fn facts(out: &mut String, info: &RunInfo) -> fmt::Result {
 /// Client operations by `f` and outcome, and every checker's statistics.
 pub fn summary(out: &mut String, history: &History, results: &Results) -> fmt::Result {
     writeln!(out, "<h2 id=\"operations\">operations</h2>")?;
-    writeln!(out, "<table><tr><th>f</th><th>ok</th><th>fail</th><th>info</th><th>total</th></tr>")?;
+    writeln!(
+        out,
+        "<table><tr><th>f</th><th>ok</th><th>fail</th><th>info</th><th>total</th></tr>"
+    )?;
     for (f, c) in ops_by_f(history) {
         writeln!(
             out,
@@ -173,8 +210,17 @@ pub fn summary(out: &mut String, history: &History, results: &Results) -> fmt::R
     for (checker, r) in results.checkers.iter().filter(|(_, r)| !r.stats.is_empty()) {
         writeln!(out, "<h3>{}</h3><table>", escape(checker))?;
         for (name, value) in &r.stats {
-            let shown = if value.is_number() { format_stat(value) } else { short_value(value, 300) };
-            writeln!(out, "<tr><th>{}</th><td class=\"mono\">{}</td></tr>", escape(name), escape(&shown))?;
+            let shown = if value.is_number() {
+                format_stat(value)
+            } else {
+                short_value(value, 300)
+            };
+            writeln!(
+                out,
+                "<tr><th>{}</th><td class=\"mono\">{}</td></tr>",
+                escape(name),
+                escape(&shown)
+            )?;
         }
         writeln!(out, "</table>")?;
     }
@@ -185,11 +231,21 @@ pub fn summary(out: &mut String, history: &History, results: &Results) -> fmt::R
 pub fn fault_list(out: &mut String, bands: &[FaultBand]) -> fmt::Result {
     writeln!(out, "<h2 id=\"faults\">faults</h2>")?;
     if bands.is_empty() {
-        return writeln!(out, "<p class=\"note\">No nemesis operations in the history.</p>");
+        return writeln!(
+            out,
+            "<p class=\"note\">No nemesis operations in the history.</p>"
+        );
     }
-    writeln!(out, "<table><tr><th>fault</th><th>from (ms)</th><th>to (ms)</th><th>healed</th></tr>")?;
+    writeln!(
+        out,
+        "<table><tr><th>fault</th><th>from (ms)</th><th>to (ms)</th><th>healed</th></tr>"
+    )?;
     for b in bands {
-        let to = if b.instant { "instant".to_string() } else { format!("{:.1}", b.end as f64 / 1e6) };
+        let to = if b.instant {
+            "instant".to_string()
+        } else {
+            format!("{:.1}", b.end as f64 / 1e6)
+        };
         writeln!(
             out,
             "<tr><td>{}</td><td class=\"num\">{:.1}</td><td class=\"num\">{to}</td><td>{}</td></tr>",

@@ -32,7 +32,10 @@ pub fn staleness_chart(history: &History, results: &Results) -> Result<Figure, R
         }
     };
     if rows.is_empty() {
-        return Ok(Figure::omitted(title, "no per-node staleness statistics and no stale reads"));
+        return Ok(Figure::omitted(
+            title,
+            "no per-node staleness statistics and no stale reads",
+        ));
     }
     let categories: Vec<String> = rows.keys().cloned().collect();
     let series: Vec<(String, Vec<Option<f64>>)> = STALENESS_QUANTILES
@@ -44,14 +47,19 @@ pub fn staleness_chart(history: &History, results: &Results) -> Result<Figure, R
         })
         .collect();
     let svg = grouped_bars(title, "staleness (ms)", &categories, &series)?;
-    Ok(Figure { title: title.to_string(), svg: Some(svg), note })
+    Ok(Figure {
+        title: title.to_string(),
+        svg: Some(svg),
+        note,
+    })
 }
 
 type QuantileRow = [Option<f64>; 3];
 
 /// `per_node` as an object `{node: {staleness_ms_p50: ..}}` or an array of `{node: .., ..}`.
 fn per_node_stats(result: &CheckResult) -> Option<BTreeMap<String, QuantileRow>> {
-    let row = |m: &Map<String, Value>| STALENESS_QUANTILES.map(|q| m.get(q).and_then(Value::as_f64));
+    let row =
+        |m: &Map<String, Value>| STALENESS_QUANTILES.map(|q| m.get(q).and_then(Value::as_f64));
     let mut rows = BTreeMap::new();
     match result.stats.get("per_node")? {
         Value::Object(nodes) => {
@@ -76,16 +84,25 @@ fn per_node_stats(result: &CheckResult) -> Option<BTreeMap<String, QuantileRow>>
 
 /// Staleness samples from anomaly details (`staleness_ms`), by the node of the stale read
 /// (`details.node`, else the `node` of the first witness op that has one).
-fn staleness_from_anomalies(history: &History, result: &CheckResult) -> BTreeMap<String, QuantileRow> {
+fn staleness_from_anomalies(
+    history: &History,
+    result: &CheckResult,
+) -> BTreeMap<String, QuantileRow> {
     let mut samples: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for a in result.anomalies.iter().filter(|a| a.kind == "stale-read") {
-        let Some(ms) = a.details.get("staleness_ms").and_then(Value::as_f64) else { continue };
+        let Some(ms) = a.details.get("staleness_ms").and_then(Value::as_f64) else {
+            continue;
+        };
         let node = a
             .details
             .get("node")
             .and_then(Value::as_str)
             .map(str::to_string)
-            .or_else(|| a.ops.iter().find_map(|&i| history.by_index(i)?.node.clone()))
+            .or_else(|| {
+                a.ops
+                    .iter()
+                    .find_map(|&i| history.by_index(i)?.node.clone())
+            })
             .unwrap_or_else(|| "unknown node".to_string());
         samples.entry(node).or_default().push(ms);
     }
@@ -93,7 +110,10 @@ fn staleness_from_anomalies(history: &History, result: &CheckResult) -> BTreeMap
         .into_iter()
         .map(|(node, s)| {
             let s = sorted(s);
-            (node, [quantile(&s, 0.5), quantile(&s, 0.99), quantile(&s, 1.0)])
+            (
+                node,
+                [quantile(&s, 0.5), quantile(&s, 0.99), quantile(&s, 1.0)],
+            )
         })
         .collect()
 }
@@ -111,14 +131,25 @@ pub fn visibility_chart(results: &Results) -> Result<Figure, ReportError> {
         .filter_map(|(k, v)| Some((k.strip_prefix("visibility_ms_")?.to_string(), v.as_f64()?)))
         .collect();
     if quantiles.is_empty() {
-        return Ok(Figure::omitted(title, "lost-writes reported no visibility_ms_* statistics"));
+        return Ok(Figure::omitted(
+            title,
+            "lost-writes reported no visibility_ms_* statistics",
+        ));
     }
     quantiles.sort_by(|a, b| quantile_rank(&a.0).total_cmp(&quantile_rank(&b.0)));
     let categories: Vec<String> = quantiles.iter().map(|q| q.0.clone()).collect();
-    let series = vec![("ms".to_string(), quantiles.iter().map(|q| Some(q.1)).collect())];
+    let series = vec![(
+        "ms".to_string(),
+        quantiles.iter().map(|q| Some(q.1)).collect(),
+    )];
     let svg = grouped_bars(title, "visibility (ms)", &categories, &series)?;
-    let note = "time from acknowledgement until an add was visible to reads, by quantile".to_string();
-    Ok(Figure { title: title.to_string(), svg: Some(svg), note })
+    let note =
+        "time from acknowledgement until an add was visible to reads, by quantile".to_string();
+    Ok(Figure {
+        title: title.to_string(),
+        svg: Some(svg),
+        note,
+    })
 }
 
 /// Orders quantile names: min, p50, p90, p99, p999, max (`p999` is 99.9, `p9999` 99.99).
@@ -155,19 +186,30 @@ fn grouped_bars(
             .x_label_area_size(30)
             .y_label_area_size(60)
             .build_cartesian_2d(0.0..n, 0.0..y_max)?;
-        chart.configure_mesh().disable_x_mesh().x_labels(0).y_desc(y_desc).draw()?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(0)
+            .y_desc(y_desc)
+            .draw()?;
         for (s, (name, values)) in series.iter().enumerate() {
             let color = PALETTE[s % PALETTE.len()];
             let bars = values.iter().enumerate().filter_map(|(c, v)| {
                 let x0 = c as f64 + 0.1 + s as f64 * width;
-                Some(Rectangle::new([(x0, 0.0), (x0 + width, (*v)?)], color.filled()))
+                Some(Rectangle::new(
+                    [(x0, 0.0), (x0 + width, (*v)?)],
+                    color.filled(),
+                ))
             });
             chart
                 .draw_series(bars)?
                 .label(name.as_str())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled())
+                });
         }
-        let style = TextStyle::from(("sans-serif", 14).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+        let style =
+            TextStyle::from(("sans-serif", 14).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
         for (c, category) in categories.iter().enumerate() {
             let (x, y) = chart.backend_coord(&(c as f64 + 0.5, 0.0));
             root.draw(&Text::new(category.clone(), (x, y + 6), style.clone()))?;

@@ -41,23 +41,39 @@ fn number(value: &Value, field: &str) -> Option<i64> {
 
 fn sample(op: &Op) -> Option<Sample> {
     let value = &op.value;
-    let node = op.node.clone().or_else(|| value.get("node")?.as_str().map(str::to_string))?;
+    let node = op
+        .node
+        .clone()
+        .or_else(|| value.get("node")?.as_str().map(str::to_string))?;
     let role = value.get("role")?.as_str()?;
     let master = role == "master";
     let offset = if master {
         number(value, "master_repl_offset")?
     } else {
-        ["slave_repl_offset", "offset", "slave_read_repl_offset", "master_repl_offset"]
-            .iter()
-            .find_map(|f| number(value, f))?
+        [
+            "slave_repl_offset",
+            "offset",
+            "slave_read_repl_offset",
+            "master_repl_offset",
+        ]
+        .iter()
+        .find_map(|f| number(value, f))?
     };
-    Some(Sample { time: op.time, node, master, offset })
+    Some(Sample {
+        time: op.time,
+        node,
+        master,
+        offset,
+    })
 }
 
 /// Lag in bytes per replica node: (time s, lag).
 fn lag_series(samples: &[Sample]) -> BTreeMap<String, Vec<(f64, f64)>> {
-    let mut masters: Vec<(u64, i64, &str)> =
-        samples.iter().filter(|s| s.master).map(|s| (s.time, s.offset, s.node.as_str())).collect();
+    let mut masters: Vec<(u64, i64, &str)> = samples
+        .iter()
+        .filter(|s| s.master)
+        .map(|s| (s.time, s.offset, s.node.as_str()))
+        .collect();
     masters.sort_by_key(|m| m.0);
     let mut lags: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     for s in samples.iter().filter(|s| !s.master) {
@@ -68,12 +84,16 @@ fn lag_series(samples: &[Sample]) -> BTreeMap<String, Vec<(f64, f64)>> {
             .filter_map(|i| masters.get(i))
             .filter(|m| m.2 != s.node)
             .min_by_key(|m| m.0.abs_diff(s.time));
-        let Some(&(time, offset, _)) = nearest else { continue };
+        let Some(&(time, offset, _)) = nearest else {
+            continue;
+        };
         if time.abs_diff(s.time) > NEAREST_MASTER_NS {
             continue;
         }
         let lag = (offset - s.offset).max(0) as f64;
-        lags.entry(s.node.clone()).or_default().push((s.time as f64 / 1e9, lag));
+        lags.entry(s.node.clone())
+            .or_default()
+            .push((s.time as f64 / 1e9, lag));
     }
     for points in lags.values_mut() {
         if points.len() > MAX_POINTS {
@@ -106,7 +126,10 @@ pub fn replication_lag_chart(
     max_s: f64,
 ) -> Result<Figure, ReportError> {
     let title = "replication offset lag";
-    let from_history = history.ops().iter().filter(|o| o.process == Process::Observer);
+    let from_history = history
+        .ops()
+        .iter()
+        .filter(|o| o.process == Process::Observer);
     let samples: Vec<Sample> = telemetry
         .iter()
         .chain(from_history)
@@ -114,27 +137,46 @@ pub fn replication_lag_chart(
         .filter_map(sample)
         .collect();
     if samples.is_empty() {
-        return Ok(Figure::omitted(title, "no INFO replication samples in the telemetry"));
+        return Ok(Figure::omitted(
+            title,
+            "no INFO replication samples in the telemetry",
+        ));
     }
     let lags = lag_series(&samples);
     if lags.is_empty() {
-        return Ok(Figure::omitted(title, "no replica sample had a master sample within 2 s"));
+        return Ok(Figure::omitted(
+            title,
+            "no replica sample had a master sample within 2 s",
+        ));
     }
     let max_s = lags.values().flatten().map(|p| p.0).fold(max_s, f64::max);
-    let y_max = lags.values().flatten().map(|p| p.1).fold(0.0, f64::max).max(1.0) * 1.15;
+    let y_max = lags
+        .values()
+        .flatten()
+        .map(|p| p.1)
+        .fold(0.0, f64::max)
+        .max(1.0)
+        * 1.15;
     let svg = render_svg(title, |root| {
         let mut chart = ChartBuilder::on(root)
             .margin(10)
             .x_label_area_size(35)
             .y_label_area_size(70)
             .build_cartesian_2d(0.0..max_s, 0.0..y_max)?;
-        chart.configure_mesh().x_desc("time (s)").y_desc("lag (bytes)").draw()?;
+        chart
+            .configure_mesh()
+            .x_desc("time (s)")
+            .y_desc("lag (bytes)")
+            .draw()?;
         let (x_px, y_px) = chart.plotting_area().get_pixel_range();
         draw_fault_bands(root, &TimeAxis { x_px, y_px, max_s }, bands)?;
         for (i, (node, points)) in lags.iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
             chart
-                .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))?
+                .draw_series(LineSeries::new(
+                    points.iter().copied(),
+                    color.stroke_width(2),
+                ))?
                 .label(node.as_str())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
         }
@@ -150,7 +192,11 @@ pub fn replication_lag_chart(
         "{} samples; lag = nearest master's master_repl_offset − replica offset",
         samples.len()
     );
-    Ok(Figure { title: title.to_string(), svg: Some(svg), note })
+    Ok(Figure {
+        title: title.to_string(),
+        svg: Some(svg),
+        note,
+    })
 }
 
 #[cfg(test)]
@@ -160,7 +206,13 @@ mod tests {
     use serde_json::json;
 
     fn obs(ms: u64, node: &str, value: Value) -> Op {
-        let mut op = Op::new(0, ms * 1_000_000, Process::Observer, OpType::Info, "replication");
+        let mut op = Op::new(
+            0,
+            ms * 1_000_000,
+            Process::Observer,
+            OpType::Info,
+            "replication",
+        );
         op.node = Some(node.to_string());
         op.value = value;
         op
@@ -169,9 +221,21 @@ mod tests {
     #[test]
     fn lag_is_nearest_master_offset_minus_replica_offset() {
         let samples: Vec<Sample> = [
-            obs(100, "n1", json!({"role": "master", "master_repl_offset": 1000})),
-            obs(105, "n2", json!({"role": "slave", "slave_repl_offset": "900"})),
-            obs(200, "n1", json!({"role": "master", "master_repl_offset": 2000})),
+            obs(
+                100,
+                "n1",
+                json!({"role": "master", "master_repl_offset": 1000}),
+            ),
+            obs(
+                105,
+                "n2",
+                json!({"role": "slave", "slave_repl_offset": "900"}),
+            ),
+            obs(
+                200,
+                "n1",
+                json!({"role": "master", "master_repl_offset": 2000}),
+            ),
             obs(199, "n3", json!({"role": "replica", "offset": 2100})),
             obs(9000, "n2", json!({"role": "slave", "slave_repl_offset": 1})),
         ]

@@ -2,7 +2,7 @@
 //!
 //! Two views, neither of which drops operations silently:
 //! - **lanes**: one row per client lane, the run cut into 100 time buckets; each cell is
-//!   coloured by the worst outcome invoked in it (fail over info over ok) and its tooltip gives
+//!   coloured by the share of its operations that ended fail or info, and its tooltip gives
 //!   the counts. Lanes are client processes modulo the concurrency (a process that crashed with
 //!   `info` continues as process + concurrency, so it stays on its worker's row); with more than
 //!   64 lanes, lanes are folded modulo 64. A nemesis row marks buckets with a fault in effect.
@@ -42,9 +42,18 @@ pub fn witness_windows(history: &History, results: &Results) -> Windows {
     let mut windows = Windows::default();
     let mut positions = BTreeSet::new();
     for (checker, result) in &results.checkers {
-        for (n, anomaly) in result.anomalies.iter().take(ANOMALIES_SHOWN_PER_CHECKER).enumerate() {
+        for (n, anomaly) in result
+            .anomalies
+            .iter()
+            .take(ANOMALIES_SHOWN_PER_CHECKER)
+            .enumerate()
+        {
             for &index in &anomaly.ops {
-                windows.cited_by.entry(index).or_default().push((checker.clone(), n));
+                windows
+                    .cited_by
+                    .entry(index)
+                    .or_default()
+                    .push((checker.clone(), n));
                 if let Some(pos) = position_of(history, index) {
                     positions.insert(pos);
                     positions.extend(history.partner(pos));
@@ -69,7 +78,9 @@ pub fn witness_windows(history: &History, results: &Results) -> Windows {
         }
     }
     for &(start, end) in &windows.ranges {
-        windows.anchored.extend(history.ops()[start..=end].iter().map(|o| o.index));
+        windows
+            .anchored
+            .extend(history.ops()[start..=end].iter().map(|o| o.index));
     }
     windows
 }
@@ -77,9 +88,15 @@ pub fn witness_windows(history: &History, results: &Results) -> Windows {
 /// Per-lane outcome counts (ok, info, fail) per time bucket.
 type LaneCounts = BTreeMap<u64, Vec<[u32; 3]>>;
 
-fn lane_counts(history: &History, concurrency: Option<u64>, bucket_ns: f64) -> (LaneCounts, Option<u64>) {
-    let processes: BTreeSet<u64> =
-        history.operations().filter_map(|o| o.invoke.process.client()).collect();
+fn lane_counts(
+    history: &History,
+    concurrency: Option<u64>,
+    bucket_ns: f64,
+) -> (LaneCounts, Option<u64>) {
+    let processes: BTreeSet<u64> = history
+        .operations()
+        .filter_map(|o| o.invoke.process.client())
+        .collect();
     let modulus = match concurrency {
         Some(c) => Some(c.min(MAX_LANES)),
         None if processes.len() as u64 > MAX_LANES => Some(MAX_LANES),
@@ -87,7 +104,9 @@ fn lane_counts(history: &History, concurrency: Option<u64>, bucket_ns: f64) -> (
     };
     let mut lanes: LaneCounts = BTreeMap::new();
     for op in history.operations() {
-        let Some(process) = op.invoke.process.client() else { continue };
+        let Some(process) = op.invoke.process.client() else {
+            continue;
+        };
         let lane = modulus.map_or(process, |m| process % m);
         let bucket = ((op.invoke.time as f64 / bucket_ns) as usize).min(BUCKETS - 1);
         let slot = match op.outcome() {
@@ -100,8 +119,28 @@ fn lane_counts(history: &History, concurrency: Option<u64>, bucket_ns: f64) -> (
     (lanes, modulus)
 }
 
+/// A cell's colour class by the share of operations that did not end ok: `o` none, `l` under
+/// 5%, `m` under 50%, `h` half or more. A share, not "any": at 10^6 operations every bucket
+/// holds some failure, and a lane of solid red would hide where the failures concentrate.
+fn cell_class(ok: u32, info: u32, fail: u32) -> &'static str {
+    let total = ok + info + fail;
+    let bad = f64::from(info + fail) / f64::from(total.max(1));
+    match () {
+        _ if total == 0 => "",
+        _ if bad == 0.0 => "o",
+        _ if bad < 0.05 => "l",
+        _ if bad < 0.5 => "m",
+        _ => "h",
+    }
+}
+
 /// Writes the lane summary.
-pub fn lanes(out: &mut String, history: &History, concurrency: Option<u64>, bands: &[FaultBand]) -> fmt::Result {
+pub fn lanes(
+    out: &mut String,
+    history: &History,
+    concurrency: Option<u64>,
+    bands: &[FaultBand],
+) -> fmt::Result {
     writeln!(out, "<h2 id=\"timeline\">timeline</h2>")?;
     let end = history.end_time().max(1) as f64;
     let bucket_ns = end / BUCKETS as f64;
@@ -109,23 +148,30 @@ pub fn lanes(out: &mut String, history: &History, concurrency: Option<u64>, band
     if lanes.is_empty() {
         return writeln!(out, "<p class=\"note\">No client operations.</p>");
     }
-    let folding = modulus.map_or(String::from("client process"), |m| format!("client process mod {m}"));
+    let folding = modulus.map_or(String::from("client process"), |m| {
+        format!("client process mod {m}")
+    });
     writeln!(
         out,
         "<p class=\"note\">One row per lane ({folding}), one cell per {:.0} ms by invocation time: \
-         green all ok, orange some info, red some fail; the tooltip gives the counts. \
+         green all ok; pale, mid and dark red when under 5%, under 50% or at least half of the \
+         operations ended fail or info; the tooltip gives the counts. \
          The nemesis row marks time with a fault in effect.</p>",
         bucket_ns / 1e6
     )?;
     write!(out, "<table class=\"lanes\"><tr><th></th>")?;
     for b in (0..BUCKETS).step_by(10) {
-        write!(out, "<th colspan=\"10\">{:.1} s</th>", b as f64 * bucket_ns / 1e9)?;
+        write!(
+            out,
+            "<th colspan=\"10\">{:.1} s</th>",
+            b as f64 * bucket_ns / 1e9
+        )?;
     }
     writeln!(out, "</tr>")?;
     for (lane, buckets) in &lanes {
         write!(out, "<tr><th>{lane}</th>")?;
         for (b, [ok, info, fail]) in buckets.iter().enumerate() {
-            let class = if *fail > 0 { "f" } else if *info > 0 { "i" } else if *ok > 0 { "o" } else { "" };
+            let class = cell_class(*ok, *info, *fail);
             if class.is_empty() {
                 out.push_str("<td></td>");
             } else {
@@ -149,7 +195,11 @@ pub fn lanes(out: &mut String, history: &History, concurrency: Option<u64>, band
         if active.is_empty() {
             out.push_str("<td></td>");
         } else {
-            write!(out, "<td class=\"n\" title=\"{}\"></td>", escape(&active.join(", ")))?;
+            write!(
+                out,
+                "<td class=\"n\" title=\"{}\"></td>",
+                escape(&active.join(", "))
+            )?;
         }
     }
     writeln!(out, "</tr></table>")
@@ -160,7 +210,10 @@ pub fn windows(out: &mut String, history: &History, windows: &Windows) -> fmt::R
     if windows.ranges.is_empty() {
         return Ok(());
     }
-    writeln!(out, "<h2 id=\"witness-windows\">operations around the witnesses</h2>")?;
+    writeln!(
+        out,
+        "<h2 id=\"witness-windows\">operations around the witnesses</h2>"
+    )?;
     if windows.omitted_witnesses > 0 {
         writeln!(
             out,
@@ -190,7 +243,12 @@ pub fn windows(out: &mut String, history: &History, windows: &Windows) -> fmt::R
                 .into_iter()
                 .flatten()
                 .map(|(checker, n)| {
-                    format!("<a href=\"#{}\">{} #{}</a>", escape(&anomaly_anchor(checker, *n)), escape(checker), n + 1)
+                    format!(
+                        "<a href=\"#{}\">{} #{}</a>",
+                        escape(&anomaly_anchor(checker, *n)),
+                        escape(checker),
+                        n + 1
+                    )
                 })
                 .collect();
             let ty = op.op_type.as_str();
@@ -213,4 +271,48 @@ pub fn windows(out: &mut String, history: &History, windows: &Windows) -> fmt::R
         writeln!(out, "</table></div>")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redline_checkers::{Anomaly, CheckResult, Op, Process};
+
+    #[test]
+    fn cells_are_shaded_by_share_not_by_any_failure() {
+        assert_eq!(cell_class(0, 0, 0), "");
+        assert_eq!(cell_class(10, 0, 0), "o");
+        assert_eq!(cell_class(99, 0, 1), "l");
+        assert_eq!(cell_class(9, 1, 0), "m");
+        assert_eq!(cell_class(1, 0, 1), "h");
+    }
+
+    #[test]
+    fn windows_cover_witnesses_and_partners_and_merge() {
+        let mut ops = Vec::new();
+        for i in 0..40u64 {
+            let t = if i % 2 == 0 {
+                OpType::Invoke
+            } else {
+                OpType::Ok
+            };
+            ops.push(Op::new(i, i, Process::Client(0), t, "add"));
+        }
+        let history = History::new(ops).unwrap();
+        let mut checkers = BTreeMap::new();
+        let anomalies = vec![
+            Anomaly::new("lost", vec![2], String::new()),
+            Anomaly::new("lost", vec![6], String::new()),
+            Anomaly::new("lost", vec![30, 99], String::new()),
+        ];
+        checkers.insert(
+            "lost-writes".to_string(),
+            CheckResult::from_anomalies(anomalies, Default::default()),
+        );
+        let windows = witness_windows(&history, &Results::new(checkers));
+        // 2 (partner 3) and 6 (partner 7) merge into 0..=12; 30 (partner 31) is 25..=36.
+        assert_eq!(windows.ranges, vec![(0, 12), (25, 36)]);
+        assert!(windows.anchored.contains(&12) && !windows.anchored.contains(&13));
+        assert_eq!(windows.cited_by[&99], vec![("lost-writes".to_string(), 2)]);
+    }
 }

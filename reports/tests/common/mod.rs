@@ -37,23 +37,47 @@ pub const HISTORY: &str = r#"
 "#;
 
 pub fn history() -> History {
-    read_str(HISTORY.trim()).expect("fixture history parses").history
+    read_str(HISTORY.trim())
+        .expect("fixture history parses")
+        .history
 }
 
 /// Observer samples: n2 master, n1 and n3 replicas a little behind.
 pub fn telemetry() -> Vec<Op> {
     let mut ops = Vec::new();
     for (i, (ms, node, value)) in [
-        (5u64, "n2", json!({"role": "master", "master_repl_offset": 1000})),
+        (
+            5u64,
+            "n2",
+            json!({"role": "master", "master_repl_offset": 1000}),
+        ),
         (6, "n3", json!({"role": "slave", "slave_repl_offset": 900})),
-        (500, "n2", json!({"role": "master", "master_repl_offset": 5000})),
-        (501, "n3", json!({"role": "slave", "slave_repl_offset": "4200"})),
-        (502, "n1", json!({"role": "slave", "slave_repl_offset": 4900})),
+        (
+            500,
+            "n2",
+            json!({"role": "master", "master_repl_offset": 5000}),
+        ),
+        (
+            501,
+            "n3",
+            json!({"role": "slave", "slave_repl_offset": "4200"}),
+        ),
+        (
+            502,
+            "n1",
+            json!({"role": "slave", "slave_repl_offset": 4900}),
+        ),
     ]
     .into_iter()
     .enumerate()
     {
-        let mut op = Op::new(i as u64, ms * 1_000_000, redline_checkers::Process::Observer, redline_checkers::OpType::Info, "replication");
+        let mut op = Op::new(
+            i as u64,
+            ms * 1_000_000,
+            redline_checkers::Process::Observer,
+            redline_checkers::OpType::Info,
+            "replication",
+        );
         op.node = Some(node.to_string());
         op.value = value;
         ops.push(op);
@@ -89,9 +113,11 @@ pub fn results() -> Results {
         "lost-writes".to_string(),
         CheckResult::from_anomalies(
             vec![lost],
-            stats(json!({"attempted": 2, "acknowledged": 1, "lost": 1, "recovered": 0,
+            stats(
+                json!({"attempted": 2, "acknowledged": 1, "lost": 1, "recovered": 0,
                 "unexpected": 0, "never_read": 0, "stable": 0,
-                "visibility_ms_p50": 1.5, "visibility_ms_p99": 3.0, "visibility_ms_max": 4.0})),
+                "visibility_ms_p50": 1.5, "visibility_ms_p99": 3.0, "visibility_ms_max": 4.0}),
+            ),
         ),
     );
     checkers.insert(
@@ -108,16 +134,31 @@ pub fn results() -> Results {
         "linearizable".to_string(),
         CheckResult::skipped("reads are served by replicas"),
     );
-    checkers.insert("session".to_string(), CheckResult::unknown("search budget exhausted"));
+    checkers.insert(
+        "session".to_string(),
+        CheckResult::unknown("search budget exhausted"),
+    );
     checkers.insert(
         "availability".to_string(),
         CheckResult::from_anomalies(vec![], stats(json!({"ok": 4, "fail": 1, "info": 1}))),
     );
     let mut results = Results::new(checkers);
     results.expectations = vec![
-        ExpectationOutcome { rule: "lost-writes=0".into(), held: Some(false), detail: "1 lost".into() },
-        ExpectationOutcome { rule: "stale-reads<=1".into(), held: Some(true), detail: String::new() },
-        ExpectationOutcome { rule: "session".into(), held: None, detail: "session was unknown".into() },
+        ExpectationOutcome {
+            rule: "lost-writes=0".into(),
+            held: Some(false),
+            detail: "1 lost".into(),
+        },
+        ExpectationOutcome {
+            rule: "stale-reads<=1".into(),
+            held: Some(true),
+            detail: String::new(),
+        },
+        ExpectationOutcome {
+            rule: "session".into(),
+            held: None,
+            detail: "session was unknown".into(),
+        },
     ];
     results
 }
@@ -130,12 +171,30 @@ pub fn run_info() -> RunInfo {
         seed: 42,
         started_at: "2025-02-01T10:00:00Z".into(),
         duration_ms: 1_200,
-        command: "redline test --workload set --nemesis kill:master,partition:isolate-master --seed 42".into(),
-        server: ServerInfo { name: "valkey".into(), version: "8.0.2".into(), binary: "/usr/bin/valkey-server".into() },
+        command:
+            "redline test --workload set --nemesis kill:master,partition:isolate-master --seed 42"
+                .into(),
+        server: ServerInfo {
+            name: "valkey".into(),
+            version: "8.0.2".into(),
+            binary: "/usr/bin/valkey-server".into(),
+        },
         nodes: vec![
-            NodeInfo { name: "n1".into(), role: "master".into(), port: 7001 },
-            NodeInfo { name: "n2".into(), role: "replica".into(), port: 7002 },
-            NodeInfo { name: "n3".into(), role: "replica".into(), port: 7003 },
+            NodeInfo {
+                name: "n1".into(),
+                role: "master".into(),
+                port: 7001,
+            },
+            NodeInfo {
+                name: "n2".into(),
+                role: "replica".into(),
+                port: 7002,
+            },
+            NodeInfo {
+                name: "n3".into(),
+                role: "replica".into(),
+                port: 7003,
+            },
         ],
         sentinels: 0,
         replicas: 2,
