@@ -1,0 +1,237 @@
+//! Fault intervals from the nemesis records: what was broken, from when to when.
+//!
+//! Pairing rules (settled here): `kill`→`start`, `pause`→`resume`, `partition`→`heal`,
+//! `delay`→`undelay`. An interval starts at the *invocation* of the fault and ends at the
+//! *completion* of the healing op, so the shaded band covers every moment the fault may have
+//! been in effect. A healing op that names nodes closes only the open faults on those nodes; one
+//! that names none (a bare `heal`) closes every open fault of its kind. A fault still open at the
+//! end of the history runs to the end and is labelled "not healed". `promote`, `failover` and
+//! any other nemesis action are instants. A nemesis op that completed `fail` did nothing and is
+//! not drawn.
+
+use redline_checkers::{History, OpType, Process};
+use serde_json::Value;
+
+/// One fault to shade (or, for an instant, to mark with a line) on every time chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultBand {
+    /// The nemesis function that started it: `kill`, `partition`, `promote`, ...
+    pub kind: String,
+    /// `"kill n1"`, `"partition isolate-master"`, `"promote n2"`.
+    pub label: String,
+    /// Nanoseconds since the run started.
+    pub start: u64,
+    /// Equal to `start` for an instant.
+    pub end: u64,
+    /// True for promote/failover and other point events.
+    pub instant: bool,
+    /// False when the history ends with the fault still open.
+    pub healed: bool,
+}
+
+/// The fault that a healing function ends.
+fn opener_of(f: &str) -> Option<&'static str> {
+    match f {
+        "start" => Some("kill"),
+        "resume" => Some("pause"),
+        "heal" => Some("partition"),
+        "undelay" => Some("delay"),
+        _ => None,
+    }
+}
+
+fn is_opener(f: &str) -> bool {
+    matches!(f, "kill" | "pause" | "partition" | "delay")
+}
+
+/// Every fault interval and instant of the history, in start order.
+pub fn fault_bands(history: &History) -> Vec<FaultBand> {
+    let mut bands: Vec<FaultBand> = Vec::new();
+    let mut open: Vec<(usize, Vec<String>)> = Vec::new(); // (band position, nodes)
+    for (pos, op) in history.ops().iter().enumerate() {
+        if op.process != Process::Nemesis {
+            continue;
+        }
+        let completion = history.partner(pos).map(|p| &history.ops()[p]);
+        if !op.is_invoke() && completion.is_some() {
+            continue; // a completion, handled with its invocation
+        }
+        if op.op_type == OpType::Fail || completion.is_some_and(|c| c.op_type == OpType::Fail) {
+            continue;
+        }
+        let value = match (&op.value, completion) {
+            (Value::Null, Some(c)) => &c.value,
+            (v, _) => v,
+        };
+        let done_at = completion.map_or(op.time, |c| c.time);
+        let nodes = nodes_of(value);
+        if is_opener(&op.f) {
+            open.push((bands.len(), nodes));
+            bands.push(FaultBand {
+                kind: op.f.clone(),
+                label: label_of(&op.f, value),
+                start: op.time,
+                end: done_at,
+                instant: false,
+                healed: false,
+            });
+        } else if let Some(opener) = opener_of(&op.f) {
+            open.retain(|(band, band_nodes)| {
+                let b = &mut bands[*band];
+                let matches = b.kind == opener
+                    && (nodes.is_empty()
+                        || band_nodes.is_empty()
+                        || band_nodes.iter().any(|n| nodes.contains(n)));
+                if matches {
+                    b.end = done_at.max(b.start);
+                    b.healed = true;
+                }
+                !matches
+            });
+        } else {
+            bands.push(FaultBand {
+                kind: op.f.clone(),
+                label: label_of(&op.f, value),
+                start: op.time,
+                end: op.time,
+                instant: true,
+                healed: true,
+            });
+        }
+    }
+    let end = history.end_time();
+    for (band, _) in open {
+        let b = &mut bands[band];
+        b.end = end.max(b.start);
+        b.label.push_str(" (not healed)");
+    }
+    bands
+}
+
+/// The nodes a nemesis value names: `["n1"]`, `"n1"`, `{"node":"n1"}` or `{"nodes":[..]}`.
+fn nodes_of(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        Value::Object(map) => {
+            if let Some(node) = map.get("node").and_then(Value::as_str) {
+                vec![node.to_string()]
+            } else {
+                map.get("nodes").map(nodes_of).unwrap_or_default()
+            }
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// `"kill n1"`, `"partition isolate-master"`, `"promote n2 (was n1)"`, or the f alone.
+fn label_of(f: &str, value: &Value) -> String {
+    let target = match value {
+        Value::Null => String::new(),
+        Value::Object(map) => {
+            if let Some(grudge) = map.get("grudge").and_then(Value::as_str) {
+                grudge.to_string()
+            } else if let Some(node) = map.get("node").and_then(Value::as_str) {
+                match map.get("old_master").and_then(Value::as_str) {
+                    Some(old) => format!("{node} (was {old})"),
+                    None => node.to_string(),
+                }
+            } else {
+                short_json(value)
+            }
+        }
+        Value::Array(_) | Value::String(_) => {
+            let nodes = nodes_of(value);
+            if nodes.is_empty() {
+                short_json(value)
+            } else {
+                nodes.join(",")
+            }
+        }
+        other => short_json(other),
+    };
+    if target.is_empty() {
+        f.to_string()
+    } else {
+        format!("{f} {target}")
+    }
+}
+
+fn short_json(value: &Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() > 30 {
+        let cut: String = text.chars().take(29).collect();
+        format!("{cut}…")
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redline_checkers::Op;
+    use serde_json::json;
+
+    fn nem(index: u64, ms: u64, t: OpType, f: &str, value: Value) -> Op {
+        let mut op = Op::new(index, ms * 1_000_000, Process::Nemesis, t, f);
+        op.value = value;
+        op
+    }
+
+    #[test]
+    fn pairs_faults_with_their_heals_by_node() {
+        let h = History::new(vec![
+            nem(0, 100, OpType::Invoke, "kill", json!(["n1"])),
+            nem(1, 110, OpType::Info, "kill", json!(["n1"])),
+            nem(2, 120, OpType::Invoke, "kill", json!(["n2"])),
+            nem(3, 130, OpType::Info, "kill", json!(["n2"])),
+            nem(4, 200, OpType::Invoke, "start", json!(["n2"])),
+            nem(5, 210, OpType::Info, "start", json!(["n2"])),
+            nem(
+                6,
+                300,
+                OpType::Invoke,
+                "partition",
+                json!({"grudge": "isolate-master"}),
+            ),
+            nem(
+                7,
+                310,
+                OpType::Info,
+                "partition",
+                json!({"grudge": "isolate-master"}),
+            ),
+            nem(
+                8,
+                400,
+                OpType::Invoke,
+                "promote",
+                json!({"node": "n3", "old_master": "n1"}),
+            ),
+            nem(9, 410, OpType::Info, "promote", Value::Null),
+            nem(10, 500, OpType::Invoke, "heal", Value::Null),
+            nem(11, 510, OpType::Info, "heal", Value::Null),
+        ])
+        .unwrap();
+        let bands = fault_bands(&h);
+        let labels: Vec<&str> = bands.iter().map(|b| b.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "kill n1 (not healed)",
+                "kill n2",
+                "partition isolate-master",
+                "promote n3 (was n1)"
+            ]
+        );
+        assert_eq!((bands[1].start, bands[1].end), (120_000_000, 210_000_000));
+        assert_eq!((bands[2].start, bands[2].end), (300_000_000, 510_000_000));
+        assert!(bands[3].instant);
+        assert!(!bands[0].healed);
+        assert_eq!(bands[0].end, 510_000_000);
+    }
+}
