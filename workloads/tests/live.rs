@@ -409,3 +409,70 @@ async fn reads_are_routed_sticky_or_round_robin_across_replicas() {
         ["n2", "n3", "n2", "n3"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_follow_a_sentinel_failover() {
+    let (master, replica) = master_and_replica();
+    let sentinel = support::Sentinel::start(&master);
+    let topo = topology(&[&master, &replica], "n1");
+    topo.use_sentinels(vec![sentinel.addr], "mymaster");
+    let cfg = WorkloadConfig {
+        read_ratio: 0.0,
+        ..config(WorkloadKind::Set)
+    };
+    // Wait until the Sentinel answers and knows the replica (it learns it from the master).
+    master.wait_for(
+        |_| {
+            sentinel
+                .call(&["SENTINEL", "replicas", "mymaster"])
+                .contains("slave")
+        },
+        "Sentinel knowing the replica",
+    );
+    let mut generator = Generator::new(&cfg, 1);
+    let mut client = Client::new(&cfg, topo.clone(), 0);
+    let first = client.invoke(&generator.next_op(0)).await;
+    assert_eq!(
+        (first.op_type, first.node.as_deref()),
+        (OpType::Ok, Some("n1"))
+    );
+
+    // NOGOODSLAVE until the Sentinel has heard from the replica itself: retry.
+    master.wait_for(
+        |_| {
+            sentinel
+                .call(&["SENTINEL", "FAILOVER", "mymaster"])
+                .starts_with("+OK")
+        },
+        "SENTINEL FAILOVER accepted",
+    );
+    let new_port = replica.addr.port().to_string();
+    master.wait_for(
+        |_| {
+            let reply = sentinel.call(&["SENTINEL", "get-master-addr-by-name", "mymaster"]);
+            reply.contains(&new_port) && replica.call(&["ROLE"]).contains("master")
+        },
+        "failover to n2",
+    );
+    // Until the old master is turned into a replica, a client that cached it keeps writing
+    // there successfully: the split-brain window redline exists to expose. The Sentinel would
+    // demote it within ~10 s (its INFO period); do it now to keep the test short.
+    master.call(&["REPLICAOF", "127.0.0.1", &new_port]);
+    master.wait_for(|m| m.call(&["ROLE"]).contains("slave"), "n1 demoted");
+    // The cached master is now a replica: writes fail (READONLY) or are info (Sentinel kills
+    // the old master's clients) until the client rediscovers, without the harness's help.
+    let mut process = 0;
+    for attempt in 0..10 {
+        let completion = client.invoke(&generator.next_op(process)).await;
+        match (completion.op_type, completion.node.as_deref()) {
+            (OpType::Ok, Some("n2")) => return,
+            (OpType::Fail | OpType::Info, Some("n1")) if attempt < 3 => {}
+            other => panic!("attempt {attempt}: {other:?} {completion:?}"),
+        }
+        if completion.op_type == OpType::Info {
+            process += cfg.concurrency as u64;
+            client = Client::new(&cfg, topo.clone(), process);
+        }
+    }
+    panic!("never wrote to the new master");
+}

@@ -74,9 +74,25 @@ impl RedisServer {
     /// Runs a command with a short-lived blocking connection; returns the raw RESP reply text
     /// ("" on any error).
     pub fn call(&self, args: &[&str]) -> String {
+        raw_call(self.addr, args)
+    }
+
+    /// SIGSTOP: the process stops answering but keeps its sockets open.
+    pub fn pause(&self) {
+        signal(self.child.id(), "-STOP");
+    }
+
+    /// SIGCONT.
+    pub fn resume(&self) {
+        signal(self.child.id(), "-CONT");
+    }
+}
+
+/// Sends one command over a fresh blocking connection and returns the raw reply text.
+fn raw_call(addr: SocketAddr, args: &[&str]) -> String {
+    {
         use std::io::{Read, Write};
-        let Ok(mut stream) = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200))
-        else {
+        let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
             return String::new();
         };
         let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
@@ -90,16 +106,6 @@ impl RedisServer {
         let mut buf = vec![0u8; 65536];
         let n = stream.read(&mut buf).unwrap_or(0);
         String::from_utf8_lossy(&buf[..n]).into_owned()
-    }
-
-    /// SIGSTOP: the process stops answering but keeps its sockets open.
-    pub fn pause(&self) {
-        signal(self.child.id(), "-STOP");
-    }
-
-    /// SIGCONT.
-    pub fn resume(&self) {
-        signal(self.child.id(), "-CONT");
     }
 }
 
@@ -134,4 +140,52 @@ pub fn topology(servers: &[&RedisServer], master: &str) -> Topology {
     let nodes: Vec<(String, SocketAddr)> =
         servers.iter().map(|s| (s.name.clone(), s.addr)).collect();
     Topology::new(&nodes, master)
+}
+
+/// One `redis-sentinel` monitoring `master` as `mymaster` (quorum 1), killed on drop.
+pub struct Sentinel {
+    pub addr: SocketAddr,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Sentinel {
+    pub fn start(master: &RedisServer) -> Sentinel {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let conf = dir.path().join("sentinel.conf");
+        let text = format!(
+            "port {port}\nbind 127.0.0.1\ndir {}\nlogfile sentinel.log\n\
+             sentinel monitor mymaster 127.0.0.1 {} 1\n\
+             sentinel down-after-milliseconds mymaster 1000\n\
+             sentinel failover-timeout mymaster 5000\n",
+            dir.path().display(),
+            master.addr.port()
+        );
+        std::fs::write(&conf, text).expect("write sentinel.conf");
+        let child = Command::new("/usr/bin/redis-sentinel")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redis-sentinel");
+        Sentinel {
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            child,
+            _dir: dir,
+        }
+    }
+
+    /// Runs a command against the Sentinel ("" on error).
+    pub fn call(&self, args: &[&str]) -> String {
+        // A Sentinel speaks RESP like a server; reuse the server helper's wire code.
+        raw_call(self.addr, args)
+    }
+}
+
+impl Drop for Sentinel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
