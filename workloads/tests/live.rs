@@ -476,3 +476,27 @@ async fn clients_follow_a_sentinel_failover() {
     }
     panic!("never wrote to the new master");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_add_whose_wait_is_cut_short_is_ok_without_an_ack_count() {
+    let (master, replica) = master_and_replica();
+    let topo = topology(&[&master, &replica], "n1");
+    let cfg = WorkloadConfig {
+        read_ratio: 0.0,
+        wait_timeout_ms: 0, // WAIT 1 0 blocks until the replica acks: never, it is paused
+        op_timeout: Duration::from_millis(300),
+        ..config(WorkloadKind::Wait)
+    };
+    let invoke = Generator::new(&cfg, 1).next_op(0);
+    replica.pause();
+    let completion = Client::new(&cfg, topo.clone(), 0).invoke(&invoke).await;
+    replica.resume();
+    assert_eq!(completion.op_type, OpType::Ok, "{completion:?}");
+    assert_eq!(completion.wait.as_ref().and_then(|w| w.acked), None);
+    assert!(completion
+        .error
+        .unwrap()
+        .starts_with("write ok, then: timed out"));
+    let reads = final_reads(&cfg, &topo, &endpoint(&master), 9).await;
+    assert_eq!(reads[0].1.value, json!([invoke.value]));
+}
