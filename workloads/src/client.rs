@@ -94,6 +94,8 @@ impl Client {
                 self.forget(&attempt);
             }
             Err(failure) => {
+                tracing::debug!(process = self.process, node = ?attempt.node, f = %invoke.f,
+                    error = %failure.message(), sent = attempt.sent, "operation failed");
                 completion.op_type = failure.outcome(execute::effect(invoke));
                 completion.error = Some(failure.message());
                 self.forget(&attempt);

@@ -51,6 +51,8 @@ pub struct WorkloadConfig {
     /// wait workload: `numreplicas` of the `WAIT` after each add.
     pub wait_replicas: u64,
     /// wait/waitaof workloads: the timeout argument of `WAIT`/`WAITAOF`, in milliseconds.
+    /// Keep it below `op_timeout`: when the operation's own bound cuts a WAIT short, the add
+    /// completes ok (it was acknowledged) but without an ack count.
     pub wait_timeout_ms: u64,
     /// waitaof workload: `numlocal` of `WAITAOF` (1 needs `appendonly yes` on the master).
     pub waitaof_local: u64,
