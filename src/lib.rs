@@ -18,7 +18,9 @@
 //! `redline-reports`; this crate orchestrates and never re-implements them.
 
 pub mod analysis;
+pub mod cli;
 pub mod cluster;
+pub mod commands;
 pub mod config;
 pub mod nemesis;
 pub mod provision;

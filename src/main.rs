@@ -1,1 +1,46 @@
-fn main() {}
+//! The `redline` binary: parse the command line, run the subcommand, exit 0/1/2.
+
+use clap::Parser;
+use redline::cli::{Cli, Command};
+use redline::commands;
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("REDLINE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let code = match run(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("redline: error: {e:#}");
+            2
+        }
+    };
+    std::process::exit(code);
+}
+
+fn run(command: Command) -> anyhow::Result<i32> {
+    match command {
+        Command::Check(args) => commands::check::run(&args),
+        Command::Report(args) => commands::report::run(&args),
+        Command::Runs(args) => commands::runs::list(&args),
+        Command::Cleanup(args) => commands::runs::cleanup(&args),
+        Command::Test(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(commands::test::run(&args))
+        }
+    }
+}

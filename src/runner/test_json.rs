@@ -197,3 +197,40 @@ fn shell_quote(s: &str) -> String {
         format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
+
+impl TestRecord {
+    /// The report header's view of this record.
+    pub fn run_info(&self) -> redline_reports::RunInfo {
+        use redline_reports::run_info::{NodeInfo, ServerInfo};
+        redline_reports::RunInfo {
+            name: self.name.clone(),
+            workload: self.workload.clone(),
+            nemesis: self.nemesis.clone(),
+            seed: self.seed,
+            started_at: self.started_at.clone(),
+            duration_ms: self.duration_ms.unwrap_or(0),
+            command: self.command.clone(),
+            server: ServerInfo {
+                name: self.server.name.clone(),
+                version: self.server.version.clone(),
+                binary: self.server.binary.clone(),
+            },
+            nodes: self
+                .nodes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| NodeInfo {
+                    name: n.clone(),
+                    role: if i == 0 { "master" } else { "replica" }.to_string(),
+                    port: 0,
+                })
+                .collect(),
+            sentinels: self.sentinels.len() as u32,
+            replicas: self.config.replicas as u32,
+            redis_options: self.config.redis_options.clone(),
+            concurrency: self.config.concurrency as u64,
+            time_limit_s: self.config.time_limit,
+            fault_schedule: self.schedule.clone(),
+        }
+    }
+}

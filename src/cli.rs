@@ -1,0 +1,73 @@
+//! The command line (DESIGN.md section 6). Each subcommand is a function in [`crate::commands`].
+
+use crate::config::TestConfig;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Jepsen-style consistency testing for Redis master-replica replication.
+///
+/// Exit status: 0 every expectation held; 1 an anomaly broke an expectation; 2 could not run or
+/// could not decide (bad input, setup failure, an `unknown` verdict, an interrupted run).
+#[derive(Debug, Parser)]
+#[command(name = "redline", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start a cluster, run a workload under faults, check the history.
+    Test(TestArgs),
+    /// Check a stored history (redline's, Jepsen's or Elle's JSONL).
+    Check(CheckArgs),
+    /// Re-render results.json, report.html and junit.xml of a run folder, without the cluster.
+    Report(ReportArgs),
+    /// List past runs, newest first.
+    Runs(RunsArgs),
+    /// Stop every server process that a killed run left behind.
+    Cleanup(RunsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    #[command(flatten)]
+    pub config: TestConfig,
+    /// Print results.json to stdout instead of the summary table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The history file (JSON lines).
+    pub history: PathBuf,
+    /// The workload that produced it (default: detected from its operations).
+    #[arg(long)]
+    pub workload: Option<String>,
+    /// Comma list of checkers (default: the workload's), e.g. lost-writes,availability.
+    #[arg(long)]
+    pub checkers: Option<String>,
+    /// What must hold (repeatable); default: every checker valid.
+    #[arg(long = "expect", value_name = "RULE")]
+    pub expect: Vec<String>,
+    /// Whether reads were served by the master (decides whether linearizability applies).
+    #[arg(long)]
+    pub reads_from_master: Option<bool>,
+    /// Print results.json to stdout instead of the summary table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A run folder (e.g. store/latest).
+    pub run_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// The store folder.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+}

@@ -1,0 +1,13 @@
+//! One function per subcommand; each returns the process exit code (0, 1 or 2).
+//!
+//! - [`test`]: `redline test`, a live run and its outputs.
+//! - [`check`]: `redline check`, analysis of a stored history.
+//! - [`report`]: `redline report`, re-rendering a run folder.
+//! - [`runs`]: `redline runs` and `redline cleanup`.
+//! - [`outputs`]: writing results.json, report.html, junit.xml and the summary table.
+
+pub mod check;
+pub mod outputs;
+pub mod report;
+pub mod runs;
+pub mod test;

@@ -1,0 +1,48 @@
+//! `redline runs` (the table of past runs) and `redline cleanup` (processes a killed run left).
+
+use crate::cli::RunsArgs;
+use crate::cluster::pids;
+use crate::runner::test_json::TestRecord;
+use crate::store;
+use anyhow::Result;
+use redline_checkers::Results;
+use redline_reports::RunRow;
+
+pub fn list(args: &RunsArgs) -> Result<i32> {
+    let mut rows = Vec::new();
+    for dir in store::list_runs(&args.store) {
+        let Ok(record) = TestRecord::read(&dir) else {
+            continue;
+        };
+        let results: Option<Results> = std::fs::read_to_string(dir.join(store::RESULTS))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
+        let ops = std::fs::read_to_string(dir.join(store::HISTORY))
+            .map(|t| t.lines().count() as u64)
+            .unwrap_or(0);
+        let Some(results) = results else {
+            continue; // a run that never got checked (crashed or still going)
+        };
+        rows.push(RunRow::new(&record.run_info(), &results, ops));
+    }
+    if rows.is_empty() {
+        println!("no checked runs under {}", args.store.display());
+    } else {
+        println!("{}", redline_reports::runs_table(&rows));
+    }
+    Ok(0)
+}
+
+pub fn cleanup(args: &RunsArgs) -> Result<i32> {
+    let report = pids::cleanup_store(&args.store)?;
+    for k in &report.killed {
+        println!("stopped {k}");
+    }
+    println!(
+        "scanned {} pid file(s) under {}; stopped {} process(es)",
+        report.runs_scanned,
+        args.store.display(),
+        report.killed.len()
+    );
+    Ok(0)
+}
