@@ -66,6 +66,10 @@ pub struct TestConfig {
     /// 8 lists).
     #[arg(long)]
     pub keys: Option<usize>,
+    /// Fraction of operations that are reads, 0..1 (default per workload: 0.1 for set-like
+    /// workloads, whose reads return the whole set; 0.5 otherwise).
+    #[arg(long)]
+    pub read_ratio: Option<f64>,
     /// Register workload: also compare-and-set (Lua) on the master.
     #[arg(long)]
     pub cas: bool,
@@ -193,6 +197,11 @@ impl TestConfig {
                 self.rate
             );
         }
+        if let Some(r) = self.read_ratio {
+            if !(0.0..=1.0).contains(&r) {
+                bail!("--read-ratio must be between 0 and 1, not {r}");
+            }
+        }
         if self.max_txn_length == 0 {
             bail!("--max-txn-length must be at least 1");
         }
@@ -249,6 +258,7 @@ impl Plan {
             waitaof_replicas: c.waitaof_replicas,
             max_txn_length: c.max_txn_length,
             op_timeout: Duration::from_millis(c.op_timeout),
+            read_ratio: c.read_ratio.unwrap_or(defaults.read_ratio),
             ..defaults
         }
     }

@@ -141,7 +141,10 @@ async fn pump(
     let (w_src, w_dst) = (src.clone(), dst.clone());
     let writer = async move {
         while let Some((due, chunk)) = rx.recv().await {
-            tokio::time::sleep_until(due).await;
+            // The timer wheel ticks in milliseconds: never touch it for undelayed chunks.
+            if due > Instant::now() {
+                tokio::time::sleep_until(due).await;
+            }
             writer_links.wait_open(&w_src, &w_dst).await;
             if to.write_all(&chunk).await.is_err() {
                 break;
@@ -157,7 +160,10 @@ async fn pump(
                 Ok(n) => n,
             };
             links.wait_open(&src, &dst).await;
-            let due = Instant::now() + latency(&links, &src, &dst);
+            let due = match latency(&links, &src, &dst) {
+                Duration::ZERO => Instant::now(),
+                d => Instant::now() + d,
+            };
             if tx.send((due, buf[..n].to_vec())).await.is_err() {
                 break;
             }

@@ -68,8 +68,14 @@ pub struct WorkloadConfig {
 
 impl WorkloadConfig {
     /// The defaults, with the key count that suits `kind`: one set or counter, four registers,
-    /// eight lists (Elle needs several keys to find cycles).
+    /// eight lists (Elle needs several keys to find cycles). Set reads return the whole set, so
+    /// their cost grows with the run; set-like workloads read one op in ten, enough for the
+    /// visibility timeline without making the history quadratic.
     pub fn for_kind(kind: WorkloadKind) -> WorkloadConfig {
+        let read_ratio = match kind {
+            WorkloadKind::Set | WorkloadKind::Wait | WorkloadKind::WaitAof => 0.1,
+            _ => 0.5,
+        };
         let keys = match kind {
             WorkloadKind::Register => 4,
             WorkloadKind::ListAppend => 8,
@@ -81,6 +87,7 @@ impl WorkloadConfig {
         WorkloadConfig {
             kind,
             keys,
+            read_ratio,
             ..WorkloadConfig::default()
         }
     }
