@@ -1,8 +1,8 @@
 //! The run's pid file (`pids.json` in the run folder) and the cleanup of runs whose harness
 //! was killed before it could stop its processes (`redline cleanup`).
 //!
-//! A pid is only signalled when `/proc/<pid>/cmdline` still shows a server binary and the run
-//! folder, so a pid the kernel has since reused for something else is never touched.
+//! A pid is only signalled when `/proc/<pid>/cwd` still lies inside the run folder, so a pid
+//! the kernel has since reused for something else is never touched.
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -111,13 +111,12 @@ fn is_redline(pid: u32) -> bool {
     cmdline(pid).contains("redline")
 }
 
-/// A server of this run: its command line names a config file inside the run folder.
+/// A server of this run: it works in a folder inside the run folder (redline starts every
+/// server with its node folder as working directory; servers rewrite their command line, so
+/// that cannot be used).
 fn belongs_to_run(pid: u32, run_dir: &Path) -> bool {
-    let cmd = cmdline(pid);
-    let dir = run_dir
-        .canonicalize()
-        .unwrap_or_else(|_| run_dir.to_path_buf());
-    cmd.contains(&dir.display().to_string())
+    let dir = run_dir.canonicalize().unwrap_or_else(|_| run_dir.to_path_buf());
+    std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(&dir))
 }
 
 #[cfg(test)]
@@ -129,11 +128,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let run = dir.path().join("t").join("20260101T000000");
         std::fs::create_dir_all(&run).unwrap();
-        let marker = run.canonicalize().unwrap().join("fake.conf");
-        // A stand-in server whose command line names the run folder, and a bystander.
-        let mut ours = std::process::Command::new("sh")
-            .args(["-c", "sleep 30; true"])
-            .arg(&marker)
+        // A stand-in server working inside the run folder, and a bystander.
+        let mut ours = std::process::Command::new("sleep")
+            .arg("30")
+            .current_dir(&run)
             .spawn()
             .unwrap();
         let mut bystander = std::process::Command::new("sleep")

@@ -20,6 +20,11 @@ pub const HARNESS_DEFAULTS: &[(&str, &str, &str)] = &[
         "a cut replication link is noticed in seconds, not the default minute",
     ),
     (
+        "repl-diskless-sync-delay",
+        "0",
+        "a full resync starts at once instead of waiting 5 s for more replicas to join it",
+    ),
+    (
         "repl-ping-replica-period",
         "1",
         "keeps the replication stream's heartbeat below repl-timeout",

@@ -1,0 +1,75 @@
+//! Shared helpers for the end-to-end tests: run the real `redline` binary against real
+//! `redis-server` processes in a temporary store, and look for processes a run left behind.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A temporary store folder, removed at the end of the test.
+pub struct Store {
+    pub dir: tempfile::TempDir,
+}
+
+impl Store {
+    pub fn new() -> Store {
+        Store { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The newest run folder.
+    pub fn latest(&self) -> PathBuf {
+        std::fs::read_link(self.path().join("latest")).expect("store/latest link")
+    }
+
+    pub fn results(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.latest().join("results.json")).expect("results.json");
+        serde_json::from_str(&text).expect("results.json parses")
+    }
+}
+
+/// The `redline` binary built for these tests.
+pub fn redline() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_redline"))
+}
+
+/// Runs `redline test` with `args` in `store` and returns its output.
+pub fn run_test(store: &Store, args: &[&str]) -> Output {
+    redline()
+        .arg("test")
+        .args(args)
+        .arg("--store")
+        .arg(store.path())
+        .output()
+        .expect("redline runs")
+}
+
+/// Pids of server processes working inside `dir` (a run or store folder): redline starts every
+/// server in its node folder.
+pub fn servers_under(dir: &Path) -> Vec<u32> {
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let in_dir = std::fs::read_link(entry.path().join("cwd")).is_ok_and(|c| c.starts_with(&dir));
+        let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+        if in_dir && !comm.starts_with("redline") {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// Exit code, with the output shown when it is not the expected one.
+pub fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
