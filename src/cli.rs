@@ -18,7 +18,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start a cluster, run a workload under faults, check the history.
-    Test(TestArgs),
+    Test(Box<TestArgs>),
     /// Check a stored history (redline's, Jepsen's or Elle's JSONL).
     Check(CheckArgs),
     /// Re-render results.json, report.html and junit.xml of a run folder, without the cluster.
