@@ -16,6 +16,13 @@
 //!
 //! The reported interval is the overlap of the two reigns' acknowledgement spans (first to last
 //! completion), which the witness chain a1 < b < a2 proves non-empty.
+//!
+//! A second, simpler witness needs no writes from the new master: a *deposed master*. Once the
+//! history declares B the master (a promotion the harness made, a `+switch-master` it saw), a
+//! write that node A acknowledged although it was invoked strictly after that declaration, with
+//! no later declaration of A, means A still acted as a master while B was one. This is the
+//! classic Sentinel split-brain: the old master, cut off from the Sentinels but not from its
+//! clients, keeps acknowledging writes that the new master never sees.
 
 use crate::final_reads::{declarations, node_of, Declaration};
 use crate::history::{History, OpType, Operation};
@@ -106,6 +113,22 @@ pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
             }
         }
     }
+    for (anomaly, ns) in deposed_masters(history, &decls) {
+        let pair = anomaly.details.get("nodes").cloned();
+        let covered = anomalies.iter().any(|a| {
+            let mut x = a.details.get("nodes").cloned();
+            let mut y = pair.clone();
+            if let (Some(Value::Array(x)), Some(Value::Array(y))) = (x.as_mut(), y.as_mut()) {
+                x.sort_by_key(|v| v.to_string());
+                y.sort_by_key(|v| v.to_string());
+            }
+            x == y
+        });
+        if !covered {
+            overlap_ns += ns;
+            anomalies.push(anomaly);
+        }
+    }
     let mut stats = Map::new();
     stats.insert("intervals".into(), json!(anomalies.len()));
     stats.insert("overlap_ms_total".into(), json!(overlap_ns as f64 / 1e6));
@@ -122,6 +145,63 @@ pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
         ));
     }
     result
+}
+
+/// Acknowledged writes by a node other than the declared master, invoked strictly after the
+/// declaration: one anomaly per (node, declaration), with the interval from the declaration to
+/// the last such acknowledgement.
+fn deposed_masters(history: &History, decls: &[Declaration]) -> Vec<(Anomaly, u64)> {
+    let mut groups: BTreeMap<(usize, &str), Vec<Operation<'_>>> = BTreeMap::new();
+    for op in history.operations().filter(is_write) {
+        let Some(node) = node_of(&op) else { continue };
+        // The declaration in force when the write was invoked (strictly before it).
+        let Some(d) = decls.iter().rposition(|d| d.time < op.invoke.time) else {
+            continue;
+        };
+        if decls[d].node != node {
+            groups.entry((d, node)).or_default().push(op);
+        }
+    }
+    groups
+        .into_iter()
+        .map(|((d, node), mut writes)| {
+            writes.sort_by_key(|w| (w.last().time, w.last().index));
+            let decl = &decls[d];
+            let (first, last) = (writes[0], writes[writes.len() - 1]);
+            let end = last.last().time.max(decl.time);
+            let events = faults::narrative(history, decl.time.saturating_sub(EVENTS_LOOKBACK_NS), end, EVENTS_QUOTED);
+            let explanation = format!(
+                "{} was declared master at {:.1} ms (op {}), yet {node} went on acknowledging writes \
+                 invoked after that: {} write(s), the first ops {:?} (invoked {:.1} ms), the last \
+                 ops {:?} (completed {:.1} ms). From {:.1} ms to {:.1} ms ({:.1} ms) two nodes acted \
+                 as master; writes {node} acknowledged there are lost when it rejoins {} as a \
+                 replica. Master changes and faults around it: {events}.",
+                decl.node,
+                decl.time as f64 / 1e6,
+                decl.index,
+                writes.len(),
+                first.indices(),
+                first.invoke.time_ms(),
+                last.indices(),
+                last.last().time_ms(),
+                decl.time as f64 / 1e6,
+                end as f64 / 1e6,
+                (end - decl.time) as f64 / 1e6,
+                decl.node,
+            );
+            let mut ops = vec![decl.index];
+            ops.extend(first.indices());
+            ops.extend(last.indices().into_iter().filter(|i| !ops.contains(i)).collect::<Vec<_>>());
+            let details = json!({
+                "nodes": [node, decl.node],
+                "witness": "deposed-master",
+                "start_ms": decl.time as f64 / 1e6,
+                "end_ms": end as f64 / 1e6,
+                "writes": {node: writes.len()},
+            });
+            (Anomaly::new("split-brain", ops, explanation).with_details(details), end - decl.time)
+        })
+        .collect()
 }
 
 /// How many times `node` had been declared master before `time`.

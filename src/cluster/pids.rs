@@ -115,7 +115,9 @@ fn is_redline(pid: u32) -> bool {
 /// server with its node folder as working directory; servers rewrite their command line, so
 /// that cannot be used).
 fn belongs_to_run(pid: u32, run_dir: &Path) -> bool {
-    let dir = run_dir.canonicalize().unwrap_or_else(|_| run_dir.to_path_buf());
+    let dir = run_dir
+        .canonicalize()
+        .unwrap_or_else(|_| run_dir.to_path_buf());
     std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(&dir))
 }
 

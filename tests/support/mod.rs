@@ -13,7 +13,9 @@ pub struct Store {
 
 impl Store {
     pub fn new() -> Store {
-        Store { dir: tempfile::tempdir().expect("temp dir") }
+        Store {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -26,7 +28,8 @@ impl Store {
     }
 
     pub fn results(&self) -> serde_json::Value {
-        let text = std::fs::read_to_string(self.latest().join("results.json")).expect("results.json");
+        let text =
+            std::fs::read_to_string(self.latest().join("results.json")).expect("results.json");
         serde_json::from_str(&text).expect("results.json parses")
     }
 }
@@ -53,8 +56,11 @@ pub fn servers_under(dir: &Path) -> Vec<u32> {
     let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     let mut pids = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let in_dir = std::fs::read_link(entry.path().join("cwd")).is_ok_and(|c| c.starts_with(&dir));
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let in_dir =
+            std::fs::read_link(entry.path().join("cwd")).is_ok_and(|c| c.starts_with(&dir));
         let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
         if in_dir && !comm.starts_with("redline") {
             pids.push(pid);

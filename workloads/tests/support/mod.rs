@@ -21,7 +21,9 @@ fn ensure_installed() {
         let policy = std::path::Path::new("/usr/sbin/policy-rc.d");
         let placed = !policy.exists() && std::fs::write(policy, "#!/bin/sh\nexit 101\n").is_ok();
         if placed {
-            let _ = Command::new("chmod").args(["755", "/usr/sbin/policy-rc.d"]).status();
+            let _ = Command::new("chmod")
+                .args(["755", "/usr/sbin/policy-rc.d"])
+                .status();
         }
         let _ = Command::new("apt-get").args(["update", "-q"]).status();
         let _ = Command::new("apt-get")
