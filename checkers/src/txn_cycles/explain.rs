@@ -53,7 +53,8 @@ pub fn models_ruled_out(kind: &str) -> Vec<String> {
     }
     let mut out: Vec<String> = models
         .into_iter()
-        .filter(|m| *m != "strict-serializable")
+        // Elle names no strong or session form of repeatable read.
+        .filter(|m| *m != "strict-serializable" && *m != "repeatable-read")
         .map(|m| {
             if variant == "strong-" && m == "serializable" {
                 "strict-serializable".to_string()
