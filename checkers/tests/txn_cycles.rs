@@ -91,8 +91,16 @@ fn elle_readme_example_is_g1c() {
     let a = &r.anomalies[0];
     assert_eq!(a.ops.len(), 2);
     assert!(a.explanation.contains("read T"), "{}", a.explanation);
-    assert!(a.explanation.contains("a contradiction"), "{}", a.explanation);
-    assert!(a.explanation.contains("not: read-committed"), "{}", a.explanation);
+    assert!(
+        a.explanation.contains("a contradiction"),
+        "{}",
+        a.explanation
+    );
+    assert!(
+        a.explanation.contains("not: read-committed"),
+        "{}",
+        a.explanation
+    );
 }
 
 /// The example history of the Elle paper (jepsen-io/elle `histories/paper-example.edn`), in
@@ -116,7 +124,11 @@ fn elle_paper_example_is_g_single() {
     let mut ops = r.anomalies[0].ops.clone();
     ops.sort();
     assert_eq!(ops, vec![3, 5, 7]);
-    assert!(r.notes.iter().any(|n| n.contains("no times")), "{:?}", r.notes);
+    assert!(
+        r.notes.iter().any(|n| n.contains("no times")),
+        "{:?}",
+        r.notes
+    );
 }
 
 #[test]
@@ -198,10 +210,17 @@ fn reading_a_non_final_append_is_g1b() {
 fn a_read_contradicting_its_own_transaction_is_internal() {
     let r = check(&concurrent(&[
         ("ok", json!([["append", "x", 1]])),
-        ("ok", json!([["r", "x", [1]], ["append", "x", 2], ["r", "x", [1]]])),
+        (
+            "ok",
+            json!([["r", "x", [1]], ["append", "x", 2], ["r", "x", [1]]]),
+        ),
         ("ok", json!([["r", "x", [1, 2]]])),
     ]));
-    assert!(kinds(&r).contains(&"internal".to_string()), "{:#?}", r.anomalies);
+    assert!(
+        kinds(&r).contains(&"internal".to_string()),
+        "{:#?}",
+        r.anomalies
+    );
     let a = r.anomalies.iter().find(|a| a.kind == "internal").unwrap();
     assert!(a.explanation.contains("[1, 2]"), "{}", a.explanation);
 }
@@ -223,8 +242,16 @@ fn two_read_modify_writes_of_one_version_are_a_lost_update() {
         ("ok", json!([["r", "x", []], ["append", "x", 2]])),
         ("ok", json!([["r", "x", [1, 2]]])),
     ]));
-    assert!(kinds(&r).contains(&"lost-update".to_string()), "{:#?}", r.anomalies);
-    let a = r.anomalies.iter().find(|a| a.kind == "lost-update").unwrap();
+    assert!(
+        kinds(&r).contains(&"lost-update".to_string()),
+        "{:#?}",
+        r.anomalies
+    );
+    let a = r
+        .anomalies
+        .iter()
+        .find(|a| a.kind == "lost-update")
+        .unwrap();
     assert_eq!(a.ops.len(), 2);
     // The same history is also a G-single cycle (T2 read [] before T1's 1; T1's 1 precedes 2).
     assert!(kinds(&r).contains(&"G-single-item".to_string()));
@@ -238,7 +265,11 @@ fn reads_that_are_not_prefixes_are_incompatible_orders() {
         ("ok", json!([["r", "x", [1, 2]]])),
         ("ok", json!([["r", "x", [2, 1]]])),
     ]));
-    assert!(kinds(&r).contains(&"incompatible-order".to_string()), "{:#?}", r.anomalies);
+    assert!(
+        kinds(&r).contains(&"incompatible-order".to_string()),
+        "{:#?}",
+        r.anomalies
+    );
 }
 
 #[test]
@@ -302,7 +333,13 @@ fn serializable_histories_pass() {
     // A sequential history with reads of own appends.
     assert_valid(&check(&[
         T(0, 0, 10, "ok", json!([["append", 1, 1], ["r", 1, [1]]])),
-        T(1, 20, 30, "ok", json!([["r", 1, [1]], ["append", 1, 2], ["r", 1, [1, 2]]])),
+        T(
+            1,
+            20,
+            30,
+            "ok",
+            json!([["r", 1, [1]], ["append", 1, 2], ["r", 1, [1, 2]]]),
+        ),
         T(0, 40, 50, "ok", json!([["r", 1, [1, 2]], ["r", 2, []]])),
     ]));
 }
@@ -324,7 +361,10 @@ fn info_appends_seen_are_committed_and_fail_appends_unseen_are_nothing() {
 #[test]
 fn reading_own_intermediate_append_is_not_g1b() {
     assert_valid(&check(&concurrent(&[
-        ("ok", json!([["append", "x", 1], ["r", "x", [1]], ["append", "x", 2]])),
+        (
+            "ok",
+            json!([["append", "x", 1], ["r", "x", [1]], ["append", "x", 2]]),
+        ),
         ("ok", json!([["r", "x", [1, 2]]])),
     ])));
 }
@@ -355,7 +395,11 @@ fn an_exhausted_budget_is_unknown_never_valid() {
     ]));
     let r = txn_cycles::check(&h, &opts);
     assert_eq!(r.valid, Validity::Unknown);
-    assert!(r.notes.iter().any(|n| n.contains("SCC #0")), "{:?}", r.notes);
+    assert!(
+        r.notes.iter().any(|n| n.contains("SCC #0")),
+        "{:?}",
+        r.notes
+    );
 }
 
 #[test]
@@ -376,7 +420,10 @@ fn stats_count_txns_edges_and_models() {
         T(2, 0, 40, "ok", json!([["r", "x", [1]]])),
         T(3, 0, 40, "fail", json!([["append", "y", 1]])),
     ]);
-    assert_eq!(r.stats["txns"], json!({"total": 4, "ok": 3, "info": 0, "fail": 1}));
+    assert_eq!(
+        r.stats["txns"],
+        json!({"total": 4, "ok": 3, "info": 0, "fail": 1})
+    );
     assert_eq!(r.stats["keys"], json!(2));
     assert_eq!(r.stats["edges"]["rw"], json!(1));
     assert_eq!(r.stats["edges"]["wr"], json!(1));

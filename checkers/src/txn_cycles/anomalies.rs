@@ -11,12 +11,13 @@
 //!   the appends since).
 //! - dirty-update: in a key's version order, an element of a `fail`ed transaction is followed by
 //!   one of an `ok` transaction: committed state was built on aborted state.
-//! - lost-update: two or more `ok` transactions read the same version of a key (before
+//! - lost-update: two or more `ok` transactions read the same value of a key (before
 //!   appending to it themselves) and both appended to it: one's update was lost to the other.
+//! - incompatible-order: one per key whose reads are not all prefixes of its longest read.
 
 use super::explain::{models_ruled_out, show_list};
 use super::micro_op::{Elem, FastMap, KeyId, MopKind, Txns};
-use super::version_order::{VersionOrders, NO_VERSION};
+use super::version_order::VersionOrders;
 use crate::history::OpType;
 use crate::result::Anomaly;
 use serde_json::{json, Value};
@@ -130,7 +131,9 @@ pub fn internal(txns: &Txns) -> Vec<Anomaly> {
                     if bad {
                         let expected = match slot.map(|s| &state[s].1) {
                             Some(Expect::Known(v)) => show_list(txns, v),
-                            Some(Expect::Suffix(v)) => format!("[..., {}]", &show_list(txns, v)[1..]),
+                            Some(Expect::Suffix(v)) => {
+                                format!("[..., {}]", &show_list(txns, v)[1..])
+                            }
                             None => String::new(),
                         };
                         let key = txns.key_name(mop.key);
@@ -204,9 +207,15 @@ pub fn dirty_updates(txns: &Txns, vo: &VersionOrders) -> Vec<Anomaly> {
     out
 }
 
-/// `lost-update`: committed transactions that read the same version of a key and appended to it.
-pub fn lost_updates(txns: &Txns, vo: &VersionOrders) -> Vec<Anomaly> {
-    let mut groups: FastMap<(KeyId, u32), Vec<u32>> = FastMap::default();
+/// A read by a transaction: (txn, list start, list len).
+type ListRead = (u32, u32, u32);
+
+/// `lost-update`: committed transactions that read the same value of a key (their first
+/// access to it) and then appended to it. Versions are identified by the list read, as Elle
+/// does, so reads outside the inferred order (incompatible ones) still count.
+pub fn lost_updates(txns: &Txns) -> Vec<Anomaly> {
+    // (key, hash of the list) -> readers; equal hashes are re-checked.
+    let mut groups: FastMap<(KeyId, u64), Vec<ListRead>> = FastMap::default();
     for (t, txn) in txns.txns.iter().enumerate() {
         if txn.outcome != OpType::Ok {
             continue;
@@ -217,34 +226,49 @@ pub fn lost_updates(txns: &Txns, vo: &VersionOrders) -> Vec<Anomaly> {
             if seen.contains(&mop.key) {
                 continue;
             }
-            match mop.kind {
-                MopKind::Append(_) => seen.push(mop.key),
-                MopKind::Read { .. } => {
-                    seen.push(mop.key);
-                    let v = vo.read_version[(txn.mop_start as usize) + i];
-                    let appends_later = mops[i + 1..]
-                        .iter()
-                        .any(|m| m.key == mop.key && matches!(m.kind, MopKind::Append(_)));
-                    if v != NO_VERSION && appends_later {
-                        groups.entry((mop.key, v)).or_default().push(t as u32);
-                    }
-                }
-                MopKind::UnknownRead => {}
+            seen.push(mop.key);
+            let MopKind::Read { start, len } = mop.kind else {
+                continue;
+            };
+            let appends_later = mops[i + 1..]
+                .iter()
+                .any(|m| m.key == mop.key && matches!(m.kind, MopKind::Append(_)));
+            if appends_later {
+                let hash = hash_list(txns.read_list(start, len));
+                groups
+                    .entry((mop.key, hash))
+                    .or_default()
+                    .push((t as u32, start, len));
             }
         }
     }
-    let mut found: Vec<((KeyId, u32), Vec<u32>)> =
-        groups.into_iter().filter(|(_, ts)| ts.len() > 1).collect();
-    found.sort_unstable_by_key(|(_, ts)| ts[0]);
+    let mut found: Vec<(KeyId, Vec<ListRead>)> = Vec::new();
+    for ((key, _), mut members) in groups {
+        while members.len() > 1 {
+            let (_, s0, l0) = members[0];
+            let list = txns.read_list(s0, l0);
+            let (same, rest): (Vec<_>, Vec<_>) = members
+                .into_iter()
+                .partition(|&(_, s, l)| txns.read_list(s, l) == list);
+            if same.len() > 1 {
+                found.push((key, same));
+            }
+            members = rest;
+        }
+    }
+    found.sort_unstable_by_key(|(_, m)| m[0].0);
     found
         .into_iter()
-        .map(|((key, v), ts)| {
-            let ops: Vec<u64> = ts.iter().map(|&t| txns.txns[t as usize].index).collect();
+        .map(|(key, members)| {
+            let ops: Vec<u64> = members
+                .iter()
+                .map(|&(t, _, _)| txns.txns[t as usize].index)
+                .collect();
             let name = txns.key_name(key);
-            let order = &vo.orders[key as usize];
-            let version = show_list(txns, &order[..v as usize]);
+            let (_, s0, l0) = members[0];
+            let version = show_list(txns, txns.read_list(s0, l0));
             let text = format!(
-                "ops {} all read key {name} = {version} and then appended to it, all \
+                "ops {} all read key {name} = {version} and then appended to it, and all \
                  committed: each update was made without seeing the others",
                 ops.iter()
                     .map(u64::to_string)
@@ -256,6 +280,16 @@ pub fn lost_updates(txns: &Txns, vo: &VersionOrders) -> Vec<Anomaly> {
         .collect()
 }
 
+fn hash_list(list: &[Elem]) -> u64 {
+    use std::hash::Hasher;
+    let mut h = super::micro_op::FastHasher::default();
+    h.write_u64(list.len() as u64);
+    for &e in list {
+        h.write_i64(e);
+    }
+    h.finish()
+}
+
 /// `incompatible-order` and `duplicate-elements`, from the version-order inference.
 pub fn order_anomalies(txns: &Txns, vo: &VersionOrders) -> Vec<Anomaly> {
     let mut out = Vec::new();
@@ -263,7 +297,16 @@ pub fn order_anomalies(txns: &Txns, vo: &VersionOrders) -> Vec<Anomaly> {
         MopKind::Read { start, len } => txns.read_list(start, len),
         _ => &[],
     };
+    // One anomaly per key (Elle reports incompatible orders per key), citing its first
+    // incompatible read and counting the others.
+    let mut per_key: FastMap<KeyId, usize> = FastMap::default();
     for inc in &vo.incompatible {
+        *per_key.entry(inc.key).or_insert(0) += 1;
+    }
+    for inc in &vo.incompatible {
+        let Some(reads) = per_key.remove(&inc.key) else {
+            continue;
+        };
         let t = &txns.txns[inc.txn as usize];
         let key = txns.key_name(inc.key);
         let longest = vo.longest_reader[inc.key as usize].map(|l| &txns.txns[l as usize]);
@@ -272,7 +315,8 @@ pub fn order_anomalies(txns: &Txns, vo: &VersionOrders) -> Vec<Anomaly> {
         });
         let text = format!(
             "op {} read key {key} = {}, but op {lidx} read it as {lshow}; neither is a prefix \
-             of the other, so no single order of appends explains both",
+             of the other, so no single order of appends explains both ({reads} read(s) of \
+             {key} disagree with the longest one)",
             t.index,
             show_list(txns, list_of(inc.mop))
         );
@@ -281,7 +325,7 @@ pub fn order_anomalies(txns: &Txns, vo: &VersionOrders) -> Vec<Anomaly> {
             vec![lidx, t.index],
             key,
             text,
-            json!({}),
+            json!({"incompatible_reads": reads}),
         ));
     }
     for d in &vo.duplicates {

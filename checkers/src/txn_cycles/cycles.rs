@@ -14,8 +14,9 @@
 //! A cycle that needs process edges to close is the `-process` variant, one that needs
 //! real-time edges the `-realtime` variant. Each class is looked for with data edges only, then
 //! with process edges added, then with real-time edges added; a class found at one tier is not
-//! looked for again at a weaker one, and `G2-item` is not looked for once a G-single or
-//! G-nonadjacent cycle (which already rule out the same models) is known.
+//! looked for again at a weaker one. A class is not looked for once a narrower class whose
+//! cycles it includes was found in the SCC (G1c after G0, G-nonadjacent after G-single, G2-item
+//! after either): the narrower cycle is already its shortest witness.
 //!
 //! The search for one class is a breadth-first search from each start node over (node, state)
 //! pairs, restricted to the SCC, where the state tracks what the class needs (how many rw edges,
@@ -61,6 +62,19 @@ impl Class {
             Class::GSingle => "G-single-item",
             Class::GNonadjacent => "G-nonadjacent-item",
             Class::G2Item => "G2-item",
+        }
+    }
+
+    /// Narrower classes whose cycles are also cycles of this one (Adya: a ww cycle is a G1c
+    /// cycle; a single rw edge is trivially non-adjacent; G2-item is any cycle with rw edges).
+    /// When one of them was found in an SCC, the shortest cycle of this class is that one, so
+    /// this class is not reported again (adya, the peer checker, does the same).
+    fn subsumed_by(self) -> &'static [Class] {
+        match self {
+            Class::G0 | Class::GSingle => &[],
+            Class::G1c => &[Class::G0],
+            Class::GNonadjacent => &[Class::GSingle],
+            Class::G2Item => &[Class::GSingle, Class::GNonadjacent],
         }
     }
 
@@ -117,11 +131,18 @@ pub struct SearchOutcome {
     pub exhausted: Vec<(usize, usize, u32)>,
     /// Class searches stopped by the work cap or the budget after something was found.
     pub cut_short: usize,
+    /// The SCC computation could not run (its thread failed to start): nothing is known.
+    pub scc_failed: bool,
 }
 
 /// Finds the non-trivial SCCs of `g` and the shortest cycle of each class in each.
 pub fn search(g: &DepGraph, budget: Duration) -> SearchOutcome {
-    let mut sccs: Vec<Vec<u32>> = tarjan_scc(g).into_iter().filter(|c| c.len() > 1).collect();
+    let Some(mut sccs) = nontrivial_sccs(g) else {
+        return SearchOutcome {
+            scc_failed: true,
+            ..SearchOutcome::default()
+        };
+    };
     for c in &mut sccs {
         c.sort_unstable();
     }
@@ -159,6 +180,29 @@ pub fn search(g: &DepGraph, budget: Duration) -> SearchOutcome {
     out
 }
 
+/// petgraph's Tarjan, restricted to components of more than one transaction.
+///
+/// petgraph's `tarjan_scc` recurses once per node on a DFS path, and real-time edges chain a
+/// whole history into one path, so it runs on a thread whose stack grows with the graph (only
+/// the pages actually used are committed). `None` when that thread could not run: the caller
+/// must then say `unknown`, never `true`.
+fn nontrivial_sccs(g: &DepGraph) -> Option<Vec<Vec<u32>>> {
+    let stack = 64 * 1024 * 1024 + g.node_count() * 256;
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("txn-cycles-scc".into())
+            .stack_size(stack)
+            .spawn_scoped(scope, || {
+                tarjan_scc(g)
+                    .into_iter()
+                    .filter(|c| c.len() > 1)
+                    .collect::<Vec<_>>()
+            })
+            .ok()
+            .and_then(|h| h.join().ok())
+    })
+}
+
 struct Ctx<'a> {
     g: &'a DepGraph,
     local: &'a [u32],
@@ -180,9 +224,7 @@ fn search_scc(ctx: &Ctx, scc: usize, nodes: &[u32], budget: Duration) -> (Vec<Cy
     for extra in tiers {
         for class in Class::ALL {
             let known = |c: Class| found.iter().any(|f| f.class == c);
-            if known(class)
-                || (class == Class::G2Item && (known(Class::GSingle) || known(Class::GNonadjacent)))
-            {
+            if known(class) || class.subsumed_by().iter().any(|&c| known(c)) {
                 continue;
             }
             let steps = bfs.run(Some(class), class.data_allowed() | extra);
@@ -271,7 +313,7 @@ impl<'a> Bfs<'a> {
                 break;
             }
             let limit = best.as_ref().map_or(u32::MAX, |b| b.len() as u32);
-            if let Some(c) = self.from_start(s, class, allowed, limit, &mut work) {
+            if let Some(c) = self.search_from(s, class, allowed, limit, &mut work) {
                 best = Some(c);
             }
             if class.is_none() && best.is_some() {
@@ -285,7 +327,7 @@ impl<'a> Bfs<'a> {
     }
 
     /// BFS from `s` for a cycle shorter than `limit`.
-    fn from_start(
+    fn search_from(
         &mut self,
         s: u32,
         class: Option<Class>,

@@ -45,7 +45,7 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
             a.extend(anomalies::aborted_and_intermediate_reads(&txns, &vo));
             a.extend(anomalies::internal(&txns));
             a.extend(anomalies::dirty_updates(&txns, &vo));
-            a.extend(anomalies::lost_updates(&txns, &vo));
+            a.extend(anomalies::lost_updates(&txns));
             a
         },
         || graph::build(&txns, &vo),
@@ -74,8 +74,13 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
             opts.txn_scc_time_budget, txns.txns[*member as usize].index
         ));
     }
+    if outcome.scc_failed {
+        notes.push(
+            "the SCC computation could not run (no thread for its stack): cycles unknown".into(),
+        );
+    }
     let mut result = CheckResult::from_anomalies(found, stats);
-    if result.valid == Validity::Valid && !outcome.exhausted.is_empty() {
+    if result.valid == Validity::Valid && (!outcome.exhausted.is_empty() || outcome.scc_failed) {
         result.valid = Validity::Unknown;
     }
     result.notes = notes;

@@ -112,7 +112,11 @@ pub fn infer(txns: &Txns) -> VersionOrders {
         };
         let full = txns.read_list(lstart, llen);
         if list.len() > full.len() || full[..list.len()] != *list {
-            incompatible.push(Incompatible { txn: t, mop: m, key });
+            incompatible.push(Incompatible {
+                txn: t,
+                mop: m,
+                key,
+            });
             if let Some(e) = first_duplicate(list) {
                 duplicates.push(Duplicate {
                     txn: t,
