@@ -435,3 +435,13 @@ fn stats_count_txns_edges_and_models() {
         json!(["strong-snapshot-isolation", "strict-serializable"])
     );
 }
+
+#[test]
+fn unreadable_micro_ops_make_a_clean_history_unknown() {
+    let r = check(&concurrent(&[
+        ("ok", json!([["w", "x", 1]])),
+        ("ok", json!([["r", "x", []]])),
+    ]));
+    assert_eq!(r.valid, Validity::Unknown);
+    assert!(r.notes[0].contains("not understood"), "{:?}", r.notes);
+}

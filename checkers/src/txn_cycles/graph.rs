@@ -17,6 +17,7 @@ use super::version_order::{VersionOrders, NO_VERSION};
 use crate::history::OpType;
 use petgraph::csr::Csr;
 use petgraph::Directed;
+use rayon::slice::ParallelSliceMut;
 
 /// Edge labels, one bit each in an edge weight.
 pub struct Label;
@@ -47,7 +48,7 @@ pub fn build(txns: &Txns, vo: &VersionOrders) -> DepGraph {
     data_edges(txns, vo, &mut edges);
     process_edges(txns, &mut edges);
     realtime_edges(txns, &mut edges);
-    edges.sort_unstable_by_key(|&(a, b, _)| (a, b));
+    edges.par_sort_unstable_by_key(|&(a, b, _)| (a, b));
     let mut merged: Vec<(u32, u32, u8)> = Vec::with_capacity(edges.len());
     for (a, b, l) in edges {
         match merged.last_mut() {
@@ -165,7 +166,7 @@ fn realtime_edges(txns: &Txns, edges: &mut Vec<(u32, u32, u8)>) {
             events.push((end, 1, t as u32));
         }
     }
-    events.sort_unstable();
+    events.par_sort_unstable();
     let mut frontier: Vec<u32> = Vec::new();
     let mut preds: std::collections::HashMap<u32, Vec<u32>> = std::collections::HashMap::new();
     for (_, kind, t) in events {

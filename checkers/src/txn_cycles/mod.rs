@@ -15,9 +15,10 @@
 //! G1a and dirty updates); `info` may have committed, so its appends are writers when observed
 //! and it takes part in the graph (Elle's "possible" history).
 //!
-//! Verdict: `false` when any anomaly is found; `unknown` when the cycle search budget
-//! (`CheckOptions::txn_scc_time_budget`, per SCC) ran out in an SCC before any cycle of it was
-//! found and nothing else was found; never `true` with an SCC left undecided.
+//! Verdict: `false` when any anomaly is found; `unknown` when nothing was found but the cycle
+//! search budget (`CheckOptions::txn_scc_time_budget`, per SCC) ran out in an SCC before any
+//! cycle of it was found, or some micro-ops were not appends or reads (Elle likewise refuses
+//! to judge such histories); never `true` with anything left undecided.
 
 pub mod anomalies;
 pub mod cycles;
@@ -80,7 +81,10 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
         );
     }
     let mut result = CheckResult::from_anomalies(found, stats);
-    if result.valid == Validity::Valid && (!outcome.exhausted.is_empty() || outcome.scc_failed) {
+    // Micro-ops we could not read (say, rw-register writes) hide dependencies: no `true` then.
+    let undecided =
+        !outcome.exhausted.is_empty() || outcome.scc_failed || !txns.malformed.is_empty();
+    if result.valid == Validity::Valid && undecided {
         result.valid = Validity::Unknown;
     }
     result.notes = notes;
