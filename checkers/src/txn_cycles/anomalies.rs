@@ -2,8 +2,9 @@
 //! inconsistency, dirty and lost updates, incompatible orders and duplicate elements.
 //!
 //! Semantics settled here (Elle's list-append rules):
-//! - G1a: an `ok` transaction read an element appended by a `fail`ed one. Only `fail` counts as
-//!   aborted: an `info` transaction whose append is seen evidently committed.
+//! - G1a: an `ok` transaction read an element appended by a `fail`ed one, one anomaly per such
+//!   element (as Elle). Only `fail` counts as aborted: an `info` transaction whose append is
+//!   seen evidently committed.
 //! - G1b: an `ok` transaction's read ends in an element that another transaction appended but
 //!   followed with a later append to the same key (so the value read was never committed state).
 //! - internal: an `ok` transaction's read disagrees with its own earlier reads and appends of the
@@ -47,12 +48,15 @@ pub fn aborted_and_intermediate_reads(txns: &Txns, vo: &VersionOrders) -> Vec<An
             };
             let list = txns.read_list(start, len);
             let key = txns.key_name(mop.key);
-            let aborted = list.iter().find_map(|&e| {
-                let w = vo.writers.get(&(mop.key, e))?;
-                (txns.txns[w.txn as usize].outcome == OpType::Fail).then_some((e, w.txn))
-            });
-            if let Some((e, w)) = aborted {
-                let wt = &txns.txns[w as usize];
+            // One G1a per element read from a failed append (Elle's granularity).
+            for &e in list {
+                let Some(w) = vo.writers.get(&(mop.key, e)) else {
+                    continue;
+                };
+                let wt = &txns.txns[w.txn as usize];
+                if wt.outcome != OpType::Fail {
+                    continue;
+                }
                 let text = format!(
                     "op {} read key {key} = {}, which includes {}, appended by op {}, a \
                      transaction that failed (did not commit)",
@@ -74,7 +78,8 @@ pub fn aborted_and_intermediate_reads(txns: &Txns, vo: &VersionOrders) -> Vec<An
                 continue;
             };
             let wt = &txns.txns[w.txn as usize];
-            if w.txn as usize != t && !w.last_of_key && wt.outcome != OpType::Fail {
+            // A failed writer's intermediate element counts too (it is also G1a), as in Elle.
+            if w.txn as usize != t && !w.last_of_key {
                 let text = format!(
                     "op {} read key {key} = {}, ending in {}, which op {} appended and then \
                      appended to {key} again: the read observed an intermediate state",

@@ -13,7 +13,7 @@
 //! concurrent with it, so at equal times invocations are processed first.
 
 use super::micro_op::{MopKind, Txns};
-use super::version_order::{VersionOrders, NO_VERSION};
+use super::version_order::{VersionOrders, NO_VERSION, NO_WRITER};
 use crate::history::OpType;
 use petgraph::csr::Csr;
 use petgraph::Directed;
@@ -73,17 +73,15 @@ fn possible(txns: &Txns, t: u32) -> bool {
 
 /// ww, wr and rw edges.
 fn data_edges(txns: &Txns, vo: &VersionOrders, edges: &mut Vec<(u32, u32, u8)>) {
-    let writer_of = |key: u32, e| {
-        vo.writers
-            .get(&(key, e))
-            .map(|w| w.txn)
-            .filter(|&t| possible(txns, t))
+    // The writer at a position of a key's order, if it may have committed.
+    let writer_at = |key: usize, pos: usize| {
+        let w = vo.order_writers[key][pos];
+        (w != NO_WRITER && possible(txns, w)).then_some(w)
     };
     // ww: consecutive elements of each order, and the last element to unobserved appends.
-    for (key, order) in vo.orders.iter().enumerate() {
-        let key = key as u32;
-        for pair in order.windows(2) {
-            if let (Some(a), Some(b)) = (writer_of(key, pair[0]), writer_of(key, pair[1])) {
+    for (key, order) in vo.order_writers.iter().enumerate() {
+        for pos in 1..order.len() {
+            if let (Some(a), Some(b)) = (writer_at(key, pos - 1), writer_at(key, pos)) {
                 if a != b {
                     edges.push((a, b, Label::WW));
                 }
@@ -91,14 +89,13 @@ fn data_edges(txns: &Txns, vo: &VersionOrders, edges: &mut Vec<(u32, u32, u8)>) 
         }
     }
     for (&key, appends) in &vo.unobserved {
-        let Some(&last) = vo.orders[key as usize].last() else {
+        let len = vo.orders[key as usize].len();
+        let Some(a) = len.checked_sub(1).and_then(|p| writer_at(key as usize, p)) else {
             continue;
         };
-        if let Some(a) = writer_of(key, last) {
-            for &(t, _) in appends {
-                if a != t {
-                    edges.push((a, t, Label::WW));
-                }
+        for &(t, _) in appends {
+            if a != t {
+                edges.push((a, t, Label::WW));
             }
         }
     }
@@ -111,20 +108,20 @@ fn data_edges(txns: &Txns, vo: &VersionOrders, edges: &mut Vec<(u32, u32, u8)>) 
         for i in 0..txn.mop_len {
             let m = (txn.mop_start + i) as usize;
             let mop = txns.mops[m];
-            let version = vo.read_version[m];
-            if !matches!(mop.kind, MopKind::Read { .. }) || version == NO_VERSION {
+            let version = vo.read_version[m] as usize;
+            if !matches!(mop.kind, MopKind::Read { .. }) || version == NO_VERSION as usize {
                 continue;
             }
-            let order = &vo.orders[mop.key as usize];
+            let key = mop.key as usize;
             if version > 0 {
-                if let Some(w) = writer_of(mop.key, order[version as usize - 1]) {
+                if let Some(w) = writer_at(key, version - 1) {
                     if w != t {
                         edges.push((w, t, Label::WR));
                     }
                 }
             }
-            if (version as usize) < order.len() {
-                if let Some(w) = writer_of(mop.key, order[version as usize]) {
+            if version < vo.orders[key].len() {
+                if let Some(w) = writer_at(key, version) {
                     if w != t {
                         edges.push((t, w, Label::RW));
                     }

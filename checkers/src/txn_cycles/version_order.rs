@@ -42,6 +42,9 @@ pub struct Duplicate {
     pub elem: Elem,
 }
 
+/// Marks a position whose writer is unknown.
+pub const NO_WRITER: u32 = u32::MAX;
+
 /// Marks a read that takes no part in inference.
 pub const NO_VERSION: u32 = u32::MAX;
 
@@ -57,6 +60,9 @@ pub struct VersionOrders {
     /// (key, element) -> its writer. Elements appended by two transactions are left out (the
     /// writer is ambiguous) and counted in `ambiguous_appends`.
     pub writers: FastMap<(KeyId, Elem), Writer>,
+    /// Per key, per position of its order: the writer's transaction, or `NO_WRITER` (no
+    /// append of it in the history, or an ambiguous one). Saves the graph a hash lookup per read.
+    pub order_writers: Vec<Vec<u32>>,
     pub ambiguous_appends: usize,
     /// Per global micro-op index: for a usable read, the length of the version it observed
     /// (0 = the empty initial list); `NO_VERSION` otherwise.
@@ -146,6 +152,21 @@ pub fn infer(txns: &Txns) -> VersionOrders {
     vo.incompatible = incompatible;
     vo.duplicates = duplicates;
     index_writers(txns, &mut vo);
+    vo.order_writers = vo
+        .orders
+        .iter()
+        .enumerate()
+        .map(|(key, order)| {
+            order
+                .iter()
+                .map(|&e| {
+                    vo.writers
+                        .get(&(key as KeyId, e))
+                        .map_or(NO_WRITER, |w| w.txn)
+                })
+                .collect()
+        })
+        .collect();
     vo
 }
 
