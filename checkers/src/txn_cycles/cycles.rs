@@ -473,3 +473,61 @@ fn accepts(class: Option<Class>, st: u32, via_rw: bool) -> bool {
         _ => true,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cycle(labels: &[u8]) -> Vec<Step> {
+        let n = labels.len() as u32;
+        labels
+            .iter()
+            .enumerate()
+            .map(|(i, &label)| Step {
+                from: i as u32,
+                to: (i as u32 + 1) % n,
+                label,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn classify_follows_the_rw_edges() {
+        use Label as L;
+        assert_eq!(classify(&cycle(&[L::WW, L::WW])), Class::G0);
+        assert_eq!(classify(&cycle(&[L::WW, L::WR])), Class::G1c);
+        assert_eq!(classify(&cycle(&[L::RW, L::WR])), Class::GSingle);
+        assert_eq!(
+            classify(&cycle(&[L::RW, L::WR, L::RW, L::WW])),
+            Class::GNonadjacent
+        );
+        assert_eq!(classify(&cycle(&[L::RW, L::RW, L::WR])), Class::G2Item);
+        // Adjacent across the wrap-around.
+        assert_eq!(classify(&cycle(&[L::RW, L::WR, L::RW])), Class::G2Item);
+    }
+
+    #[test]
+    fn nonadjacent_states_reject_adjacent_rw() {
+        let c = Some(Class::GNonadjacent);
+        let (_, st) = first_edge(c, Label::RW).unwrap();
+        assert_eq!(next_state(c, st, true), None);
+        let st = next_state(c, st, false).unwrap();
+        let st = next_state(c, st, true).unwrap();
+        assert!(!accepts(c, st, true));
+        let st = next_state(c, st, false).unwrap();
+        assert!(accepts(c, st, false));
+    }
+
+    #[test]
+    fn variant_names_come_from_the_edges_used() {
+        let mut c = Cycle {
+            class: Class::GSingle,
+            steps: cycle(&[Label::RW, Label::PROCESS]),
+            scc: 0,
+            scc_size: 2,
+        };
+        assert_eq!(c.kind(), "G-single-item-process");
+        c.steps = cycle(&[Label::RW, Label::REALTIME]);
+        assert_eq!(c.kind(), "G-single-item-realtime");
+    }
+}

@@ -251,3 +251,22 @@ pub fn show_list(txns: &Txns, list: &[i64]) -> String {
 pub fn models_json(models: &[String]) -> Value {
     Value::from(models.to_vec())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn models_follow_the_ladder() {
+        assert_eq!(models_ruled_out("G0")[0], "read-uncommitted");
+        assert_eq!(models_ruled_out("G1c")[0], "read-committed");
+        assert!(!models_ruled_out("G2-item").contains(&"snapshot-isolation".to_string()));
+        assert!(models_ruled_out("G-single-item").contains(&"snapshot-isolation".to_string()));
+        assert_eq!(
+            models_ruled_out("G2-item-realtime"),
+            vec!["strict-serializable".to_string()]
+        );
+        assert!(models_ruled_out("G0-process").contains(&"strong-session-read-committed".into()));
+        assert!(models_ruled_out("no-such-kind").is_empty());
+    }
+}
