@@ -134,30 +134,7 @@ fn justify(step: &Step, txns: &Txns, vo: &VersionOrders, name: &dyn Fn(u32) -> S
     let (an, bn) = (name(a), name(b));
     let writer = |k: u32, e| vo.writers.get(&(k, e)).map(|w| w.txn);
     let found = match step.label {
-        Label::WW => txns.mops_of(b as usize).iter().find_map(|m| {
-            let MopKind::Append(e2) = m.kind else {
-                return None;
-            };
-            let order = &vo.orders[m.key as usize];
-            let (prev, observed) = match vo.position.get(&(m.key, e2)) {
-                Some(&p) if p > 0 => (order[p as usize - 1], true),
-                Some(_) => return None,
-                None => (*order.last()?, false),
-            };
-            (writer(m.key, prev) == Some(a)).then(|| {
-                format!(
-                    "{bn} appended {} to key {} after {an} appended {}{}",
-                    txns.elem_name(e2),
-                    txns.key_name(m.key),
-                    txns.elem_name(prev),
-                    if observed {
-                        ""
-                    } else {
-                        " (the last element any read saw; no read saw the later append)"
-                    }
-                )
-            })
-        }),
+        Label::WW => justify_ww(a, b, txns, vo, &an, &bn),
         Label::WR => reads_of(txns, vo, b).find_map(|(k, v)| {
             let e = *vo.orders[k as usize].get((v as usize).checked_sub(1)?)?;
             (writer(k, e) == Some(a)).then(|| {
@@ -211,6 +188,42 @@ fn justify(step: &Step, txns: &Txns, vo: &VersionOrders, name: &dyn Fn(u32) -> S
         _ => None,
     };
     found.unwrap_or_else(|| format!("of a {} dependency", label_name(step.label)))
+}
+
+/// Why `b` follows `a` in a key's version order (ww).
+fn justify_ww(
+    a: u32,
+    b: u32,
+    txns: &Txns,
+    vo: &VersionOrders,
+    an: &str,
+    bn: &str,
+) -> Option<String> {
+    let writer = |k: u32, e| vo.writers.get(&(k, e)).map(|w| w.txn);
+    txns.mops_of(b as usize).iter().find_map(|m| {
+        let MopKind::Append(e2) = m.kind else {
+            return None;
+        };
+        let order = &vo.orders[m.key as usize];
+        let (prev, observed) = match vo.position.get(&(m.key, e2)) {
+            Some(&p) if p > 0 => (order[p as usize - 1], true),
+            Some(_) => return None,
+            None => (*order.last()?, false),
+        };
+        (writer(m.key, prev) == Some(a)).then(|| {
+            format!(
+                "{bn} appended {} to key {} after {an} appended {}{}",
+                txns.elem_name(e2),
+                txns.key_name(m.key),
+                txns.elem_name(prev),
+                if observed {
+                    ""
+                } else {
+                    " (the last element any read saw; no read saw the later append)"
+                }
+            )
+        })
+    })
 }
 
 /// (key, observed version) of each usable read of transaction `t`.

@@ -107,7 +107,30 @@ pub fn infer(txns: &Txns) -> VersionOrders {
         }
         vo.longest_reader[key] = Some(t);
     }
-    // 2. Every read against the order: a prefix observes version pos(last) + 1.
+    check_reads(txns, &longest, &mut vo);
+    index_writers(txns, &mut vo);
+    vo.order_writers = vo
+        .orders
+        .iter()
+        .enumerate()
+        .map(|(key, order)| {
+            order
+                .iter()
+                .map(|&e| {
+                    vo.writers
+                        .get(&(key as KeyId, e))
+                        .map_or(NO_WRITER, |w| w.txn)
+                })
+                .collect()
+        })
+        .collect();
+    vo
+}
+
+/// Checks every read against its key's longest read: a prefix observes version pos(last) + 1;
+/// anything else is an incompatible order. Duplicates are looked for in the longest reads and
+/// the incompatible ones (a prefix of a duplicate-free list has none).
+fn check_reads(txns: &Txns, longest: &[Option<(u32, u32, u32)>], vo: &mut VersionOrders) {
     let mut incompatible = Vec::new();
     let mut duplicates = Vec::new();
     let mut read_version = std::mem::take(&mut vo.read_version);
@@ -151,23 +174,6 @@ pub fn infer(txns: &Txns) -> VersionOrders {
     vo.read_version = read_version;
     vo.incompatible = incompatible;
     vo.duplicates = duplicates;
-    index_writers(txns, &mut vo);
-    vo.order_writers = vo
-        .orders
-        .iter()
-        .enumerate()
-        .map(|(key, order)| {
-            order
-                .iter()
-                .map(|&e| {
-                    vo.writers
-                        .get(&(key as KeyId, e))
-                        .map_or(NO_WRITER, |w| w.txn)
-                })
-                .collect()
-        })
-        .collect();
-    vo
 }
 
 /// Calls `f(txn, global mop index, key, start, len)` for every known read.
