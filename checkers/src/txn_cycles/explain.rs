@@ -1,0 +1,285 @@
+//! Turning a cycle into an anomaly a person can check by hand: each step says which key and
+//! which values make one transaction precede the next, and the consistency models the anomaly
+//! rules out.
+//!
+//! Justifications are recomputed from the version orders for the cycle's few edges rather than
+//! stored for every edge of the graph (Elle's explainers do the same).
+
+use super::cycles::{Cycle, Step};
+use super::graph::Label;
+use super::micro_op::{MopKind, Txns};
+use super::version_order::{VersionOrders, NO_VERSION};
+use crate::result::Anomaly;
+use serde_json::{json, Value};
+
+/// The models of the ladder redline reports, weakest first.
+pub const LADDER: [&str; 6] = [
+    "read-uncommitted",
+    "read-committed",
+    "repeatable-read",
+    "snapshot-isolation",
+    "serializable",
+    "strict-serializable",
+];
+
+/// The consistency models an anomaly kind rules out (Adya's and Elle's ladder, item level).
+///
+/// Semantics settled here: G0 and the list-structure anomalies break everything, the G1 family
+/// read committed and up; G-single and G-nonadjacent break snapshot isolation (SI allows only
+/// cycles with two adjacent rw edges) and repeatable read (Adya's PL-2.99 forbids item rw
+/// cycles); G2-item breaks repeatable read and serializability but not SI; lost update breaks
+/// repeatable read and SI. A `-process` variant breaks only the strong-session form of those
+/// models (and strict serializability); a `-realtime` variant only their strong (real-time) form.
+pub fn models_ruled_out(kind: &str) -> Vec<String> {
+    let (base, variant) = if let Some(b) = kind.strip_suffix("-realtime") {
+        (b, "strong-")
+    } else if let Some(b) = kind.strip_suffix("-process") {
+        (b, "strong-session-")
+    } else {
+        (kind, "")
+    };
+    let from = match base {
+        "G0" | "incompatible-order" | "duplicate-elements" => 0,
+        "G1a" | "G1b" | "G1c" | "internal" | "dirty-update" => 1,
+        "G-single-item" | "G-nonadjacent-item" | "G2-item" | "lost-update" => 2,
+        _ => return Vec::new(),
+    };
+    let mut models: Vec<&str> = LADDER[from..].to_vec();
+    if base == "G2-item" {
+        models.retain(|m| *m != "snapshot-isolation");
+    }
+    if variant.is_empty() {
+        return models.into_iter().map(str::to_string).collect();
+    }
+    let mut out: Vec<String> = models
+        .into_iter()
+        // Elle names no strong or session form of repeatable read.
+        .filter(|m| *m != "strict-serializable" && *m != "repeatable-read")
+        .map(|m| {
+            if variant == "strong-" && m == "serializable" {
+                "strict-serializable".to_string()
+            } else {
+                format!("{variant}{m}")
+            }
+        })
+        .collect();
+    if !out.iter().any(|m| m == "strict-serializable") {
+        out.push("strict-serializable".to_string());
+    }
+    out
+}
+
+/// The anomaly for a cycle: witnesses are the completion op indices of its transactions.
+pub fn cycle_anomaly(cycle: &Cycle, txns: &Txns, vo: &VersionOrders) -> Anomaly {
+    let kind = cycle.kind();
+    let names: Vec<u32> = cycle.steps.iter().map(|s| s.from).collect();
+    let name = |t: u32| {
+        let i = names.iter().position(|&n| n == t).unwrap_or(0);
+        format!("T{}", i + 1)
+    };
+    let mut sentences = Vec::new();
+    let mut steps_json = Vec::new();
+    for (i, step) in cycle.steps.iter().enumerate() {
+        let why = justify(step, txns, vo, &name);
+        let (a, b) = (&txns.txns[step.from as usize], &txns.txns[step.to as usize]);
+        // Each transaction is introduced with its op index the first time it appears.
+        let lead = if i == 0 {
+            format!(
+                "{} (op {}) < {} (op {})",
+                name(step.from),
+                a.index,
+                name(step.to),
+                b.index
+            )
+        } else if i + 1 == cycle.steps.len() {
+            format!("{} < {}", name(step.from), name(step.to))
+        } else {
+            format!("{} < {} (op {})", name(step.from), name(step.to), b.index)
+        };
+        sentences.push(format!("{lead} because {why}"));
+        steps_json.push(json!({
+            "from": a.index, "to": b.index, "type": label_name(step.label), "why": why,
+        }));
+    }
+    let models = models_ruled_out(&kind);
+    let ops: Vec<u64> = names.iter().map(|&t| txns.txns[t as usize].index).collect();
+    let explanation = format!(
+        "{}: a contradiction ({kind}: a dependency cycle of {} transactions in a strongly \
+         connected component of {}; not: {}).",
+        sentences.join("; "),
+        cycle.steps.len(),
+        cycle.scc_size,
+        models.join(", ")
+    );
+    Anomaly::new(&kind, ops.clone(), explanation).with_details(json!({
+        "cycle": ops,
+        "steps": steps_json,
+        "scc": cycle.scc,
+        "scc_size": cycle.scc_size,
+        "not": models,
+    }))
+}
+
+/// The name of a single-label edge.
+pub fn label_name(label: u8) -> &'static str {
+    Label::ALL
+        .iter()
+        .find(|(l, _)| *l == label)
+        .map_or("?", |(_, n)| n)
+}
+
+/// Why `step.from` precedes `step.to`, in words.
+fn justify(step: &Step, txns: &Txns, vo: &VersionOrders, name: &dyn Fn(u32) -> String) -> String {
+    let (a, b) = (step.from, step.to);
+    let (an, bn) = (name(a), name(b));
+    let writer = |k: u32, e| vo.writers.get(&(k, e)).map(|w| w.txn);
+    let found = match step.label {
+        Label::WW => justify_ww(a, b, txns, vo, &an, &bn),
+        Label::WR => reads_of(txns, vo, b).find_map(|(k, v)| {
+            let e = *vo.orders[k as usize].get((v as usize).checked_sub(1)?)?;
+            (writer(k, e) == Some(a)).then(|| {
+                format!(
+                    "{bn} read {an}'s append of {} to key {}",
+                    txns.elem_name(e),
+                    txns.key_name(k)
+                )
+            })
+        }),
+        Label::RW => reads_of(txns, vo, a).find_map(|(k, v)| {
+            let order = &vo.orders[k as usize];
+            let next = match order.get(v as usize) {
+                Some(&e) => (writer(k, e) == Some(b)).then_some(e)?,
+                None => txns.mops_of(b as usize).iter().find_map(|m| match m.kind {
+                    MopKind::Append(e) if m.key == k && !vo.position.contains_key(&(k, e)) => {
+                        Some(e)
+                    }
+                    _ => None,
+                })?,
+            };
+            let seen = match v {
+                0 => "empty".to_string(),
+                _ => format!("ending in {}", txns.elem_name(order[v as usize - 1])),
+            };
+            Some(format!(
+                "{an} read key {} ({seen}) before {bn} appended {} to it",
+                txns.key_name(k),
+                txns.elem_name(next)
+            ))
+        }),
+        Label::PROCESS => Some(format!(
+            "process {} ran {an} and then {bn}",
+            txns.txns[a as usize].process
+        )),
+        Label::REALTIME => {
+            let (ta, tb) = (&txns.txns[a as usize], &txns.txns[b as usize]);
+            Some(if txns.times_from_index {
+                format!(
+                    "{an} completed (op {}) before {bn} was invoked (op {})",
+                    ta.index, tb.invoke_index
+                )
+            } else {
+                format!(
+                    "{an} completed at {:.3} ms, before {bn} was invoked at {:.3} ms",
+                    ta.end.unwrap_or(0) as f64 / 1e6,
+                    tb.start as f64 / 1e6
+                )
+            })
+        }
+        _ => None,
+    };
+    found.unwrap_or_else(|| format!("of a {} dependency", label_name(step.label)))
+}
+
+/// Why `b` follows `a` in a key's version order (ww).
+fn justify_ww(
+    a: u32,
+    b: u32,
+    txns: &Txns,
+    vo: &VersionOrders,
+    an: &str,
+    bn: &str,
+) -> Option<String> {
+    let writer = |k: u32, e| vo.writers.get(&(k, e)).map(|w| w.txn);
+    txns.mops_of(b as usize).iter().find_map(|m| {
+        let MopKind::Append(e2) = m.kind else {
+            return None;
+        };
+        let order = &vo.orders[m.key as usize];
+        let (prev, observed) = match vo.position.get(&(m.key, e2)) {
+            Some(&p) if p > 0 => (order[p as usize - 1], true),
+            Some(_) => return None,
+            None => (*order.last()?, false),
+        };
+        (writer(m.key, prev) == Some(a)).then(|| {
+            format!(
+                "{bn} appended {} to key {} after {an} appended {}{}",
+                txns.elem_name(e2),
+                txns.key_name(m.key),
+                txns.elem_name(prev),
+                if observed {
+                    ""
+                } else {
+                    " (the last element any read saw; no read saw the later append)"
+                }
+            )
+        })
+    })
+}
+
+/// (key, observed version) of each usable read of transaction `t`.
+fn reads_of<'a>(
+    txns: &'a Txns,
+    vo: &'a VersionOrders,
+    t: u32,
+) -> impl Iterator<Item = (u32, u32)> + 'a {
+    let txn = &txns.txns[t as usize];
+    (txn.mop_start..txn.mop_start + txn.mop_len).filter_map(move |m| {
+        let mop = txns.mops[m as usize];
+        let v = vo.read_version[m as usize];
+        (matches!(mop.kind, MopKind::Read { .. }) && v != NO_VERSION).then_some((mop.key, v))
+    })
+}
+
+/// A list for an explanation, shortened in the middle when long.
+pub fn show_list(txns: &Txns, list: &[i64]) -> String {
+    let show = |s: &[i64]| {
+        s.iter()
+            .map(|&e| txns.elem_name(e))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if list.len() <= 12 {
+        format!("[{}]", show(list))
+    } else {
+        format!(
+            "[{}, ... ({} more) ..., {}]",
+            show(&list[..5]),
+            list.len() - 10,
+            show(&list[list.len() - 5..])
+        )
+    }
+}
+
+/// JSON list of models, for stats.
+pub fn models_json(models: &[String]) -> Value {
+    Value::from(models.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn models_follow_the_ladder() {
+        assert_eq!(models_ruled_out("G0")[0], "read-uncommitted");
+        assert_eq!(models_ruled_out("G1c")[0], "read-committed");
+        assert!(!models_ruled_out("G2-item").contains(&"snapshot-isolation".to_string()));
+        assert!(models_ruled_out("G-single-item").contains(&"snapshot-isolation".to_string()));
+        assert_eq!(
+            models_ruled_out("G2-item-realtime"),
+            vec!["strict-serializable".to_string()]
+        );
+        assert!(models_ruled_out("G0-process").contains(&"strong-session-read-committed".into()));
+        assert!(models_ruled_out("no-such-kind").is_empty());
+    }
+}

@@ -1,0 +1,183 @@
+//! The dependency graph over transactions: ww, wr, rw edges from the version orders, plus
+//! process and real-time edges, in a compact petgraph [`Csr`].
+//!
+//! Nodes are transaction numbers (positions in [`Txns::txns`]); `fail` transactions have no
+//! edges (they did not happen), `info` ones do (they may have committed: Elle's "possible"
+//! history). Parallel edges are merged into one whose weight is a bit set of [`Label`]s.
+//!
+//! Real-time order is a transitive reduction, not all pairs (Elle's approach): sweeping events
+//! in time order we keep the frontier of most recently completed transactions; an invocation is
+//! linked from every frontier member, and a completion removes from the frontier the
+//! transactions it was linked from (they now precede it, so they precede whatever it precedes).
+//! Intervals are closed: a transaction that completes at the very time another is invoked is
+//! concurrent with it, so at equal times invocations are processed first.
+
+use super::micro_op::{MopKind, Txns};
+use super::version_order::{VersionOrders, NO_VERSION, NO_WRITER};
+use crate::history::OpType;
+use petgraph::csr::Csr;
+use petgraph::Directed;
+use rayon::slice::ParallelSliceMut;
+
+/// Edge labels, one bit each in an edge weight.
+pub struct Label;
+
+impl Label {
+    pub const WW: u8 = 1;
+    pub const WR: u8 = 2;
+    pub const RW: u8 = 4;
+    pub const PROCESS: u8 = 8;
+    pub const REALTIME: u8 = 16;
+    /// Dependencies inferred from data.
+    pub const DATA: u8 = Self::WW | Self::WR | Self::RW;
+    pub const ALL: [(u8, &'static str); 5] = [
+        (Self::WW, "ww"),
+        (Self::WR, "wr"),
+        (Self::RW, "rw"),
+        (Self::PROCESS, "process"),
+        (Self::REALTIME, "realtime"),
+    ];
+}
+
+/// The graph type: node weights unused, edge weights are label bit sets.
+pub type DepGraph = Csr<(), u8, Directed, u32>;
+
+/// Builds the dependency graph over `txns.txns.len()` nodes.
+pub fn build(txns: &Txns, vo: &VersionOrders) -> DepGraph {
+    let mut edges: Vec<(u32, u32, u8)> = Vec::with_capacity(txns.txns.len() * 4);
+    data_edges(txns, vo, &mut edges);
+    process_edges(txns, &mut edges);
+    realtime_edges(txns, &mut edges);
+    edges.par_sort_unstable_by_key(|&(a, b, _)| (a, b));
+    let mut merged: Vec<(u32, u32, u8)> = Vec::with_capacity(edges.len());
+    for (a, b, l) in edges {
+        match merged.last_mut() {
+            Some(last) if last.0 == a && last.1 == b => last.2 |= l,
+            _ => merged.push((a, b, l)),
+        }
+    }
+    let n = txns.txns.len();
+    let mut g = match DepGraph::from_sorted_edges(&merged) {
+        Ok(g) => g,
+        Err(_) => DepGraph::with_nodes(0), // unreachable: the edges were just sorted
+    };
+    while g.node_count() < n {
+        g.add_node(());
+    }
+    g
+}
+
+fn possible(txns: &Txns, t: u32) -> bool {
+    txns.txns[t as usize].outcome != OpType::Fail
+}
+
+/// ww, wr and rw edges.
+fn data_edges(txns: &Txns, vo: &VersionOrders, edges: &mut Vec<(u32, u32, u8)>) {
+    // The writer at a position of a key's order, if it may have committed.
+    let writer_at = |key: usize, pos: usize| {
+        let w = vo.order_writers[key][pos];
+        (w != NO_WRITER && possible(txns, w)).then_some(w)
+    };
+    // ww: consecutive elements of each order, and the last element to unobserved appends.
+    for (key, order) in vo.order_writers.iter().enumerate() {
+        for pos in 1..order.len() {
+            if let (Some(a), Some(b)) = (writer_at(key, pos - 1), writer_at(key, pos)) {
+                if a != b {
+                    edges.push((a, b, Label::WW));
+                }
+            }
+        }
+    }
+    for (&key, appends) in &vo.unobserved {
+        let len = vo.orders[key as usize].len();
+        let Some(a) = len.checked_sub(1).and_then(|p| writer_at(key as usize, p)) else {
+            continue;
+        };
+        for &(t, _) in appends {
+            if a != t {
+                edges.push((a, t, Label::WW));
+            }
+        }
+    }
+    // wr and rw, from each read's observed version.
+    for (t, txn) in txns.txns.iter().enumerate() {
+        if txn.outcome == OpType::Fail {
+            continue;
+        }
+        let t = t as u32;
+        for i in 0..txn.mop_len {
+            let m = (txn.mop_start + i) as usize;
+            let mop = txns.mops[m];
+            let version = vo.read_version[m] as usize;
+            if !matches!(mop.kind, MopKind::Read { .. }) || version == NO_VERSION as usize {
+                continue;
+            }
+            let key = mop.key as usize;
+            if version > 0 {
+                if let Some(w) = writer_at(key, version - 1) {
+                    if w != t {
+                        edges.push((w, t, Label::WR));
+                    }
+                }
+            }
+            if version < vo.orders[key].len() {
+                if let Some(w) = writer_at(key, version) {
+                    if w != t {
+                        edges.push((t, w, Label::RW));
+                    }
+                }
+            } else if let Some(appends) = vo.unobserved.get(&mop.key) {
+                for &(w, _) in appends {
+                    if w != t {
+                        edges.push((t, w, Label::RW));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Successive transactions of each process (failed ones skipped: they did not happen).
+fn process_edges(txns: &Txns, edges: &mut Vec<(u32, u32, u8)>) {
+    let mut last: std::collections::HashMap<u64, u32> = std::collections::HashMap::new();
+    for (t, txn) in txns.txns.iter().enumerate() {
+        if txn.outcome == OpType::Fail {
+            continue;
+        }
+        if let Some(prev) = last.insert(txn.process, t as u32) {
+            edges.push((prev, t as u32, Label::PROCESS));
+        }
+    }
+}
+
+/// Real-time edges as a transitive reduction (see the module doc).
+fn realtime_edges(txns: &Txns, edges: &mut Vec<(u32, u32, u8)>) {
+    // (time, 0 = invoke | 1 = completion, txn): invocations sort first at equal times.
+    let mut events: Vec<(u64, u8, u32)> = Vec::with_capacity(txns.txns.len() * 2);
+    for (t, txn) in txns.txns.iter().enumerate() {
+        if txn.outcome == OpType::Fail {
+            continue;
+        }
+        events.push((txn.start, 0, t as u32));
+        if let Some(end) = txn.end {
+            events.push((end, 1, t as u32));
+        }
+    }
+    events.par_sort_unstable();
+    let mut frontier: Vec<u32> = Vec::new();
+    let mut preds: std::collections::HashMap<u32, Vec<u32>> = std::collections::HashMap::new();
+    for (_, kind, t) in events {
+        if kind == 0 {
+            for &f in &frontier {
+                edges.push((f, t, Label::REALTIME));
+            }
+            if txns.txns[t as usize].end.is_some() {
+                preds.insert(t, frontier.clone());
+            }
+        } else {
+            let before = preds.remove(&t).unwrap_or_default();
+            frontier.retain(|f| !before.contains(f));
+            frontier.push(t);
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! Transactions of a list-append history, in a compact form the inference works on.
+//!
+//! A transaction's value is a list of micro-ops `["append", k, v]` and `["r", k, null | [..]]`
+//! (Clojure keyword spellings `":append"` / `":r"` too). Keys may be integers or strings: both
+//! are interned into one [`KeyId`] space by their text, so `3` and `"3"` are the same key, as the
+//! history reader already does for an op's `key` field. Elements are integers (Elle's and
+//! Jepsen's histories); a string element is interned into the same space with a reserved range,
+//! so it compares by identity and is printed back as written.
+//!
+//! Which value is read: the completion's for `ok` transactions (the invocation carries `null`
+//! reads), and also the completion's for `info` transactions when it has one (some clients
+//! record what they saw before the connection dropped); otherwise the invocation's, whose reads
+//! are `null` and so unknown. `fail` transactions keep their appends (for G1a and dirty-update)
+//! but their reads say nothing.
+
+use crate::history::{History, OpType, Process};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Dense key number, an index into [`Txns::key_names`].
+pub type KeyId = u32;
+/// An appended element. Integers stand for themselves; strings are interned (see module doc).
+pub type Elem = i64;
+
+/// First element id used for interned string elements (integers this small are not expected).
+const STRING_ELEM_BASE: i64 = i64::MIN / 2;
+
+/// A small multiplicative hasher for integer keys: the std SipHash dominates profiles here.
+#[derive(Default, Clone, Copy)]
+pub struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_i64(&mut self, n: i64) {
+        self.write_u64(n as u64);
+    }
+}
+
+/// A `HashMap` with [`FastHasher`].
+pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
+/// What one micro-op did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MopKind {
+    Append(Elem),
+    /// A read whose list is `Txns::read_elems[start..start + len]`.
+    Read {
+        start: u32,
+        len: u32,
+    },
+    /// A read whose result is unknown (`null` in an invocation or an `info` completion).
+    UnknownRead,
+}
+
+/// One micro-op of a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mop {
+    pub key: KeyId,
+    pub kind: MopKind,
+}
+
+/// One transaction: an invocation of `f: "txn"` and its completion.
+#[derive(Debug, Clone)]
+pub struct Txn {
+    /// `Op::index` of the invocation.
+    pub invoke_index: u64,
+    /// `Op::index` of the completion, or of the invocation when it never completed. Witness
+    /// lists cite this.
+    pub index: u64,
+    pub process: u64,
+    pub outcome: OpType,
+    /// Invocation time, ns.
+    pub start: u64,
+    /// Completion time of an `ok` or `fail` transaction, ns; `None` for `info` (open forever).
+    pub end: Option<u64>,
+    /// `Txns::mops[mop_start..mop_start + mop_len]`.
+    pub mop_start: u32,
+    pub mop_len: u32,
+}
+
+/// Every transaction of a history, with interned keys and flattened micro-ops.
+#[derive(Debug, Default)]
+pub struct Txns {
+    pub txns: Vec<Txn>,
+    pub mops: Vec<Mop>,
+    pub read_elems: Vec<Elem>,
+    pub key_names: Vec<String>,
+    string_elems: Vec<String>,
+    /// Micro-ops that could not be understood, with their op index (reported as notes).
+    pub malformed: Vec<(u64, String)>,
+    /// True when the history carries no times, so history order stands in for real time.
+    pub times_from_index: bool,
+}
+
+impl Txns {
+    /// The micro-ops of transaction `t`.
+    pub fn mops_of(&self, t: usize) -> &[Mop] {
+        let txn = &self.txns[t];
+        &self.mops[txn.mop_start as usize..(txn.mop_start + txn.mop_len) as usize]
+    }
+
+    /// The list a read returned.
+    pub fn read_list(&self, start: u32, len: u32) -> &[Elem] {
+        &self.read_elems[start as usize..(start + len) as usize]
+    }
+
+    /// The key as written in the history.
+    pub fn key_name(&self, key: KeyId) -> &str {
+        &self.key_names[key as usize]
+    }
+
+    /// An element as written in the history.
+    pub fn elem_name(&self, e: Elem) -> String {
+        if e >= STRING_ELEM_BASE && e < STRING_ELEM_BASE + self.string_elems.len() as i64 {
+            format!("{:?}", self.string_elems[(e - STRING_ELEM_BASE) as usize])
+        } else {
+            e.to_string()
+        }
+    }
+}
+
+/// Interns keys and string elements while transactions are extracted.
+#[derive(Default)]
+struct Interner {
+    int_keys: FastMap<i64, KeyId>,
+    str_keys: HashMap<String, KeyId>,
+    str_elems: HashMap<String, Elem>,
+}
+
+/// Extracts every `txn` operation of a history. Returns `None` when there is none.
+pub fn extract(history: &History) -> Option<Txns> {
+    let mut out = Txns::default();
+    let mut interner = Interner::default();
+    let mut any_time = false;
+    for op in history.operations() {
+        if op.invoke.f != "txn" {
+            continue;
+        }
+        let Process::Client(process) = op.invoke.process else {
+            continue;
+        };
+        any_time |= op.invoke.time != 0 || op.completion.is_some_and(|c| c.time != 0);
+        let outcome = op.outcome();
+        // Reads are known only from a completion that is not a failure.
+        let source = match op.completion {
+            Some(c) if outcome != OpType::Fail && c.value.is_array() => c,
+            _ => op.invoke,
+        };
+        let reads_known = !std::ptr::eq(source, op.invoke);
+        let mop_start = out.mops.len() as u32;
+        if let Some(list) = source.value.as_array() {
+            for mop in list {
+                match parse_mop(mop, reads_known, &mut interner, &mut out) {
+                    Some(m) => out.mops.push(m),
+                    None => out.malformed.push((source.index, mop.to_string())),
+                }
+            }
+        }
+        let last = op.last();
+        out.txns.push(Txn {
+            invoke_index: op.invoke.index,
+            index: last.index,
+            process,
+            outcome,
+            start: op.start(),
+            end: op.end(),
+            mop_start,
+            mop_len: out.mops.len() as u32 - mop_start,
+        });
+    }
+    if out.txns.is_empty() {
+        return None;
+    }
+    if !any_time {
+        // Elle's own histories often carry no times; their order is real-time order.
+        out.times_from_index = true;
+        for t in &mut out.txns {
+            t.start = t.invoke_index;
+            if t.end.is_some() {
+                t.end = Some(t.index);
+            }
+        }
+    }
+    out.key_names.shrink_to_fit();
+    Some(out)
+}
+
+fn parse_mop(mop: &Value, reads_known: bool, int: &mut Interner, out: &mut Txns) -> Option<Mop> {
+    let parts = mop.as_array()?;
+    if parts.len() != 3 {
+        return None;
+    }
+    let f = parts[0].as_str()?;
+    let key = intern_key(&parts[1], int, &mut out.key_names)?;
+    match f.trim_start_matches(':') {
+        "append" => {
+            let e = intern_elem(&parts[2], int, &mut out.string_elems)?;
+            Some(Mop {
+                key,
+                kind: MopKind::Append(e),
+            })
+        }
+        "r" => match &parts[2] {
+            Value::Null => Some(Mop {
+                key,
+                kind: MopKind::UnknownRead,
+            }),
+            Value::Array(list) if reads_known => {
+                let start = out.read_elems.len() as u32;
+                for v in list {
+                    let e = intern_elem(v, int, &mut out.string_elems)?;
+                    out.read_elems.push(e);
+                }
+                let len = out.read_elems.len() as u32 - start;
+                Some(Mop {
+                    key,
+                    kind: MopKind::Read { start, len },
+                })
+            }
+            Value::Array(_) => Some(Mop {
+                key,
+                kind: MopKind::UnknownRead,
+            }),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn intern_key(v: &Value, int: &mut Interner, names: &mut Vec<String>) -> Option<KeyId> {
+    let as_int = match v {
+        Value::Number(n) => Some(n.as_i64()?),
+        Value::String(s) => s.parse::<i64>().ok().filter(|i| i.to_string() == *s),
+        _ => return None,
+    };
+    if let Some(i) = as_int {
+        let next = names.len() as KeyId;
+        let id = *int.int_keys.entry(i).or_insert(next);
+        if id == next {
+            names.push(i.to_string());
+        }
+        return Some(id);
+    }
+    let s = v.as_str()?;
+    if let Some(&id) = int.str_keys.get(s) {
+        return Some(id);
+    }
+    let id = names.len() as KeyId;
+    names.push(s.to_string());
+    int.str_keys.insert(s.to_string(), id);
+    Some(id)
+}
+
+fn intern_elem(v: &Value, int: &mut Interner, strings: &mut Vec<String>) -> Option<Elem> {
+    match v {
+        Value::Number(n) => n
+            .as_i64()
+            .filter(|i| !(STRING_ELEM_BASE..STRING_ELEM_BASE + (1 << 40)).contains(i)),
+        Value::String(s) => {
+            if let Some(&e) = int.str_elems.get(s) {
+                return Some(e);
+            }
+            let e = STRING_ELEM_BASE + strings.len() as i64;
+            strings.push(s.clone());
+            int.str_elems.insert(s.clone(), e);
+            Some(e)
+        }
+        _ => None,
+    }
+}
