@@ -74,10 +74,29 @@ pub fn read_str(text: &str) -> Result<ReadHistory, HistoryError> {
 }
 
 /// Parses one line; `position` is the record's 0-based position, used when it has no index.
+///
+/// redline's own records parse straight into [`Op`]; only records that do not (no index,
+/// keyword spellings) take the slower path through a generic JSON value and [`normalise`].
 fn parse_line(text: &str, position: usize) -> Result<Op, serde_json::Error> {
+    if let Ok(mut op) = serde_json::from_str::<Op>(text) {
+        if op.f.is_empty() && is_txn_value(&op.value) {
+            op.f = "txn".into();
+        }
+        if let Some(stripped) = op.f.strip_prefix(':') {
+            op.f = stripped.to_string();
+        }
+        return Ok(op);
+    }
     let mut value: Value = serde_json::from_str(text)?;
     normalise(&mut value, position);
     serde_json::from_value(value)
+}
+
+/// A value that is a non-empty list of lists: the micro-ops of a transaction.
+fn is_txn_value(value: &Value) -> bool {
+    value
+        .as_array()
+        .is_some_and(|mops| !mops.is_empty() && mops.iter().all(Value::is_array))
 }
 
 /// Makes records written by other tools fit [`Op`]'s shape.
@@ -97,11 +116,7 @@ fn normalise(value: &mut Value, position: usize) {
     }
     let missing_f = matches!(obj.get("f"), None | Some(Value::Null));
     if missing_f {
-        let is_txn = obj
-            .get("value")
-            .and_then(Value::as_array)
-            .is_some_and(|mops| !mops.is_empty() && mops.iter().all(Value::is_array));
-        if is_txn {
+        if obj.get("value").is_some_and(is_txn_value) {
             obj.insert("f".into(), Value::from("txn"));
         }
     }
