@@ -63,10 +63,20 @@ impl Nemesis {
         }
     }
 
+    /// Resolves the fault's targets, records the invocation naming them (so a reader, and the
+    /// report's fault bands, see `kill ["n1"]` rather than `kill:random`), applies it and records
+    /// what was done.
     async fn apply(&self, step: &Step) -> Undo {
         let f = fault_f(step.kind);
-        self.record(OpType::Invoke, f, json!(step.fault), None);
-        let result = self.inject(step).await;
+        let invoked = std::sync::atomic::AtomicBool::new(false);
+        let invoke = |value: &Value| {
+            invoked.store(true, std::sync::atomic::Ordering::Relaxed);
+            self.record(OpType::Invoke, f, value.clone(), None);
+        };
+        let result = self.inject(step, &invoke).await;
+        if !invoked.load(std::sync::atomic::Ordering::Relaxed) {
+            self.record(OpType::Invoke, f, json!(step.fault), None);
+        }
         match result {
             Ok((undo, done)) => {
                 if !matches!(undo, Undo::Nothing) {
@@ -82,11 +92,12 @@ impl Nemesis {
         }
     }
 
-    async fn inject(&self, step: &Step) -> Result<(Undo, Value)> {
+    async fn inject(&self, step: &Step, invoke: &(dyn Fn(&Value) + Sync)) -> Result<(Undo, Value)> {
         let mut c = self.cluster.lock().await;
         match step.kind {
             Fault::Kill(t) => {
                 let nodes = targets(&mut c, t, step.pick)?;
+                invoke(&json!(nodes));
                 for n in &nodes {
                     c.kill(n).await?;
                 }
@@ -94,6 +105,7 @@ impl Nemesis {
             }
             Fault::Pause(t) => {
                 let nodes = targets(&mut c, t, step.pick)?;
+                invoke(&json!(nodes));
                 for n in &nodes {
                     c.pause(n).await?;
                 }
@@ -102,12 +114,13 @@ impl Nemesis {
             Fault::Partition(g) => {
                 let layout = layout(&c);
                 let cut = grudge::cut(g, &layout, step.pick);
-                c.cut(&cut.links).await?;
                 let value = json!({
                     "grudge": super::spec::grudge_name(g),
                     "sides": [cut.sides.0, cut.sides.1],
                     "cut": cut.links,
                 });
+                invoke(&value);
+                c.cut(&cut.links).await?;
                 Ok((Undo::HealPartition, value))
             }
             Fault::Delay(target) => {
@@ -129,21 +142,24 @@ impl Nemesis {
                         links.push((b.clone(), a.clone()));
                     }
                 }
-                c.delay(&links, self.delay).await?;
                 let value = json!({"links": links, "ms": self.delay.base.as_millis() as u64,
                                    "jitter_ms": self.delay.jitter.as_millis() as u64});
+                invoke(&value);
+                c.delay(&links, self.delay).await?;
                 Ok((Undo::Undelay, value))
             }
             Fault::Promote => {
                 let old = c.master();
                 let candidates = running_replicas(&mut c);
                 let node = pick(&candidates, step.pick).context("no running replica to promote")?;
+                invoke(&json!({"candidate": node, "old_master": old}));
                 c.promote(&node).await?;
                 drop(c);
                 self.record_topology().await;
                 Ok((Undo::Nothing, json!({"node": node, "old_master": old})))
             }
             Fault::Failover(kind) => {
+                invoke(&json!({"old_master": c.master()}));
                 let value = failover(&mut c, kind).await?;
                 drop(c);
                 if kind == FailoverKind::Coordinated {

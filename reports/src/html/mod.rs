@@ -58,9 +58,10 @@ pub fn render_html(
     let mut out = String::with_capacity(1 << 20);
     page::open(&mut out, info, results)?;
     page::header(&mut out, info, results)?;
-    anomalies::section(&mut out, history, results, &windows)?;
+    // What went wrong at a glance first (charts with fault bands), then the anomalies in full.
     write_figures(&mut out, &figures)?;
     page::fault_list(&mut out, &bands)?;
+    anomalies::section(&mut out, history, results, &windows)?;
     page::summary(&mut out, history, results)?;
     let concurrency = info.map(|i| i.concurrency).filter(|&c| c > 0);
     timeline::lanes(&mut out, history, concurrency, &bands)?;

@@ -79,7 +79,7 @@ pub fn header(out: &mut String, info: Option<&RunInfo>, results: &Results) -> fm
     )?;
     writeln!(
         out,
-        "<nav class=\"toc\"><a href=\"#anomalies\">anomalies</a><a href=\"#charts\">charts</a>\
+        "<nav class=\"toc\"><a href=\"#charts\">charts</a><a href=\"#anomalies\">anomalies</a>\
          <a href=\"#faults\">faults</a><a href=\"#operations\">operations</a>\
          <a href=\"#statistics\">statistics</a><a href=\"#timeline\">timeline</a></nav>"
     )?;
