@@ -33,8 +33,9 @@ pub fn anomaly(key: &KeyHistory, prefix: &[Step]) -> Anomaly {
         .min()
         .map_or(0, |(_, _, i)| i);
     let op = &ops[stuck];
-    let state = prefix.last().map_or(NULL, |s| s.state);
-    let what = describe(&key.values, &op.input);
+    let held = held_after(key, prefix);
+    let state = held.last().copied().unwrap_or(NULL);
+    let what = describe(&key.values, &op.shown);
     let mut concurrent: Vec<usize> = (0..ops.len())
         .filter(|&i| i != stuck && overlaps(&ops[i], op))
         .collect();
@@ -50,7 +51,7 @@ pub fn anomaly(key: &KeyHistory, prefix: &[Step]) -> Anomaly {
         idx = op.invoke_index,
         start = ms(op.start),
         end = op.end.map_or("never".to_string(), ms),
-        prefix_text = prefix_text(key, prefix),
+        prefix_text = prefix_text(key, prefix, &held),
         held = key.values.text(state),
         reason = reason(key, prefix, stuck, state),
         conc = concurrent
@@ -63,10 +64,10 @@ pub fn anomaly(key: &KeyHistory, prefix: &[Step]) -> Anomaly {
     witnesses.extend(concurrent.iter().map(|&i| ops[i].invoke_index));
     let shown = &prefix[prefix.len().saturating_sub(PREFIX_DETAILS)..];
     let details = json!({
-        "prefix": shown.iter().map(|s| json!({
+        "prefix": shown.iter().zip(&held[prefix.len() - shown.len()..]).map(|(s, &h)| json!({
             "op": ops[s.op].invoke_index,
-            "f": describe(&key.values, &ops[s.op].input),
-            "state": key.values.text(s.state),
+            "f": describe(&key.values, &ops[s.op].shown),
+            "state": key.values.text(h),
         })).collect::<Vec<_>>(),
         "prefix_length": prefix.len(),
         "first_unlinearizable": op.invoke_index,
@@ -88,11 +89,26 @@ fn cite(key: &KeyHistory, i: usize) -> String {
     format!(
         "op {} ({}{info})",
         op.invoke_index,
-        describe(&key.values, &op.input)
+        describe(&key.values, &op.shown)
     )
 }
 
-fn prefix_text(key: &KeyHistory, prefix: &[Step]) -> String {
+/// The value the register holds after each step of the prefix, as recorded (the search's states
+/// merge values nobody observed; every op of a prefix that writes did take effect).
+fn held_after(key: &KeyHistory, prefix: &[Step]) -> Vec<Value> {
+    let mut held = NULL;
+    prefix
+        .iter()
+        .map(|s| {
+            if let Some(v) = key.ops[s.op].shown.written() {
+                held = v;
+            }
+            held
+        })
+        .collect()
+}
+
+fn prefix_text(key: &KeyHistory, prefix: &[Step], held: &[Value]) -> String {
     if prefix.is_empty() {
         return "empty: no op can come first".to_string();
     }
@@ -101,12 +117,12 @@ fn prefix_text(key: &KeyHistory, prefix: &[Step]) -> String {
     if skip > 0 {
         parts.push(format!("... {skip} earlier ops ..."));
     }
-    parts.extend(prefix[skip..].iter().map(|s| {
+    parts.extend(prefix[skip..].iter().zip(&held[skip..]).map(|(s, &h)| {
         format!(
             "op {} ({}) -> {}",
             key.ops[s.op].invoke_index,
-            describe(&key.values, &key.ops[s.op].input),
-            key.values.text(s.state)
+            describe(&key.values, &key.ops[s.op].shown),
+            key.values.text(h)
         )
     }));
     parts.join(", ")
@@ -116,14 +132,14 @@ fn prefix_text(key: &KeyHistory, prefix: &[Step]) -> String {
 fn reason(key: &KeyHistory, prefix: &[Step], stuck: usize, state: Value) -> String {
     let ops = &key.ops;
     let text = |v| key.values.text(v).to_string();
-    match ops[stuck].input {
+    match ops[stuck].shown {
         RegisterInput::Read(NULL) => {
             "nil is only the initial state: no op deletes the key, so a read of nil cannot \
              follow a write that completed before it began"
                 .to_string()
         }
         RegisterInput::Read(v) | RegisterInput::Cas(v, _) => {
-            let need = if matches!(ops[stuck].input, RegisterInput::Read(_)) {
+            let need = if matches!(ops[stuck].shown, RegisterInput::Read(_)) {
                 format!("it needs {}", text(v))
             } else {
                 format!("its compare needs {}", text(v))
@@ -148,7 +164,7 @@ fn reason(key: &KeyHistory, prefix: &[Step], stuck: usize, state: Value) -> Stri
 fn writer_fate(key: &KeyHistory, prefix: &[Step], stuck: usize, v: Value) -> String {
     let ops = &key.ops;
     let writers: Vec<usize> = (0..ops.len())
-        .filter(|&i| ops[i].input.written() == Some(v))
+        .filter(|&i| ops[i].shown.written() == Some(v))
         .collect();
     let Some(&w) = writers.first() else {
         return format!(
@@ -159,7 +175,7 @@ fn writer_fate(key: &KeyHistory, prefix: &[Step], stuck: usize, v: Value) -> Str
     if let Some(pos) = prefix.iter().position(|s| s.op == w) {
         let over = prefix[pos + 1..]
             .iter()
-            .find(|s| ops[s.op].input.written().is_some_and(|x| x != v));
+            .find(|s| ops[s.op].shown.written().is_some_and(|x| x != v));
         return match over {
             Some(s) => format!(
                 "the op that wrote it ({}) is already in the prefix, overwritten by {}, which \

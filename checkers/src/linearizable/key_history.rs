@@ -1,5 +1,5 @@
-//! Turning a history into one register sub-history per key (P-compositionality), and pruning
-//! indeterminate writes nobody observed.
+//! Turning a history into one register sub-history per key (P-compositionality), pruning
+//! indeterminate writes nobody observed, and merging values nobody observed.
 //!
 //! Linearizability is local (Herlihy & Wing): a history is linearizable iff each key's
 //! sub-history is, so keys are checked independently. What enters a key's sub-history:
@@ -13,7 +13,7 @@
 //!   every node, replicas included, and the lost-writes checker judges them; only client ops
 //!   of the run itself are held to linearizability.
 
-use super::model::{RegisterInput, Value, Values};
+use super::model::{RegisterInput, Value, Values, NULL};
 use crate::history::{History, OpType, Operation};
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, HashSet};
@@ -21,7 +21,10 @@ use std::collections::{BTreeMap, HashSet};
 /// One operation of a key's sub-history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyOp {
+    /// What the search sees: written values nobody observes are merged (see [`merge_unobserved`]).
     pub input: RegisterInput,
+    /// The op as recorded, for explanations.
+    pub shown: RegisterInput,
     /// Invocation time, ns.
     pub start: u64,
     /// Completion time, ns; `None` for an `info` op, which stays open forever.
@@ -89,7 +92,8 @@ pub fn split_by_key(history: &History) -> Split {
         }
     }
     for mut k in by_key.into_values() {
-        let (ops, pruned) = prune_unobserved(std::mem::take(&mut k.ops));
+        let (mut ops, pruned) = prune_unobserved(std::mem::take(&mut k.ops));
+        merge_unobserved(&mut ops, &mut k.values);
         k.ops = ops;
         k.pruned = pruned;
         split.keys.push(k);
@@ -126,11 +130,50 @@ fn key_op(op: &Operation<'_>, values: &mut Values) -> Result<Option<KeyOp>, ()> 
     };
     Ok(Some(KeyOp {
         input,
+        shown: input,
         start: op.start(),
         end: op.end(),
         invoke_index: op.invoke.index,
         complete_index: completion.map(|c| c.index),
     }))
+}
+
+/// The values some op observes: read results and cas compare values (any outcome).
+fn observed(ops: &[KeyOp]) -> HashSet<Value> {
+    ops.iter()
+        .filter_map(|op| match op.input {
+            RegisterInput::Read(v) | RegisterInput::Cas(v, _) | RegisterInput::CasMismatch(v) => {
+                Some(v)
+            }
+            RegisterInput::Write(_) => None,
+        })
+        .collect()
+}
+
+/// Replaces every written value that no op observes by one shared id.
+///
+/// Two such values are indistinguishable states of the model: no read returns either, no cas
+/// compares against either (so every cas refuses both), a mismatch cas accepts both, and a write
+/// leaves the same state from both. Merging them lets the cache treat "the register holds some
+/// value nobody read" as one state, and makes the info writes of such values identical, so the
+/// search tries one of them where it would have tried each (`search::choices`).
+pub fn merge_unobserved(ops: &mut [KeyOp], values: &mut Values) {
+    let observed = observed(ops);
+    let merged = values.unobserved();
+    let canon = |v: Value| {
+        if v == NULL || observed.contains(&v) {
+            v
+        } else {
+            merged
+        }
+    };
+    for op in ops.iter_mut() {
+        op.input = match op.input {
+            RegisterInput::Write(v) => RegisterInput::Write(canon(v)),
+            RegisterInput::Cas(o, n) => RegisterInput::Cas(o, canon(n)),
+            other => other,
+        };
+    }
 }
 
 /// Drops `info` writes and cas ops whose written value no op observes, to a fixed point.
@@ -148,20 +191,12 @@ fn key_op(op: &Operation<'_>, values: &mut Values) -> Result<Option<KeyOp>, ()> 
 pub fn prune_unobserved(mut ops: Vec<KeyOp>) -> (Vec<KeyOp>, usize) {
     let before = ops.len();
     loop {
-        let mut observed: HashSet<Value> = HashSet::new();
-        let mut last_mismatch_end: Option<u64> = None;
-        for op in &ops {
-            match op.input {
-                RegisterInput::Read(v) | RegisterInput::Cas(v, _) => {
-                    observed.insert(v);
-                }
-                RegisterInput::CasMismatch(v) => {
-                    observed.insert(v);
-                    last_mismatch_end = last_mismatch_end.max(op.end);
-                }
-                RegisterInput::Write(_) => {}
-            }
-        }
+        let observed = observed(&ops);
+        let last_mismatch_end = ops
+            .iter()
+            .filter(|op| matches!(op.input, RegisterInput::CasMismatch(_)))
+            .filter_map(|op| op.end)
+            .max();
         let len = ops.len();
         ops.retain(|op| {
             let Some(v) = op.input.written() else {
@@ -185,6 +220,7 @@ mod tests {
     fn op(input: RegisterInput, start: u64, end: Option<u64>) -> KeyOp {
         KeyOp {
             input,
+            shown: input,
             start,
             end,
             invoke_index: start,

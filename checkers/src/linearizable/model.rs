@@ -35,7 +35,7 @@ pub trait Model {
 }
 
 /// One register operation, with interned values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RegisterInput {
     /// A read that returned this value (NULL: the key was absent).
     Read(Value),
@@ -90,6 +90,18 @@ impl Values {
         let id = self.texts.len() as Value;
         self.texts.push(text.clone());
         self.ids.insert(text, id);
+        id
+    }
+
+    /// The id standing for every written value that no op observes (`key_history`).
+    pub fn unobserved(&mut self) -> Value {
+        const KEY: &str = "\u{0}unobserved";
+        if let Some(&id) = self.ids.get(KEY) {
+            return id;
+        }
+        let id = self.texts.len() as Value;
+        self.texts.push("a value no op observed".to_string());
+        self.ids.insert(KEY.to_string(), id);
         id
     }
 

@@ -24,7 +24,7 @@
 use super::bitset::Bitset;
 use super::key_history::KeyOp;
 use super::model::{Model, RegisterInput, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -111,6 +111,9 @@ impl Hasher for IdHasher {
     }
 }
 
+/// Lowe's cache: (linearized set, state) pairs, bucketed by their combined hash.
+type Cache = HashMap<u64, Vec<(Value, Box<[u64]>)>, BuildHasherDefault<IdHasher>>;
+
 /// A way to take the next step: info ops to linearize first, then the determinate op.
 struct Choice {
     steps: Vec<Step>,
@@ -162,7 +165,7 @@ struct Search<'a, M> {
     best_det: usize,
     common: usize,
     det_count: usize,
-    cache: HashMap<u64, Vec<(Value, Box<[u64]>)>, BuildHasherDefault<IdHasher>>,
+    cache: Cache,
     cache_entries: usize,
     charged: usize,
     chains_capped: bool,
@@ -238,7 +241,7 @@ where
                 return Outcome::Linearizable;
             }
             iterations += 1;
-            if iterations % 1024 == 0 && self.budget.out_of_time() {
+            if iterations & 1023 == 0 && self.budget.out_of_time() {
                 return self.unknown("the time budget ran out");
             }
             if entry == NIL || !self.ev_call[entry as usize] {
@@ -414,8 +417,14 @@ where
             }
             RegisterInput::Write(_) => {}
         }
+        // Available, unused info ops with the same input are interchangeable (each is open
+        // forever from an invocation already passed): try one chain per sequence of inputs.
+        let mut seen: HashSet<Vec<RegisterInput>> = HashSet::new();
         chains
             .into_iter()
+            .filter(|chain| {
+                seen.insert(chain.iter().map(|&p| self.ops[p as usize].input).collect())
+            })
             .filter_map(|chain| self.apply_chain(&chain, op))
             .collect()
     }

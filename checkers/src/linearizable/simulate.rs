@@ -223,14 +223,12 @@ fn make_stale(ops: &mut [SimOp], rng: &mut Rng) {
     for r in reads.iter().cycle().skip(offset).take(reads.len()) {
         let r = *r;
         // w1 precedes w2 precedes r: the read cannot return w1's value.
-        for &w2 in writes.iter().filter(|&&w| ops[w].end < ops[r].start) {
-            if let Some(&w1) = writes.iter().find(|&&w| ops[w].end < ops[w2].start) {
-                if let Kind::Write(v) = ops[w1].kind {
-                    ops[r].read = Some(v);
-                    return;
-                }
-            }
-            ops[r].read = None;
+        if let Some(&w2) = writes.iter().find(|&&w| ops[w].end < ops[r].start) {
+            let w1 = writes.iter().find(|&&w| ops[w].end < ops[w2].start);
+            ops[r].read = match w1.map(|&w| ops[w].kind) {
+                Some(Kind::Write(v)) => Some(v),
+                _ => None,
+            };
             return;
         }
     }
