@@ -1,0 +1,210 @@
+//! Sequential specifications the linearizability search checks against (Porcupine's `Model`).
+//!
+//! A model is a small value type: an initial state, a `step` that either gives the next state or
+//! refuses the operation, and descriptions for explanations. Register values are interned to
+//! [`Value`] ids by [`Values`] so that states are small `Copy` integers the search can hash and
+//! compare cheaply; id 0 is JSON null, which for a register means "the key is absent" and is the
+//! initial state.
+
+use serde_json::Value as Json;
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::hash::Hash;
+
+/// An interned register value; [`NULL`] (0) is the absent key.
+pub type Value = u32;
+
+/// The interned id of JSON null: the key does not exist.
+pub const NULL: Value = 0;
+
+/// A sequential specification: what one operation does to the state, or that it cannot happen.
+pub trait Model {
+    /// The object's state; small and cheap to hash, as the search caches (linearized set, state).
+    type State: Copy + Eq + Hash + Debug;
+    /// One operation as the model sees it (its arguments and, for reads, what it returned).
+    type Input: Clone + Debug;
+    /// The state before any operation.
+    fn init(&self) -> Self::State;
+    /// The state after `input` takes effect in `state`, or `None` when it cannot happen there
+    /// (a read that returned a value the register does not hold, a cas whose compare fails).
+    fn step(&self, state: Self::State, input: &Self::Input) -> Option<Self::State>;
+    /// The operation in words, e.g. `write 3`, `cas 3->4`.
+    fn describe_op(&self, input: &Self::Input) -> String;
+    /// The state in words, e.g. `4` or `nil`.
+    fn describe_state(&self, state: Self::State) -> String;
+}
+
+/// One register operation, with interned values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RegisterInput {
+    /// A read that returned this value (NULL: the key was absent).
+    Read(Value),
+    /// A blind write (SET).
+    Write(Value),
+    /// A compare-and-set from `old` to `new` that took effect (or, for `info`, may have).
+    Cas(Value, Value),
+    /// A cas that failed with `"error":"mismatch"`: at its linearization point the register did
+    /// not hold this value. It is read-like: it changes nothing, and is legal only when the state
+    /// differs from `old`.
+    CasMismatch(Value),
+}
+
+impl RegisterInput {
+    /// The value this operation leaves in the register when it takes effect, if it writes.
+    pub fn written(&self) -> Option<Value> {
+        match *self {
+            RegisterInput::Write(v) | RegisterInput::Cas(_, v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Is this a cas of either kind?
+    pub fn is_cas(&self) -> bool {
+        matches!(self, RegisterInput::Cas(..) | RegisterInput::CasMismatch(_))
+    }
+}
+
+/// Interns JSON values to [`Value`] ids and keeps their text for explanations.
+#[derive(Debug, Clone)]
+pub struct Values {
+    ids: HashMap<String, Value>,
+    texts: Vec<String>,
+}
+
+impl Default for Values {
+    fn default() -> Self {
+        Values {
+            ids: HashMap::from([("null".to_string(), NULL)]),
+            texts: vec!["nil".to_string()],
+        }
+    }
+}
+
+impl Values {
+    /// The id of a JSON value; equal JSON texts get equal ids.
+    pub fn intern(&mut self, value: &Json) -> Value {
+        let text = value.to_string();
+        if let Some(&id) = self.ids.get(&text) {
+            return id;
+        }
+        let id = self.texts.len() as Value;
+        self.texts.push(text.clone());
+        self.ids.insert(text, id);
+        id
+    }
+
+    /// The id standing for every written value that no op observes (`key_history`).
+    pub fn unobserved(&mut self) -> Value {
+        const KEY: &str = "\u{0}unobserved";
+        if let Some(&id) = self.ids.get(KEY) {
+            return id;
+        }
+        let id = self.texts.len() as Value;
+        self.texts.push("a value no op observed".to_string());
+        self.ids.insert(KEY.to_string(), id);
+        id
+    }
+
+    /// The value as JSON text (`nil` for null).
+    pub fn text(&self, value: Value) -> &str {
+        self.texts.get(value as usize).map_or("?", String::as_str)
+    }
+}
+
+/// A read/write register (GET/SET). Refuses cas inputs: use [`CasRegister`] for those.
+#[derive(Debug, Clone)]
+pub struct Register {
+    pub values: Values,
+}
+
+/// A register with compare-and-set (GET/SET/a CAS script).
+#[derive(Debug, Clone)]
+pub struct CasRegister {
+    pub values: Values,
+}
+
+fn register_step(state: Value, input: &RegisterInput) -> Option<Value> {
+    match *input {
+        RegisterInput::Read(v) => (v == state).then_some(state),
+        RegisterInput::Write(v) => Some(v),
+        RegisterInput::Cas(old, new) => (old == state).then_some(new),
+        RegisterInput::CasMismatch(old) => (old != state).then_some(state),
+    }
+}
+
+/// An operation in words, with its values as JSON text.
+pub fn describe(values: &Values, input: &RegisterInput) -> String {
+    match *input {
+        RegisterInput::Read(v) => format!("read of {}", values.text(v)),
+        RegisterInput::Write(v) => format!("write {}", values.text(v)),
+        RegisterInput::Cas(o, n) => format!("cas {}->{}", values.text(o), values.text(n)),
+        RegisterInput::CasMismatch(o) => {
+            format!("cas from {} that failed (mismatch)", values.text(o))
+        }
+    }
+}
+
+impl Model for Register {
+    type State = Value;
+    type Input = RegisterInput;
+    fn init(&self) -> Value {
+        NULL
+    }
+    fn step(&self, state: Value, input: &RegisterInput) -> Option<Value> {
+        if input.is_cas() {
+            return None;
+        }
+        register_step(state, input)
+    }
+    fn describe_op(&self, input: &RegisterInput) -> String {
+        describe(&self.values, input)
+    }
+    fn describe_state(&self, state: Value) -> String {
+        self.values.text(state).to_string()
+    }
+}
+
+impl Model for CasRegister {
+    type State = Value;
+    type Input = RegisterInput;
+    fn init(&self) -> Value {
+        NULL
+    }
+    fn step(&self, state: Value, input: &RegisterInput) -> Option<Value> {
+        register_step(state, input)
+    }
+    fn describe_op(&self, input: &RegisterInput) -> String {
+        describe(&self.values, input)
+    }
+    fn describe_state(&self, state: Value) -> String {
+        self.values.text(state).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn mismatch_cas_is_legal_only_when_the_register_differs() {
+        let m = CasRegister {
+            values: Values::default(),
+        };
+        assert_eq!(m.step(3, &RegisterInput::CasMismatch(3)), None);
+        assert_eq!(m.step(4, &RegisterInput::CasMismatch(3)), Some(4));
+        assert_eq!(m.step(3, &RegisterInput::Cas(3, 5)), Some(5));
+        assert_eq!(m.step(NULL, &RegisterInput::Read(NULL)), Some(NULL));
+    }
+
+    #[test]
+    fn plain_register_refuses_cas_and_interning_is_stable() {
+        let mut values = Values::default();
+        let a = values.intern(&json!(7));
+        assert_eq!(values.intern(&json!(7)), a);
+        assert_eq!(values.intern(&json!(null)), NULL);
+        let m = Register { values };
+        assert_eq!(m.step(a, &RegisterInput::Cas(a, a)), None);
+        assert_eq!(m.describe_op(&RegisterInput::Write(a)), "write 7");
+    }
+}
