@@ -158,7 +158,11 @@ fn deposed_masters(history: &History, decls: &[Declaration]) -> Vec<(Anomaly, u6
         let Some(d) = decls.iter().rposition(|d| d.time < op.invoke.time) else {
             continue;
         };
-        if decls[d].node != node {
+        // Only a node that had itself been declared master before is *deposed*; a node that
+        // acknowledges before its own declaration reached the history (a client that asked
+        // Sentinel a moment before the harness recorded +switch-master) is not.
+        let was_master = decls[..d].iter().any(|e| e.node == node);
+        if decls[d].node != node && was_master {
             groups.entry((d, node)).or_default().push(op);
         }
     }
@@ -403,6 +407,49 @@ mod tests {
         let r = run(b);
         assert_eq!(r.valid, Validity::Valid, "{r:?}");
         assert_eq!(r.stat("reigns"), Some(3.0));
+    }
+
+    #[test]
+    fn deposed_master_acking_alone_is_split_brain() {
+        // Sentinel declared n2, which acknowledges nothing; n1 keeps acknowledging writes
+        // invoked after that, as the old master does in the classic partition.
+        let b = w(
+            Builder::with_key("s").topology(0.0, "n1"),
+            0.1,
+            1.0,
+            0,
+            "n1",
+        );
+        let b = b.topology(1.5, "n2");
+        let b = w(b, 2.0, 3.0, 1, "n1");
+        let b = w(b, 3.5, 4.0, 2, "n1");
+        let r = run(b);
+        assert_eq!(r.valid, Validity::Invalid);
+        assert_eq!(r.anomalies.len(), 1);
+        assert!(
+            r.anomalies[0]
+                .explanation
+                .contains("n2 was declared master"),
+            "{}",
+            r.anomalies[0].explanation
+        );
+    }
+
+    #[test]
+    fn a_new_master_acking_just_before_its_declaration_is_not_deposed() {
+        // A client found n3 through Sentinel a moment before the harness recorded the switch.
+        let b = w(
+            Builder::with_key("s").topology(0.0, "n1"),
+            0.1,
+            1.0,
+            0,
+            "n1",
+        );
+        let b = w(b, 2.0, 2.2, 1, "n3");
+        let b = b.topology(2.5, "n3");
+        let b = w(b, 3.0, 3.2, 2, "n3");
+        let r = run(b);
+        assert_eq!(r.valid, Validity::Valid, "{:?}", r.anomalies);
     }
 
     #[test]

@@ -95,19 +95,29 @@ fn follow_switch(text: &str, recorder: &Recorder, topology: &Topology) {
     let Some(node) = topology.node_at(new) else {
         return;
     };
-    if topology.master().is_some_and(|m| m.node == node) {
-        return;
-    }
+    let _ = recorder; // the topology's change hook records the declaration
     topology.set_master(&node);
-    recorder.record(topology_op(topology));
 }
 
 /// The observer record that names the current master and replicas (see the history
 /// conventions: checkers read the last one before the final reads).
 pub fn topology_op(topology: &Topology) -> Op {
-    let mut op = Op::new(0, 0, Process::Observer, OpType::Info, "topology");
-    let master = topology.master().map(|m| m.node);
+    let master = topology.master().map(|m| m.node).unwrap_or_default();
     let replicas: Vec<String> = topology.replicas().into_iter().map(|e| e.node).collect();
+    declaration(&master, &replicas)
+}
+
+/// A topology record declaring `master`.
+pub fn declaration(master: &str, replicas: &[String]) -> Op {
+    let mut op = Op::new(0, 0, Process::Observer, OpType::Info, "topology");
     op.value = json!({"master": master, "replicas": replicas});
     op
+}
+
+/// Makes every change of master in `topology` record its declaration in the history first.
+pub fn record_master_changes(topology: &Topology, recorder: &Recorder) {
+    let recorder = recorder.clone();
+    topology.on_master_change(std::sync::Arc::new(move |master, replicas| {
+        recorder.record(declaration(master, replicas));
+    }));
 }

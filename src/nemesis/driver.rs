@@ -154,17 +154,11 @@ impl Nemesis {
                 let node = pick(&candidates, step.pick).context("no running replica to promote")?;
                 invoke(&json!({"candidate": node, "old_master": old}));
                 c.promote(&node).await?;
-                drop(c);
-                self.record_topology().await;
                 Ok((Undo::Nothing, json!({"node": node, "old_master": old})))
             }
             Fault::Failover(kind) => {
                 invoke(&json!({"old_master": c.master()}));
                 let value = failover(&mut c, kind).await?;
-                drop(c);
-                if kind == FailoverKind::Coordinated {
-                    self.record_topology().await;
-                }
                 Ok((Undo::Nothing, value))
             }
         }
@@ -213,12 +207,6 @@ impl Nemesis {
         op.value = value;
         op.error = error;
         self.recorder.record(op);
-    }
-
-    async fn record_topology(&self) {
-        let c = self.cluster.lock().await;
-        self.recorder
-            .record(crate::cluster::sentinel_events::topology_op(&c.topology()));
     }
 
     fn set_active(&self, fault: Option<String>) {

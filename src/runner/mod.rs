@@ -135,6 +135,7 @@ async fn execute(
         (c.topology(), nodes, c.sentinel_addrs())
     };
     recorder.record(sentinel_events::topology_op(&topology));
+    sentinel_events::record_master_changes(&topology, recorder);
     let _sentinel_events = sentinel_events::follow(sentinels, recorder.clone(), topology.clone());
     let telemetry = telemetry::spawn(nodes, telemetry_rec.clone());
 

@@ -42,10 +42,22 @@ struct State {
     master_name: String,
 }
 
+/// Called with (new master, replicas) just *before* a change of master takes effect.
+pub type MasterChangeHook = Arc<dyn Fn(&str, &[String]) + Send + Sync>;
+
 /// Shared, cheaply cloned view of the cluster layout.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Topology {
     state: Arc<RwLock<State>>,
+    hook: Arc<RwLock<Option<MasterChangeHook>>>,
+}
+
+impl std::fmt::Debug for Topology {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Topology")
+            .field("state", &*self.read())
+            .finish()
+    }
 }
 
 impl Topology {
@@ -60,7 +72,16 @@ impl Topology {
         };
         Topology {
             state: Arc::new(RwLock::new(state)),
+            hook: Arc::default(),
         }
+    }
+
+    /// Registers the function told of every change of master, before clients can see it. The
+    /// harness records the change in the history there: a record that declares the new master
+    /// must precede every operation a client sends to it, or a checker would see the new
+    /// master act before it was declared.
+    pub fn on_master_change(&self, hook: MasterChangeHook) {
+        *self.hook.write().unwrap_or_else(|p| p.into_inner()) = Some(hook);
     }
 
     /// Makes clients discover the master through these Sentinels, under `master_name`.
@@ -75,8 +96,23 @@ impl Topology {
         self.write().aliases.insert(addr, node.to_string());
     }
 
-    /// Records a new master (after a promotion the harness made).
+    /// Records a new master (after a promotion the harness made, or one Sentinel announced).
+    /// The change hook runs first; setting the current master again does nothing.
     pub fn set_master(&self, node: &str) {
+        if self.read().master.as_deref() == Some(node) {
+            return;
+        }
+        let replicas: Vec<String> = self
+            .read()
+            .nodes
+            .keys()
+            .filter(|n| *n != node)
+            .cloned()
+            .collect();
+        let hook = self.hook.read().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(hook) = hook {
+            hook(node, &replicas);
+        }
         self.write().master = Some(node.to_string());
     }
 
