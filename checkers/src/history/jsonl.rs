@@ -115,10 +115,8 @@ fn normalise(value: &mut Value, position: usize) {
         }
     }
     let missing_f = matches!(obj.get("f"), None | Some(Value::Null));
-    if missing_f {
-        if obj.get("value").is_some_and(is_txn_value) {
-            obj.insert("f".into(), Value::from("txn"));
-        }
+    if missing_f && obj.get("value").is_some_and(is_txn_value) {
+        obj.insert("f".into(), Value::from("txn"));
     }
 }
 
