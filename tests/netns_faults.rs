@@ -224,3 +224,56 @@ async fn teardown_leaves_no_namespace_link_table_or_process() {
     assert!(!dir.path().join("netns.json").exists());
     assert!(c.teardown().is_empty(), "teardown is idempotent");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heal_all_and_converge_bring_every_fault_back() {
+    skip_unless_netns!();
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cluster(dir.path()).await;
+    let cut = grudge::cut(Grudge::IsolateReplica, &layout(&c), 0);
+    c.cut(&cut.links).await.unwrap();
+    c.kill("n3").await.unwrap();
+    c.pause("n2").await.unwrap();
+    let done = c.heal_all().await.unwrap();
+    assert_eq!(done.len(), 3, "{done:?}");
+    assert!(c.cut_links().is_empty());
+    let convergence = c.converge(Duration::from_secs(10)).await.unwrap();
+    assert!(convergence.converged, "{convergence:?}");
+    assert_eq!(convergence.master, "n1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentinels_in_namespaces_fail_over_when_the_master_dies() {
+    skip_unless_netns!();
+    let dir = tempfile::tempdir().unwrap();
+    let begin = std::time::Instant::now();
+    let mut c = netns_support::cluster_with_sentinels(dir.path(), 3).await;
+    eprintln!("cluster with Sentinels up after {:?}", begin.elapsed());
+    let topology = c.topology();
+    assert!(topology.uses_sentinel());
+    c.kill("n1").await.unwrap();
+    let sentinel = c.sentinel_addrs()[0].1;
+    let new_master = eventually(
+        Duration::from_secs(15),
+        "a Sentinel failover",
+        || async move {
+            let cmd = redis::cmd("SENTINEL")
+                .arg("get-master-addr-by-name")
+                .arg("redline")
+                .clone();
+            admin::command::<Option<(String, u16)>>(sentinel, &cmd, SHORT)
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|(host, _)| !host.ends_with(".11"))
+        },
+    )
+    .await;
+    eprintln!("failover seen after {new_master:?}");
+    c.heal_all().await.unwrap();
+    let begin = std::time::Instant::now();
+    let convergence = c.converge(Duration::from_secs(15)).await.unwrap();
+    eprintln!("converged after {:?}", begin.elapsed());
+    assert!(convergence.converged, "{convergence:?}");
+    assert_ne!(convergence.master, "n1");
+}

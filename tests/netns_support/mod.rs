@@ -31,10 +31,15 @@ macro_rules! skip_unless_netns {
 
 /// A master and two replicas in namespaces, fast failure detection, no snapshots.
 pub async fn cluster(dir: &Path) -> NetnsCluster {
+    cluster_with_sentinels(dir, 0).await
+}
+
+/// [`cluster`] with `sentinels` Sentinels (1 s down-after, 3 s failover timeout).
+pub async fn cluster_with_sentinels(dir: &Path, sentinels: usize) -> NetnsCluster {
     let server = redline::provision::locate_server(None, false).expect("redis-server");
     NetnsCluster::start(ClusterSpec {
         replicas: 2,
-        sentinels: 0,
+        sentinels,
         server_bin: server.path,
         redis_options: vec![
             ("repl-timeout".into(), "2".into()),
