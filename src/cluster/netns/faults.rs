@@ -23,8 +23,10 @@ impl NetnsCluster {
     /// Lifts every partition rule, resumes paused processes and starts dead ones.
     pub async fn heal_all(&mut self) -> Result<Vec<String>> {
         let mut done = Vec::new();
-        if !self.firewall.cuts().is_empty() {
-            self.firewall.heal()?;
+        // Always lift: a cut that failed halfway may have left tables without recorded cuts.
+        let had_cuts = !self.firewall.cuts().is_empty();
+        self.firewall.heal()?;
+        if had_cuts {
             done.push("lifted every partition rule".to_string());
         }
         let names: Vec<String> = self
