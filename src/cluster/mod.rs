@@ -15,6 +15,7 @@ pub mod capabilities;
 pub mod links;
 pub mod local;
 pub mod local_faults;
+pub mod netns;
 pub mod peer_identity;
 pub mod pids;
 pub mod process;

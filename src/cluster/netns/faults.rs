@@ -1,0 +1,271 @@
+//! The faults of the netns backend, and bringing the cluster back: healing every fault and
+//! converging replication before the final reads.
+//!
+//! Kill and pause are signals to the server's real pid (SIGKILL, SIGSTOP/SIGCONT); a partition
+//! is the firewall's nftables rules; delay is refused, since this kernel has no netem.
+
+use super::cluster::NetnsCluster;
+use crate::cluster::admin::{self, ADMIN_TIMEOUT};
+use crate::cluster::capabilities::{Kill, LinkDelay, Partition, Pause, Promote};
+use crate::cluster::links::Delay;
+use crate::cluster::local_faults::Convergence;
+use crate::cluster::process::ProcessState;
+use crate::cluster::redis_conf::MASTER_NAME;
+use anyhow::{bail, Context, Result};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// Why [`LinkDelay`] is refused, word for word.
+pub const NO_NETEM: &str =
+    "delay needs netem, which this kernel lacks; use --net local (redline's proxy)";
+
+impl NetnsCluster {
+    /// Lifts every partition rule, resumes paused processes and starts dead ones.
+    pub async fn heal_all(&mut self) -> Result<Vec<String>> {
+        let mut done = Vec::new();
+        // Always lift: a cut that failed halfway may have left tables without recorded cuts.
+        let had_cuts = !self.firewall.cuts().is_empty();
+        self.firewall.heal()?;
+        if had_cuts {
+            done.push("lifted every partition rule".to_string());
+        }
+        let names: Vec<String> = self
+            .nodes
+            .iter()
+            .chain(&self.sentinels)
+            .map(|m| m.name.clone())
+            .collect();
+        for name in names {
+            match self.state(&name) {
+                Some(ProcessState::Paused) => {
+                    self.resume(&name).await?;
+                    done.push(format!("resumed {name}"));
+                }
+                Some(ProcessState::Dead) => {
+                    self.start_by_name(&name).await?;
+                    done.push(format!("started {name}"));
+                }
+                _ => {}
+            }
+        }
+        Ok(done)
+    }
+
+    async fn start_by_name(&mut self, name: &str) -> Result<()> {
+        if let Some(idx) = self.sentinels.iter().position(|s| s.name == name) {
+            return self.start_member(true, idx).await;
+        }
+        let idx = self
+            .nodes
+            .iter()
+            .position(|n| n.name == name)
+            .with_context(|| format!("no node named {name:?}"))?;
+        // Without Sentinels the harness owns the topology: a restarted node replicates from the
+        // current master (or is the master). With Sentinels the config is left as the server and
+        // Sentinel last rewrote it, and Sentinel reconfigures the node, as in production.
+        if self.sentinels.is_empty() {
+            let master = self.master();
+            let replica_of = (name != master)
+                .then(|| self.client_addr(&master))
+                .flatten();
+            self.write_node_conf(&self.nodes[idx], replica_of)?;
+        }
+        self.start_member(false, idx).await
+    }
+
+    /// After healing: makes sure there is one master and every other node replicates from it,
+    /// then waits (bounded) until every replica has the master's offset.
+    pub async fn converge(&mut self, timeout: Duration) -> Result<Convergence> {
+        let deadline = Instant::now() + timeout;
+        if self.sentinels.is_empty() {
+            self.repoint_replicas().await?;
+        } else {
+            self.await_sentinel_master(deadline).await?;
+        }
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            match self.replication_caught_up().await {
+                Ok(None) => {
+                    return Ok(Convergence {
+                        master: self.master(),
+                        converged: true,
+                        detail: String::new(),
+                    })
+                }
+                Ok(Some(why)) => last = why,
+                Err(e) => last = format!("{e:#}"),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(Convergence {
+            master: self.master(),
+            converged: false,
+            detail: last,
+        })
+    }
+
+    async fn repoint_replicas(&mut self) -> Result<()> {
+        let master = self.master();
+        let target = self.client_addr(&master).context("master address")?;
+        for node in self.node_names() {
+            let addr = self.admin_addr(&node).context("node address")?;
+            admin::replicaof(addr, (node != master).then_some(target))
+                .await
+                .with_context(|| format!("repointing {node} while converging"))?;
+        }
+        Ok(())
+    }
+
+    /// Sentinel mode: waits until every Sentinel names the same master, then adopts it.
+    async fn await_sentinel_master(&mut self, deadline: Instant) -> Result<()> {
+        loop {
+            let mut answers = Vec::new();
+            for (_, addr) in self.sentinel_addrs() {
+                let cmd = redis::cmd("SENTINEL")
+                    .arg("get-master-addr-by-name")
+                    .arg(MASTER_NAME)
+                    .clone();
+                if let Ok(Some((host, port))) =
+                    admin::command::<Option<(String, u16)>>(addr, &cmd, ADMIN_TIMEOUT).await
+                {
+                    let at = format!("{host}:{port}").parse::<SocketAddr>().ok();
+                    answers.push(at.and_then(|a| self.node_at(a)));
+                }
+            }
+            let agreed = answers.first().cloned().flatten();
+            if agreed.is_some()
+                && answers.len() == self.sentinels.len()
+                && answers.iter().all(|a| *a == agreed)
+            {
+                if let Some(node) = agreed {
+                    self.set_master(&node);
+                }
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "the Sentinels did not agree on a master after healing (answers: {answers:?})"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// `None` when every replica is linked to the master and at its offset; else why not.
+    async fn replication_caught_up(&self) -> Result<Option<String>> {
+        let name = self.master();
+        let master_addr = self.admin_addr(&name).context("master address")?;
+        let master = admin::replication(master_addr, ADMIN_TIMEOUT).await?;
+        if !master.is_master() {
+            return Ok(Some(format!(
+                "{name} is not a master yet (role {})",
+                master.role
+            )));
+        }
+        let master_ip = self.client_addr(&name).map(|a| a.ip().to_string());
+        for node in self.node_names().into_iter().filter(|n| *n != name) {
+            let addr = self.admin_addr(&node).context("node address")?;
+            let r = admin::replication(addr, ADMIN_TIMEOUT).await?;
+            if r.is_master() || r.master_host != master_ip {
+                return Ok(Some(format!("{node} does not replicate from {name} yet")));
+            }
+            if !r.link_up() {
+                return Ok(Some(format!("{node}'s link to {name} is not up")));
+            }
+            // The master's offset also moves with its own pings; equal-or-ahead reads as caught
+            // up when read after the master's figure.
+            if r.replica_offset.unwrap_or(-1) < master.master_repl_offset {
+                return Ok(Some(format!(
+                    "{node} is at offset {:?}, the master at {}",
+                    r.replica_offset, master.master_repl_offset
+                )));
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl Kill for NetnsCluster {
+    async fn kill(&mut self, node: &str) -> Result<()> {
+        let m = self
+            .member_mut(node)
+            .with_context(|| format!("no member {node}"))?;
+        m.process.kill()?;
+        self.write_pids();
+        Ok(())
+    }
+
+    async fn start(&mut self, node: &str) -> Result<()> {
+        if self.state(node) != Some(ProcessState::Dead) {
+            return Ok(());
+        }
+        self.start_by_name(node).await
+    }
+}
+
+impl Pause for NetnsCluster {
+    async fn pause(&mut self, node: &str) -> Result<()> {
+        let m = self
+            .member_mut(node)
+            .with_context(|| format!("no member {node}"))?;
+        m.process.pause()
+    }
+
+    async fn resume(&mut self, node: &str) -> Result<()> {
+        let m = self
+            .member_mut(node)
+            .with_context(|| format!("no member {node}"))?;
+        if m.process.state() != ProcessState::Paused {
+            return Ok(());
+        }
+        m.process.resume()
+    }
+}
+
+impl Partition for NetnsCluster {
+    /// Installs DROP rules for every directed link given (see `firewall.rs`).
+    async fn cut(&mut self, links: &[(String, String)]) -> Result<()> {
+        let clients = self.network.bridge_addr();
+        self.firewall.cut(links, &self.network.hosts, clients)
+    }
+
+    async fn heal(&mut self) -> Result<()> {
+        self.firewall.heal()
+    }
+}
+
+impl LinkDelay for NetnsCluster {
+    async fn delay(&mut self, _links: &[(String, String)], _delay: Delay) -> Result<()> {
+        bail!(NO_NETEM)
+    }
+
+    /// Nothing was ever delayed, so there is nothing to undo.
+    async fn undelay(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl Promote for NetnsCluster {
+    /// REPLICAOF NO ONE on `node`, then every other running node replicates from it. Nodes that
+    /// are down or paused are repointed when they come back (restart config, or convergence).
+    async fn promote(&mut self, node: &str) -> Result<()> {
+        let addr = self
+            .admin_addr(node)
+            .with_context(|| format!("no node {node}"))?;
+        admin::replicaof(addr, None)
+            .await
+            .with_context(|| format!("REPLICAOF NO ONE on {node}"))?;
+        let new_master = self.client_addr(node).context("node address")?;
+        self.set_master(node);
+        for other in self.node_names().into_iter().filter(|n| n != node) {
+            if self.state(&other) != Some(ProcessState::Running) {
+                continue;
+            }
+            let addr = self.admin_addr(&other).context("node address")?;
+            if let Err(e) = admin::replicaof(addr, Some(new_master)).await {
+                tracing::warn!("repointing {other} to {node}: {e:#}");
+            }
+        }
+        Ok(())
+    }
+}
