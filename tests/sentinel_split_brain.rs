@@ -12,17 +12,41 @@ fn minority_master_keeps_acknowledging_and_those_writes_are_lost() {
     let store = Store::new();
     let out = run_test(
         &store,
-        &["--workload", "set", "--sentinels", "3", "--nemesis", "partition:minority", "--time-limit", "9",
-          "--nemesis-interval", "2", "--fault-duration", "6", "--seed", "11"],
+        &[
+            "--workload",
+            "set",
+            "--sentinels",
+            "3",
+            "--nemesis",
+            "partition:minority",
+            "--time-limit",
+            "9",
+            "--nemesis-interval",
+            "2",
+            "--fault-duration",
+            "6",
+            "--seed",
+            "11",
+        ],
     );
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let r = store.results();
-    let lost = r["checkers"]["lost-writes"]["stats"]["lost"].as_u64().unwrap();
+    let lost = r["checkers"]["lost-writes"]["stats"]["lost"]
+        .as_u64()
+        .unwrap();
     assert!(lost > 0, "acknowledged writes of the old master are lost");
     let sb = &r["checkers"]["split-brain"];
     assert_eq!(sb["valid"], false, "{sb}");
     let explanation = sb["anomalies"][0]["explanation"].as_str().unwrap();
-    assert!(explanation.contains("declared master") || explanation.contains("both acknowledged"), "{explanation}");
+    assert!(
+        explanation.contains("declared master") || explanation.contains("both acknowledged"),
+        "{explanation}"
+    );
     let history = std::fs::read_to_string(store.latest().join("history.jsonl")).unwrap();
     assert!(history.contains("+switch-master"));
     assert!(servers_under(store.path()).is_empty());
