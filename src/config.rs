@@ -106,6 +106,12 @@ pub struct TestConfig {
     /// The server binary (default: $REDLINE_REDIS_SERVER, then redis-server on PATH).
     #[arg(long)]
     pub server_bin: Option<PathBuf>,
+    /// local: every node on 127.0.0.1 behind redline's proxies (no root needed). netns (root):
+    /// one network namespace per node on a bridge redline creates, partitions as nftables DROP
+    /// rules in the namespaces; link delay needs netem, which this kernel lacks, so `delay`
+    /// faults need --net local.
+    #[arg(long, default_value = "local")]
+    pub net: String,
     /// Where run folders go.
     #[arg(long, default_value = "store")]
     pub store: PathBuf,
@@ -137,6 +143,13 @@ impl Default for TestConfig {
     }
 }
 
+/// Which cluster backend runs the nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Net {
+    Local,
+    Netns,
+}
+
 /// A validated test: typed options, ready to run.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -150,6 +163,7 @@ pub struct Plan {
     pub expect: Vec<Rule>,
     pub seed: u64,
     pub fault_duration: f64,
+    pub net: Net,
 }
 
 impl TestConfig {
@@ -211,6 +225,26 @@ impl TestConfig {
         nemesis
             .check_layout(self.replicas, self.sentinels)
             .map_err(anyhow::Error::msg)?;
+        let net = match self.net.as_str() {
+            "local" => Net::Local,
+            "netns" => {
+                if let Some(why) = crate::cluster::netns::unavailable() {
+                    bail!("--net netns cannot run here: {why}");
+                }
+                let delays = nemesis
+                    .faults
+                    .iter()
+                    .any(|f| matches!(f, crate::nemesis::spec::Fault::Delay(_)));
+                if delays {
+                    bail!(
+                        "--net netns cannot delay links: {}",
+                        crate::cluster::netns::NO_NETEM
+                    );
+                }
+                Net::Netns
+            }
+            other => bail!("--net must be local or netns, not {other:?}"),
+        };
         let fault_duration = match self.fault_duration {
             Some(d) => {
                 positive("--fault-duration", d)?;
@@ -237,6 +271,7 @@ impl TestConfig {
             expect,
             seed,
             fault_duration,
+            net,
         })
     }
 }

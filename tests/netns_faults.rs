@@ -237,7 +237,9 @@ async fn heal_all_and_converge_bring_every_fault_back() {
     let done = c.heal_all().await.unwrap();
     assert_eq!(done.len(), 3, "{done:?}");
     assert!(c.cut_links().is_empty());
-    let convergence = c.converge(Duration::from_secs(10)).await.unwrap();
+    let convergence = redline::cluster::convergence::converge(&mut c, Duration::from_secs(10))
+        .await
+        .unwrap();
     assert!(convergence.converged, "{convergence:?}");
     assert_eq!(convergence.master, "n1");
 }
@@ -272,7 +274,9 @@ async fn sentinels_in_namespaces_fail_over_when_the_master_dies() {
     eprintln!("failover seen after {new_master:?}");
     c.heal_all().await.unwrap();
     let begin = std::time::Instant::now();
-    let convergence = c.converge(Duration::from_secs(15)).await.unwrap();
+    let convergence = redline::cluster::convergence::converge(&mut c, Duration::from_secs(15))
+        .await
+        .unwrap();
     eprintln!("converged after {:?}", begin.elapsed());
     assert!(convergence.converged, "{convergence:?}");
     assert_ne!(convergence.master, "n1");

@@ -472,3 +472,43 @@ fn log_hint(log: &Path) -> String {
         format!("log {} ends with:\n  {}", log.display(), tail.join("\n  "))
     }
 }
+
+impl super::backend::Backend for LocalCluster {
+    fn topology(&self) -> Topology {
+        LocalCluster::topology(self)
+    }
+    fn node_names(&self) -> Vec<String> {
+        LocalCluster::node_names(self)
+    }
+    fn sentinel_names(&self) -> Vec<String> {
+        LocalCluster::sentinel_names(self)
+    }
+    fn admin_addr(&self, name: &str) -> Option<SocketAddr> {
+        LocalCluster::admin_addr(self, name)
+    }
+    /// Everyone reaches a node through its proxy.
+    fn client_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.proxy_addr(name)
+    }
+    fn node_at(&self, addr: SocketAddr) -> Option<String> {
+        self.node_at_proxy(addr)
+    }
+    fn sentinel_addrs(&self) -> Vec<(String, SocketAddr)> {
+        LocalCluster::sentinel_addrs(self)
+    }
+    fn state(&mut self, name: &str) -> Option<ProcessState> {
+        LocalCluster::state(self, name)
+    }
+    fn node_dirs(&self) -> Vec<(String, PathBuf)> {
+        LocalCluster::node_dirs(self)
+    }
+    fn server(&self) -> &ServerIdentity {
+        &self.server
+    }
+    async fn heal_all(&mut self) -> Result<Vec<String>> {
+        LocalCluster::heal_all(self).await
+    }
+    fn teardown(&mut self) {
+        LocalCluster::teardown(self)
+    }
+}

@@ -1,16 +1,13 @@
 //! The faults of the local backend, and bringing the cluster back: healing every fault and
 //! converging replication before the final reads.
 
-use super::admin::{self, ADMIN_TIMEOUT};
+use super::admin;
 use super::capabilities::{Kill, LinkDelay, Partition, Pause, Promote};
 use super::links::{Delay, Party};
 use super::local::LocalCluster;
 use super::process::ProcessState;
-use super::redis_conf::{self, NodeConf, MASTER_NAME};
-use anyhow::{bail, Context, Result};
-use serde::Serialize;
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use super::redis_conf::{self, NodeConf};
+use anyhow::{Context, Result};
 
 impl LocalCluster {
     fn party(&self, name: &str) -> Result<Party> {
@@ -98,133 +95,6 @@ impl LocalCluster {
         self.rewrite_conf_for_restart(idx)?;
         self.start_member(false, idx).await
     }
-
-    /// After healing: makes sure there is one master and every other node replicates from it,
-    /// then waits (bounded) until every replica has the master's offset.
-    pub async fn converge(&mut self, timeout: Duration) -> Result<Convergence> {
-        let deadline = Instant::now() + timeout;
-        if self.sentinels.is_empty() {
-            self.repoint_replicas().await?;
-        } else {
-            self.await_sentinel_master(deadline).await?;
-        }
-        let master_addr = self.admin_addr(&self.master()).context("master address")?;
-        let mut last = String::new();
-        while Instant::now() < deadline {
-            match self.replication_caught_up(master_addr).await {
-                Ok(None) => {
-                    return Ok(Convergence {
-                        master: self.master(),
-                        converged: true,
-                        detail: String::new(),
-                    })
-                }
-                Ok(Some(why)) => last = why,
-                Err(e) => last = format!("{e:#}"),
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Ok(Convergence {
-            master: self.master(),
-            converged: false,
-            detail: last,
-        })
-    }
-
-    /// Manual mode: the harness's master is the master; everyone else replicates from it.
-    async fn repoint_replicas(&mut self) -> Result<()> {
-        let master = self.master();
-        let master_proxy = self.proxy_addr(&master).context("master proxy")?;
-        for node in self.node_names() {
-            let addr = self.admin_addr(&node).context("node address")?;
-            let target = (node != master).then_some(master_proxy);
-            admin::replicaof(addr, target)
-                .await
-                .with_context(|| format!("repointing {node} while converging"))?;
-        }
-        Ok(())
-    }
-
-    /// Sentinel mode: waits until every Sentinel names the same master, then adopts it.
-    async fn await_sentinel_master(&mut self, deadline: Instant) -> Result<()> {
-        loop {
-            let mut answers = Vec::new();
-            for (_, addr) in self.sentinel_addrs() {
-                let cmd = redis::cmd("SENTINEL")
-                    .arg("get-master-addr-by-name")
-                    .arg(MASTER_NAME)
-                    .clone();
-                if let Ok(Some((host, port))) =
-                    admin::command::<Option<(String, u16)>>(addr, &cmd, ADMIN_TIMEOUT).await
-                {
-                    answers.push(
-                        format!("{host}:{port}")
-                            .parse::<SocketAddr>()
-                            .ok()
-                            .and_then(|a| self.node_at_proxy(a)),
-                    );
-                }
-            }
-            let agreed = answers.first().cloned().flatten();
-            if agreed.is_some()
-                && answers.len() == self.sentinels.len()
-                && answers.iter().all(|a| *a == agreed)
-            {
-                if let Some(node) = agreed {
-                    self.set_master(&node);
-                }
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "the Sentinels did not agree on a master after healing (answers: {answers:?})"
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    /// `None` when every replica is linked to the master and at its offset; else why not.
-    async fn replication_caught_up(&self, master_addr: SocketAddr) -> Result<Option<String>> {
-        let master = admin::replication(master_addr, ADMIN_TIMEOUT).await?;
-        let name = self.master();
-        if !master.is_master() {
-            return Ok(Some(format!(
-                "{name} is not a master yet (role {})",
-                master.role
-            )));
-        }
-        let master_port = self.proxy_addr(&name).map(|a| a.port());
-        for node in self.node_names().into_iter().filter(|n| *n != name) {
-            let addr = self.admin_addr(&node).context("node address")?;
-            let r = admin::replication(addr, ADMIN_TIMEOUT).await?;
-            if r.is_master() || r.master_port != master_port {
-                return Ok(Some(format!("{node} does not replicate from {name} yet")));
-            }
-            if !r.link_up() {
-                return Ok(Some(format!("{node}'s link to {name} is not up")));
-            }
-            // The master's offset also moves with its own pings; equal-or-ahead reads as caught up
-            // when read after the master's figure.
-            if r.replica_offset.unwrap_or(-1) < master.master_repl_offset {
-                return Ok(Some(format!(
-                    "{node} is at offset {:?}, the master at {}",
-                    r.replica_offset, master.master_repl_offset
-                )));
-            }
-        }
-        Ok(None)
-    }
-}
-
-/// How the cluster ended up before the final reads.
-#[derive(Debug, Clone, Serialize)]
-pub struct Convergence {
-    pub master: String,
-    pub converged: bool,
-    /// Why convergence was not reached in time.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub detail: String,
 }
 
 impl Kill for LocalCluster {

@@ -6,12 +6,17 @@
 //! - [`proxy`], [`links`], [`peer_identity`]: the proxies and the link rules they obey.
 //! - [`admin`]: the harness's own commands to servers (INFO, REPLICAOF), bypassing proxies.
 //! - [`capabilities`]: the fault traits (`Kill`, `Pause`, `Partition`, `LinkDelay`, `Promote`).
+//! - [`backend`]: what the runner needs of any cluster (layout, addresses, heal, teardown).
+//! - [`convergence`]: one master, replicas caught up, after healing; for any backend.
+//! - [`netns`]: the backend with one network namespace per node and nftables partitions.
 //! - [`local`]: the local backend, implementing every capability on 127.0.0.1.
 //! - [`sentinel_events`]: following Sentinel's event stream into the history.
 //! - [`pids`]: the run's pid file, and `redline cleanup` for runs that could not clean up.
 
 pub mod admin;
+pub mod backend;
 pub mod capabilities;
+pub mod convergence;
 pub mod links;
 pub mod local;
 pub mod local_faults;

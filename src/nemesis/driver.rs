@@ -7,11 +7,10 @@ use super::grudge::{self, Layout};
 use super::schedule::Step;
 use super::spec::{DelayTarget, FailoverKind, Fault, Target};
 use crate::cluster::admin::{self, ADMIN_TIMEOUT};
-use crate::cluster::capabilities::{Kill, LinkDelay, Partition, Pause, Promote};
+use crate::cluster::backend::Backend;
 use crate::cluster::links::Delay;
 use crate::cluster::process::ProcessState;
 use crate::cluster::redis_conf::MASTER_NAME;
-use crate::cluster::LocalCluster;
 use crate::recorder::Recorder;
 use crate::shutdown::Shutdown;
 use anyhow::{bail, Context, Result};
@@ -25,8 +24,8 @@ use tokio::time::Instant;
 pub type ActiveFaults = Arc<Mutex<Vec<String>>>;
 
 /// Runs the schedule against the cluster.
-pub struct Nemesis {
-    pub cluster: Arc<tokio::sync::Mutex<LocalCluster>>,
+pub struct Nemesis<B: Backend> {
+    pub cluster: Arc<tokio::sync::Mutex<B>>,
     pub recorder: Recorder,
     pub delay: Delay,
     pub active: ActiveFaults,
@@ -41,7 +40,7 @@ enum Undo {
     Nothing,
 }
 
-impl Nemesis {
+impl<B: Backend> Nemesis<B> {
     /// Applies every step at its offset from `start`, until the schedule ends or shutdown.
     pub async fn run(&self, steps: &[Step], start: Instant, shutdown: &Shutdown) {
         for step in steps {
@@ -92,11 +91,11 @@ impl Nemesis {
         }
     }
 
-    async fn inject(&self, step: &Step, invoke: &(dyn Fn(&Value) + Sync)) -> Result<(Undo, Value)> {
+    async fn inject(&self, step: &Step, invoke: &dyn Fn(&Value)) -> Result<(Undo, Value)> {
         let mut c = self.cluster.lock().await;
         match step.kind {
             Fault::Kill(t) => {
-                let nodes = targets(&mut c, t, step.pick)?;
+                let nodes = targets(&mut *c, t, step.pick)?;
                 invoke(&json!(nodes));
                 for n in &nodes {
                     c.kill(n).await?;
@@ -104,7 +103,7 @@ impl Nemesis {
                 Ok((Undo::Start(nodes.clone()), json!(nodes)))
             }
             Fault::Pause(t) => {
-                let nodes = targets(&mut c, t, step.pick)?;
+                let nodes = targets(&mut *c, t, step.pick)?;
                 invoke(&json!(nodes));
                 for n in &nodes {
                     c.pause(n).await?;
@@ -112,7 +111,7 @@ impl Nemesis {
                 Ok((Undo::Resume(nodes.clone()), json!(nodes)))
             }
             Fault::Partition(g) => {
-                let layout = layout(&c);
+                let layout = layout(&*c);
                 let cut = grudge::cut(g, &layout, step.pick);
                 let value = json!({
                     "grudge": super::spec::grudge_name(g),
@@ -124,7 +123,7 @@ impl Nemesis {
                 Ok((Undo::HealPartition, value))
             }
             Fault::Delay(target) => {
-                let l = layout(&c);
+                let l = layout(&*c);
                 let others: Vec<String> = match target {
                     DelayTarget::ReplicaLinks => l.replicas.clone(),
                     DelayTarget::ClientLinks => vec!["clients".into()],
@@ -150,7 +149,7 @@ impl Nemesis {
             }
             Fault::Promote => {
                 let old = c.master();
-                let candidates = running_replicas(&mut c);
+                let candidates = running_replicas(&mut *c);
                 let node = pick(&candidates, step.pick).context("no running replica to promote")?;
                 invoke(&json!({"candidate": node, "old_master": old}));
                 c.promote(&node).await?;
@@ -158,7 +157,7 @@ impl Nemesis {
             }
             Fault::Failover(kind) => {
                 invoke(&json!({"old_master": c.master()}));
-                let value = failover(&mut c, kind).await?;
+                let value = failover(&mut *c, kind).await?;
                 Ok((Undo::Nothing, value))
             }
         }
@@ -245,7 +244,7 @@ fn short(v: &Value) -> String {
     }
 }
 
-fn layout(c: &LocalCluster) -> Layout {
+fn layout<B: Backend>(c: &B) -> Layout {
     let master = c.master();
     Layout {
         replicas: c
@@ -258,7 +257,7 @@ fn layout(c: &LocalCluster) -> Layout {
     }
 }
 
-fn running_replicas(c: &mut LocalCluster) -> Vec<String> {
+fn running_replicas<B: Backend>(c: &mut B) -> Vec<String> {
     let master = c.master();
     c.node_names()
         .into_iter()
@@ -272,7 +271,7 @@ fn pick(items: &[String], pick: u64) -> Option<String> {
 }
 
 /// The running nodes a process fault hits.
-fn targets(c: &mut LocalCluster, t: Target, p: u64) -> Result<Vec<String>> {
+fn targets<B: Backend>(c: &mut B, t: Target, p: u64) -> Result<Vec<String>> {
     let master = c.master();
     let running: Vec<String> = c
         .node_names()
@@ -293,7 +292,7 @@ fn targets(c: &mut LocalCluster, t: Target, p: u64) -> Result<Vec<String>> {
 }
 
 /// An operator failover; returns what happened, and adopts the new master when it is known.
-async fn failover(c: &mut LocalCluster, kind: FailoverKind) -> Result<Value> {
+async fn failover<B: Backend>(c: &mut B, kind: FailoverKind) -> Result<Value> {
     let old = c.master();
     match kind {
         FailoverKind::Sentinel => {
@@ -326,7 +325,7 @@ async fn failover(c: &mut LocalCluster, kind: FailoverKind) -> Result<Value> {
 }
 
 /// Polls roles until a node other than `old` reports itself master.
-async fn await_new_master(c: &LocalCluster, old: &str, timeout: Duration) -> Option<String> {
+async fn await_new_master<B: Backend>(c: &B, old: &str, timeout: Duration) -> Option<String> {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         for n in c.node_names().into_iter().filter(|n| n != old) {

@@ -1,9 +1,9 @@
 //! After the workload: heal every fault, bring every node back, converge replication, and read
 //! everything from every node (`final` reads), recording each step in the history.
 
-use crate::cluster::local_faults::Convergence;
+use crate::cluster::backend::Backend;
+use crate::cluster::convergence::{self, Convergence};
 use crate::cluster::sentinel_events::topology_op;
-use crate::cluster::LocalCluster;
 use crate::recorder::Recorder;
 use anyhow::Result;
 use redline_checkers::{Op, OpType, Process};
@@ -15,7 +15,7 @@ use std::time::Duration;
 const FINAL_READ_ATTEMPTS: usize = 5;
 
 /// Heals every fault and restarts every dead process; records it as one nemesis op pair.
-pub async fn heal(cluster: &mut LocalCluster, recorder: &Recorder) -> Result<()> {
+pub async fn heal<B: Backend>(cluster: &mut B, recorder: &Recorder) -> Result<()> {
     recorder.record(Op::new(0, 0, Process::Nemesis, OpType::Invoke, "heal-all"));
     let result = cluster.heal_all().await;
     let mut done = Op::new(0, 0, Process::Nemesis, OpType::Info, "heal-all");
@@ -28,12 +28,12 @@ pub async fn heal(cluster: &mut LocalCluster, recorder: &Recorder) -> Result<()>
 }
 
 /// Converges replication (bounded) and records the outcome and the topology.
-pub async fn converge(
-    cluster: &mut LocalCluster,
+pub async fn converge<B: Backend>(
+    cluster: &mut B,
     recorder: &Recorder,
     timeout: Duration,
 ) -> Result<Convergence> {
-    let c = cluster.converge(timeout).await?;
+    let c = convergence::converge(cluster, timeout).await?;
     let mut op = Op::new(0, 0, Process::Observer, OpType::Info, "converge");
     op.value = serde_json::to_value(&c)?;
     recorder.record(op);
@@ -49,8 +49,8 @@ pub async fn converge(
 
 /// Reads everything from every node directly (admin address: no proxy), each node under a
 /// fresh process id starting at `first_process`.
-pub async fn final_reads(
-    cluster: &LocalCluster,
+pub async fn final_reads<B: Backend>(
+    cluster: &B,
     cfg: &WorkloadConfig,
     recorder: &Recorder,
     first_process: u64,

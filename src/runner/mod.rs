@@ -16,10 +16,12 @@ pub mod telemetry;
 pub mod test_json;
 
 use crate::analysis::{self, Analysis, AnalysisRequest};
+use crate::cluster::backend::Backend;
 use crate::cluster::links::Delay;
+use crate::cluster::netns::NetnsCluster;
 use crate::cluster::sentinel_events;
 use crate::cluster::{ClusterSpec, LocalCluster};
-use crate::config::Plan;
+use crate::config::{Net, Plan};
 use crate::nemesis::driver::{ActiveFaults, Nemesis};
 use crate::nemesis::schedule::{self, Step};
 use crate::provision;
@@ -63,42 +65,24 @@ pub async fn run_test(
     let mut record = TestRecord::new(plan, &server, &steps);
     record.write(&run_dir)?;
 
-    let start = std::time::Instant::now();
-    let recorder =
-        Recorder::create(&run_dir.file(store::HISTORY), start).context("creating history.jsonl")?;
-    let telemetry_rec = Recorder::create(&run_dir.file(store::TELEMETRY), start)
-        .context("creating telemetry.jsonl")?;
-
-    let cluster = LocalCluster::start(cluster_spec(plan, &server.path, &run_dir)).await?;
-    record.set_server(&cluster);
-    record.write(&run_dir)?;
-    let cluster = Arc::new(tokio::sync::Mutex::new(cluster));
-    let interrupted = execute(
-        plan,
-        &steps,
-        cluster.clone(),
-        &recorder,
-        &telemetry_rec,
-        &shutdown,
-    )
-    .await;
-
-    // Teardown before analysis: the analysis reads only the files.
-    let mut c = cluster.lock().await;
-    c.teardown();
-    drop(c);
+    let spec = cluster_spec(plan, &server.path, &run_dir);
+    let started = std::time::Instant::now();
+    let ran = match plan.net {
+        Net::Local => {
+            let cluster = LocalCluster::start(spec).await?;
+            run_on(cluster, plan, &steps, &run_dir, &mut record, &shutdown).await
+        }
+        Net::Netns => {
+            let cluster = NetnsCluster::start(spec).await?;
+            run_on(cluster, plan, &steps, &run_dir, &mut record, &shutdown).await
+        }
+    };
     record.finish(
-        start.elapsed(),
-        interrupted.as_ref().err().map(|e| format!("{e:#}")),
+        started.elapsed(),
+        ran.as_ref().err().map(|e| format!("{e:#}")),
     );
     record.write(&run_dir)?;
-    if recorder.failed() {
-        anyhow::bail!(
-            "writing {} failed during the run; the history is incomplete",
-            run_dir.file(store::HISTORY).display()
-        );
-    }
-    let interrupted = interrupted?;
+    let interrupted = ran?;
 
     let req = AnalysisRequest {
         workload: Some(plan.workload),
@@ -115,12 +99,50 @@ pub async fn run_test(
     })
 }
 
-/// The middle of the pipeline, with the cluster up: workload + nemesis + telemetry, then heal,
-/// converge and final reads. Returns whether the run was interrupted.
-async fn execute(
+/// With the cluster up: record, run, heal, read, and tear down (before any analysis: the
+/// analysis reads only the files). Returns whether the run was interrupted.
+async fn run_on<B: Backend>(
+    cluster: B,
     plan: &Plan,
     steps: &[Step],
-    cluster: Arc<tokio::sync::Mutex<LocalCluster>>,
+    run_dir: &RunDir,
+    record: &mut TestRecord,
+    shutdown: &Shutdown,
+) -> Result<bool> {
+    record.set_server(&cluster);
+    record.write(run_dir)?;
+    // Time zero of the history is the start of the workload, with the cluster up.
+    let start = std::time::Instant::now();
+    let recorder =
+        Recorder::create(&run_dir.file(store::HISTORY), start).context("creating history.jsonl")?;
+    let telemetry = Recorder::create(&run_dir.file(store::TELEMETRY), start)
+        .context("creating telemetry.jsonl")?;
+    let cluster = Arc::new(tokio::sync::Mutex::new(cluster));
+    let result = execute(
+        plan,
+        steps,
+        cluster.clone(),
+        &recorder,
+        &telemetry,
+        shutdown,
+    )
+    .await;
+    cluster.lock().await.teardown();
+    if recorder.failed() {
+        anyhow::bail!(
+            "writing {} failed during the run; the history is incomplete",
+            run_dir.file(store::HISTORY).display()
+        );
+    }
+    result
+}
+
+/// The middle of the pipeline: workload + nemesis + telemetry, then heal, converge and final
+/// reads. Returns whether the run was interrupted.
+async fn execute<B: Backend>(
+    plan: &Plan,
+    steps: &[Step],
+    cluster: Arc<tokio::sync::Mutex<B>>,
     recorder: &Recorder,
     telemetry_rec: &Recorder,
     shutdown: &Shutdown,
@@ -174,13 +196,13 @@ async fn execute(
         "redline: healing every fault{}",
         if interrupted { "" } else { " and converging" }
     );
-    let healed = final_phase::heal(&mut c, recorder).await;
+    let healed = final_phase::heal(&mut *c, recorder).await;
     if !interrupted {
         healed?;
         let timeout = Duration::from_secs_f64(plan.config.converge_timeout);
-        final_phase::converge(&mut c, recorder, timeout).await?;
+        final_phase::converge(&mut *c, recorder, timeout).await?;
         let first = highest_process + wcfg.concurrency as u64 + 1;
-        final_phase::final_reads(&c, &wcfg, recorder, first).await;
+        final_phase::final_reads(&*c, &wcfg, recorder, first).await;
     }
     telemetry.abort();
     Ok(interrupted)

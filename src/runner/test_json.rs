@@ -3,7 +3,7 @@
 //! crashed run has it) and rewritten as facts arrive.
 
 use crate::cluster::admin::ServerIdentity;
-use crate::cluster::LocalCluster;
+use crate::cluster::backend::Backend;
 use crate::config::{Plan, TestConfig};
 use crate::nemesis::schedule::Step;
 use crate::provision::ServerBinary;
@@ -74,8 +74,8 @@ impl TestRecord {
         }
     }
 
-    pub fn set_server(&mut self, cluster: &LocalCluster) {
-        let ServerIdentity { name, version } = cluster.server.clone();
+    pub fn set_server<B: Backend>(&mut self, cluster: &B) {
+        let ServerIdentity { name, version } = cluster.server().clone();
         self.server.name = name;
         self.server.version = version;
         self.nodes = cluster.node_names();
@@ -123,6 +123,9 @@ fn reproduce_command(plan: &Plan) -> String {
     }
     if c.replicas != d.replicas {
         push("replicas", c.replicas.to_string());
+    }
+    if c.net != d.net {
+        push("net", c.net.clone());
     }
     if c.sentinels != d.sentinels {
         push("sentinels", c.sentinels.to_string());

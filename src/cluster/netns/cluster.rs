@@ -507,3 +507,43 @@ fn bind_to(text: &str, host: &Host) -> Result<String> {
     }
     Ok(text.replacen(line, &format!("bind {} {}\n", host.data, host.admin), 1))
 }
+impl crate::cluster::backend::Backend for NetnsCluster {
+    fn topology(&self) -> Topology {
+        NetnsCluster::topology(self)
+    }
+    fn node_names(&self) -> Vec<String> {
+        NetnsCluster::node_names(self)
+    }
+    fn sentinel_names(&self) -> Vec<String> {
+        NetnsCluster::sentinel_names(self)
+    }
+    fn admin_addr(&self, name: &str) -> Option<SocketAddr> {
+        NetnsCluster::admin_addr(self, name)
+    }
+    fn client_addr(&self, name: &str) -> Option<SocketAddr> {
+        NetnsCluster::client_addr(self, name)
+    }
+    fn node_at(&self, addr: SocketAddr) -> Option<String> {
+        NetnsCluster::node_at(self, addr)
+    }
+    fn sentinel_addrs(&self) -> Vec<(String, SocketAddr)> {
+        NetnsCluster::sentinel_addrs(self)
+    }
+    fn state(&mut self, name: &str) -> Option<ProcessState> {
+        NetnsCluster::state(self, name)
+    }
+    fn node_dirs(&self) -> Vec<(String, PathBuf)> {
+        NetnsCluster::node_dirs(self)
+    }
+    fn server(&self) -> &ServerIdentity {
+        &self.server
+    }
+    async fn heal_all(&mut self) -> Result<Vec<String>> {
+        NetnsCluster::heal_all(self).await
+    }
+    fn teardown(&mut self) {
+        for left in NetnsCluster::teardown(self) {
+            tracing::warn!("netns teardown could not remove {left}");
+        }
+    }
+}

@@ -5,15 +5,11 @@
 //! is the firewall's nftables rules; delay is refused, since this kernel has no netem.
 
 use super::cluster::NetnsCluster;
-use crate::cluster::admin::{self, ADMIN_TIMEOUT};
+use crate::cluster::admin;
 use crate::cluster::capabilities::{Kill, LinkDelay, Partition, Pause, Promote};
 use crate::cluster::links::Delay;
-use crate::cluster::local_faults::Convergence;
 use crate::cluster::process::ProcessState;
-use crate::cluster::redis_conf::MASTER_NAME;
 use anyhow::{bail, Context, Result};
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
 
 /// Why [`LinkDelay`] is refused, word for word.
 pub const NO_NETEM: &str =
@@ -71,117 +67,6 @@ impl NetnsCluster {
             self.write_node_conf(&self.nodes[idx], replica_of)?;
         }
         self.start_member(false, idx).await
-    }
-
-    /// After healing: makes sure there is one master and every other node replicates from it,
-    /// then waits (bounded) until every replica has the master's offset.
-    pub async fn converge(&mut self, timeout: Duration) -> Result<Convergence> {
-        let deadline = Instant::now() + timeout;
-        if self.sentinels.is_empty() {
-            self.repoint_replicas().await?;
-        } else {
-            self.await_sentinel_master(deadline).await?;
-        }
-        let mut last = String::new();
-        while Instant::now() < deadline {
-            match self.replication_caught_up().await {
-                Ok(None) => {
-                    return Ok(Convergence {
-                        master: self.master(),
-                        converged: true,
-                        detail: String::new(),
-                    })
-                }
-                Ok(Some(why)) => last = why,
-                Err(e) => last = format!("{e:#}"),
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Ok(Convergence {
-            master: self.master(),
-            converged: false,
-            detail: last,
-        })
-    }
-
-    async fn repoint_replicas(&mut self) -> Result<()> {
-        let master = self.master();
-        let target = self.client_addr(&master).context("master address")?;
-        for node in self.node_names() {
-            let addr = self.admin_addr(&node).context("node address")?;
-            admin::replicaof(addr, (node != master).then_some(target))
-                .await
-                .with_context(|| format!("repointing {node} while converging"))?;
-        }
-        Ok(())
-    }
-
-    /// Sentinel mode: waits until every Sentinel names the same master, then adopts it.
-    async fn await_sentinel_master(&mut self, deadline: Instant) -> Result<()> {
-        loop {
-            let mut answers = Vec::new();
-            for (_, addr) in self.sentinel_addrs() {
-                let cmd = redis::cmd("SENTINEL")
-                    .arg("get-master-addr-by-name")
-                    .arg(MASTER_NAME)
-                    .clone();
-                if let Ok(Some((host, port))) =
-                    admin::command::<Option<(String, u16)>>(addr, &cmd, ADMIN_TIMEOUT).await
-                {
-                    let at = format!("{host}:{port}").parse::<SocketAddr>().ok();
-                    answers.push(at.and_then(|a| self.node_at(a)));
-                }
-            }
-            let agreed = answers.first().cloned().flatten();
-            if agreed.is_some()
-                && answers.len() == self.sentinels.len()
-                && answers.iter().all(|a| *a == agreed)
-            {
-                if let Some(node) = agreed {
-                    self.set_master(&node);
-                }
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "the Sentinels did not agree on a master after healing (answers: {answers:?})"
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    /// `None` when every replica is linked to the master and at its offset; else why not.
-    async fn replication_caught_up(&self) -> Result<Option<String>> {
-        let name = self.master();
-        let master_addr = self.admin_addr(&name).context("master address")?;
-        let master = admin::replication(master_addr, ADMIN_TIMEOUT).await?;
-        if !master.is_master() {
-            return Ok(Some(format!(
-                "{name} is not a master yet (role {})",
-                master.role
-            )));
-        }
-        let master_ip = self.client_addr(&name).map(|a| a.ip().to_string());
-        for node in self.node_names().into_iter().filter(|n| *n != name) {
-            let addr = self.admin_addr(&node).context("node address")?;
-            let r = admin::replication(addr, ADMIN_TIMEOUT).await?;
-            if r.is_master() || r.master_host != master_ip {
-                return Ok(Some(format!("{node} does not replicate from {name} yet")));
-            }
-            if !r.link_up() {
-                return Ok(Some(format!("{node}'s link to {name} is not up")));
-            }
-            // The master's offset also moves with its own pings; equal-or-ahead reads as caught
-            // up when read after the master's figure.
-            if r.replica_offset.unwrap_or(-1) < master.master_repl_offset {
-                return Ok(Some(format!(
-                    "{node} is at offset {:?}, the master at {}",
-                    r.replica_offset, master.master_repl_offset
-                )));
-            }
-        }
-        Ok(None)
     }
 }
 

@@ -1,0 +1,142 @@
+//! Bringing replication back together after the faults are healed, on any backend: one master,
+//! every other node replicating from it, every replica at the master's offset, within a bound.
+
+use super::admin::{self, ADMIN_TIMEOUT};
+use super::backend::Backend;
+use super::redis_conf::MASTER_NAME;
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// How the cluster ended up before the final reads.
+#[derive(Debug, Clone, Serialize)]
+pub struct Convergence {
+    pub master: String,
+    pub converged: bool,
+    /// Why convergence was not reached in time.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+/// Without Sentinels the harness's master stays the master and every other node is repointed
+/// at it (a deposed master that kept acknowledging writes loses them here, as it would in
+/// production); with Sentinels, waits until every Sentinel names the same master. Then waits
+/// until every replica is linked and at the master's offset.
+pub async fn converge<B: Backend>(cluster: &mut B, timeout: Duration) -> Result<Convergence> {
+    let deadline = Instant::now() + timeout;
+    if cluster.sentinel_names().is_empty() {
+        repoint_replicas(cluster).await?;
+    } else {
+        await_sentinel_master(cluster, deadline).await?;
+    }
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        match caught_up(cluster).await {
+            Ok(None) => {
+                return Ok(Convergence {
+                    master: cluster.master(),
+                    converged: true,
+                    detail: String::new(),
+                })
+            }
+            Ok(Some(why)) => last = why,
+            Err(e) => last = format!("{e:#}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(Convergence {
+        master: cluster.master(),
+        converged: false,
+        detail: last,
+    })
+}
+
+async fn repoint_replicas<B: Backend>(cluster: &mut B) -> Result<()> {
+    let master = cluster.master();
+    let target = cluster.client_addr(&master).context("master address")?;
+    for node in cluster.node_names() {
+        let addr = cluster.admin_addr(&node).context("node address")?;
+        admin::replicaof(addr, (node != master).then_some(target))
+            .await
+            .with_context(|| format!("repointing {node} while converging"))?;
+    }
+    Ok(())
+}
+
+async fn await_sentinel_master<B: Backend>(cluster: &mut B, deadline: Instant) -> Result<()> {
+    let sentinels = cluster.sentinel_addrs();
+    loop {
+        let mut answers = Vec::new();
+        for (_, addr) in &sentinels {
+            let cmd = redis::cmd("SENTINEL")
+                .arg("get-master-addr-by-name")
+                .arg(MASTER_NAME)
+                .clone();
+            if let Ok(Some((host, port))) =
+                admin::command::<Option<(String, u16)>>(*addr, &cmd, ADMIN_TIMEOUT).await
+            {
+                let at = format!("{host}:{port}").parse::<SocketAddr>().ok();
+                answers.push(at.and_then(|a| cluster.node_at(a)));
+            }
+        }
+        let agreed = answers.first().cloned().flatten();
+        if agreed.is_some()
+            && answers.len() == sentinels.len()
+            && answers.iter().all(|a| *a == agreed)
+        {
+            if let Some(node) = agreed {
+                cluster.set_master(&node);
+            }
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("the Sentinels did not agree on a master after healing (answers: {answers:?})");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// `None` when every replica is linked to the master and at its offset; else why not.
+async fn caught_up<B: Backend>(cluster: &B) -> Result<Option<String>> {
+    let name = cluster.master();
+    let master = admin::replication(
+        cluster.admin_addr(&name).context("master address")?,
+        ADMIN_TIMEOUT,
+    )
+    .await?;
+    if !master.is_master() {
+        return Ok(Some(format!(
+            "{name} is not a master yet (role {})",
+            master.role
+        )));
+    }
+    let master_at = cluster.client_addr(&name);
+    for node in cluster.node_names().into_iter().filter(|n| *n != name) {
+        let r = admin::replication(
+            cluster.admin_addr(&node).context("node address")?,
+            ADMIN_TIMEOUT,
+        )
+        .await?;
+        let points_at = r
+            .master_host
+            .as_deref()
+            .zip(r.master_port)
+            .and_then(|(h, p)| format!("{h}:{p}").parse::<SocketAddr>().ok());
+        if r.is_master() || points_at != master_at {
+            return Ok(Some(format!("{node} does not replicate from {name} yet")));
+        }
+        if !r.link_up() {
+            return Ok(Some(format!("{node}'s link to {name} is not up")));
+        }
+        // The master's offset also moves with its own pings; a replica read after the master's
+        // figure that is equal or ahead has caught up.
+        if r.replica_offset.unwrap_or(-1) < master.master_repl_offset {
+            return Ok(Some(format!(
+                "{node} is at offset {:?}, the master at {}",
+                r.replica_offset, master.master_repl_offset
+            )));
+        }
+    }
+    Ok(None)
+}
