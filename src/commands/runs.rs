@@ -34,6 +34,16 @@ pub fn list(args: &RunsArgs) -> Result<i32> {
 }
 
 pub fn cleanup(args: &RunsArgs) -> Result<i32> {
+    // Namespaces first: their servers die with them, then the pid files catch the rest.
+    if crate::cluster::netns::unavailable().is_none() {
+        let netns = crate::cluster::netns::cleanup_recorded(&args.store)?;
+        for removed in &netns.removed {
+            println!("removed {removed}");
+        }
+        for failure in &netns.failures {
+            eprintln!("redline: could not remove {failure}");
+        }
+    }
     let report = pids::cleanup_store(&args.store)?;
     for k in &report.killed {
         println!("stopped {k}");
