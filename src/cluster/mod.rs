@@ -5,6 +5,7 @@
 //! - [`redis_conf`]: the config files redline writes.
 //! - [`proxy`], [`links`], [`peer_identity`]: the proxies and the link rules they obey.
 //! - [`admin`]: the harness's own commands to servers (INFO, REPLICAOF), bypassing proxies.
+//! - [`features`]: what the server under test supports (WAITAOF, FAILOVER, dual-channel).
 //! - [`capabilities`]: the fault traits (`Kill`, `Pause`, `Partition`, `LinkDelay`, `Promote`).
 //! - [`local`]: the local backend, implementing every capability on 127.0.0.1.
 //! - [`sentinel_events`]: following Sentinel's event stream into the history.
@@ -12,6 +13,7 @@
 
 pub mod admin;
 pub mod capabilities;
+pub mod features;
 pub mod links;
 pub mod local;
 pub mod local_faults;

@@ -17,7 +17,7 @@ pub mod test_json;
 
 use crate::analysis::{self, Analysis, AnalysisRequest};
 use crate::cluster::links::Delay;
-use crate::cluster::sentinel_events;
+use crate::cluster::{features, sentinel_events};
 use crate::cluster::{ClusterSpec, LocalCluster};
 use crate::config::Plan;
 use crate::nemesis::driver::{ActiveFaults, Nemesis};
@@ -71,7 +71,17 @@ pub async fn run_test(
 
     let cluster = LocalCluster::start(cluster_spec(plan, &server.path, &run_dir)).await?;
     record.set_server(&cluster);
+    let addr = cluster.admin_addr("n1").context("n1's address")?;
+    let found = features::probe(addr)
+        .await
+        .context("probing the server's features")?;
+    record.features = Some(found.clone());
     record.write(&run_dir)?;
+    if let Err(e) = features::require(&found, &cluster.server, plan.workload, &plan.nemesis) {
+        record.finish(start.elapsed(), Some(format!("{e:#}")));
+        record.write(&run_dir)?;
+        return Err(e); // exit 2: the test cannot run on this server; the cluster guard tears down
+    }
     let cluster = Arc::new(tokio::sync::Mutex::new(cluster));
     let interrupted = execute(
         plan,
