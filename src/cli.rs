@@ -27,6 +27,8 @@ pub enum Command {
     Runs(RunsArgs),
     /// Stop every server process that a killed run left behind.
     Cleanup(RunsArgs),
+    /// List the server binaries found (PATH, $REDLINE_REDIS_SERVER, .servers/) and probe each.
+    Servers(crate::commands::servers::ServersArgs),
 }
 
 #[derive(Debug, Args)]

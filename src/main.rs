@@ -36,6 +36,7 @@ fn run(command: Command) -> anyhow::Result<i32> {
         Command::Report(args) => commands::report::run(&args),
         Command::Runs(args) => commands::runs::list(&args),
         Command::Cleanup(args) => commands::runs::cleanup(&args),
+        Command::Servers(args) => commands::servers::run(&args),
         Command::Test(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -57,8 +57,11 @@ fn check_executable(p: &Path, origin: &'static str) -> Result<ServerBinary> {
     if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
         bail!("{origin} {} is not an executable file", p.display());
     }
+    // Absolute, because each server starts in its node folder: a relative path such as
+    // `.servers/bin/redis-server` would be looked up from there.
+    let path = std::path::absolute(p).with_context(|| format!("{origin} {}", p.display()))?;
     Ok(ServerBinary {
-        path: p.to_path_buf(),
+        path,
         source: origin,
     })
 }

@@ -198,7 +198,8 @@ impl LocalCluster {
         Ok(())
     }
 
-    /// Starts one member's process, waits until it answers PING, and records its pid.
+    /// Starts one member's process, waits until it answers INFO with its own pid, and records
+    /// the pid.
     pub(super) async fn start_member(&mut self, sentinel: bool, idx: usize) -> Result<()> {
         let m = if sentinel {
             &mut self.sentinels[idx]
@@ -226,11 +227,17 @@ impl LocalCluster {
             if m.process.state() == ProcessState::Dead {
                 bail!("{name} exited right after starting; {}", log_hint(&log));
             }
-            if admin::command::<String>(addr, &redis::cmd("PING"), Duration::from_millis(500))
-                .await
-                .is_ok()
-            {
-                return Ok(());
+            // Whoever answers must be our process: another program may hold the port.
+            if let Ok(info) = admin::info(addr, "server", Duration::from_millis(500)).await {
+                if info.get("process_id").and_then(|p| p.parse::<u32>().ok()) == Some(pid) {
+                    return Ok(());
+                }
+                bail!(
+                    "port {} of {name} is answered by another process (pid {}), not the server \
+                     redline started; is another Redis listening there?",
+                    addr.port(),
+                    info.get("process_id").map(String::as_str).unwrap_or("?")
+                );
             }
             if Instant::now() > deadline {
                 bail!(
@@ -444,7 +451,19 @@ impl Drop for LocalCluster {
 }
 
 /// A free TCP port on 127.0.0.1 (bound and released; the server binds it right after).
+///
+/// Ports come from 20000..32000, below Linux's ephemeral range (32768..60999): a port the
+/// kernel hands out by itself is also handed to outgoing connections, and one of those could
+/// take it between our check and the server's bind.
 fn free_port() -> Result<u16> {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    for _ in 0..500 {
+        let port = rng.gen_range(20_000..32_000);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
     let l = TcpListener::bind("127.0.0.1:0").context("finding a free port on 127.0.0.1")?;
     Ok(l.local_addr()?.port())
 }

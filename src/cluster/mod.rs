@@ -5,6 +5,7 @@
 //! - [`redis_conf`]: the config files redline writes.
 //! - [`proxy`], [`links`], [`peer_identity`]: the proxies and the link rules they obey.
 //! - [`admin`]: the harness's own commands to servers (INFO, REPLICAOF), bypassing proxies.
+//! - [`features`]: what the server under test supports (WAITAOF, FAILOVER, dual-channel).
 //! - [`capabilities`]: the fault traits (`Kill`, `Pause`, `Partition`, `LinkDelay`, `Promote`).
 //! - [`backend`]: what the runner needs of any cluster (layout, addresses, heal, teardown).
 //! - [`convergence`]: one master, replicas caught up, after healing; for any backend.
@@ -17,6 +18,7 @@ pub mod admin;
 pub mod backend;
 pub mod capabilities;
 pub mod convergence;
+pub mod features;
 pub mod links;
 pub mod local;
 pub mod local_faults;

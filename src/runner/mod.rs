@@ -19,7 +19,7 @@ use crate::analysis::{self, Analysis, AnalysisRequest};
 use crate::cluster::backend::Backend;
 use crate::cluster::links::Delay;
 use crate::cluster::netns::NetnsCluster;
-use crate::cluster::sentinel_events;
+use crate::cluster::{features, sentinel_events};
 use crate::cluster::{ClusterSpec, LocalCluster};
 use crate::config::{Net, Plan};
 use crate::nemesis::driver::{ActiveFaults, Nemesis};
@@ -110,7 +110,14 @@ async fn run_on<B: Backend>(
     shutdown: &Shutdown,
 ) -> Result<bool> {
     record.set_server(&cluster);
+    let n1 = cluster.admin_addr("n1").context("n1's address")?;
+    let found = features::probe(n1)
+        .await
+        .context("probing the server's features")?;
+    record.features = Some(found.clone());
     record.write(run_dir)?;
+    // A test this server cannot run exits 2 with the reason; dropping the cluster tears it down.
+    features::require(&found, cluster.server(), plan.workload, &plan.nemesis)?;
     // Time zero of the history is the start of the workload, with the cluster up.
     let start = std::time::Instant::now();
     let recorder =

@@ -41,6 +41,9 @@ pub struct TestRecord {
     pub nodes: Vec<String>,
     #[serde(default)]
     pub sentinels: Vec<String>,
+    /// What the server supports, probed on the running master (WAITAOF, FAILOVER, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<crate::cluster::features::Features>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
     /// Why the run ended early, if it did.
@@ -69,6 +72,7 @@ impl TestRecord {
             },
             nodes: Vec::new(),
             sentinels: Vec::new(),
+            features: None,
             duration_ms: None,
             error: None,
         }

@@ -1,0 +1,298 @@
+//! What the server under test can do, probed on a running server: never inferred from a
+//! version string, because forks and backports make version numbers lie (Valkey 9 reports
+//! `redis_version:7.2.4`; a distribution may backport a command).
+//!
+//! [`probe`] asks a running node `COMMAND INFO WAITAOF`, `COMMAND INFO FAILOVER` and
+//! `CONFIG GET` of the replication options whose presence differs between servers. [`require`]
+//! turns a test's needs (the `waitaof` workload needs WAITAOF; `failover:coordinated` needs
+//! FAILOVER) into a clear refusal before any workload runs.
+
+use super::admin::{self, ServerIdentity, ADMIN_TIMEOUT};
+use crate::nemesis::spec::{FailoverKind, Fault, NemesisSpec};
+use anyhow::{Context, Result};
+use redline_checkers::WorkloadKind;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::SocketAddr;
+
+/// What a running server supports, as recorded in `test.json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Features {
+    /// `WAITAOF numlocal numreplicas timeout` (Redis 7.2+, every Valkey).
+    pub waitaof: bool,
+    /// The coordinated `FAILOVER` command (Redis 6.2+, every Valkey).
+    pub failover: bool,
+    /// `dual-channel-replication-enabled` (Valkey 8+): `None` when the server has no such
+    /// option, else whether it is on.
+    pub dual_channel_replication: Option<bool>,
+    /// `repl-diskless-load` (`disabled`, `on-empty-db`, `swapdb`, ...); `None` when absent.
+    pub repl_diskless_load: Option<String>,
+}
+
+/// One capability a test may need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feature {
+    Waitaof,
+    Failover,
+}
+
+impl Feature {
+    /// Whether `features` has it.
+    pub fn present(self, features: &Features) -> bool {
+        match self {
+            Feature::Waitaof => features.waitaof,
+            Feature::Failover => features.failover,
+        }
+    }
+
+    /// Where the feature came from, for the refusal message (history, not a probe).
+    fn since(self) -> &'static str {
+        match self {
+            Feature::Waitaof => "it arrived in Redis 7.2 and is in every Valkey",
+            Feature::Failover => "it arrived in Redis 6.2 and is in every Valkey",
+        }
+    }
+}
+
+impl fmt::Display for Feature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Feature::Waitaof => "WAITAOF",
+            Feature::Failover => "FAILOVER",
+        })
+    }
+}
+
+/// A test's need: which part of the test asks for which feature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Need {
+    /// What needs it, e.g. `workload waitaof`, `nemesis failover:coordinated`.
+    pub by: String,
+    pub feature: Feature,
+}
+
+/// The features a workload and a nemesis need.
+pub fn needs(workload: WorkloadKind, nemesis: &NemesisSpec) -> Vec<Need> {
+    let mut needs = Vec::new();
+    if workload == WorkloadKind::WaitAof {
+        needs.push(Need {
+            by: "workload waitaof".to_string(),
+            feature: Feature::Waitaof,
+        });
+    }
+    if nemesis
+        .faults
+        .contains(&Fault::Failover(FailoverKind::Coordinated))
+    {
+        needs.push(Need {
+            by: "nemesis failover:coordinated".to_string(),
+            feature: Feature::Failover,
+        });
+    }
+    needs
+}
+
+/// `Ok` when the server has everything the test needs; else a message naming each missing
+/// feature, what needs it and the server under test. Exit code 2 territory: the test cannot
+/// run here, which says nothing about consistency.
+pub fn require(
+    features: &Features,
+    server: &ServerIdentity,
+    workload: WorkloadKind,
+    nemesis: &NemesisSpec,
+) -> Result<()> {
+    let missing: Vec<String> = needs(workload, nemesis)
+        .into_iter()
+        .filter(|n| !n.feature.present(features))
+        .map(|n| {
+            format!(
+                "{} needs the {f} command, but {} {} (the server under test) has no {f} \
+                 command ({}); choose another server with --server-bin (see `redline servers`)",
+                n.by,
+                display_name(server),
+                server.version,
+                n.feature.since(),
+                f = n.feature,
+            )
+        })
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("{}", missing.join("\n"))
+    }
+}
+
+fn display_name(server: &ServerIdentity) -> &str {
+    if server.name.is_empty() {
+        "the server"
+    } else {
+        &server.name
+    }
+}
+
+/// Probes the server at `addr` (its real port, not a proxy).
+pub async fn probe(addr: SocketAddr) -> Result<Features> {
+    let waitaof = has_command(addr, "WAITAOF").await?;
+    let failover = has_command(addr, "FAILOVER").await?;
+    let dual = config_get(addr, "dual-channel-replication-enabled").await?;
+    let diskless_load = config_get(addr, "repl-diskless-load").await?;
+    Ok(Features {
+        waitaof,
+        failover,
+        dual_channel_replication: dual.map(|v| v == "yes"),
+        repl_diskless_load: diskless_load,
+    })
+}
+
+/// Probes the server and reads its identity (`INFO server`) in one go.
+pub async fn probe_server(addr: SocketAddr) -> Result<(ServerIdentity, Features)> {
+    let identity = ServerIdentity::parse(&admin::info(addr, "server", ADMIN_TIMEOUT).await?);
+    Ok((identity, probe(addr).await?))
+}
+
+/// `COMMAND INFO name`: a known command answers with its description, an unknown one with a
+/// single nil (every server since 2.8.13 answers this way).
+async fn has_command(addr: SocketAddr, name: &str) -> Result<bool> {
+    let reply: redis::Value = admin::command(
+        addr,
+        redis::cmd("COMMAND").arg("INFO").arg(name),
+        ADMIN_TIMEOUT,
+    )
+    .await
+    .with_context(|| format!("COMMAND INFO {name}"))?;
+    Ok(command_info_known(&reply))
+}
+
+/// Whether a `COMMAND INFO` reply describes a command (vs. `[nil]`).
+pub fn command_info_known(reply: &redis::Value) -> bool {
+    match reply {
+        redis::Value::Array(items) => items
+            .first()
+            .is_some_and(|v| !matches!(v, redis::Value::Nil)),
+        _ => false,
+    }
+}
+
+/// `CONFIG GET name`: `None` when the server has no such option (empty reply).
+async fn config_get(addr: SocketAddr, name: &str) -> Result<Option<String>> {
+    let reply: redis::Value = admin::command(
+        addr,
+        redis::cmd("CONFIG").arg("GET").arg(name),
+        ADMIN_TIMEOUT,
+    )
+    .await
+    .with_context(|| format!("CONFIG GET {name}"))?;
+    Ok(config_value(&reply, name))
+}
+
+/// The value of `name` in a `CONFIG GET` reply (a flat array in RESP2, a map in RESP3).
+pub fn config_value(reply: &redis::Value, name: &str) -> Option<String> {
+    let text = |v: &redis::Value| redis::from_redis_value_ref::<String>(v).ok();
+    match reply {
+        redis::Value::Array(items) => items
+            .chunks(2)
+            .find(|kv| kv.len() == 2 && text(&kv[0]).as_deref() == Some(name))
+            .and_then(|kv| text(&kv[1])),
+        redis::Value::Map(pairs) => pairs
+            .iter()
+            .find(|(k, _)| text(k).as_deref() == Some(name))
+            .and_then(|(_, v)| text(v)),
+        _ => None,
+    }
+}
+
+impl Features {
+    /// One line for tables: `WAITAOF yes, FAILOVER yes, dual-channel no, diskless-load disabled`.
+    pub fn summary(&self) -> String {
+        let yes_no = |b: bool| if b { "yes" } else { "no" };
+        format!(
+            "WAITAOF {}, FAILOVER {}, dual-channel {}, diskless-load {}",
+            yes_no(self.waitaof),
+            yes_no(self.failover),
+            self.dual_channel_replication
+                .map(yes_no)
+                .unwrap_or("absent"),
+            self.repl_diskless_load.as_deref().unwrap_or("absent"),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redis::Value;
+
+    fn bulk(s: &str) -> Value {
+        Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn command_info_tells_known_from_unknown() {
+        assert!(!command_info_known(&Value::Array(vec![Value::Nil])));
+        assert!(command_info_known(&Value::Array(vec![Value::Array(vec![
+            bulk("waitaof"),
+            Value::Int(4),
+        ])])));
+        assert!(!command_info_known(&Value::Array(vec![])));
+    }
+
+    #[test]
+    fn config_get_reads_present_and_absent_options() {
+        let reply = Value::Array(vec![bulk("repl-diskless-load"), bulk("disabled")]);
+        assert_eq!(
+            config_value(&reply, "repl-diskless-load").as_deref(),
+            Some("disabled")
+        );
+        assert_eq!(
+            config_value(&Value::Array(vec![]), "dual-channel-replication-enabled"),
+            None
+        );
+        let map = Value::Map(vec![(bulk("dual-channel-replication-enabled"), bulk("no"))]);
+        assert_eq!(
+            config_value(&map, "dual-channel-replication-enabled").as_deref(),
+            Some("no")
+        );
+    }
+
+    #[test]
+    fn waitaof_on_a_server_without_it_is_refused_with_the_server_named() {
+        let redis70 = ServerIdentity {
+            name: "redis".into(),
+            version: "7.0.15".into(),
+        };
+        let features = Features {
+            failover: true,
+            ..Features::default()
+        };
+        let workload: WorkloadKind = "waitaof".parse().unwrap();
+        let err = require(&features, &redis70, workload, &NemesisSpec::none()).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("workload waitaof needs the WAITAOF command"),
+            "{text}"
+        );
+        assert!(
+            text.contains("redis 7.0.15 (the server under test)"),
+            "{text}"
+        );
+
+        let with = Features {
+            waitaof: true,
+            ..features
+        };
+        assert!(require(&with, &redis70, workload, &NemesisSpec::none()).is_ok());
+    }
+
+    #[test]
+    fn coordinated_failover_needs_failover() {
+        let nemesis: NemesisSpec = "failover:coordinated".parse().unwrap();
+        let set: WorkloadKind = "set".parse().unwrap();
+        let none = Features::default();
+        let server = ServerIdentity::default();
+        let err = require(&none, &server, set, &nemesis).unwrap_err();
+        assert!(err.to_string().contains("nemesis failover:coordinated"));
+        let sentinel: NemesisSpec = "failover:sentinel".parse().unwrap();
+        assert!(require(&none, &server, set, &sentinel).is_ok());
+    }
+}
