@@ -34,6 +34,14 @@ impl Store {
     }
 }
 
+impl Drop for Store {
+    /// Whatever a failed assertion left running under this store is stopped: a test must not
+    /// leave servers behind even when it fails halfway.
+    fn drop(&mut self) {
+        let _ = redline().arg("cleanup").arg("--store").arg(self.path()).output();
+    }
+}
+
 /// The `redline` binary built for these tests.
 pub fn redline() -> Command {
     Command::new(env!("CARGO_BIN_EXE_redline"))
