@@ -72,6 +72,9 @@ pub fn install_signal_handlers(shutdown: Shutdown, run_dir: watch::Receiver<Opti
                 shutdown.trigger();
             } else {
                 if let Some(dir) = run_dir.borrow().clone() {
+                    if crate::cluster::netns::unavailable().is_none() {
+                        let _ = crate::cluster::netns::cleanup_recorded(&dir);
+                    }
                     let _ = crate::cluster::pids::cleanup_store(&dir);
                 }
                 eprintln!("redline: killed the run's processes; exiting");
