@@ -111,7 +111,30 @@ const KEY_STATS: &[(&str, &str, &str)] = &[
     ("stale-reads", "stale_fraction", "stale read fraction"),
     ("stale-reads", "staleness_ms_p99", "staleness p99 (ms)"),
     ("stale-reads", "staleness_ms_max", "staleness max (ms)"),
-    ("wait", "lost", "lost WAIT-acknowledged writes"),
+    ("wait", "lost_by_acked", "lost writes by WAIT ack count"),
+    (
+        "wait",
+        "lost_by_aof_acked",
+        "lost writes by WAITAOF acks (local/replicas)",
+    ),
+    (
+        "wait",
+        "wait_durable_lost",
+        "lost at or above the WAIT threshold",
+    ),
+    ("counter", "out_of_bounds", "counter reads out of bounds"),
+    (
+        "linearizable",
+        "keys_nonlinearizable",
+        "non-linearizable keys",
+    ),
+    ("txn-cycles", "models_ruled_out", "models ruled out"),
+    ("split-brain", "overlap_ms_total", "split-brain time (ms)"),
+    (
+        "availability",
+        "throughput_ok_per_s",
+        "throughput (ok ops/s)",
+    ),
 ];
 
 fn stats_section(results: &Results) -> Option<String> {
@@ -126,6 +149,12 @@ fn stats_section(results: &Results) -> Option<String> {
         else {
             continue;
         };
+        let empty = value.is_null()
+            || value.as_object().is_some_and(|o| o.is_empty())
+            || value.as_array().is_some_and(|a| a.is_empty());
+        if empty {
+            continue;
+        }
         b.push_record([checker.to_string(), label.to_string(), format_stat(value)]);
         any = true;
     }

@@ -38,7 +38,11 @@ impl Drop for Store {
     /// Whatever a failed assertion left running under this store is stopped: a test must not
     /// leave servers behind even when it fails halfway.
     fn drop(&mut self) {
-        let _ = redline().arg("cleanup").arg("--store").arg(self.path()).output();
+        let _ = redline()
+            .arg("cleanup")
+            .arg("--store")
+            .arg(self.path())
+            .output();
     }
 }
 
