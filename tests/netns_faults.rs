@@ -9,6 +9,7 @@ mod netns_support;
 
 use netns_support::{cluster, eventually, leftovers, namespace_of, settle, tables_in};
 use redline::cluster::admin::{self, ADMIN_TIMEOUT};
+use redline::cluster::backend::Backend as _;
 use redline::cluster::capabilities::{Kill, LinkDelay, Partition, Pause};
 use redline::cluster::links::Delay;
 use redline::cluster::netns::NO_NETEM;

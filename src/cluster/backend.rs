@@ -2,10 +2,10 @@
 //! the local proxy cluster or one network namespace per node. Faults come from the capability
 //! traits; this trait adds the layout, addresses and lifecycle.
 
-use super::admin::ServerIdentity;
+use super::admin::{self, ServerIdentity};
 use super::capabilities::{Kill, LinkDelay, Partition, Pause, Promote};
 use super::process::ProcessState;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use redline_workloads::Topology;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -49,4 +49,30 @@ pub trait Backend: Kill + Pause + Partition + LinkDelay + Promote {
     fn set_master(&mut self, node: &str) {
         self.topology().set_master(node);
     }
+}
+
+/// Manual failover as an operator does it: `REPLICAOF NO ONE` on `node`, declare it master
+/// (clients follow), then every other running node replicates from it. Nodes that are down or
+/// paused are repointed when they come back (their restart config, or convergence).
+pub async fn promote_by_replicaof<B: Backend>(cluster: &mut B, node: &str) -> Result<()> {
+    let addr = cluster
+        .admin_addr(node)
+        .with_context(|| format!("no node {node}"))?;
+    admin::replicaof(addr, None)
+        .await
+        .with_context(|| format!("REPLICAOF NO ONE on {node}"))?;
+    let new_master = cluster
+        .client_addr(node)
+        .context("the new master's address")?;
+    cluster.set_master(node);
+    for other in cluster.node_names().into_iter().filter(|n| n != node) {
+        if cluster.state(&other) != Some(ProcessState::Running) {
+            continue;
+        }
+        let addr = cluster.admin_addr(&other).context("node address")?;
+        if let Err(e) = admin::replicaof(addr, Some(new_master)).await {
+            tracing::warn!("repointing {other} to {node}: {e:#}");
+        }
+    }
+    Ok(())
 }

@@ -8,6 +8,7 @@
 //! (also run on drop) stops everything.
 
 use super::admin::{self, ServerIdentity, ADMIN_TIMEOUT};
+use super::backend::Backend as _;
 use super::capabilities::READY_TIMEOUT;
 use super::links::{LinkTable, Party};
 use super::pids::{PidEntry, PidFile, PID_FILE};
@@ -320,19 +321,6 @@ impl LocalCluster {
 
     pub fn links(&self) -> Arc<LinkTable> {
         self.links.clone()
-    }
-
-    /// The master as the harness last made or saw it (a promotion, a `+switch-master`).
-    pub fn master(&self) -> String {
-        self.topology
-            .master()
-            .map(|e| e.node)
-            .unwrap_or_else(|| "n1".to_string())
-    }
-
-    /// Records that `node` is the master now.
-    pub fn set_master(&mut self, node: &str) {
-        self.topology.set_master(node);
     }
 
     pub fn node_names(&self) -> Vec<String> {

@@ -1,7 +1,7 @@
 //! The faults of the local backend, and bringing the cluster back: healing every fault and
 //! converging replication before the final reads.
 
-use super::admin;
+use super::backend::Backend as _;
 use super::capabilities::{Kill, LinkDelay, Partition, Pause, Promote};
 use super::links::{Delay, Party};
 use super::local::LocalCluster;
@@ -162,26 +162,7 @@ impl LinkDelay for LocalCluster {
 }
 
 impl Promote for LocalCluster {
-    /// REPLICAOF NO ONE on `node`, then every other running node replicates from it. Nodes that
-    /// are down or paused are repointed when they come back (restart config, or convergence).
     async fn promote(&mut self, node: &str) -> Result<()> {
-        let addr = self
-            .admin_addr(node)
-            .with_context(|| format!("no node {node}"))?;
-        admin::replicaof(addr, None)
-            .await
-            .with_context(|| format!("REPLICAOF NO ONE on {node}"))?;
-        let new_master = self.proxy_addr(node).context("proxy address")?;
-        self.set_master(node);
-        for other in self.node_names().into_iter().filter(|n| n != node) {
-            if self.state(&other) != Some(ProcessState::Running) {
-                continue;
-            }
-            let addr = self.admin_addr(&other).context("node address")?;
-            if let Err(e) = admin::replicaof(addr, Some(new_master)).await {
-                tracing::warn!("repointing {other} to {node}: {e:#}");
-            }
-        }
-        Ok(())
+        crate::cluster::backend::promote_by_replicaof(self, node).await
     }
 }

@@ -12,6 +12,7 @@ use super::firewall::Firewall;
 use super::names::{Subnet, Tag, MAX_NODES, MAX_SENTINELS};
 use super::namespace::{Host, Network};
 use crate::cluster::admin::{self, ServerIdentity, ADMIN_TIMEOUT};
+use crate::cluster::backend::Backend as _;
 use crate::cluster::capabilities::READY_TIMEOUT;
 use crate::cluster::pids::{PidEntry, PidFile, PID_FILE};
 use crate::cluster::process::{ProcessState, ServerProcess};
@@ -378,19 +379,6 @@ impl NetnsCluster {
     /// The client view: nodes at their data addresses (no proxy); Sentinel discovery when enabled.
     pub fn topology(&self) -> Topology {
         self.topology.clone()
-    }
-
-    /// The master as the harness last made or saw it (a promotion, a `+switch-master`).
-    pub fn master(&self) -> String {
-        self.topology
-            .master()
-            .map(|e| e.node)
-            .unwrap_or_else(|| "n1".to_string())
-    }
-
-    /// Records that `node` is the master now.
-    pub fn set_master(&mut self, node: &str) {
-        self.topology.set_master(node);
     }
 
     pub fn node_names(&self) -> Vec<String> {

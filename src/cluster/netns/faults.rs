@@ -5,7 +5,7 @@
 //! is the firewall's nftables rules; delay is refused, since this kernel has no netem.
 
 use super::cluster::NetnsCluster;
-use crate::cluster::admin;
+use crate::cluster::backend::Backend as _;
 use crate::cluster::capabilities::{Kill, LinkDelay, Partition, Pause, Promote};
 use crate::cluster::links::Delay;
 use crate::cluster::process::ProcessState;
@@ -131,26 +131,7 @@ impl LinkDelay for NetnsCluster {
 }
 
 impl Promote for NetnsCluster {
-    /// REPLICAOF NO ONE on `node`, then every other running node replicates from it. Nodes that
-    /// are down or paused are repointed when they come back (restart config, or convergence).
     async fn promote(&mut self, node: &str) -> Result<()> {
-        let addr = self
-            .admin_addr(node)
-            .with_context(|| format!("no node {node}"))?;
-        admin::replicaof(addr, None)
-            .await
-            .with_context(|| format!("REPLICAOF NO ONE on {node}"))?;
-        let new_master = self.client_addr(node).context("node address")?;
-        self.set_master(node);
-        for other in self.node_names().into_iter().filter(|n| n != node) {
-            if self.state(&other) != Some(ProcessState::Running) {
-                continue;
-            }
-            let addr = self.admin_addr(&other).context("node address")?;
-            if let Err(e) = admin::replicaof(addr, Some(new_master)).await {
-                tracing::warn!("repointing {other} to {node}: {e:#}");
-            }
-        }
-        Ok(())
+        crate::cluster::backend::promote_by_replicaof(self, node).await
     }
 }
