@@ -119,3 +119,39 @@ fn restart_with_empty_dataset_loses_acknowledged_writes_and_names_them() {
     );
     assert!(!first["ops"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn the_same_seed_gives_the_same_fault_schedule() {
+    let schedule = |store: &Store| {
+        let out = run_test(
+            store,
+            &[
+                "--workload",
+                "set",
+                "--nemesis",
+                "kill,pause,partition",
+                "--time-limit",
+                "2",
+                "--nemesis-interval",
+                "0.4",
+                "--fault-duration",
+                "0.2",
+                "--seed",
+                "42",
+            ],
+        );
+        assert!(
+            matches!(out.status.code(), Some(0) | Some(1)),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = std::fs::read_to_string(store.latest().join("test.json")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["seed"], 42);
+        v["schedule"].clone()
+    };
+    let (a, b) = (Store::new(), Store::new());
+    let first = schedule(&a);
+    assert!(first.as_array().is_some_and(|s| s.len() >= 3), "{first}");
+    assert_eq!(first, schedule(&b));
+}
