@@ -4,10 +4,12 @@
 //! - [`check`]: `redline check`, analysis of a stored history.
 //! - [`report`]: `redline report`, re-rendering a run folder.
 //! - [`runs`]: `redline runs` and `redline cleanup`.
+//! - [`suite`]: `redline suite` and `redline test --repeat N`.
 //! - [`outputs`]: writing results.json, report.html, junit.xml and the summary table.
 
 pub mod check;
 pub mod outputs;
 pub mod report;
 pub mod runs;
+pub mod suite;
 pub mod test;
