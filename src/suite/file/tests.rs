@@ -41,7 +41,7 @@ expect = ["no-stale-reads"]
     assert_eq!(reg.config.replicas, 2, "the test's own key wins");
     assert_eq!(reg.repeat, 4);
     assert_eq!(reg.config.redis_options, vec!["appendonly=yes"]);
-    assert_eq!(reg.line, 13);
+    assert_eq!(reg.line, 12, "the line of its [[test]] header");
 }
 
 #[test]
