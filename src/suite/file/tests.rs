@@ -135,3 +135,15 @@ fn syntax_errors_carry_the_line() {
     let err = parse_str("[[test]]\nname = \"a\"\nreplicas = = 2\n").unwrap_err();
     assert_eq!(err.line, Some(3), "{err}");
 }
+
+#[test]
+fn shipped_suites_parse() {
+    for (name, text) in [
+        ("ci-quick", include_str!("../../../suites/ci-quick.toml")),
+        ("nightly", include_str!("../../../suites/nightly.toml")),
+    ] {
+        let suite = parse(Path::new(name), text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(suite.name, name);
+        assert!(!suite.tests.is_empty());
+    }
+}
