@@ -29,6 +29,8 @@ pub enum Command {
     Cleanup(RunsArgs),
     /// List the server binaries found (PATH, $REDLINE_REDIS_SERVER, .servers/) and probe each.
     Servers(crate::commands::servers::ServersArgs),
+    /// Run the tests of a suite file (TOML), each repeated, and give one verdict (CI gate).
+    Suite(SuiteArgs),
 }
 
 #[derive(Debug, Args)]
@@ -38,6 +40,10 @@ pub struct TestArgs {
     /// Print results.json to stdout instead of the summary table.
     #[arg(long)]
     pub json: bool,
+    /// Run the test N times, run i with seed + i; report the detection rate with its 95%
+    /// interval; exit as a suite of one test would.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub repeat: u64,
 }
 
 #[derive(Debug, Args)]
@@ -72,4 +78,26 @@ pub struct RunsArgs {
     /// The store folder.
     #[arg(long, default_value = "store")]
     pub store: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct SuiteArgs {
+    /// The suite file: `[defaults]` and `[[test]]` tables (see docs/ci.md).
+    pub file: PathBuf,
+    /// Run only this test (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub only: Vec<String>,
+    /// Start no new run once this many seconds have passed; runs not started are reported as
+    /// not run and make the suite exit 2 (unless a test broke: 1).
+    #[arg(long, value_name = "S")]
+    pub time_budget: Option<f64>,
+    /// Where run folders go; the suite's own folder is <store>/suites/<suite>/<time>.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+    /// Base seed of tests that set none (default: from the clock; recorded in suite.json).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Print suite.json to stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }

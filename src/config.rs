@@ -99,6 +99,7 @@ pub struct TestConfig {
     pub delay_jitter_ms: u64,
     /// A redis.conf option for every node, KEY=VALUE (repeatable), e.g. appendonly=yes, save=.
     #[arg(long = "redis-option", value_name = "K=V")]
+    #[serde(alias = "redis-option")]
     pub redis_options: Vec<String>,
     /// A config file included into every node's config (before --redis-option).
     #[arg(long)]

@@ -13,6 +13,7 @@
 //! - [`recorder`]: the live, flushed `history.jsonl`.
 //! - [`store`]: run folders, `store/latest`, the list of past runs.
 //! - [`shutdown`]: Ctrl-C / SIGTERM as a token every task watches.
+//! - [`suite`]: suite files, repeated runs, detection rates, the CI gate.
 //!
 //! Analysis lives in `redline-checkers`, workloads in `redline-workloads`, outputs in
 //! `redline-reports`; this crate orchestrates and never re-implements them.
@@ -28,3 +29,4 @@ pub mod recorder;
 pub mod runner;
 pub mod shutdown;
 pub mod store;
+pub mod suite;

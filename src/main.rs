@@ -43,5 +43,11 @@ fn run(command: Command) -> anyhow::Result<i32> {
                 .build()?;
             runtime.block_on(commands::test::run(&args))
         }
+        Command::Suite(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(commands::suite::run(&args))
+        }
     }
 }

@@ -5,6 +5,7 @@
 //! - [`report`]: `redline report`, re-rendering a run folder.
 //! - [`runs`]: `redline runs` and `redline cleanup`.
 //! - [`servers`]: `redline servers`, the server binaries found and what each supports.
+//! - [`suite`]: `redline suite` and `redline test --repeat N`.
 //! - [`outputs`]: writing results.json, report.html, junit.xml and the summary table.
 
 pub mod check;
@@ -12,4 +13,5 @@ pub mod outputs;
 pub mod report;
 pub mod runs;
 pub mod servers;
+pub mod suite;
 pub mod test;

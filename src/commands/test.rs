@@ -7,6 +7,9 @@ use crate::shutdown::{self, Shutdown};
 use anyhow::Result;
 
 pub async fn run(args: &TestArgs) -> Result<i32> {
+    if args.repeat != 1 {
+        return super::suite::run_repeated(args).await;
+    }
     let plan = args.config.validate()?;
     let shutdown = Shutdown::default();
     let (run_dir_tx, run_dir_rx) = tokio::sync::watch::channel(None);
