@@ -11,7 +11,7 @@
 //! completion. The final reads after healing are left out: they measure the harness, not the
 //! service under faults.
 
-use crate::final_reads::node_of;
+use crate::final_reads::{declarations, node_of};
 use crate::history::{History, Op, OpType, Operation, Process};
 use crate::quantiles::{quantile, sorted};
 use crate::registry::CheckOptions;
@@ -69,7 +69,45 @@ pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
         .map(|(f, w)| (f.to_string(), windows_json(w)))
         .collect();
     stats.insert("unavailability_by_f".into(), Value::Object(by_f));
+    failovers(history, &mut stats);
     CheckResult::from_anomalies(Vec::new(), stats)
+}
+
+/// Failover time: for every change of master the history declares during the workload (a
+/// promotion, Sentinel's `+switch-master`), the time since the fault that preceded it. The
+/// final phase (from `heal-all` on) is left out: a master adopted there ends no fault.
+fn failovers(history: &History, stats: &mut Map<String, Value>) {
+    let healed_at = history
+        .nemesis_ops()
+        .find(|o| o.f == "heal-all")
+        .map_or(u64::MAX, |o| o.time);
+    let faults: Vec<&Op> = history
+        .nemesis_ops()
+        .filter(|o| o.op_type == OpType::Invoke)
+        .filter(|o| {
+            matches!(
+                o.f.as_str(),
+                "kill" | "pause" | "partition" | "promote" | "failover" | "delay"
+            )
+        })
+        .collect();
+    let mut list = Vec::new();
+    let mut times = Vec::new();
+    for d in declarations(history).iter().filter(|d| d.time < healed_at) {
+        let Some(fault) = faults.iter().rev().find(|f| f.time <= d.time) else {
+            continue;
+        };
+        let ms = (d.time - fault.time) as f64 / 1e6;
+        times.push(ms);
+        list.push(
+            json!({"fault_op": fault.index, "fault": fault.f, "declared_op": d.index,
+                         "new_master": d.node, "ms": ms}),
+        );
+    }
+    let times = sorted(times);
+    stats.insert("failovers".into(), Value::Array(list));
+    stats.insert("failover_ms_p50".into(), json!(quantile(&times, 0.5)));
+    stats.insert("failover_ms_max".into(), json!(times.last()));
 }
 
 fn outcome_name(o: &Operation<'_>) -> &'static str {
@@ -264,6 +302,27 @@ mod tests {
             .node("n1")
             .client(t1, p, outcome, f, json!(1))
             .node("n1")
+    }
+
+    #[test]
+    fn failover_time_runs_from_the_fault_to_the_new_masters_declaration() {
+        let b = op(
+            Builder::with_key("s").topology(0.0, "n1"),
+            1.0,
+            2.0,
+            0,
+            "add",
+            "ok",
+        );
+        let b = b.nemesis(1000.0, "invoke", "partition", json!({"grudge": "minority"}));
+        let b = b.topology(2500.0, "n2");
+        let b = op(b, 2600.0, 2601.0, 1, "add", "ok");
+        let b = b.nemesis(3000.0, "invoke", "heal-all", Value::Null);
+        let b = b.topology(3100.0, "n3"); // adopted while converging: no fault ends there
+        let r = check(&b.build(), &CheckOptions::default());
+        assert_eq!(r.stats["failover_ms_max"], json!(1500.0));
+        assert_eq!(r.stats["failovers"].as_array().unwrap().len(), 1);
+        assert_eq!(r.stats["failovers"][0]["new_master"], "n2");
     }
 
     #[test]

@@ -85,6 +85,8 @@ pub struct Measures {
     pub staleness_ms_p99: Option<f64>,
     /// `availability.stats.unavailability.total_ms`.
     pub unavailable_ms: Option<f64>,
+    /// `availability.stats.failover_ms_max`: the slowest change of master after a fault.
+    pub failover_ms_max: Option<f64>,
     /// `wait.stats.lost_by_acked`: lost writes by how many replicas WAIT said had them.
     pub lost_by_acked: BTreeMap<String, u64>,
     /// Anomalies by kind over every checker.
@@ -125,6 +127,7 @@ impl Measures {
                 .and_then(|u| u.get("total_ms"))
                 .and_then(Value::as_f64)
                 .map(|ms| ms.max(0.0)),
+            failover_ms_max: stat("availability", "failover_ms_max").and_then(Value::as_f64),
             lost_by_acked,
             anomalies,
         }

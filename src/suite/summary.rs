@@ -68,6 +68,8 @@ pub struct TestSummary {
     pub stale_fraction: Option<f64>,
     /// The largest per-run staleness p99.
     pub staleness_ms_p99_max: Option<f64>,
+    /// The slowest failover (fault to new master declared) over the runs.
+    pub failover_ms_max: Option<f64>,
     /// Mean per checked run of the time without a successful op after a failure.
     pub unavailable_ms_mean: Option<f64>,
     pub lost_by_acked: BTreeMap<String, u64>,
@@ -131,6 +133,10 @@ pub fn summarise(test: &SuiteTest, runs: &[&RunRecord]) -> TestSummary {
         staleness_ms_p99_max: measures
             .iter()
             .filter_map(|m| m.staleness_ms_p99)
+            .reduce(f64::max),
+        failover_ms_max: measures
+            .iter()
+            .filter_map(|m| m.failover_ms_max)
             .reduce(f64::max),
         unavailable_ms_mean: (!unavailable.is_empty())
             .then(|| unavailable.iter().sum::<f64>() / unavailable.len() as f64),

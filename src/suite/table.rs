@@ -27,7 +27,7 @@ const VERDICT_COLUMNS: [Column; 5] = [
 ];
 
 /// Shown when at least one test measured them.
-const COMPARISON_COLUMNS: [Column; 5] = [
+const COMPARISON_COLUMNS: [Column; 6] = [
     ("lost Σ/max", |s| {
         Some(format!("{} / {}", s.lost_total?, s.lost_max?))
     }),
@@ -36,6 +36,9 @@ const COMPARISON_COLUMNS: [Column; 5] = [
     }),
     ("staleness p99", |s| {
         s.staleness_ms_p99_max.map(|ms| format!("{ms:.1} ms"))
+    }),
+    ("failover (max)", |s| {
+        s.failover_ms_max.map(|ms| format!("{:.2} s", ms / 1000.0))
     }),
     ("unavailable/run", |s| {
         s.unavailable_ms_mean
