@@ -204,6 +204,29 @@ pub fn declarations(history: &History) -> Vec<Declaration> {
     out
 }
 
+/// Whether client reads went to replicas, as far as the history tells: `Some(true)` when some
+/// (non-final) read was served by a node other than the master declared when it was invoked,
+/// `Some(false)` when every read that names its node was served by the declared master, `None`
+/// when the history declares no master or no read names its node.
+pub fn reads_served_by_replicas(history: &History) -> Option<bool> {
+    let decls = declarations(history);
+    let mut judged = false;
+    for op in history.operations() {
+        if op.invoke.f != "read" || op.invoke.is_final {
+            continue;
+        }
+        let Some(node) = node_of(&op) else { continue };
+        let Some(d) = decls.iter().rev().find(|d| d.time <= op.invoke.time) else {
+            continue;
+        };
+        if d.node != node {
+            return Some(true);
+        }
+        judged = true;
+    }
+    judged.then_some(false)
+}
+
 /// The target of a promote/failover nemesis invocation (or standalone record), if named.
 fn promoted_node(op: &Op) -> Option<&str> {
     if op.process != Process::Nemesis || !(op.f == "promote" || op.f == "failover") {
@@ -324,6 +347,33 @@ mod tests {
 
     fn history(text: &str) -> History {
         read_str(text).unwrap().history
+    }
+
+    #[test]
+    fn reads_on_replicas_are_told_from_the_declared_master() {
+        use super::test_support::Builder;
+        use serde_json::{json, Value};
+        let read = |b: Builder, t: f64, p: u64, node: &str| {
+            b.invoke(t, p, "read", Value::Null)
+                .node(node)
+                .client(t + 1.0, p, "ok", "read", json!(1))
+                .node(node)
+        };
+        let on_master = read(Builder::with_key("r").topology(0.0, "n1"), 1.0, 0, "n1");
+        assert_eq!(reads_served_by_replicas(&on_master.build()), Some(false));
+        let on_replica = read(Builder::with_key("r").topology(0.0, "n1"), 1.0, 0, "n2");
+        assert_eq!(reads_served_by_replicas(&on_replica.build()), Some(true));
+        let promoted = read(
+            Builder::with_key("r")
+                .topology(0.0, "n1")
+                .topology(5.0, "n2"),
+            6.0,
+            0,
+            "n2",
+        );
+        assert_eq!(reads_served_by_replicas(&promoted.build()), Some(false));
+        let unknown = read(Builder::with_key("r"), 1.0, 0, "n2");
+        assert_eq!(reads_served_by_replicas(&unknown.build()), None);
     }
 
     #[test]

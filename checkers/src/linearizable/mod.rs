@@ -46,7 +46,11 @@ const UNKNOWN_KEYS_NAMED: usize = 20;
 /// Considers client `read`/`write`/`cas` ops that carry a key, except final reads (see
 /// [`key_history`] for what enters a sub-history). One `nonlinearizable` anomaly per bad key.
 pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
-    if opts.reads_from_master == Some(false) {
+    // A stored history may not say where reads went; its topology records and the nodes that
+    // served the reads do.
+    let inferred = crate::final_reads::reads_served_by_replicas(history).map(|replicas| !replicas);
+    let from_master = opts.reads_from_master.or(inferred);
+    if from_master == Some(false) {
         return CheckResult::skipped(REPLICA_READS);
     }
     let split = key_history::split_by_key(history);
@@ -97,7 +101,7 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
     if !unknown.is_empty() && result.valid == Validity::Valid {
         result.valid = Validity::Unknown;
     }
-    result.notes = notes(opts, &split.malformed, &unknown);
+    result.notes = notes(opts, inferred.is_some(), &split.malformed, &unknown);
     result
 }
 
@@ -119,9 +123,14 @@ fn check_key(key: &KeyHistory, budget: &Budget) -> KeyVerdict {
     }
 }
 
-fn notes(opts: &CheckOptions, malformed: &[u64], unknown: &[(String, String)]) -> Vec<String> {
+fn notes(
+    opts: &CheckOptions,
+    from_master_inferred: bool,
+    malformed: &[u64],
+    unknown: &[(String, String)],
+) -> Vec<String> {
     let mut notes = Vec::new();
-    if opts.reads_from_master.is_none() {
+    if opts.reads_from_master.is_none() && !from_master_inferred {
         notes.push(
             "whether reads were served by the master is not recorded; the history was checked \
              as if they were (replica reads would make stale reads expected)"
