@@ -140,3 +140,31 @@ async fn caught_up<B: Backend>(cluster: &B) -> Result<Option<String>> {
     }
     Ok(None)
 }
+
+/// Waits until replication actually streams to every replica: a probe write on the master is
+/// acknowledged by all of them (`WAIT`). `master_link_status:up` is not enough: Redis starts
+/// streaming to a fresh replica only after its first `REPLCONF ACK`, up to a second later, and a
+/// workload started before that would see every replica read in that second as stale.
+pub async fn await_streaming<B: Backend>(cluster: &B, timeout: Duration) -> Result<()> {
+    let replicas = cluster.node_names().len().saturating_sub(1);
+    if replicas == 0 {
+        return Ok(());
+    }
+    let master = cluster
+        .admin_addr(&cluster.master())
+        .context("master address")?;
+    let deadline = Instant::now() + timeout;
+    let mut acked = 0;
+    while Instant::now() < deadline {
+        let probe = redis::cmd("SET").arg("redline:probe").arg(1).clone();
+        let _: String = admin::command(master, &probe, ADMIN_TIMEOUT).await?;
+        let wait = redis::cmd("WAIT").arg(replicas).arg(500).clone();
+        acked = admin::command::<usize>(master, &wait, ADMIN_TIMEOUT).await?;
+        if acked >= replicas {
+            let del = redis::cmd("DEL").arg("redline:probe").clone();
+            let _: i64 = admin::command(master, &del, ADMIN_TIMEOUT).await?;
+            return Ok(());
+        }
+    }
+    bail!("only {acked} of {replicas} replicas acknowledged a probe write within {timeout:?}: replication is not streaming")
+}

@@ -17,6 +17,7 @@ pub mod test_json;
 
 use crate::analysis::{self, Analysis, AnalysisRequest};
 use crate::cluster::backend::Backend;
+use crate::cluster::capabilities::READY_TIMEOUT;
 use crate::cluster::links::Delay;
 use crate::cluster::netns::NetnsCluster;
 use crate::cluster::{features, sentinel_events};
@@ -118,6 +119,7 @@ async fn run_on<B: Backend>(
     record.write(run_dir)?;
     // A test this server cannot run exits 2 with the reason; dropping the cluster tears it down.
     features::require(&found, cluster.server(), plan.workload, &plan.nemesis)?;
+    crate::cluster::convergence::await_streaming(&cluster, READY_TIMEOUT).await?;
     // Time zero of the history is the start of the workload, with the cluster up.
     let start = std::time::Instant::now();
     let recorder =
