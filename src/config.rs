@@ -217,6 +217,21 @@ impl TestConfig {
                 bail!("--read-ratio must be between 0 and 1, not {r}");
             }
         }
+        if self.replicas == 0 && self.read_from == "replicas" {
+            bail!("--read-from replicas needs at least one replica (--replicas 0 was given); use --read-from master");
+        }
+        let waits = matches!(self.workload.as_str(), "wait" | "waitaof");
+        let asked = if self.workload == "waitaof" {
+            self.waitaof_replicas
+        } else {
+            self.wait_replicas
+        };
+        if waits && asked as usize > self.replicas {
+            bail!(
+                "--{}-replicas {asked} asks more replicas than the cluster has (--replicas {}): every write would time out",
+                self.workload, self.replicas
+            );
+        }
         if self.max_txn_length == 0 {
             bail!("--max-txn-length must be at least 1");
         }

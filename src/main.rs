@@ -5,6 +5,12 @@ use redline::cli::{Cli, Command};
 use redline::commands;
 
 fn main() {
+    // Like any Unix filter: `redline runs | head -1` ends quietly when the reader goes away,
+    // instead of panicking on a broken pipe.
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -114,6 +114,9 @@ pub struct CheckResult {
     /// Remarks a reader should see (what was left undecided, what was assumed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Anomalies found but not listed (a checker caps long lists), by kind; counts include them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub omitted: BTreeMap<String, u64>,
 }
 
 impl CheckResult {
@@ -130,7 +133,32 @@ impl CheckResult {
             stats,
             skipped: None,
             notes: Vec::new(),
+            omitted: BTreeMap::new(),
         }
+    }
+
+    /// Keeps at most `cap` anomalies of `kind` (the first ones, in list order) and counts the
+    /// rest in [`CheckResult::omitted`].
+    pub fn cap_kind(&mut self, kind: &str, cap: usize) {
+        let mut kept = 0usize;
+        let mut dropped = 0u64;
+        self.anomalies.retain(|a| {
+            if a.kind != kind {
+                return true;
+            }
+            kept += 1;
+            let keep = kept <= cap;
+            dropped += u64::from(!keep);
+            keep
+        });
+        if dropped > 0 {
+            *self.omitted.entry(kind.to_string()).or_default() += dropped;
+        }
+    }
+
+    /// How many anomalies there are in all, listed or omitted.
+    pub fn anomaly_count(&self) -> u64 {
+        self.anomalies.len() as u64 + self.omitted.values().sum::<u64>()
     }
 
     /// A checker that does not apply to this history, with the reason.
@@ -141,6 +169,7 @@ impl CheckResult {
             stats: Map::new(),
             skipped: Some(reason.into()),
             notes: Vec::new(),
+            omitted: BTreeMap::new(),
         }
     }
 
@@ -152,14 +181,18 @@ impl CheckResult {
             stats: Map::new(),
             skipped: None,
             notes: vec![reason.into()],
+            omitted: BTreeMap::new(),
         }
     }
 
-    /// Anomaly counts by kind.
+    /// Anomaly counts by kind, including the ones a capped list omits.
     pub fn counts_by_kind(&self) -> BTreeMap<String, usize> {
         let mut counts = BTreeMap::new();
         for a in &self.anomalies {
             *counts.entry(a.kind.clone()).or_insert(0) += 1;
+        }
+        for (kind, n) in &self.omitted {
+            *counts.entry(kind.clone()).or_insert(0) += *n as usize;
         }
         counts
     }
@@ -222,6 +255,20 @@ mod tests {
         let v = serde_json::to_string(&[Validity::Valid, Validity::Invalid, Validity::Unknown])
             .unwrap();
         assert_eq!(v, r#"[true,false,"unknown"]"#);
+    }
+
+    #[test]
+    fn capped_lists_still_count_every_anomaly() {
+        let a = |kind: &str| Anomaly::new(kind, vec![1], "x".into());
+        let mut r = CheckResult::from_anomalies(
+            vec![a("stale-read"), a("stale-read"), a("stale-read"), a("lost")],
+            Map::new(),
+        );
+        r.cap_kind("stale-read", 1);
+        assert_eq!(r.anomalies.len(), 2);
+        assert_eq!(r.anomaly_count(), 4);
+        assert_eq!(r.counts_by_kind()["stale-read"], 3);
+        assert_eq!(r.valid, Validity::Invalid);
     }
 
     #[test]

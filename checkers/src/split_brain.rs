@@ -178,8 +178,9 @@ fn deposed_masters(history: &History, decls: &[Declaration]) -> Vec<(Anomaly, u6
                 "{} was declared master at {:.1} ms (op {}), yet {node} went on acknowledging writes \
                  invoked after that: {} write(s), the first ops {:?} (invoked {:.1} ms), the last \
                  ops {:?} (completed {:.1} ms). From {:.1} ms to {:.1} ms ({:.1} ms) two nodes acted \
-                 as master; writes {node} acknowledged there are lost when it rejoins {} as a \
-                 replica. Master changes and faults around it: {events}.",
+                 as master; the writes {node} acknowledged there are lost if it rejoins the \
+                 cluster as a replica and resynchronises (lost-writes says whether they were). \
+                 Master changes and faults around it: {events}.",
                 decl.node,
                 decl.time as f64 / 1e6,
                 decl.index,
@@ -191,7 +192,6 @@ fn deposed_masters(history: &History, decls: &[Declaration]) -> Vec<(Anomaly, u6
                 decl.time as f64 / 1e6,
                 end as f64 / 1e6,
                 (end - decl.time) as f64 / 1e6,
-                decl.node,
             );
             let mut ops = vec![decl.index];
             ops.extend(first.indices());

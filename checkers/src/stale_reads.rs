@@ -134,9 +134,13 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
         ));
     }
     let mut anomalies = unexpected;
-    anomalies.truncate(cap);
     anomalies.extend(stale.iter().take(cap).map(anomaly));
     let mut result = CheckResult::from_anomalies(anomalies, stats);
+    result.cap_kind("unexpected", cap);
+    let unlisted = stale.len().saturating_sub(cap) as u64;
+    if unlisted > 0 {
+        result.omitted.insert("stale-read".into(), unlisted);
+    }
     result.notes = notes;
     result
 }

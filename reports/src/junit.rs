@@ -121,7 +121,7 @@ fn anomaly_summary(result: &CheckResult) -> String {
         // Invalid without anomalies should not happen; say so rather than print nothing.
         return format!("invalid (no anomalies listed) {}", result.notes.join("; "));
     }
-    format!("{} anomalies: {}", result.anomalies.len(), kinds.join(", "))
+    format!("{} anomalies: {}", result.anomaly_count(), kinds.join(", "))
 }
 
 fn anomaly_text(result: &CheckResult) -> String {

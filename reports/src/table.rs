@@ -81,8 +81,8 @@ fn checkers_section(results: &Results) -> String {
         b.push_record([
             name.clone(),
             checker_verdict(r),
-            r.anomalies.len().to_string(),
-            r.notes.join("; "),
+            r.anomaly_count().to_string(),
+            short_notes(&r.notes),
         ]);
     }
     render(b)
@@ -99,6 +99,22 @@ fn anomalies_section(results: &Results) -> Option<String> {
         }
     }
     any.then(|| render(b))
+}
+
+/// Notes for a table cell: each cut at 80 characters (results.json and the report have them
+/// whole).
+fn short_notes(notes: &[String]) -> String {
+    notes
+        .iter()
+        .map(|n| {
+            if n.chars().count() <= 80 {
+                n.clone()
+            } else {
+                format!("{}…", n.chars().take(79).collect::<String>())
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The statistics a reader looks for first. Absent ones are left out, not shown as zero.

@@ -37,7 +37,7 @@ pub fn section(
             out,
             "<h3 id=\"anomalies-{0}\">{0}: {1} anomalies ({2})</h3>",
             escape(checker),
-            result.anomalies.len(),
+            result.anomaly_count(),
             counts.join(", ")
         )?;
         writeln!(out, "<table><tr><th>#</th><th>kind</th><th>key</th><th>ack level</th><th>explanation</th></tr>")?;

@@ -94,7 +94,7 @@ pub fn header(out: &mut String, info: Option<&RunInfo>, results: &Results) -> fm
             format!(
                 "<a href=\"#anomalies-{0}\">{1}</a>",
                 escape(checker),
-                r.anomalies.len()
+                r.anomaly_count()
             )
         };
         writeln!(
