@@ -10,6 +10,16 @@ use std::time::Duration;
 /// Default bound for one admin command.
 pub const ADMIN_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// A connection whose replies are bounded by our own timeouts only (the library's default
+/// response timeout would cut a `WAIT` short).
+async fn connect(addr: SocketAddr) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+    let client = redis::Client::open(format!("redis://{addr}/"))?;
+    let config = redis::AsyncConnectionConfig::new().set_response_timeout(None);
+    client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+}
+
 /// Sends one command and returns its reply.
 pub async fn command<T: redis::FromRedisValue>(
     addr: SocketAddr,
@@ -17,14 +27,30 @@ pub async fn command<T: redis::FromRedisValue>(
     timeout: Duration,
 ) -> Result<T> {
     let run = async {
-        let client = redis::Client::open(format!("redis://{addr}/"))?;
-        let mut conn = client.get_multiplexed_async_connection().await?;
+        let mut conn = connect(addr).await?;
         cmd.query_async::<T>(&mut conn).await
     };
     tokio::time::timeout(timeout, run)
         .await
         .map_err(|_| anyhow!("{addr} did not answer within {timeout:?}"))?
         .with_context(|| format!("command to {addr}"))
+}
+
+/// Sends several commands on one connection, in order (a `WAIT` counts acknowledgements of its
+/// own connection's writes, so a write and its `WAIT` must share one).
+pub async fn pipeline<T: redis::FromRedisValue>(
+    addr: SocketAddr,
+    pipe: &redis::Pipeline,
+    timeout: Duration,
+) -> Result<T> {
+    let run = async {
+        let mut conn = connect(addr).await?;
+        pipe.query_async::<T>(&mut conn).await
+    };
+    tokio::time::timeout(timeout, run)
+        .await
+        .map_err(|_| anyhow!("{addr} did not answer within {timeout:?}"))?
+        .with_context(|| format!("commands to {addr}"))
 }
 
 /// `INFO <section>` as key/value pairs.

@@ -156,10 +156,10 @@ pub async fn await_streaming<B: Backend>(cluster: &B, timeout: Duration) -> Resu
     let deadline = Instant::now() + timeout;
     let mut acked = 0;
     while Instant::now() < deadline {
-        let probe = redis::cmd("SET").arg("redline:probe").arg(1).clone();
-        let _: String = admin::command(master, &probe, ADMIN_TIMEOUT).await?;
-        let wait = redis::cmd("WAIT").arg(replicas).arg(500).clone();
-        acked = admin::command::<usize>(master, &wait, ADMIN_TIMEOUT).await?;
+        let mut probe = redis::pipe();
+        probe.cmd("SET").arg("redline:probe").arg(1).ignore();
+        probe.cmd("WAIT").arg(replicas).arg(500);
+        (acked,) = admin::pipeline::<(usize,)>(master, &probe, ADMIN_TIMEOUT).await?;
         if acked >= replicas {
             let del = redis::cmd("DEL").arg("redline:probe").clone();
             let _: i64 = admin::command(master, &del, ADMIN_TIMEOUT).await?;
