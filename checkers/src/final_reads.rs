@@ -69,11 +69,30 @@ impl<'a> FinalReads<'a> {
     /// Collects the final operations of `history` (`final` on the invocation or the completion)
     /// and chooses the post-failover master.
     pub fn from_history(history: &'a History) -> FinalReads<'a> {
-        let ops: Vec<Operation<'a>> = history
+        let mut ops: Vec<Operation<'a>> = history
             .operations()
             .filter(|o| o.invoke.is_final || o.completion.is_some_and(|c| c.is_final))
             .collect();
         let mut notes = Vec::new();
+        // Histories of other tools (Jepsen's set) mark no read final: as Jepsen's set checker
+        // does, the last successful read stands for the final read. Only for histories without
+        // redline's topology records: a redline history without final reads was interrupted,
+        // and its last read may be a lagging replica's.
+        let foreign = !history.ops().iter().any(|o| topology_master(o).is_some());
+        if ops.is_empty() && foreign {
+            let last_read = history
+                .operations()
+                .filter(|o| o.invoke.f == "read" && o.outcome() == OpType::Ok)
+                .last();
+            if let Some(read) = last_read {
+                notes.push(format!(
+                    "no read is marked final: the last successful read (op {}) is taken as the \
+                     final read, as Jepsen's set checker does",
+                    read.invoke.index
+                ));
+                ops.push(read);
+            }
+        }
         let master = ops.first().map(|first| {
             let first_pos = history
                 .ops()
@@ -117,8 +136,10 @@ impl<'a> FinalReads<'a> {
     /// the harness retried. `None` when the master's final read failed or is missing.
     pub fn master_read(&self, f: &str, key: Option<&str>) -> Option<Operation<'a>> {
         let master = self.master_node()?;
+        // A final read that names no node (a foreign history) belongs to the master chosen
+        // from it, whose name is then empty.
         self.ok_reads(f, key)
-            .filter(|o| node_of(o) == Some(master))
+            .filter(|o| node_of(o).unwrap_or("") == master)
             .last()
     }
 

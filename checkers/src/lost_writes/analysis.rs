@@ -107,6 +107,9 @@ pub struct SetAnalysis<'a> {
     pub keys: Vec<KeyAnalysis<'a>>,
     pub final_reads: FinalReads<'a>,
     pub notes: Vec<String>,
+    /// Adds or reads whose values are not integers: the analysis could not judge them, so a
+    /// clean result must not be taken for a valid one.
+    pub unjudged: usize,
 }
 
 /// Whether an operation adds an element: `add`, or a `write` carrying WAIT / WAITAOF (the wait
@@ -123,9 +126,12 @@ pub fn analyse(history: &History) -> SetAnalysis<'_> {
     let mut adds: BTreeMap<Option<String>, Vec<Operation<'_>>> = BTreeMap::new();
     let mut reads: BTreeMap<Option<String>, Vec<SetRead<'_>>> = BTreeMap::new();
     let mut skipped_reads = 0usize;
+    let mut skipped_adds = 0usize;
     for op in history.operations() {
         let key = op.invoke.key.clone();
-        if is_add(&op) {
+        if is_add(&op) && op.invoke.value_i64().is_none() {
+            skipped_adds += 1;
+        } else if is_add(&op) {
             adds.entry(key).or_default().push(op);
         } else if op.invoke.f == "read" && op.outcome() == OpType::Ok {
             match read_elements(&op) {
@@ -137,6 +143,12 @@ pub fn analyse(history: &History) -> SetAnalysis<'_> {
     if skipped_reads > 0 {
         notes.push(format!(
             "{skipped_reads} ok reads were ignored: their value is not a list of integers"
+        ));
+    }
+    if skipped_adds > 0 {
+        notes.push(format!(
+            "{skipped_adds} adds were ignored: their element is not an integer (this checker \
+             judges integer elements only)"
         ));
     }
     let keys: Vec<Option<String>> = adds.keys().chain(reads.keys()).cloned().collect();
@@ -153,6 +165,7 @@ pub fn analyse(history: &History) -> SetAnalysis<'_> {
         keys,
         final_reads,
         notes,
+        unjudged: skipped_reads + skipped_adds,
     }
 }
 

@@ -48,6 +48,9 @@ pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
     let mut result = CheckResult::from_anomalies(anomalies, stats);
     result.notes = analysis.notes.clone();
     let undecided = undecided_keys(&analysis);
+    if analysis.unjudged > 0 && result.valid == Validity::Valid {
+        result.valid = Validity::Unknown;
+    }
     if !undecided.is_empty() {
         result.notes.extend(undecided);
         if result.valid == Validity::Valid {

@@ -247,3 +247,21 @@ fn keys_are_judged_separately() {
     assert_eq!(kinds(&r), vec!["lost"]);
     assert_eq!(r.anomalies[0].key.as_deref(), Some("b"));
 }
+
+#[test]
+fn non_integer_elements_make_a_clean_result_unknown_not_valid() {
+    // An acknowledged add of "x" that the final read lacks cannot be judged by an integer-set
+    // checker; calling the history valid would hide a possible loss.
+    let b = Builder::with_key("s")
+        .invoke(0.0, 0, "add", json!("x"))
+        .node("n1")
+        .client(1.0, 0, "ok", "add", json!("x"))
+        .node("n1");
+    let r = run(finals(b, "n1", json!([]), json!([])));
+    assert_eq!(r.valid, Validity::Unknown, "{:?}", r.notes);
+    assert!(
+        r.notes.iter().any(|n| n.contains("not an integer")),
+        "{:?}",
+        r.notes
+    );
+}
