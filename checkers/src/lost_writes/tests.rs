@@ -197,10 +197,35 @@ fn read_concurrent_with_add_is_not_a_miss() {
 
 #[test]
 fn no_final_read_is_unknown() {
-    let b = add(Builder::with_key("s"), 0.0, 1.0, 0, 1, "ok");
-    let r = run(read(b, 2.0, 3.0, 1, "n1", json!([])));
+    // A redline history (it has topology records) that ends without final reads was
+    // interrupted: its last read may be a lagging replica's, so nothing is decided.
+    let b = add(
+        Builder::with_key("s").topology(0.0, "n1"),
+        0.0,
+        1.0,
+        0,
+        1,
+        "ok",
+    );
+    let r = run(read(b, 2.0, 3.0, 1, "n2", json!([])));
     assert_eq!(r.valid, Validity::Unknown);
     assert!(r.notes.iter().any(|n| n.contains("no final read")), "{r:?}");
+}
+
+#[test]
+fn a_jepsen_set_history_uses_its_last_read_as_the_final_read() {
+    // Jepsen's set histories mark no read final and carry no topology: the last read decides.
+    let b = add(Builder::with_key("s"), 0.0, 1.0, 0, 1, "ok");
+    let b = add(b, 0.5, 1.5, 2, 2, "ok");
+    let r = run(read(b, 2.0, 3.0, 1, "n1", json!([2])));
+    assert_eq!(r.valid, Validity::Invalid);
+    assert_eq!(kinds(&r), ["lost"]);
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("no read is marked final")),
+        "{r:?}"
+    );
 }
 
 #[test]
