@@ -41,8 +41,9 @@ const COMPARISON_COLUMNS: [Column; 6] = [
         s.failover_ms_max.map(|ms| format!("{:.2} s", ms / 1000.0))
     }),
     ("unavailable/run", |s| {
+        // `+ 0.0` turns a negative zero into zero, so the cell never reads "-0.00 s".
         s.unavailable_ms_mean
-            .map(|ms| format!("{:.2} s", ms / 1000.0))
+            .map(|ms| format!("{:.2} s", (ms / 1000.0).max(0.0) + 0.0))
     }),
     ("lost by WAIT acks", |s| {
         (!s.lost_by_acked.is_empty()).then(|| {
