@@ -168,3 +168,33 @@ pub async fn await_streaming<B: Backend>(cluster: &B, timeout: Duration) -> Resu
     }
     bail!("only {acked} of {replicas} replicas acknowledged a probe write within {timeout:?}: replication is not streaming")
 }
+
+/// Waits until every replica reports `master_link_status:up` (used at start-up, before
+/// [`await_streaming`]).
+pub async fn await_links_up<B: Backend>(cluster: &B, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    let master = cluster.master();
+    for node in cluster.node_names().into_iter().filter(|n| *n != master) {
+        let addr = cluster.admin_addr(&node).context("node address")?;
+        loop {
+            let r = admin::replication(addr, ADMIN_TIMEOUT).await;
+            if r.as_ref().is_ok_and(|r| r.link_up()) {
+                break;
+            }
+            if Instant::now() > deadline {
+                let log = cluster
+                    .node_dirs()
+                    .into_iter()
+                    .find(|(n, _)| *n == node)
+                    .map(|(_, dir)| dir.join("redis.log").display().to_string())
+                    .unwrap_or_default();
+                let link = r
+                    .map(|r| format!("link {:?}", r.master_link_status))
+                    .unwrap_or_else(|e| format!("{e:#}"));
+                bail!("replica {node} did not report master_link_status:up within {timeout:?} ({link}); see {log}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(())
+}

@@ -8,7 +8,6 @@
 //! (also run on drop) stops everything.
 
 use super::admin::{self, ServerIdentity, ADMIN_TIMEOUT};
-use super::backend::Backend as _;
 use super::capabilities::READY_TIMEOUT;
 use super::links::{LinkTable, Party};
 use super::pids::{PidEntry, PidFile, PID_FILE};
@@ -144,7 +143,7 @@ impl LocalCluster {
         cluster.server = ServerIdentity::parse(
             &admin::info(cluster.nodes[0].addr(), "server", ADMIN_TIMEOUT).await?,
         );
-        cluster.wait_replication(READY_TIMEOUT).await?;
+        crate::cluster::convergence::await_links_up(&cluster, READY_TIMEOUT).await?;
         if cluster.spec.sentinels > 0 {
             cluster.start_sentinels(listeners.collect()).await?;
         }
@@ -249,30 +248,6 @@ impl LocalCluster {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-    }
-
-    /// Waits until every replica reports `master_link_status:up`.
-    pub async fn wait_replication(&self, timeout: Duration) -> Result<()> {
-        let deadline = Instant::now() + timeout;
-        let master = self.master();
-        for node in self.nodes.iter().filter(|n| n.name != master) {
-            loop {
-                let r = admin::replication(node.addr(), ADMIN_TIMEOUT).await;
-                if r.as_ref().is_ok_and(|r| r.link_up()) {
-                    break;
-                }
-                if Instant::now() > deadline {
-                    bail!(
-                        "replica {} did not report master_link_status:up within {timeout:?} ({}); see {}",
-                        node.name,
-                        r.map(|r| format!("link {:?}", r.master_link_status)).unwrap_or_else(|e| e.to_string()),
-                        node.dir.join("redis.log").display()
-                    );
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-        Ok(())
     }
 
     /// Waits until every Sentinel knows every replica and every other Sentinel.

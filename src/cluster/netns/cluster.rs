@@ -12,7 +12,6 @@ use super::firewall::Firewall;
 use super::names::{Subnet, Tag, MAX_NODES, MAX_SENTINELS};
 use super::namespace::{Host, Network};
 use crate::cluster::admin::{self, ServerIdentity, ADMIN_TIMEOUT};
-use crate::cluster::backend::Backend as _;
 use crate::cluster::capabilities::READY_TIMEOUT;
 use crate::cluster::pids::{PidEntry, PidFile, PID_FILE};
 use crate::cluster::process::{ProcessState, ServerProcess};
@@ -129,7 +128,7 @@ impl NetnsCluster {
         cluster.server = ServerIdentity::parse(
             &admin::info(cluster.nodes[0].admin_addr(), "server", ADMIN_TIMEOUT).await?,
         );
-        cluster.wait_replication(READY_TIMEOUT).await?;
+        crate::cluster::convergence::await_links_up(&cluster, READY_TIMEOUT).await?;
         if cluster.spec.sentinels > 0 {
             cluster.start_sentinels().await?;
         }
@@ -270,29 +269,6 @@ impl NetnsCluster {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-    }
-
-    /// Waits until every replica reports `master_link_status:up`.
-    pub async fn wait_replication(&self, timeout: Duration) -> Result<()> {
-        let deadline = Instant::now() + timeout;
-        let master = self.master();
-        for node in self.nodes.iter().filter(|n| n.name != master) {
-            loop {
-                let r = admin::replication(node.admin_addr(), ADMIN_TIMEOUT).await;
-                if r.as_ref().is_ok_and(|r| r.link_up()) {
-                    break;
-                }
-                if Instant::now() > deadline {
-                    bail!(
-                        "replica {} did not report master_link_status:up within {timeout:?}; see {}",
-                        node.name,
-                        node.dir.join("redis.log").display()
-                    );
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-        Ok(())
     }
 
     /// Waits until every Sentinel knows every replica and every other Sentinel.
