@@ -382,3 +382,34 @@ fn exhausted_budget_is_unknown_never_true() {
     };
     assert_ne!(check(&h, &opts).valid, Validity::Valid);
 }
+
+/// Jepsen's and Knossos's single-register histories have no key and no clock: one register,
+/// in history order. A read of a value that only a failed write wrote cannot be linearized.
+#[test]
+fn keyless_clockless_single_register_histories_are_checked() {
+    let bad = r#"{"process":0,"type":"invoke","f":"write","value":0}
+{"process":0,"type":"ok","f":"write","value":0}
+{"process":1,"type":"invoke","f":"read","value":null}
+{"process":2,"type":"invoke","f":"write","value":4}
+{"process":2,"type":"fail","f":"write","value":4}
+{"process":1,"type":"ok","f":"read","value":4}
+"#;
+    let h = redline_checkers::history::jsonl::read_str(bad)
+        .unwrap()
+        .history;
+    let opts = redline_checkers::CheckOptions {
+        reads_from_master: Some(true),
+        ..Default::default()
+    };
+    let r = redline_checkers::linearizable::check(&h, &opts);
+    assert_eq!(r.valid, redline_checkers::Validity::Invalid, "{r:?}");
+    let good = bad.replace(
+        r#""type":"fail","f":"write","value":4"#,
+        r#""type":"ok","f":"write","value":4"#,
+    );
+    let h = redline_checkers::history::jsonl::read_str(&good)
+        .unwrap()
+        .history;
+    let r = redline_checkers::linearizable::check(&h, &opts);
+    assert_eq!(r.valid, redline_checkers::Validity::Valid, "{r:?}");
+}

@@ -3,8 +3,9 @@
 //! A run that crashed may leave half a line at the end of the file; that line is dropped with a
 //! warning. Any other line that does not parse is an error naming its 1-based line number.
 //! Histories from other tools are normalised: a missing `index` is the record's position, a
-//! missing `f` on a record whose value is a list of micro-ops is `txn`, and Clojure keyword
-//! spellings (`":ok"`) are accepted.
+//! missing `f` on a record whose value is a list of micro-ops is `txn`, a missing `time` is the
+//! record's position (a history without a clock is in real-time order, as Knossos reads it), and
+//! Clojure keyword spellings (`":ok"`) are accepted.
 
 use super::{History, HistoryError, Op};
 use serde_json::Value;
@@ -79,6 +80,10 @@ pub fn read_str(text: &str) -> Result<ReadHistory, HistoryError> {
 /// keyword spellings) take the slower path through a generic JSON value and [`normalise`].
 fn parse_line(text: &str, position: usize) -> Result<Op, serde_json::Error> {
     if let Ok(mut op) = serde_json::from_str::<Op>(text) {
+        if op.time == super::op::MISSING_TIME {
+            // No clock: the history's order is its real-time order (as Knossos reads it).
+            op.time = position as u64;
+        }
         if op.f.is_empty() && is_txn_value(&op.value) {
             op.f = "txn".into();
         }
@@ -106,6 +111,9 @@ fn normalise(value: &mut Value, position: usize) {
     };
     if !obj.contains_key("index") {
         obj.insert("index".into(), Value::from(position as u64));
+    }
+    if !obj.contains_key("time") {
+        obj.insert("time".into(), Value::from(position as u64));
     }
     for field in ["type", "f", "process"] {
         if let Some(Value::String(s)) = obj.get_mut(field) {
@@ -185,6 +193,17 @@ mod tests {
         assert_eq!(ops[0].f, "txn");
         assert_eq!(ops[1].op_type, OpType::Ok);
         assert_eq!(ops[1].index, 1);
+    }
+
+    #[test]
+    fn records_without_time_are_ordered_by_position() {
+        let text = r#"{"process":0,"type":"invoke","f":"write","value":1}
+{"process":0,"type":"ok","f":"write","value":1}
+{"index":2,"process":1,"type":"invoke","f":"read"}
+"#;
+        let read = read_str(text).unwrap();
+        let times: Vec<u64> = read.history.ops().iter().map(|o| o.time).collect();
+        assert_eq!(times, [0, 1, 2]);
     }
 
     #[test]

@@ -136,8 +136,9 @@ pub struct WaitAofInfo {
 pub struct Op {
     /// Dense, ascending, 0-based position in the history.
     pub index: u64,
-    /// Nanoseconds since the run started, from a monotonic clock.
-    #[serde(default)]
+    /// Nanoseconds since the run started, from a monotonic clock. Histories without times
+    /// (Knossos's) are in real-time order: the reader then uses the record's position.
+    #[serde(default = "missing_time")]
     pub time: u64,
     pub process: Process,
     #[serde(rename = "type")]
@@ -164,6 +165,13 @@ pub struct Op {
     pub waitaof: Option<WaitAofInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// Marks a record that carried no `time`; the reader replaces it (see [`Op::time`]).
+pub(crate) const MISSING_TIME: u64 = u64::MAX;
+
+fn missing_time() -> u64 {
+    MISSING_TIME
 }
 
 fn is_false(b: &bool) -> bool {
