@@ -218,9 +218,9 @@ impl RegisterVersions {
     pub fn from_history(history: &History) -> RegisterVersions {
         let mut writes: BTreeMap<String, Vec<RegisterWrite>> = BTreeMap::new();
         for op in history.operations() {
-            let Some(key) = op.invoke.key.as_ref() else {
-                continue;
-            };
+            // A keyless history (Jepsen's single register) is one register named "".
+            let key = op.invoke.key.clone().unwrap_or_default();
+            let key = &key;
             let value = match op.invoke.f.as_str() {
                 "write" => op.invoke.value.clone(),
                 // A cas that failed (mismatch or otherwise) wrote nothing; an ok or info cas

@@ -48,9 +48,7 @@ pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
     let mut ryw = Vec::new();
     let mut monotonic = Vec::new();
     for op in history.operations() {
-        let Some(key) = op.invoke.key.as_deref() else {
-            continue;
-        };
+        let key = op.invoke.key.as_deref().unwrap_or_default();
         let Some(kv) = versions.key(key) else {
             continue; // never written: every read is nil, the only version
         };

@@ -64,7 +64,7 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
     let mut final_reads = 0u64;
     for op in history.operations() {
         let Some(done) = op.completion else { continue };
-        if op.invoke.f != "read" || op.invoke.key.is_none() || done.op_type != crate::OpType::Ok {
+        if op.invoke.f != "read" || done.op_type != crate::OpType::Ok {
             continue;
         }
         if done.value.is_array() || done.value.is_object() {
@@ -84,7 +84,7 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
         reads.push(op);
     }
     if reads.is_empty() {
-        return CheckResult::skipped("no completed register reads (f = read with a key)");
+        return CheckResult::skipped("no completed register reads (f = read)");
     }
     let versions = RegisterVersions::from_history(history);
     let mut stale = Vec::new();
