@@ -43,20 +43,6 @@ impl Recorder {
         op
     }
 
-    /// Nanoseconds since the start of the run.
-    pub fn now(&self) -> u64 {
-        self.start.elapsed().as_nanos() as u64
-    }
-
-    /// How many records were written.
-    pub fn len(&self) -> u64 {
-        self.inner.lock().map(|w| w.len()).unwrap_or(0)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Whether any write to the file failed.
     pub fn failed(&self) -> bool {
         self.failed.load(Ordering::Relaxed)

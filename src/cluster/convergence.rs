@@ -30,8 +30,17 @@ pub async fn converge<B: Backend>(cluster: &mut B, timeout: Duration) -> Result<
     } else {
         await_sentinel_master(cluster, deadline).await?;
     }
+    let sentinels = !cluster.sentinel_names().is_empty();
     let mut last = String::new();
     while Instant::now() < deadline {
+        // Sentinel may still be failing over (a promotion that times out is retried with
+        // another replica): follow the master the Sentinels name now, not the one they first
+        // agreed on.
+        if sentinels {
+            if let Some(node) = sentinel_agreement(cluster).await {
+                cluster.set_master(&node);
+            }
+        }
         match caught_up(cluster).await {
             Ok(None) => {
                 return Ok(Convergence {
@@ -65,36 +74,39 @@ async fn repoint_replicas<B: Backend>(cluster: &mut B) -> Result<()> {
 }
 
 async fn await_sentinel_master<B: Backend>(cluster: &mut B, deadline: Instant) -> Result<()> {
-    let sentinels = cluster.sentinel_addrs();
     loop {
-        let mut answers = Vec::new();
-        for (_, addr) in &sentinels {
-            let cmd = redis::cmd("SENTINEL")
-                .arg("get-master-addr-by-name")
-                .arg(MASTER_NAME)
-                .clone();
-            if let Ok(Some((host, port))) =
-                admin::command::<Option<(String, u16)>>(*addr, &cmd, ADMIN_TIMEOUT).await
-            {
-                let at = format!("{host}:{port}").parse::<SocketAddr>().ok();
-                answers.push(at.and_then(|a| cluster.node_at(a)));
-            }
-        }
-        let agreed = answers.first().cloned().flatten();
-        if agreed.is_some()
-            && answers.len() == sentinels.len()
-            && answers.iter().all(|a| *a == agreed)
-        {
-            if let Some(node) = agreed {
-                cluster.set_master(&node);
-            }
+        if let Some(node) = sentinel_agreement(cluster).await {
+            cluster.set_master(&node);
             return Ok(());
         }
         if Instant::now() > deadline {
-            bail!("the Sentinels did not agree on a master after healing (answers: {answers:?})");
+            bail!("the Sentinels did not agree on a master after healing");
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// The master every Sentinel names right now, if they all answer and agree.
+async fn sentinel_agreement<B: Backend>(cluster: &B) -> Option<String> {
+    let sentinels = cluster.sentinel_addrs();
+    let mut answers = Vec::new();
+    for (_, addr) in &sentinels {
+        let cmd = redis::cmd("SENTINEL")
+            .arg("get-master-addr-by-name")
+            .arg(MASTER_NAME)
+            .clone();
+        let reply = admin::command::<Option<(String, u16)>>(*addr, &cmd, ADMIN_TIMEOUT).await;
+        let at = reply
+            .ok()
+            .flatten()
+            .and_then(|(host, port)| format!("{host}:{port}").parse::<SocketAddr>().ok());
+        answers.push(at.and_then(|a| cluster.node_at(a)));
+    }
+    let agreed = answers.first().cloned().flatten()?;
+    answers
+        .iter()
+        .all(|a| a.as_deref() == Some(agreed.as_str()))
+        .then_some(agreed)
 }
 
 /// `None` when every replica is linked to the master and at its offset; else why not.

@@ -294,10 +294,6 @@ impl LocalCluster {
         self.topology.clone()
     }
 
-    pub fn links(&self) -> Arc<LinkTable> {
-        self.links.clone()
-    }
-
     pub fn node_names(&self) -> Vec<String> {
         self.nodes.iter().map(|n| n.name.clone()).collect()
     }

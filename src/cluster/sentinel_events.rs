@@ -77,14 +77,15 @@ async fn stream_events(
         op.value = json!({"event": channel, "text": text});
         recorder.record(op);
         if channel == "+switch-master" {
-            follow_switch(&text, recorder, topology);
+            // The topology's change hook records the declaration before clients see it.
+            follow_switch(&text, topology);
         }
     }
     Ok(())
 }
 
 /// `<name> <old-ip> <old-port> <new-ip> <new-port>`: adopt the new master once.
-fn follow_switch(text: &str, recorder: &Recorder, topology: &Topology) {
+fn follow_switch(text: &str, topology: &Topology) {
     let parts: Vec<&str> = text.split_whitespace().collect();
     let Some(new) = parts
         .get(3..5)
@@ -95,7 +96,6 @@ fn follow_switch(text: &str, recorder: &Recorder, topology: &Topology) {
     let Some(node) = topology.node_at(new) else {
         return;
     };
-    let _ = recorder; // the topology's change hook records the declaration
     topology.set_master(&node);
 }
 

@@ -17,12 +17,10 @@ pub fn list(args: &RunsArgs) -> Result<i32> {
         let results: Option<Results> = std::fs::read_to_string(dir.join(store::RESULTS))
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok());
-        let ops = std::fs::read_to_string(dir.join(store::HISTORY))
-            .map(|t| t.lines().count() as u64)
-            .unwrap_or(0);
         let Some(results) = results else {
             continue; // a run that never got checked (crashed or still going)
         };
+        let ops = client_ops(&results);
         rows.push(RunRow::new(&record.run_info(), &results, ops));
     }
     if rows.is_empty() {
@@ -31,6 +29,24 @@ pub fn list(args: &RunsArgs) -> Result<i32> {
         println!("{}", redline_reports::runs_table(&rows));
     }
     Ok(0)
+}
+
+/// Client operations of a checked run, from the availability checker's counts (reading a
+/// history of millions of lines again just to count them would make `runs` slow).
+fn client_ops(results: &Results) -> u64 {
+    let Some(by_f) = results
+        .checkers
+        .get("availability")
+        .and_then(|r| r.stats.get("by_f"))
+        .and_then(serde_json::Value::as_object)
+    else {
+        return 0;
+    };
+    by_f.values()
+        .filter_map(serde_json::Value::as_object)
+        .flat_map(|counts| counts.values())
+        .filter_map(serde_json::Value::as_u64)
+        .sum()
 }
 
 pub fn cleanup(args: &RunsArgs) -> Result<i32> {

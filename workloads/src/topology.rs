@@ -91,11 +91,6 @@ impl Topology {
         s.master_name = master_name.to_string();
     }
 
-    /// Records that `addr` also means `node` (e.g. the address Sentinel announces).
-    pub fn add_alias(&self, addr: SocketAddr, node: &str) {
-        self.write().aliases.insert(addr, node.to_string());
-    }
-
     /// Records a new master (after a promotion the harness made, or one Sentinel announced).
     /// The change hook runs first; setting the current master again does nothing.
     pub fn set_master(&self, node: &str) {
