@@ -5,6 +5,7 @@
 //! [`Plan`] whose fields are typed; every error names the option and what to write instead.
 
 use crate::cluster::redis_conf;
+use crate::cluster::ssh::{HostLayout, SshLogin, SshOptions};
 use crate::nemesis::spec::NemesisSpec;
 use anyhow::{bail, Result};
 use clap::Args;
@@ -110,9 +111,27 @@ pub struct TestConfig {
     /// local: every node on 127.0.0.1 behind redline's proxies (no root needed). netns (root):
     /// one network namespace per node on a bridge redline creates, partitions as nftables DROP
     /// rules in the namespaces; link delay needs netem, which this kernel lacks, so `delay`
-    /// faults need --net local.
+    /// faults need --net local. ssh: the hosts of --nodes (implied by --nodes).
     #[arg(long, default_value = "local")]
     pub net: String,
+    /// Real hosts, one per member, driven over SSH: n1=HOST[:SSH_PORT],n2=...,s1=... (n1 starts
+    /// as master; s* are Sentinels). Decides --replicas and --sentinels. --server-bin is then
+    /// the server's path on the hosts. Partitions are nftables rules there; see docs/hosts.md.
+    #[arg(long, value_name = "NAME=HOST,...")]
+    pub nodes: Option<String>,
+    /// The SSH user on the hosts (not root: commands run through `sudo -n`).
+    #[arg(long, default_value = "root")]
+    pub ssh_user: String,
+    /// The SSH private key to log in with (default: ssh's own keys and agent).
+    #[arg(long)]
+    pub ssh_key: Option<PathBuf>,
+    /// Check host keys strictly against this known_hosts file (default: ~/.ssh/known_hosts,
+    /// accepting hosts seen for the first time).
+    #[arg(long)]
+    pub ssh_known_hosts: Option<PathBuf>,
+    /// The folder on the hosts under which each run keeps its configs, data and logs.
+    #[arg(long, default_value = crate::cluster::ssh::DEFAULT_REMOTE_DIR)]
+    pub remote_dir: String,
     /// Where run folders go.
     #[arg(long, default_value = "store")]
     pub store: PathBuf,
@@ -149,6 +168,8 @@ impl Default for TestConfig {
 pub enum Net {
     Local,
     Netns,
+    /// Real hosts over SSH; the hosts and login are [`Plan::ssh`].
+    Ssh,
 }
 
 /// A validated test: typed options, ready to run.
@@ -165,11 +186,78 @@ pub struct Plan {
     pub seed: u64,
     pub fault_duration: f64,
     pub net: Net,
+    /// The hosts and login of `--nodes`, for [`Net::Ssh`].
+    pub ssh: Option<SshOptions>,
 }
 
 impl TestConfig {
-    /// Checks every value and derives what is left implicit (name, seed, fault duration).
+    /// Checks every value and derives what is left implicit (name, seed, fault duration; with
+    /// `--nodes`, the replica and Sentinel counts).
     pub fn validate(&self) -> Result<Plan> {
+        let ssh = self.ssh_options()?;
+        let mut config = self.clone();
+        if let Some(ssh) = &ssh {
+            config.replicas = ssh.layout.nodes.len() - 1;
+            config.sentinels = ssh.layout.sentinels.len();
+        }
+        let mut plan = config.validate_counts()?;
+        if ssh.is_some() {
+            plan.net = Net::Ssh;
+        }
+        plan.ssh = ssh;
+        Ok(plan)
+    }
+
+    /// The SSH backend's options when `--nodes` (or `--net ssh`) asks for it.
+    fn ssh_options(&self) -> Result<Option<SshOptions>> {
+        let Some(nodes) = &self.nodes else {
+            if self.net == "ssh" {
+                bail!("--net ssh needs --nodes n1=HOST,n2=HOST,... (one host per member)");
+            }
+            return Ok(None);
+        };
+        if !matches!(self.net.as_str(), "local" | "ssh") {
+            bail!(
+                "--nodes runs on SSH hosts; it cannot be combined with --net {}",
+                self.net
+            );
+        }
+        let layout = HostLayout::parse(nodes)?;
+        if let Some(why) = crate::cluster::ssh::unavailable() {
+            bail!("--nodes cannot run here: {why}");
+        }
+        for (flag, file) in [
+            ("--ssh-key", &self.ssh_key),
+            ("--ssh-known-hosts", &self.ssh_known_hosts),
+        ] {
+            if let Some(f) = file {
+                if !f.is_file() {
+                    bail!("{flag} {}: no such file", f.display());
+                }
+            }
+        }
+        if self.ssh_user.is_empty() || self.ssh_user.contains(char::is_whitespace) {
+            bail!("--ssh-user {:?} is not a user name", self.ssh_user);
+        }
+        if !self.remote_dir.starts_with('/') || self.remote_dir.trim_end_matches('/').is_empty() {
+            bail!(
+                "--remote-dir {:?} must be an absolute folder other than /",
+                self.remote_dir
+            );
+        }
+        Ok(Some(SshOptions {
+            layout,
+            login: SshLogin {
+                user: self.ssh_user.clone(),
+                key: self.ssh_key.clone(),
+                known_hosts: self.ssh_known_hosts.clone(),
+            },
+            remote_dir: self.remote_dir.trim_end_matches('/').to_string(),
+        }))
+    }
+
+    /// Everything else [`TestConfig::validate`] checks, with the counts final.
+    fn validate_counts(&self) -> Result<Plan> {
         let workload = WorkloadKind::from_str(&self.workload).map_err(anyhow::Error::msg)?;
         let nemesis = NemesisSpec::from_str(&self.nemesis).map_err(anyhow::Error::msg)?;
         let read_from =
@@ -241,16 +329,25 @@ impl TestConfig {
         nemesis
             .check_layout(self.replicas, self.sentinels)
             .map_err(anyhow::Error::msg)?;
+        let delays = nemesis
+            .faults
+            .iter()
+            .any(|f| matches!(f, crate::nemesis::spec::Fault::Delay(_)));
         let net = match self.net.as_str() {
+            "local" if self.nodes.is_some() => {
+                if delays {
+                    bail!(
+                        "--nodes cannot delay links: {}",
+                        crate::cluster::ssh::NO_DELAY
+                    );
+                }
+                Net::Ssh
+            }
             "local" => Net::Local,
             "netns" => {
                 if let Some(why) = crate::cluster::netns::unavailable() {
                     bail!("--net netns cannot run here: {why}");
                 }
-                let delays = nemesis
-                    .faults
-                    .iter()
-                    .any(|f| matches!(f, crate::nemesis::spec::Fault::Delay(_)));
                 if delays {
                     bail!(
                         "--net netns cannot delay links: {}",
@@ -259,7 +356,16 @@ impl TestConfig {
                 }
                 Net::Netns
             }
-            other => bail!("--net must be local or netns, not {other:?}"),
+            "ssh" if self.nodes.is_some() => {
+                if delays {
+                    bail!(
+                        "--nodes cannot delay links: {}",
+                        crate::cluster::ssh::NO_DELAY
+                    );
+                }
+                Net::Ssh
+            }
+            other => bail!("--net must be local, netns or ssh (with --nodes), not {other:?}"),
         };
         let fault_duration = match self.fault_duration {
             Some(d) => {
@@ -288,6 +394,7 @@ impl TestConfig {
             seed,
             fault_duration,
             net,
+            ssh: None,
         })
     }
 }

@@ -210,3 +210,41 @@ pub async fn await_links_up<B: Backend>(cluster: &B, timeout: Duration) -> Resul
     }
     Ok(())
 }
+
+/// Waits until each Sentinel (`(name, admin address, log file for the error)`) knows `replicas`
+/// replicas and `sentinels - 1` other Sentinels, so a fault injected right after start-up meets
+/// a Sentinel quorum that can act.
+pub async fn await_sentinels_ready(
+    sentinels: &[(String, SocketAddr, String)],
+    replicas: usize,
+    timeout: Duration,
+) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    let others = sentinels.len().saturating_sub(1) as i64;
+    let field = |r: &[String], k: &str| -> i64 {
+        r.chunks(2)
+            .find(|kv| kv[0] == k)
+            .and_then(|kv| kv.get(1)?.parse().ok())
+            .unwrap_or(-1)
+    };
+    for (name, addr, log) in sentinels {
+        loop {
+            let cmd = redis::cmd("SENTINEL")
+                .arg("master")
+                .arg(MASTER_NAME)
+                .clone();
+            let reply: Result<Vec<String>> = admin::command(*addr, &cmd, ADMIN_TIMEOUT).await;
+            if reply.as_ref().is_ok_and(|r| {
+                field(r, "num-slaves") >= replicas as i64
+                    && field(r, "num-other-sentinels") >= others
+            }) {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("Sentinel {name} did not discover the whole cluster within {timeout:?}; see {log}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    Ok(())
+}

@@ -252,41 +252,15 @@ impl LocalCluster {
 
     /// Waits until every Sentinel knows every replica and every other Sentinel.
     async fn wait_sentinels_ready(&self, timeout: Duration) -> Result<()> {
-        let deadline = Instant::now() + timeout;
-        let want_replicas = self.spec.replicas as i64;
-        let want_sentinels = self.spec.sentinels as i64 - 1;
-        for s in &self.sentinels {
-            loop {
-                let cmd = redis::cmd("SENTINEL")
-                    .arg("master")
-                    .arg(MASTER_NAME)
-                    .clone();
-                let reply: Result<Vec<String>> =
-                    admin::command(s.addr(), &cmd, ADMIN_TIMEOUT).await;
-                let field = |r: &[String], k: &str| -> i64 {
-                    r.chunks(2)
-                        .find(|kv| kv[0] == k)
-                        .and_then(|kv| kv.get(1)?.parse().ok())
-                        .unwrap_or(-1)
-                };
-                if let Ok(r) = &reply {
-                    if field(r, "num-slaves") >= want_replicas
-                        && field(r, "num-other-sentinels") >= want_sentinels
-                    {
-                        break;
-                    }
-                }
-                if Instant::now() > deadline {
-                    bail!(
-                        "Sentinel {} did not discover the whole cluster within {timeout:?}; see {}",
-                        s.name,
-                        s.dir.join("sentinel.log").display()
-                    );
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
-        Ok(())
+        let sentinels: Vec<(String, SocketAddr, String)> = self
+            .sentinels
+            .iter()
+            .map(|s| {
+                let log = s.dir.join("sentinel.log").display().to_string();
+                (s.name.clone(), s.addr(), log)
+            })
+            .collect();
+        super::convergence::await_sentinels_ready(&sentinels, self.spec.replicas, timeout).await
     }
 
     /// The client view of the cluster (proxy addresses; Sentinel discovery when enabled).

@@ -46,7 +46,7 @@ pub struct CleanupReport {
 /// whose harness is no longer alive; removes the pid files of finished runs.
 pub fn cleanup_store(store: &Path) -> Result<CleanupReport> {
     let mut report = CleanupReport::default();
-    for file in find_pid_files(store) {
+    for file in find_run_files(store, PID_FILE) {
         report.runs_scanned += 1;
         let Ok(text) = std::fs::read_to_string(&file) else {
             continue;
@@ -55,7 +55,7 @@ pub fn cleanup_store(store: &Path) -> Result<CleanupReport> {
             continue;
         };
         let run_dir = file.parent().unwrap_or(store);
-        if pids.harness != std::process::id() && alive(pids.harness) && is_redline(pids.harness) {
+        if harness_alive(pids.harness) {
             continue; // that run is still going; its own harness will clean up
         }
         for entry in &pids.processes {
@@ -77,7 +77,9 @@ pub fn cleanup_store(store: &Path) -> Result<CleanupReport> {
     Ok(report)
 }
 
-fn find_pid_files(root: &Path) -> Vec<PathBuf> {
+/// Files named `name` in the run folders under `root` (at most three levels down): the records
+/// runs leave for `redline cleanup` (pid files, `netns.json`, `ssh.json`).
+pub fn find_run_files(root: &Path, name: &str) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut stack = vec![(root.to_path_buf(), 0)];
     while let Some((dir, depth)) = stack.pop() {
@@ -89,7 +91,7 @@ fn find_pid_files(root: &Path) -> Vec<PathBuf> {
             let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
             if is_dir && depth < 3 {
                 stack.push((path, depth + 1));
-            } else if path.file_name().is_some_and(|n| n == PID_FILE) {
+            } else if path.file_name().is_some_and(|n| n == name) {
                 found.push(path);
             }
         }
@@ -107,8 +109,10 @@ fn cmdline(pid: u32) -> String {
         .unwrap_or_default()
 }
 
-fn is_redline(pid: u32) -> bool {
-    cmdline(pid).contains("redline")
+/// Whether the harness of a recorded run is still running (another redline process than this
+/// one): its own teardown will clean up, so `redline cleanup` leaves the run alone.
+pub fn harness_alive(pid: u32) -> bool {
+    pid != std::process::id() && alive(pid) && cmdline(pid).contains("redline")
 }
 
 /// A server of this run: it works in a folder inside the run folder (redline starts every

@@ -60,6 +60,17 @@ pub fn cleanup(args: &RunsArgs) -> Result<i32> {
             eprintln!("redline: could not remove {failure}");
         }
     }
+    // SSH runs: their servers and rules are on the hosts; reconnect and remove them.
+    let ssh = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(crate::cluster::ssh::cleanup_recorded(&args.store))?;
+    for removed in &ssh.removed {
+        println!("removed {removed}");
+    }
+    for failure in &ssh.failures {
+        eprintln!("redline: could not clean up on an SSH host: {failure}");
+    }
     let report = pids::cleanup_store(&args.store)?;
     for k in &report.killed {
         println!("stopped {k}");

@@ -20,6 +20,7 @@ use crate::cluster::backend::Backend;
 use crate::cluster::capabilities::READY_TIMEOUT;
 use crate::cluster::links::Delay;
 use crate::cluster::netns::NetnsCluster;
+use crate::cluster::ssh::SshCluster;
 use crate::cluster::{features, sentinel_events};
 use crate::cluster::{ClusterSpec, LocalCluster};
 use crate::config::{Net, Plan};
@@ -53,7 +54,20 @@ pub async fn run_test(
     shutdown: Shutdown,
     run_dir_tx: &tokio::sync::watch::Sender<Option<std::path::PathBuf>>,
 ) -> Result<RunOutcome> {
-    let server = provision::locate_server(plan.config.server_bin.as_deref(), true)?;
+    let server = match plan.net {
+        // The server runs on the hosts: --server-bin names it there, and the hosts check it.
+        Net::Ssh => provision::ServerBinary {
+            path: plan
+                .config
+                .server_bin
+                .clone()
+                .unwrap_or_else(|| "redis-server".into()),
+            source: "on the SSH hosts",
+        },
+        Net::Local | Net::Netns => {
+            provision::locate_server(plan.config.server_bin.as_deref(), true)?
+        }
+    };
     let run_dir = RunDir::create(&plan.config.store, &plan.name)?;
     run_dir_tx.send_replace(Some(run_dir.path.clone()));
     let steps = schedule::plan(
@@ -75,6 +89,11 @@ pub async fn run_test(
         }
         Net::Netns => {
             let cluster = NetnsCluster::start(spec).await?;
+            run_on(cluster, plan, &steps, &run_dir, &mut record, &shutdown).await
+        }
+        Net::Ssh => {
+            let options = plan.ssh.clone().context("--nodes was not validated")?;
+            let cluster = SshCluster::start(spec, options).await?;
             run_on(cluster, plan, &steps, &run_dir, &mut record, &shutdown).await
         }
     };

@@ -8,7 +8,7 @@ use super::command::{already_gone, ip, run};
 use super::names::{is_redline_name, is_redline_table, Tag, NAME_PREFIX, TABLE_PREFIX};
 use super::namespace::{kill_inside, remove_link, remove_namespace, NetnsRecord, NETNS_FILE};
 use anyhow::{bail, Result};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// What a cleanup removed.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -73,18 +73,16 @@ pub fn cleanup_netns(tag_prefix: &str) -> Result<NetnsCleanup> {
 /// longer running (the `redline cleanup` path), and removes those records.
 pub fn cleanup_recorded(store: &Path) -> Result<NetnsCleanup> {
     let mut report = NetnsCleanup::default();
-    for file in find_records(store) {
+    for file in crate::cluster::pids::find_run_files(store, NETNS_FILE) {
         let Ok(text) = std::fs::read_to_string(&file) else {
             continue;
         };
         let Ok(record) = serde_json::from_str::<NetnsRecord>(&text) else {
             continue;
         };
-        let harness_alive = record.harness != std::process::id()
-            && Path::new(&format!("/proc/{}", record.harness)).exists()
-            && std::fs::read(format!("/proc/{}/cmdline", record.harness))
-                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("redline"));
-        if harness_alive || Tag::parse(record.tag.as_str()).is_none() {
+        if crate::cluster::pids::harness_alive(record.harness)
+            || Tag::parse(record.tag.as_str()).is_none()
+        {
             continue;
         }
         let done = cleanup_netns(record.tag.as_str())?;
@@ -138,23 +136,4 @@ fn link_names() -> Result<Vec<String>> {
         .filter_map(|l| l.split(": ").nth(1))
         .map(|n| n.split('@').next().unwrap_or(n).to_string())
         .collect())
-}
-
-fn find_records(root: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![(root.to_path_buf(), 0)];
-    while let Some((dir, depth)) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if entry.file_type().is_ok_and(|t| t.is_dir()) && depth < 3 {
-                stack.push((path, depth + 1));
-            } else if path.file_name().is_some_and(|n| n == NETNS_FILE) {
-                found.push(path);
-            }
-        }
-    }
-    found
 }
