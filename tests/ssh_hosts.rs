@@ -208,7 +208,7 @@ async fn setup_removes_what_a_crashed_run_left_on_the_hosts() {
         );
     }
     assert!(!hosts.tables().iter().any(|t| t.contains("redline_")));
-    assert_eq!(hosts.servers().len(), 3);
+    assert_eq!(hosts.redis_servers().len(), 3);
     // `redline cleanup` then ends the crashed run's SSH control masters and drops its record,
     // touching nothing of the live run.
     let record: serde_json::Value =
@@ -218,7 +218,7 @@ async fn setup_removes_what_a_crashed_run_left_on_the_hosts() {
     assert!(done.failures.is_empty(), "{:?}", done.failures);
     assert!(!control_dir.exists() && !run.path().join(SSH_FILE).exists());
     assert_eq!(
-        hosts.servers().len(),
+        hosts.redis_servers().len(),
         3,
         "the live run's servers are untouched"
     );

@@ -274,6 +274,14 @@ impl SshHosts {
         found
     }
 
+    /// The redis servers running on the hosts (`servers` minus transient remote commands).
+    pub fn redis_servers(&self) -> Vec<(String, u32)> {
+        self.servers()
+            .into_iter()
+            .filter(|(what, _)| what.contains(" redis-"))
+            .collect()
+    }
+
     /// nftables tables in the hosts' namespaces (`<host>: <table>`).
     pub fn tables(&self) -> Vec<String> {
         self.hosts

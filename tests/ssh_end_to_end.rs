@@ -1,0 +1,260 @@
+//! `redline test --nodes ...` end to end against three hosts the test builds (network
+//! namespaces running sshd; see `ssh_support`), driven over SSH exactly as real hosts: with no
+//! faults the history is valid; with kill and partition faults it is checked and the faults are
+//! in it; SIGTERM, and SIGKILL followed by `redline cleanup`, leave no server, nftables table,
+//! remote folder or SSH control master behind.
+
+mod ssh_support;
+mod support;
+
+use ssh_support::SshHosts;
+use std::time::{Duration, Instant};
+use support::{assert_exit, redline, run_test, Store};
+
+const MEMBERS: [&str; 3] = ["n1", "n2", "n3"];
+
+fn args<'a>(flags: &'a [String], extra: &[&'a str]) -> Vec<&'a str> {
+    let mut all: Vec<&str> = flags.iter().map(String::as_str).collect();
+    all.extend_from_slice(extra);
+    all
+}
+
+fn history_ops(store: &Store) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(store.latest().join("history.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn no_faults_over_ssh_give_a_valid_history_and_leave_nothing() {
+    skip_unless_ssh_hosts!();
+    let hosts = SshHosts::create(3);
+    let store = Store::new();
+    let flags = hosts.flags(&MEMBERS);
+    let out = run_test(
+        &store,
+        &args(
+            &flags,
+            &[
+                "--workload",
+                "set",
+                "--nemesis",
+                "none",
+                "--time-limit",
+                "3",
+            ],
+        ),
+    );
+    assert_exit(&out, 0);
+    let results = store.results();
+    assert_eq!(results["valid"], true, "{results:#}");
+    let ops = history_ops(&store);
+    let oks = ops
+        .iter()
+        .filter(|o| o["type"] == "ok" && o["f"] == "add")
+        .count();
+    assert!(oks > 50, "only {oks} acknowledged adds");
+    // The final reads came from every host.
+    for node in MEMBERS {
+        assert!(
+            ops.iter()
+                .any(|o| o["final"] == true && o["node"] == node && o["type"] == "ok"),
+            "no final read from {node}"
+        );
+    }
+    let log = store.latest().join("nodes/n2/redis.log");
+    assert!(
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("MASTER <-> REPLICA sync")),
+        "{} pulled back from the host",
+        log.display()
+    );
+    assert_eq!(hosts.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn kill_and_partition_faults_over_ssh_give_a_checked_history() {
+    skip_unless_ssh_hosts!();
+    let hosts = SshHosts::create(3);
+    let store = Store::new();
+    let flags = hosts.flags(&MEMBERS);
+    let out = run_test(
+        &store,
+        &args(
+            &flags,
+            &[
+                "--workload",
+                "set",
+                "--nemesis",
+                "kill,partition:isolate-master",
+                "--time-limit",
+                "8",
+                "--nemesis-interval",
+                "1.5",
+                "--seed",
+                "7",
+            ],
+        ),
+    );
+    // Lost writes are possible under these faults (exit 1); what must hold is a decided check.
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results = store.results();
+    let lost = &results["checkers"]["lost-writes"];
+    assert!(
+        lost["valid"] == true || lost["valid"] == false,
+        "{results:#}"
+    );
+    let ops = history_ops(&store);
+    let done = |f: &str| {
+        ops.iter()
+            .any(|o| o["process"] == "nemesis" && o["type"] == "info" && o["f"] == f)
+    };
+    assert!(
+        done("kill") && done("partition"),
+        "both faults were applied"
+    );
+    let partition = ops
+        .iter()
+        .find(|o| o["process"] == "nemesis" && o["type"] == "info" && o["f"] == "partition")
+        .unwrap();
+    assert!(
+        partition.to_string().contains("isolate-master"),
+        "{partition}"
+    );
+    assert_eq!(hosts.leftovers(), Vec::<String>::new());
+}
+
+/// Starts a long run over SSH and waits until it writes its history.
+fn start_long_run(store: &Store, flags: &[String]) -> std::process::Child {
+    let child = redline()
+        .arg("test")
+        .args(args(
+            flags,
+            &[
+                "--workload",
+                "set",
+                "--nemesis",
+                "partition:isolate-master",
+                "--time-limit",
+                "60",
+                "--nemesis-interval",
+                "1",
+            ],
+        ))
+        .arg("--store")
+        .arg(store.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("redline starts");
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while Instant::now() < deadline {
+        let lines = std::fs::read_link(store.path().join("latest"))
+            .and_then(|l| std::fs::read_to_string(l.join("history.jsonl")))
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
+        if lines > 50 {
+            // Let a partition go in, so there are rules to remove too.
+            std::thread::sleep(Duration::from_millis(2500));
+            return child;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the run never started writing its history");
+}
+
+fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "redline did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// SSH control masters of a run (their command line names its control folder).
+fn control_masters(store: &Store) -> Vec<String> {
+    let text = std::fs::read_to_string(store.latest().join("ssh.json")).unwrap_or_default();
+    let dir = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v["control_dir"].as_str().map(str::to_string));
+    let Some(dir) = dir else {
+        return Vec::new();
+    };
+    let out = std::process::Command::new("pgrep")
+        .args(["-a", "-f", &dir])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn sigterm_over_ssh_heals_and_leaves_nothing() {
+    skip_unless_ssh_hosts!();
+    let hosts = SshHosts::create(3);
+    let store = Store::new();
+    let mut child = start_long_run(&store, &hosts.flags(&MEMBERS));
+    assert_eq!(hosts.redis_servers().len(), 3, "servers were running");
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let status = wait_exit(&mut child);
+    assert_eq!(status.code(), Some(2), "an interrupted run cannot decide");
+    assert_eq!(hosts.leftovers(), Vec::<String>::new());
+    assert!(!store.latest().join("ssh.json").exists());
+    let out = redline()
+        .arg("check")
+        .arg(store.latest().join("history.jsonl"))
+        .output()
+        .unwrap();
+    // Interrupted before its final reads, the history is readable and checked (lost writes
+    // cannot be judged without final reads: "unknown" is the honest verdict).
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("verdict:"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn sigkill_then_cleanup_over_ssh_leaves_nothing() {
+    skip_unless_ssh_hosts!();
+    let hosts = SshHosts::create(3);
+    let store = Store::new();
+    let mut child = start_long_run(&store, &hosts.flags(&MEMBERS));
+    child.kill().unwrap();
+    let _ = child.wait();
+    // The harness is gone and could not tear down: everything is still on the hosts.
+    let before = hosts.leftovers();
+    assert!(
+        before.iter().any(|l| l.starts_with("process")),
+        "{before:?}"
+    );
+    assert!(before.iter().any(|l| l.starts_with("folder")), "{before:?}");
+    let masters = control_masters(&store);
+    assert!(
+        !masters.is_empty(),
+        "the run's SSH control masters outlive it"
+    );
+
+    let out = redline()
+        .arg("cleanup")
+        .arg("--store")
+        .arg(store.path())
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("killed"), "{said}");
+    assert_eq!(hosts.leftovers(), Vec::<String>::new());
+    assert_eq!(control_masters(&store), Vec::<String>::new());
+    assert!(!store.latest().join("ssh.json").exists());
+}
