@@ -131,7 +131,7 @@ fn kill_and_partition_faults_over_ssh_give_a_checked_history() {
 
 /// Starts a long run over SSH and waits until it writes its history.
 fn start_long_run(store: &Store, flags: &[String]) -> std::process::Child {
-    let child = redline()
+    let mut child = redline()
         .arg("test")
         .args(args(
             flags,
@@ -165,6 +165,8 @@ fn start_long_run(store: &Store, flags: &[String]) -> std::process::Child {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the run never started writing its history");
 }
 
