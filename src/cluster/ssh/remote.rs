@@ -187,12 +187,12 @@ impl Remote {
     /// the host's `$SSH_CONNECTION`.
     pub async fn harness_addr(&self) -> Result<Ipv4Addr> {
         // `sudo` resets the environment, so ask without it.
-        let out = self
-            .session
-            .command("sh")
-            .args(["-c", "echo $SSH_CONNECTION"])
-            .output()
+        let mut cmd = self.session.command("sh");
+        cmd.args(["-c", "echo $SSH_CONNECTION"]);
+        let out = tokio::time::timeout(COMMAND_TIMEOUT, cmd.output())
             .await
+            .map_err(|_| anyhow::anyhow!("no answer within {COMMAND_TIMEOUT:?}"))
+            .and_then(|r| r.map_err(anyhow::Error::from))
             .with_context(|| {
                 format!(
                     "reading $SSH_CONNECTION on {} ({})",
