@@ -306,7 +306,14 @@ impl TestConfig {
             }
         }
         if self.replicas == 0 && self.read_from == "replicas" {
-            bail!("--read-from replicas needs at least one replica (--replicas 0 was given); use --read-from master");
+            let given = if self.nodes.is_some() {
+                "--nodes names no replica"
+            } else {
+                "--replicas 0 was given"
+            };
+            bail!(
+                "--read-from replicas needs at least one replica ({given}); use --read-from master"
+            );
         }
         let waits = matches!(self.workload.as_str(), "wait" | "waitaof");
         let asked = if self.workload == "waitaof" {

@@ -77,3 +77,70 @@ fn missing_history_and_bad_flags_exit_2() {
     assert_exit(&out, 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--server-bin"));
 }
+
+/// `--nodes` and its SSH options are checked before anything is contacted; a host where no
+/// sshd answers (a closed port on loopback) is an error naming the member, the host and what to
+/// try, and nothing is left behind.
+#[test]
+fn bad_ssh_hosts_are_clear_errors() {
+    let store = tempfile::tempdir().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--nodes", "n1=a,n1=b"], "expected n2"),
+        (&["--nodes", "n1=a,n2=a"], "host of its own"),
+        (&["--nodes", "n1=a:99999"], "not a port number"),
+        (&["--net", "ssh"], "--net ssh needs --nodes"),
+        (&["--nodes", "n1=a", "--net", "netns"], "cannot be combined"),
+        (
+            &["--nodes", "n1=a", "--ssh-key", "/nonexistent/key"],
+            "no such file",
+        ),
+        (&["--nodes", "n1=a,n2=b", "--nemesis", "delay"], "delay"),
+        (
+            &["--nodes", "n1=a,n2=b", "--remote-dir", "relative"],
+            "absolute",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = redline()
+            .arg("test")
+            .args(*args)
+            .arg("--store")
+            .arg(store.path())
+            .output()
+            .unwrap();
+        assert_exit(&out, 2);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let out = redline()
+        .args(["test", "--nodes", "n1=127.0.0.1:1", "--read-from", "master"])
+        .arg("--store")
+        .arg(store.path())
+        .output()
+        .unwrap();
+    assert_exit(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("connecting to n1 (root@127.0.0.1:1)") && err.contains("ssh -p 1"),
+        "{err}"
+    );
+    let leftovers: Vec<_> = walk(store.path())
+        .into_iter()
+        .filter(|p| p.ends_with("ssh.json"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() && !p.is_symlink() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
