@@ -1,7 +1,7 @@
 //! `redline test --nodes ...` end to end against three hosts the test builds (network
 //! namespaces running sshd; see `ssh_support`), driven over SSH exactly as real hosts: with no
 //! faults the history is valid; with kill and partition faults it is checked and the faults are
-//! in it; SIGTERM, and SIGKILL followed by `redline cleanup`, leave no server, nftables table,
+//! in it; SIGINT, SIGTERM, and SIGKILL followed by `redline cleanup`, leave no server, nftables table,
 //! remote folder or SSH control master behind.
 
 mod ssh_support;
@@ -200,15 +200,15 @@ fn control_masters(store: &Store) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn sigterm_over_ssh_heals_and_leaves_nothing() {
-    skip_unless_ssh_hosts!();
+/// A signal to the harness heals, stops the servers on the hosts and removes what the run
+/// put there, leaving a history `redline check` reads.
+fn interrupted_over_ssh_leaves_nothing(signal: libc::c_int) {
     let hosts = SshHosts::create(3);
     let store = Store::new();
     let mut child = start_long_run(&store, &hosts.flags(&MEMBERS));
     assert_eq!(hosts.redis_servers().len(), 3, "servers were running");
     // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    unsafe { libc::kill(child.id() as libc::pid_t, signal) };
     let status = wait_exit(&mut child);
     assert_eq!(status.code(), Some(2), "an interrupted run cannot decide");
     assert_eq!(hosts.leftovers(), Vec::<String>::new());
@@ -224,6 +224,18 @@ fn sigterm_over_ssh_heals_and_leaves_nothing() {
         String::from_utf8_lossy(&out.stdout).contains("verdict:"),
         "{out:?}"
     );
+}
+
+#[test]
+fn sigterm_over_ssh_heals_and_leaves_nothing() {
+    skip_unless_ssh_hosts!();
+    interrupted_over_ssh_leaves_nothing(libc::SIGTERM);
+}
+
+#[test]
+fn sigint_over_ssh_heals_and_leaves_nothing() {
+    skip_unless_ssh_hosts!();
+    interrupted_over_ssh_leaves_nothing(libc::SIGINT);
 }
 
 #[test]
