@@ -21,6 +21,8 @@ pub struct ReadTxns {
     pub txns: Option<Txns>,
     /// As [`jsonl::ReadHistory::warnings`].
     pub warnings: Vec<String>,
+    /// How many records the history has (its `History::len`).
+    pub records: usize,
 }
 
 /// Reads a history file into transactions.
@@ -32,10 +34,15 @@ pub fn read_file(path: &Path) -> Result<ReadTxns, HistoryError> {
 /// Reads a history from any buffered reader into transactions.
 pub fn read(input: impl BufRead) -> Result<ReadTxns, HistoryError> {
     let mut pairer = Pairer::default();
-    let warnings = jsonl::read_each(input, |op| pairer.push(op))?;
+    let mut records = 0usize;
+    let warnings = jsonl::read_each(input, |op| {
+        records += 1;
+        pairer.push(op);
+    })?;
     Ok(ReadTxns {
         txns: pairer.finish()?,
         warnings,
+        records,
     })
 }
 
