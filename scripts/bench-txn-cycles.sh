@@ -5,7 +5,8 @@
 # adya's simulated database writes Elle-format histories at serializable, snapshot-isolation,
 # read-committed and lost-update levels; both tools then check the same files in this one run,
 # each under /usr/bin/time -v (wall time and peak RSS). The table compares verdicts and the
-# anomaly classes each reported.
+# anomaly classes each reported. redline reads each file as `redline check` does a list-append
+# history (streamed into compact transactions, see checkers/examples/bench_txn_cycles.rs).
 #
 # Usage: scripts/bench-txn-cycles.sh [TXNS ...]        (default: 100000)
 #   e.g. scripts/bench-txn-cycles.sh 100000 1000000
@@ -39,6 +40,8 @@ REDLINE=target/release/examples/bench_txn_cycles
 
 rows="$BENCH_DIR/rows.tsv"
 : >"$rows"
+# The machine may be shared: the load average goes next to the figures.
+echo "load before: $(uptime)"
 for n in "${SIZES[@]}"; do
     levels=$LEVELS
     if ((n >= 1000000)); then levels=$LEVELS_BIG; fi
@@ -58,6 +61,7 @@ for n in "${SIZES[@]}"; do
     done
 done
 
+echo "load after:  $(uptime)"
 python3 - "$rows" <<'PY'
 import re, sys
 

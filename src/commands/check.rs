@@ -26,7 +26,7 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
         expect,
         reads_from_master: args.reads_from_master,
     };
-    let analysis = analysis::analyse_file(&args.history, &req)?;
+    let analysis = analysis::analyse_file_lean(&args.history, &req)?;
     if analysis.workload.is_none() && args.workload.is_none() {
         eprintln!("redline: could not tell the workload from the history; only availability was checked (use --workload)");
     }

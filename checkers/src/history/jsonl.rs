@@ -27,8 +27,25 @@ pub fn read_file(path: &Path) -> Result<ReadHistory, HistoryError> {
 }
 
 /// Reads a history from any buffered reader.
-pub fn read(mut input: impl BufRead) -> Result<ReadHistory, HistoryError> {
+pub fn read(input: impl BufRead) -> Result<ReadHistory, HistoryError> {
     let mut ops = Vec::new();
+    let warnings = read_each(input, |op| ops.push(op))?;
+    Ok(ReadHistory {
+        history: History::new(ops)?,
+        warnings,
+    })
+}
+
+/// Parses records one at a time and hands each to `on_op`, in file order, without keeping
+/// them: for checkers that build their own compact form of a large history (txn-cycles).
+/// Records are normalised exactly as [`read`] does (each gets the position it would have in
+/// [`History::ops`]); they are not paired, so the caller pairs them if it needs to. Returns the
+/// warnings (a truncated final line); a line that does not parse is an error, as in [`read`].
+pub fn read_each(
+    mut input: impl BufRead,
+    mut on_op: impl FnMut(Op),
+) -> Result<Vec<String>, HistoryError> {
+    let mut count = 0usize;
     let mut warnings = Vec::new();
     let mut buf = String::new();
     let mut line_no = 0usize;
@@ -47,8 +64,11 @@ pub fn read(mut input: impl BufRead) -> Result<ReadHistory, HistoryError> {
         if text.is_empty() {
             continue;
         }
-        match parse_line(text, ops.len()) {
-            Ok(op) => ops.push(op),
+        match parse_line(text, count) {
+            Ok(op) => {
+                count += 1;
+                on_op(op);
+            }
             Err(e) if !ends_with_newline && e.is_eof() => {
                 warnings.push(format!(
                     "line {line_no}: truncated final line ignored (the run was probably \
@@ -63,10 +83,7 @@ pub fn read(mut input: impl BufRead) -> Result<ReadHistory, HistoryError> {
             }
         }
     }
-    Ok(ReadHistory {
-        history: History::new(ops)?,
-        warnings,
-    })
+    Ok(warnings)
 }
 
 /// Parses a history held in memory.

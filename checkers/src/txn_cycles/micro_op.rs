@@ -13,7 +13,7 @@
 //! are `null` and so unknown. `fail` transactions keep their appends (for G1a and dirty-update)
 //! but their reads say nothing.
 
-use crate::history::{History, OpType, Process};
+use crate::history::{History, Op, OpType, Process};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -134,18 +134,133 @@ impl Txns {
 }
 
 /// Interns keys and string elements while transactions are extracted.
+///
+/// Ids are handed out in the order transactions are added, which for a streaming reader is
+/// completion order. So that ids are exactly those of a pass in invocation order (key ids
+/// order a few outputs, e.g. dirty-update anomalies), every interning also records a stamp
+/// (transaction number, call number within it), and [`Builder::finish`] renumbers by first
+/// stamp.
 #[derive(Default)]
 struct Interner {
     int_keys: FastMap<i64, KeyId>,
     str_keys: HashMap<String, KeyId>,
     str_elems: HashMap<String, Elem>,
+    /// Stamp of the next interning call: transaction number << 32 | call number.
+    stamp: u64,
+    /// Per key id, the smallest stamp it was interned at.
+    key_first: Vec<u64>,
+    /// Per string element (by offset from `STRING_ELEM_BASE`), likewise.
+    elem_first: Vec<u64>,
+}
+
+impl Interner {
+    fn seen(first: &mut Vec<u64>, id: usize, stamp: &mut u64) {
+        if id == first.len() {
+            first.push(*stamp);
+        } else {
+            first[id] = first[id].min(*stamp);
+        }
+        *stamp += 1;
+    }
+}
+
+/// Builds [`Txns`] from operations added one at a time, in any order: each transaction first
+/// reserves its place (in invocation order) and is filled in when its completion is known.
+#[derive(Default)]
+pub struct Builder {
+    out: Txns,
+    interner: Interner,
+    any_time: bool,
+    /// Malformed micro-ops with the transaction they belong to, for invocation-order sorting.
+    malformed: Vec<(u32, u64, String)>,
+}
+
+impl Builder {
+    /// Reserves the next transaction number, in invocation order.
+    pub fn reserve(&mut self) -> u32 {
+        self.out.txns.push(Txn {
+            invoke_index: 0,
+            index: 0,
+            process: 0,
+            outcome: OpType::Info,
+            start: 0,
+            end: None,
+            mop_start: 0,
+            mop_len: 0,
+        });
+        self.out.txns.len() as u32 - 1
+    }
+
+    /// Fills in transaction `slot` from its client invocation and completion, if any.
+    pub fn fill(&mut self, slot: u32, process: u64, invoke: &Op, completion: Option<&Op>) {
+        let out = &mut self.out;
+        self.any_time |= invoke.time != 0 || completion.is_some_and(|c| c.time != 0);
+        let outcome = completion.map_or(OpType::Info, |c| c.op_type);
+        // Reads are known only from a completion that is not a failure.
+        let source = match completion {
+            Some(c) if outcome != OpType::Fail && c.value.is_array() => c,
+            _ => invoke,
+        };
+        let reads_known = !std::ptr::eq(source, invoke);
+        let mop_start = out.mops.len() as u32;
+        self.interner.stamp = u64::from(slot) << 32;
+        if let Some(list) = source.value.as_array() {
+            for mop in list {
+                match parse_mop(mop, reads_known, &mut self.interner, out) {
+                    Some(m) => out.mops.push(m),
+                    None => self.malformed.push((slot, source.index, mop.to_string())),
+                }
+            }
+        }
+        let end = match completion {
+            Some(c) if c.op_type != OpType::Info => Some(c.time),
+            _ => None,
+        };
+        out.txns[slot as usize] = Txn {
+            invoke_index: invoke.index,
+            index: completion.unwrap_or(invoke).index,
+            process,
+            outcome,
+            start: invoke.time,
+            end,
+            mop_start,
+            mop_len: out.mops.len() as u32 - mop_start,
+        };
+    }
+
+    /// The transactions, or `None` when there were none. Every reserved slot must be filled.
+    pub fn finish(mut self) -> Option<Txns> {
+        if self.out.txns.is_empty() {
+            return None;
+        }
+        renumber(&mut self.out, &self.interner);
+        let mut out = self.out;
+        in_txn_order(&mut out);
+        // Stable: a transaction's malformed micro-ops stay in their order.
+        self.malformed.sort_by_key(|&(slot, _, _)| slot);
+        out.malformed = self
+            .malformed
+            .into_iter()
+            .map(|(_, index, text)| (index, text))
+            .collect();
+        if !self.any_time {
+            // Elle's own histories often carry no times; their order is real-time order.
+            out.times_from_index = true;
+            for t in &mut out.txns {
+                t.start = t.invoke_index;
+                if t.end.is_some() {
+                    t.end = Some(t.index);
+                }
+            }
+        }
+        out.key_names.shrink_to_fit();
+        Some(out)
+    }
 }
 
 /// Extracts every `txn` operation of a history. Returns `None` when there is none.
 pub fn extract(history: &History) -> Option<Txns> {
-    let mut out = Txns::default();
-    let mut interner = Interner::default();
-    let mut any_time = false;
+    let mut b = Builder::default();
     for op in history.operations() {
         if op.invoke.f != "txn" {
             continue;
@@ -153,50 +268,78 @@ pub fn extract(history: &History) -> Option<Txns> {
         let Process::Client(process) = op.invoke.process else {
             continue;
         };
-        any_time |= op.invoke.time != 0 || op.completion.is_some_and(|c| c.time != 0);
-        let outcome = op.outcome();
-        // Reads are known only from a completion that is not a failure.
-        let source = match op.completion {
-            Some(c) if outcome != OpType::Fail && c.value.is_array() => c,
-            _ => op.invoke,
-        };
-        let reads_known = !std::ptr::eq(source, op.invoke);
-        let mop_start = out.mops.len() as u32;
-        if let Some(list) = source.value.as_array() {
-            for mop in list {
-                match parse_mop(mop, reads_known, &mut interner, &mut out) {
-                    Some(m) => out.mops.push(m),
-                    None => out.malformed.push((source.index, mop.to_string())),
-                }
-            }
-        }
-        let last = op.last();
-        out.txns.push(Txn {
-            invoke_index: op.invoke.index,
-            index: last.index,
-            process,
-            outcome,
-            start: op.start(),
-            end: op.end(),
-            mop_start,
-            mop_len: out.mops.len() as u32 - mop_start,
-        });
+        let slot = b.reserve();
+        b.fill(slot, process, op.invoke, op.completion);
     }
-    if out.txns.is_empty() {
+    b.finish()
+}
+
+/// Stores the micro-ops in transaction order (they were added in completion order), so that
+/// global micro-op numbers are those of a pass in invocation order.
+fn in_txn_order(out: &mut Txns) {
+    if out
+        .txns
+        .windows(2)
+        .all(|w| w[0].mop_start <= w[1].mop_start)
+    {
+        return;
+    }
+    let mut mops = Vec::with_capacity(out.mops.len());
+    for t in &mut out.txns {
+        let start = t.mop_start as usize;
+        t.mop_start = mops.len() as u32;
+        mops.extend_from_slice(&out.mops[start..start + t.mop_len as usize]);
+    }
+    out.mops = mops;
+}
+
+/// The permutation that numbers ids by their first stamp: `map[old] = new`. `None` when it is
+/// the identity (always so when transactions were added in invocation order).
+fn first_seen_order(first: &[u64]) -> Option<Vec<u32>> {
+    if first.windows(2).all(|w| w[0] < w[1]) {
         return None;
     }
-    if !any_time {
-        // Elle's own histories often carry no times; their order is real-time order.
-        out.times_from_index = true;
-        for t in &mut out.txns {
-            t.start = t.invoke_index;
-            if t.end.is_some() {
-                t.end = Some(t.index);
+    let mut ids: Vec<u32> = (0..first.len() as u32).collect();
+    ids.sort_unstable_by_key(|&i| first[i as usize]);
+    let mut map = vec![0u32; first.len()];
+    for (new, &old) in ids.iter().enumerate() {
+        map[old as usize] = new as u32;
+    }
+    Some(map)
+}
+
+/// Renumbers keys and string elements into first-appearance order in invocation order.
+fn renumber(out: &mut Txns, int: &Interner) {
+    if let Some(map) = first_seen_order(&int.key_first) {
+        for m in &mut out.mops {
+            m.key = map[m.key as usize];
+        }
+        permute(&mut out.key_names, &map);
+    }
+    if let Some(map) = first_seen_order(&int.elem_first) {
+        let n = out.string_elems.len() as i64;
+        let remap = |e: &mut Elem| {
+            if (STRING_ELEM_BASE..STRING_ELEM_BASE + n).contains(e) {
+                *e = STRING_ELEM_BASE + i64::from(map[(*e - STRING_ELEM_BASE) as usize]);
+            }
+        };
+        for m in &mut out.mops {
+            if let MopKind::Append(e) = &mut m.kind {
+                remap(e);
             }
         }
+        out.read_elems.iter_mut().for_each(remap);
+        permute(&mut out.string_elems, &map);
     }
-    out.key_names.shrink_to_fit();
-    Some(out)
+}
+
+/// Moves `v[old]` to `v[map[old]]`.
+fn permute(v: &mut Vec<String>, map: &[u32]) {
+    let mut slots: Vec<Option<String>> = vec![None; v.len()];
+    for (old, s) in std::mem::take(v).into_iter().enumerate() {
+        slots[map[old] as usize] = Some(s);
+    }
+    *v = slots.into_iter().map(Option::unwrap_or_default).collect();
 }
 
 fn parse_mop(mop: &Value, reads_known: bool, int: &mut Interner, out: &mut Txns) -> Option<Mop> {
@@ -247,21 +390,26 @@ fn intern_key(v: &Value, int: &mut Interner, names: &mut Vec<String>) -> Option<
         Value::String(s) => s.parse::<i64>().ok().filter(|i| i.to_string() == *s),
         _ => return None,
     };
-    if let Some(i) = as_int {
+    let id = if let Some(i) = as_int {
         let next = names.len() as KeyId;
         let id = *int.int_keys.entry(i).or_insert(next);
         if id == next {
             names.push(i.to_string());
         }
-        return Some(id);
-    }
-    let s = v.as_str()?;
-    if let Some(&id) = int.str_keys.get(s) {
-        return Some(id);
-    }
-    let id = names.len() as KeyId;
-    names.push(s.to_string());
-    int.str_keys.insert(s.to_string(), id);
+        id
+    } else {
+        let s = v.as_str()?;
+        match int.str_keys.get(s) {
+            Some(&id) => id,
+            None => {
+                let id = names.len() as KeyId;
+                names.push(s.to_string());
+                int.str_keys.insert(s.to_string(), id);
+                id
+            }
+        }
+    };
+    Interner::seen(&mut int.key_first, id as usize, &mut int.stamp);
     Some(id)
 }
 
@@ -271,12 +419,17 @@ fn intern_elem(v: &Value, int: &mut Interner, strings: &mut Vec<String>) -> Opti
             .as_i64()
             .filter(|i| !(STRING_ELEM_BASE..STRING_ELEM_BASE + (1 << 40)).contains(i)),
         Value::String(s) => {
-            if let Some(&e) = int.str_elems.get(s) {
-                return Some(e);
-            }
-            let e = STRING_ELEM_BASE + strings.len() as i64;
-            strings.push(s.clone());
-            int.str_elems.insert(s.clone(), e);
+            let e = match int.str_elems.get(s) {
+                Some(&e) => e,
+                None => {
+                    let e = STRING_ELEM_BASE + strings.len() as i64;
+                    strings.push(s.clone());
+                    int.str_elems.insert(s.clone(), e);
+                    e
+                }
+            };
+            let id = (e - STRING_ELEM_BASE) as usize;
+            Interner::seen(&mut int.elem_first, id, &mut int.stamp);
             Some(e)
         }
         _ => None,

@@ -2,6 +2,7 @@
 //!
 //! The pipeline, one file per concept:
 //! - [`micro_op`]: transactions of the history in a compact form (interned keys, flat micro-ops).
+//! - [`stream`]: the same, read straight from a JSONL file without building a `History`.
 //! - [`version_order`]: each key's version order from its longest read; the version every other
 //!   read observed; incompatible orders and duplicate elements.
 //! - [`anomalies`]: what needs no graph: G1a, G1b, internal, dirty-update, lost-update.
@@ -25,6 +26,7 @@ pub mod cycles;
 pub mod explain;
 pub mod graph;
 pub mod micro_op;
+pub mod stream;
 pub mod version_order;
 
 use crate::history::{History, OpType};
@@ -36,7 +38,13 @@ use std::collections::BTreeMap;
 
 /// Checks a list-append history for Elle's anomalies. Skipped when it has no `txn` operations.
 pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
-    let Some(txns) = micro_op::extract(history) else {
+    check_txns(micro_op::extract(history), opts)
+}
+
+/// Checks transactions read by [`stream::read`] (or extracted by [`micro_op::extract`]): the
+/// same result as [`check`] on the history they came from, without holding that history.
+pub fn check_txns(txns: Option<micro_op::Txns>, opts: &CheckOptions) -> CheckResult {
+    let Some(txns) = txns else {
         return CheckResult::skipped("the history has no txn (list-append) operations");
     };
     let vo = version_order::infer(&txns);
