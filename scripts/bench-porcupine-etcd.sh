@@ -72,4 +72,11 @@ awk '
     printf "porcupine proc ms: total %.1f  median %.1f  max %.1f\n", pt, med(p, n), pmax
     printf "porcupine check ms (in-process, search only): total %.1f  median %.2f  max %.1f\n", ct, med(c, n), cmax
   }' "$tmp/rows"
+# The cost of a process that checks nothing: both sides on a one-op history.
+printf 'INFO  jepsen.util - 0\t:invoke\t:read\tnil\nINFO  jepsen.util - 0\t:ok\t:read\tnil\n' > "$tmp/one.log"
+scripts/porcupine-etcd-to-jsonl.py "$tmp/one.log" > "$tmp/one.jsonl"
+r_floor=$(fastest target/release/redline check "$tmp/one.jsonl" --workload register \
+  --checkers linearizable --reads-from-master true --json)
+p_floor=$(fastest "$tmp/peer" "$tmp/one.log")
+echo "process floor (one-op history): redline $r_floor ms, porcupine $p_floor ms"
 echo "load: $(uptime | sed 's/.*load average: //')"
