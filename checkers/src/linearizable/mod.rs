@@ -166,3 +166,82 @@ fn notes(
     }
     notes
 }
+
+#[cfg(test)]
+mod tests {
+    //! The shapes of Jepsen's etcd register logs (Porcupine's test data, converted by
+    //! scripts/porcupine-etcd-to-jsonl.py): no key, no clock, failed cas = mismatch, and timed-out
+    //! ops closed as `info` only at the end of the file, long after later ops of other processes.
+    use super::*;
+    use crate::history::jsonl::read_str;
+
+    fn verdict(text: &str) -> Validity {
+        let h = read_str(text).expect("well-formed JSONL").history;
+        let opts = CheckOptions {
+            reads_from_master: Some(true),
+            ..Default::default()
+        };
+        check(&h, &opts).valid
+    }
+
+    /// Process 1's cas 1->2 timed out; its `info` is the last record, after process 2 read 2.
+    /// The cas may have taken effect at any point after its invocation: valid.
+    const INFO_CAS_AT_THE_END: &str = r#"{"process":0,"type":"invoke","f":"write","value":1}
+{"process":0,"type":"ok","f":"write","value":1}
+{"process":1,"type":"invoke","f":"cas","value":[1,2]}
+{"process":2,"type":"invoke","f":"read","value":null}
+{"process":2,"type":"ok","f":"read","value":2}
+{"process":3,"type":"invoke","f":"read","value":null}
+{"process":3,"type":"ok","f":"read","value":2}
+{"process":1,"type":"info","f":"cas","value":[1,2],"error":"pending at the end of the log"}
+"#;
+
+    #[test]
+    fn an_info_cas_closed_at_the_end_of_the_log_may_explain_later_reads() {
+        assert_eq!(verdict(INFO_CAS_AT_THE_END), Validity::Valid);
+    }
+
+    #[test]
+    fn but_not_a_read_of_a_value_the_info_cas_never_wrote() {
+        // Near-miss of the above: process 3 reads 3, which nothing wrote.
+        let bad = INFO_CAS_AT_THE_END.replace(
+            r#"{"process":3,"type":"ok","f":"read","value":2}"#,
+            r#"{"process":3,"type":"ok","f":"read","value":3}"#,
+        );
+        assert_eq!(verdict(&bad), Validity::Invalid);
+    }
+
+    /// A failed cas observed the register: cas 1->3 failing while it surely holds 1 is illegal
+    /// (Porcupine's etcd model), unless a concurrent write explains the mismatch.
+    const MISMATCH_WHILE_HOLDING_OLD: &str = r#"{"process":0,"type":"invoke","f":"write","value":1}
+{"process":0,"type":"ok","f":"write","value":1}
+{"process":1,"type":"invoke","f":"cas","value":[1,3]}
+{"process":1,"type":"fail","f":"cas","value":[1,3],"error":"mismatch"}
+{"process":2,"type":"invoke","f":"read","value":null}
+{"process":2,"type":"ok","f":"read","value":1}
+"#;
+
+    #[test]
+    fn a_mismatch_cas_while_the_register_holds_its_old_value_is_flagged() {
+        assert_eq!(verdict(MISMATCH_WHILE_HOLDING_OLD), Validity::Invalid);
+    }
+
+    #[test]
+    fn a_mismatch_cas_concurrent_with_a_timed_out_write_passes() {
+        // Near-miss: process 3's write 2 timed out (its info is the last record) and is
+        // concurrent with the cas, which may have seen 2; process 4 then writes 1 again, so the
+        // later read of 1 is fine. Order: write 1, write 2, cas (mismatch), write 1, read 1.
+        let good = r#"{"process":0,"type":"invoke","f":"write","value":1}
+{"process":0,"type":"ok","f":"write","value":1}
+{"process":3,"type":"invoke","f":"write","value":2}
+{"process":1,"type":"invoke","f":"cas","value":[1,3]}
+{"process":1,"type":"fail","f":"cas","value":[1,3],"error":"mismatch"}
+{"process":4,"type":"invoke","f":"write","value":1}
+{"process":4,"type":"ok","f":"write","value":1}
+{"process":2,"type":"invoke","f":"read","value":null}
+{"process":2,"type":"ok","f":"read","value":1}
+{"process":3,"type":"info","f":"write","value":2,"error":"pending at the end of the log"}
+"#;
+        assert_eq!(verdict(good), Validity::Valid);
+    }
+}
