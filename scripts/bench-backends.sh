@@ -24,6 +24,8 @@ done
 [ -n "$third" ] || { echo "no free 10.89.<n>.0/24" >&2; exit 2; }
 sshd_pids=()
 cleanup() {
+  # While the hosts still run: whatever a failed SSH run left there.
+  target/release/redline cleanup --store "$work/store" >/dev/null 2>&1 || true
   for p in "${sshd_pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for i in 1 2 3 4 5 6; do
     ip netns pids "${prefix}h$i" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
@@ -31,7 +33,6 @@ cleanup() {
     ip netns del "${prefix}h$i" 2>/dev/null || true
   done
   ip link del "${prefix}br" 2>/dev/null || true
-  target/release/redline cleanup --store "$work/store" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -7,7 +7,7 @@
 use crate::cluster::redis_conf;
 use crate::cluster::ssh::{HostLayout, SshLogin, SshOptions};
 use crate::nemesis::spec::NemesisSpec;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use redline_checkers::expect::Rule;
 use redline_checkers::WorkloadKind;
@@ -119,7 +119,7 @@ pub struct TestConfig {
     /// the server's path on the hosts. Partitions are nftables rules there; see docs/hosts.md.
     #[arg(long, value_name = "NAME=HOST,...")]
     pub nodes: Option<String>,
-    /// The SSH user on the hosts (not root: commands run through `sudo -n`).
+    /// The SSH user on the hosts; for any user but root, commands run through `sudo -n`.
     #[arg(long, default_value = "root")]
     pub ssh_user: String,
     /// The SSH private key to log in with (default: ssh's own keys and agent).
@@ -201,10 +201,14 @@ impl TestConfig {
             config.sentinels = ssh.layout.sentinels.len();
         }
         let mut plan = config.validate_counts()?;
-        if ssh.is_some() {
-            plan.net = Net::Ssh;
-        }
-        plan.ssh = ssh;
+        plan.ssh = ssh.map(|mut ssh| {
+            ssh.partitions = plan
+                .nemesis
+                .faults
+                .iter()
+                .any(|f| matches!(f, crate::nemesis::spec::Fault::Partition(_)));
+            ssh
+        });
         Ok(plan)
     }
 
@@ -226,16 +230,19 @@ impl TestConfig {
         if let Some(why) = crate::cluster::ssh::unavailable() {
             bail!("--nodes cannot run here: {why}");
         }
-        for (flag, file) in [
-            ("--ssh-key", &self.ssh_key),
-            ("--ssh-known-hosts", &self.ssh_known_hosts),
-        ] {
-            if let Some(f) = file {
-                if !f.is_file() {
-                    bail!("{flag} {}: no such file", f.display());
-                }
-            }
-        }
+        // Absolute paths: `redline cleanup` may run from another folder and reads them back.
+        let file = |flag: &str, file: &Option<PathBuf>| -> Result<Option<PathBuf>> {
+            file.as_ref()
+                .map(|f| {
+                    f.canonicalize()
+                        .ok()
+                        .filter(|f| f.is_file())
+                        .with_context(|| format!("{flag} {}: no such file", f.display()))
+                })
+                .transpose()
+        };
+        let key = file("--ssh-key", &self.ssh_key)?;
+        let known_hosts = file("--ssh-known-hosts", &self.ssh_known_hosts)?;
         if self.ssh_user.is_empty() || self.ssh_user.contains(char::is_whitespace) {
             bail!("--ssh-user {:?} is not a user name", self.ssh_user);
         }
@@ -249,11 +256,45 @@ impl TestConfig {
             layout,
             login: SshLogin {
                 user: self.ssh_user.clone(),
-                key: self.ssh_key.clone(),
-                known_hosts: self.ssh_known_hosts.clone(),
+                key,
+                known_hosts,
             },
             remote_dir: self.remote_dir.trim_end_matches('/').to_string(),
+            partitions: false,
         }))
+    }
+
+    /// The backend `--net` and `--nodes` ask for, refused up front when it cannot run here or
+    /// cannot make the nemesis's faults.
+    fn backend(&self, nemesis: &NemesisSpec) -> Result<Net> {
+        let delays = nemesis
+            .faults
+            .iter()
+            .any(|f| matches!(f, crate::nemesis::spec::Fault::Delay(_)));
+        let (net, no_delay) = match (self.net.as_str(), self.nodes.is_some()) {
+            ("local" | "ssh", true) => (Net::Ssh, crate::cluster::ssh::NO_DELAY),
+            ("local", false) => (Net::Local, ""),
+            ("netns", false) => {
+                if let Some(why) = crate::cluster::netns::unavailable() {
+                    bail!("--net netns cannot run here: {why}");
+                }
+                (Net::Netns, crate::cluster::netns::NO_NETEM)
+            }
+            (other, _) => {
+                bail!("--net must be local, netns or ssh (with --nodes), not {other:?}")
+            }
+        };
+        if delays && !no_delay.is_empty() {
+            bail!(
+                "{} cannot delay links: {no_delay}",
+                if net == Net::Ssh {
+                    "--nodes"
+                } else {
+                    "--net netns"
+                }
+            );
+        }
+        Ok(net)
     }
 
     /// Everything else [`TestConfig::validate`] checks, with the counts final.
@@ -270,6 +311,15 @@ impl TestConfig {
             .map(|o| redis_conf::parse_option(o))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| anyhow::anyhow!("--redis-option: {e}"))?;
+        for (k, _) in &redis_options {
+            redis_conf::check_not_owned(k).map_err(|e| anyhow::anyhow!("--redis-option {e}"))?;
+        }
+        if let Some(file) = &self.redis_conf {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("--redis-conf {}", file.display()))?;
+            redis_conf::check_conf_text(&text)
+                .map_err(|e| anyhow::anyhow!("--redis-conf {}: {e}", file.display()))?;
+        }
         let expect = self
             .expect
             .iter()
@@ -336,44 +386,7 @@ impl TestConfig {
         nemesis
             .check_layout(self.replicas, self.sentinels)
             .map_err(anyhow::Error::msg)?;
-        let delays = nemesis
-            .faults
-            .iter()
-            .any(|f| matches!(f, crate::nemesis::spec::Fault::Delay(_)));
-        let net = match self.net.as_str() {
-            "local" if self.nodes.is_some() => {
-                if delays {
-                    bail!(
-                        "--nodes cannot delay links: {}",
-                        crate::cluster::ssh::NO_DELAY
-                    );
-                }
-                Net::Ssh
-            }
-            "local" => Net::Local,
-            "netns" => {
-                if let Some(why) = crate::cluster::netns::unavailable() {
-                    bail!("--net netns cannot run here: {why}");
-                }
-                if delays {
-                    bail!(
-                        "--net netns cannot delay links: {}",
-                        crate::cluster::netns::NO_NETEM
-                    );
-                }
-                Net::Netns
-            }
-            "ssh" if self.nodes.is_some() => {
-                if delays {
-                    bail!(
-                        "--nodes cannot delay links: {}",
-                        crate::cluster::ssh::NO_DELAY
-                    );
-                }
-                Net::Ssh
-            }
-            other => bail!("--net must be local, netns or ssh (with --nodes), not {other:?}"),
-        };
+        let net = self.backend(&nemesis)?;
         let fault_duration = match self.fault_duration {
             Some(d) => {
                 positive("--fault-duration", d)?;

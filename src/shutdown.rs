@@ -71,11 +71,26 @@ pub fn install_signal_handlers(shutdown: Shutdown, run_dir: watch::Receiver<Opti
                 eprintln!("\nredline: interrupted; healing faults and stopping the cluster (signal again to kill at once)");
                 shutdown.trigger();
             } else {
-                if let Some(dir) = run_dir.borrow().clone() {
+                let dir = run_dir.borrow().clone();
+                if let Some(dir) = dir {
                     if crate::cluster::netns::unavailable().is_none() {
                         let _ = crate::cluster::netns::cleanup_recorded(&dir);
                     }
                     let _ = crate::cluster::pids::cleanup_store(&dir);
+                    // SSH hosts: stop the run's servers and lift its rules there, in bounded time.
+                    if dir.join(crate::cluster::ssh::SSH_FILE).exists() {
+                        let cleaned = tokio::time::timeout(
+                            std::time::Duration::from_secs(30),
+                            crate::cluster::ssh::cleanup_recorded(&dir),
+                        )
+                        .await;
+                        if !matches!(cleaned, Ok(Ok(ref r)) if r.failures.is_empty()) {
+                            eprintln!(
+                                "redline: could not clean up every SSH host; run: redline cleanup --store {}",
+                                dir.display()
+                            );
+                        }
+                    }
                 }
                 eprintln!("redline: killed the run's processes; exiting");
                 std::process::exit(2);

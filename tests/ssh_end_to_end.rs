@@ -109,23 +109,29 @@ fn kill_and_partition_faults_over_ssh_give_a_checked_history() {
         lost["valid"] == true || lost["valid"] == false,
         "{results:#}"
     );
+    // Both faults took effect: a nemesis completion without an error (a failed fault is also
+    // an `info` completion, with the error), and the partition names the links it cut.
     let ops = history_ops(&store);
-    let done = |f: &str| {
+    let applied = |f: &str| -> Vec<&serde_json::Value> {
         ops.iter()
-            .any(|o| o["process"] == "nemesis" && o["type"] == "info" && o["f"] == f)
+            .filter(|o| o["process"] == "nemesis" && o["type"] == "info" && o["f"] == f)
+            .filter(|o| o["error"].is_null())
+            .collect()
     };
+    assert!(!applied("kill").is_empty(), "a kill was applied");
+    let partitions = applied("partition");
+    assert!(!partitions.is_empty(), "a partition was applied");
+    let p = &partitions[0]["value"];
+    assert_eq!(p["grudge"], "isolate-master", "{p}");
     assert!(
-        done("kill") && done("partition"),
-        "both faults were applied"
+        p["cut"].as_array().is_some_and(|c| !c.is_empty()),
+        "the partition lists the links it cut: {p}"
     );
-    let partition = ops
+    let failed: Vec<_> = ops
         .iter()
-        .find(|o| o["process"] == "nemesis" && o["type"] == "info" && o["f"] == "partition")
-        .unwrap();
-    assert!(
-        partition.to_string().contains("isolate-master"),
-        "{partition}"
-    );
+        .filter(|o| o["process"] == "nemesis" && !o["error"].is_null())
+        .collect();
+    assert!(failed.is_empty(), "faults failed: {failed:?}");
     assert_eq!(hosts.leftovers(), Vec::<String>::new());
 }
 
@@ -181,17 +187,17 @@ fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
     }
 }
 
-/// SSH control masters of a run (their command line names its control folder).
-fn control_masters(store: &Store) -> Vec<String> {
-    let text = std::fs::read_to_string(store.latest().join("ssh.json")).unwrap_or_default();
-    let dir = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|v| v["control_dir"].as_str().map(str::to_string));
-    let Some(dir) = dir else {
-        return Vec::new();
-    };
+/// The run's SSH control folder, from its `ssh.json` (read while the run is going).
+fn control_dir(store: &Store) -> String {
+    let text = std::fs::read_to_string(store.latest().join("ssh.json")).expect("ssh.json");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["control_dir"].as_str().expect("control_dir").to_string()
+}
+
+/// SSH processes whose command line names the run's control folder (its control masters).
+fn control_masters(dir: &str) -> Vec<String> {
     let out = std::process::Command::new("pgrep")
-        .args(["-a", "-f", &dir])
+        .args(["-a", "-f", dir])
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout)
@@ -207,12 +213,16 @@ fn interrupted_over_ssh_leaves_nothing(signal: libc::c_int) {
     let store = Store::new();
     let mut child = start_long_run(&store, &hosts.flags(&MEMBERS));
     assert_eq!(hosts.redis_servers().len(), 3, "servers were running");
+    let control = control_dir(&store);
+    assert!(!control_masters(&control).is_empty());
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as libc::pid_t, signal) };
     let status = wait_exit(&mut child);
     assert_eq!(status.code(), Some(2), "an interrupted run cannot decide");
     assert_eq!(hosts.leftovers(), Vec::<String>::new());
     assert!(!store.latest().join("ssh.json").exists());
+    assert_eq!(control_masters(&control), Vec::<String>::new());
+    assert!(!std::path::Path::new(&control).exists());
     let out = redline()
         .arg("check")
         .arg(store.latest().join("history.jsonl"))
@@ -253,7 +263,8 @@ fn sigkill_then_cleanup_over_ssh_leaves_nothing() {
         "{before:?}"
     );
     assert!(before.iter().any(|l| l.starts_with("folder")), "{before:?}");
-    let masters = control_masters(&store);
+    let control = control_dir(&store);
+    let masters = control_masters(&control);
     assert!(
         !masters.is_empty(),
         "the run's SSH control masters outlive it"
@@ -269,7 +280,8 @@ fn sigkill_then_cleanup_over_ssh_leaves_nothing() {
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.contains("killed"), "{said}");
     assert_eq!(hosts.leftovers(), Vec::<String>::new());
-    assert_eq!(control_masters(&store), Vec::<String>::new());
+    assert_eq!(control_masters(&control), Vec::<String>::new());
+    assert!(!std::path::Path::new(&control).exists());
     assert!(!store.latest().join("ssh.json").exists());
 }
 

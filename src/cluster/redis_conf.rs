@@ -31,6 +31,47 @@ pub const HARNESS_DEFAULTS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Options the harness itself sets and relies on (addresses, folders, the process model,
+/// replication wiring): a user value would break fault injection or cleanup, so it is refused.
+pub const HARNESS_OWNED: &[&str] = &[
+    "port",
+    "bind",
+    "dir",
+    "daemonize",
+    "logfile",
+    "pidfile",
+    "replicaof",
+    "slaveof",
+    "replica-announce-ip",
+    "replica-announce-port",
+    "slave-announce-ip",
+    "slave-announce-port",
+];
+
+/// An error when `key` is one of [`HARNESS_OWNED`].
+pub fn check_not_owned(key: &str) -> Result<(), String> {
+    if HARNESS_OWNED.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+        return Err(format!(
+            "{key} is set by redline itself (it needs it to start, signal and clean up the servers); leave it out"
+        ));
+    }
+    Ok(())
+}
+
+/// The first harness-owned option set in a config file's text, as an error.
+pub fn check_conf_text(text: &str) -> Result<(), String> {
+    for (i, line) in text.lines().enumerate() {
+        let Some(key) = line.split_whitespace().next() else {
+            continue;
+        };
+        if key.starts_with('#') {
+            continue;
+        }
+        check_not_owned(key).map_err(|e| format!("line {}: {e}", i + 1))?;
+    }
+    Ok(())
+}
+
 /// Everything a node's config depends on.
 pub struct NodeConf<'a> {
     pub port: u16,
@@ -156,6 +197,16 @@ pub fn parse_option(text: &str) -> Result<(String, String), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn harness_owned_options_are_refused_in_flags_and_files() {
+        assert!(check_not_owned("appendonly").is_ok());
+        let e = check_not_owned("DIR").unwrap_err();
+        assert!(e.contains("set by redline"), "{e}");
+        assert!(check_conf_text("# dir /x\nappendonly yes\n").is_ok());
+        let e = check_conf_text("save \"\"\n  daemonize yes\n").unwrap_err();
+        assert!(e.starts_with("line 2: daemonize"), "{e}");
+    }
 
     #[test]
     fn options_parse_with_empty_and_quoted_values() {

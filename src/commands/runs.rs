@@ -71,6 +71,7 @@ pub fn cleanup(args: &RunsArgs) -> Result<i32> {
     for failure in &ssh.failures {
         eprintln!("redline: could not clean up on an SSH host: {failure}");
     }
+    let code = if ssh.failures.is_empty() { 0 } else { 2 };
     let report = pids::cleanup_store(&args.store)?;
     for k in &report.killed {
         println!("stopped {k}");
@@ -81,5 +82,5 @@ pub fn cleanup(args: &RunsArgs) -> Result<i32> {
         args.store.display(),
         report.killed.len()
     );
-    Ok(0)
+    Ok(code)
 }

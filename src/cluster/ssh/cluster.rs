@@ -1,17 +1,16 @@
-//! The SSH backend: every node and Sentinel is a server process on a host of its own, which
-//! redline drives over SSH as Jepsen drives its nodes. Clients, replicas and Sentinels reach the
-//! servers at the hosts' addresses; the harness's own commands (INFO, REPLICAOF, telemetry,
-//! final reads) go through an SSH port forward to each host's loopback, which partitions never
-//! cut (they spare the SSH port).
+//! The SSH backend's cluster: every node and Sentinel is a server process on a host of its own,
+//! which redline drives over SSH as Jepsen drives its nodes. Clients, replicas and Sentinels
+//! reach the servers at the hosts' addresses; the harness's own commands (INFO, REPLICAOF,
+//! telemetry, final reads) go through an SSH port forward to each host's loopback, which
+//! partitions never cut (they spare the SSH port).
 //!
 //! Life of a cluster: [`SshCluster::start`] writes `ssh.json` (so a killed run can be cleaned
-//! up), connects one session per host, checks the server binary, removes what earlier runs left
-//! (heal on setup), uploads configs, starts the servers and waits for replication and
-//! Sentinels; faults go through the capability traits (`faults.rs`); [`SshCluster::teardown`]
-//! (also run on drop) stops every server, lifts every rule, pulls the logs into the run folder
-//! and removes the remote folders.
+//! up), prepares the hosts (`setup.rs`: sessions, tools, what earlier runs left), uploads
+//! configs, starts the servers and waits for replication and Sentinels; faults go through the
+//! capability traits (`faults.rs`); [`SshCluster::teardown`] (also run on drop) stops every
+//! server, lifts every rule, pulls the logs into the run folder and removes the remote folders.
 
-use super::hosts::{HostLayout, HostSpec};
+use super::hosts::HostLayout;
 use super::record::SshRecord;
 use super::remote::{Remote, SshLogin};
 use super::scripts;
@@ -32,8 +31,9 @@ use std::time::{Duration, Instant};
 pub const NODE_PORT: u16 = 6379;
 /// The port every Sentinel listens on.
 pub const SENTINEL_PORT: u16 = 26379;
-/// Where run folders go on the hosts unless `--remote-dir` says otherwise.
-pub const DEFAULT_REMOTE_DIR: &str = "/tmp/redline";
+/// Where run folders go on the hosts unless `--remote-dir` says otherwise: root writes there,
+/// so not a world-writable folder such as /tmp.
+pub const DEFAULT_REMOTE_DIR: &str = "/var/lib/redline";
 
 /// What the SSH backend needs beyond the [`ClusterSpec`] (whose `server_bin` is the path on the
 /// hosts).
@@ -43,14 +43,21 @@ pub struct SshOptions {
     pub login: SshLogin,
     /// The folder on the hosts under which each run gets `<tag>/<member>/`.
     pub remote_dir: String,
+    /// The run partitions: every host needs `nft`, checked before anything starts.
+    pub partitions: bool,
 }
 
 /// A node or a Sentinel on its host.
 pub(super) struct Member {
     pub(super) name: String,
     pub(super) sentinel: bool,
+    /// The host's own address (from its `$SSH_CONNECTION`): where the server binds.
     pub(super) addr: Ipv4Addr,
     pub(super) port: u16,
+    /// The harness's address as this host sees it (the `clients` party).
+    pub(super) harness: Ipv4Addr,
+    /// The port this host's sshd listens on (spared by partitions).
+    pub(super) sshd_port: u16,
     pub(super) remote: Remote,
     /// The member's folder on its host.
     pub(super) dir: String,
@@ -93,11 +100,8 @@ pub struct SshCluster {
     pub(super) nodes: Vec<Member>,
     pub(super) sentinels: Vec<Member>,
     pub(super) topology: Topology,
-    /// The harness's address as the hosts see it (the `clients` party).
-    pub(super) harness: Ipv4Addr,
-    /// Directed links cut now, and the members whose hosts hold a table.
+    /// Directed links cut now.
     pub(super) cuts: BTreeSet<(String, String)>,
-    pub(super) installed: BTreeSet<String>,
     pub(super) record: PathBuf,
     pub(super) control_dir: PathBuf,
     torn_down: bool,
@@ -112,7 +116,7 @@ impl SshCluster {
         std::fs::create_dir_all(&spec.run_dir)
             .with_context(|| format!("creating {}", spec.run_dir.display()))?;
         spec.run_dir = spec.run_dir.canonicalize()?;
-        spec.replicas = options.layout.nodes.len() - 1;
+        spec.replicas = options.layout.nodes.len().saturating_sub(1);
         spec.sentinels = options.layout.sentinels.len();
         let tag = Tag::generate();
         // A short path: the control sockets live here, and a socket path has at most 107 bytes.
@@ -134,9 +138,7 @@ impl SshCluster {
             nodes: Vec::new(),
             sentinels: Vec::new(),
             topology: Topology::new(&[], "n1"),
-            harness: Ipv4Addr::UNSPECIFIED,
             cuts: BTreeSet::new(),
-            installed: BTreeSet::new(),
             record: record_path,
             control_dir,
             torn_down: false,
@@ -144,7 +146,7 @@ impl SshCluster {
             options,
         };
         // From here on an error drops the cluster, which tears everything down.
-        cluster.connect_all().await?;
+        cluster.prepare_hosts().await?;
         let nodes: Vec<(String, SocketAddr)> = cluster
             .nodes
             .iter()
@@ -167,74 +169,6 @@ impl SshCluster {
         Ok(cluster)
     }
 
-    /// One session per host, in parallel: connect, check the tools, sweep what earlier runs
-    /// left, make the member's folder, forward the admin port.
-    async fn connect_all(&mut self) -> Result<()> {
-        let specs: Vec<HostSpec> = self.options.layout.members().cloned().collect();
-        let futures = specs.iter().map(|spec| self.prepare_member(spec));
-        let members = futures_util::future::join_all(futures).await;
-        let mut errors = Vec::new();
-        for member in members {
-            match member {
-                Ok(m) if m.sentinel => self.sentinels.push(m),
-                Ok(m) => self.nodes.push(m),
-                Err(e) => errors.push(format!("{e:#}")),
-            }
-        }
-        if !errors.is_empty() {
-            bail!("setting up the hosts failed:\n  {}", errors.join("\n  "));
-        }
-        self.nodes.sort_by_key(|m| member_number(&m.name));
-        self.sentinels.sort_by_key(|m| member_number(&m.name));
-        self.harness = self.nodes[0].remote.harness_addr().await?;
-        Ok(())
-    }
-
-    async fn prepare_member(&self, spec: &HostSpec) -> Result<Member> {
-        let remote = Remote::connect(spec, &self.options.login, &self.control_dir).await?;
-        let bin = self.spec.server_bin.display().to_string();
-        let tools = remote.run(&scripts::preflight(&bin)).await?;
-        if !tools.contains("nft") {
-            tracing::warn!(
-                "{}: nft is missing on {}; partitions will fail there (apt-get install -y nftables)",
-                spec.name,
-                remote.label
-            );
-        }
-        let swept = remote
-            .run(&scripts::sweep(
-                &self.options.remote_dir,
-                scripts::ANY_RUN,
-                scripts::ANY_REDLINE_TABLE,
-                self.tag.as_str(),
-            ))
-            .await?;
-        for line in swept.lines() {
-            tracing::warn!("{}: left by an earlier run, now gone: {line}", spec.name);
-        }
-        let addr = resolve(&spec.host).await?;
-        let sentinel = spec.is_sentinel();
-        let dir = format!("{}/{}/{}", self.options.remote_dir, self.tag, spec.name);
-        remote.run(&scripts::make_dir(&dir)).await?;
-        let port = if sentinel { SENTINEL_PORT } else { NODE_PORT };
-        let admin = remote.forward(port).await?;
-        let local_dir = self.spec.run_dir.join("nodes").join(&spec.name);
-        std::fs::create_dir_all(&local_dir)
-            .with_context(|| format!("creating {}", local_dir.display()))?;
-        Ok(Member {
-            name: spec.name.clone(),
-            sentinel,
-            addr,
-            port,
-            remote,
-            dir,
-            local_dir,
-            admin,
-            pid: None,
-            state: ProcessState::Dead,
-        })
-    }
-
     /// Renders node `idx`'s config (replica of `replica_of`, or master) and uploads it.
     pub(super) async fn upload_node_conf(
         &self,
@@ -248,7 +182,11 @@ impl SshCluster {
                     .with_context(|| format!("reading --redis-conf {}", local.display()))?;
                 let remote = format!("{}/include.conf", m.dir);
                 m.remote
-                    .run_with_input(&scripts::write_file(&remote), &text)
+                    .run_with_input(
+                        "uploading --redis-conf",
+                        &scripts::write_file(&remote),
+                        &text,
+                    )
                     .await?;
                 Some(PathBuf::from(remote))
             }
@@ -271,7 +209,11 @@ impl SshCluster {
             .with_context(|| format!("writing {}'s config copy", m.name))?;
         let path = format!("{}/{}", m.dir, m.conf_name());
         m.remote
-            .run_with_input(&scripts::write_file(&path), text.as_bytes())
+            .run_with_input(
+                "uploading the config",
+                &scripts::write_file(&path),
+                text.as_bytes(),
+            )
             .await?;
         Ok(())
     }
@@ -293,13 +235,27 @@ impl SshCluster {
             self.upload_conf(m, &text).await?;
             self.start_member(true, i).await?;
         }
-        self.wait_sentinels_ready(READY_TIMEOUT).await?;
+        let sentinels: Vec<(String, SocketAddr, String)> = self
+            .sentinels
+            .iter()
+            .map(|s| {
+                let log = format!("{} on {}", s.log_name(), s.remote.label);
+                (s.name.clone(), s.admin, log)
+            })
+            .collect();
+        crate::cluster::convergence::await_sentinels_ready(
+            &sentinels,
+            self.spec.replicas,
+            READY_TIMEOUT,
+        )
+        .await?;
         let addrs = self.sentinels.iter().map(Member::data_addr).collect();
         self.topology.use_sentinels(addrs, MASTER_NAME);
         Ok(())
     }
 
-    /// Starts one member's server and waits until it answers PING through the forward.
+    /// Starts one member's server and waits until it answers INFO, through the forward, with
+    /// the pid redline started (another server may hold the port).
     pub(super) async fn start_member(&mut self, sentinel: bool, idx: usize) -> Result<()> {
         let bin = self.spec.server_bin.display().to_string();
         let list = if sentinel {
@@ -313,7 +269,8 @@ impl SshCluster {
         if sentinel {
             args.push("--sentinel");
         }
-        let out = m.remote.run(&scripts::start(&m.dir, &bin, &args)).await?;
+        let script = scripts::start(&m.dir, &bin, &args);
+        let out = m.remote.run("starting the server", &script).await?;
         let pid: u32 = out.trim().parse().with_context(|| {
             format!(
                 "starting {} on {}: no pid in {out:?}",
@@ -325,7 +282,6 @@ impl SshCluster {
         let m = &list[idx];
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            // Whoever answers must be our process: another server may hold the port.
             if let Ok(info) = admin::info(m.admin, "server", Duration::from_millis(500)).await {
                 let answered = info.get("process_id").and_then(|p| p.parse::<u32>().ok());
                 if answered == Some(pid) {
@@ -338,19 +294,14 @@ impl SshCluster {
                     );
                 }
             }
-            let state = m.remote.run(&scripts::probe(&m.dir, pid)).await?;
+            let state = m
+                .remote
+                .run(
+                    "asking whether the server runs",
+                    &scripts::probe(&m.dir, pid),
+                )
+                .await?;
             if state.trim() == "dead" || Instant::now() > deadline {
-                let log = format!("{}/{}", m.dir, m.log_name());
-                let stdout = format!("{}/stdout.log", m.dir);
-                let tail = m
-                    .remote
-                    .run(&format!(
-                        "{}{}",
-                        scripts::tail(&log, 15),
-                        scripts::tail(&stdout, 5)
-                    ))
-                    .await
-                    .unwrap_or_default();
                 bail!(
                     "{} on {} {} (port {} in use, or a bad option?); the end of its log:\n{}",
                     m.name,
@@ -358,33 +309,20 @@ impl SshCluster {
                     if state.trim() == "dead" {
                         "exited right after starting"
                     } else {
-                        "did not answer PING within 10 s"
+                        "did not answer within 10 s"
                     },
                     m.port,
-                    tail.trim_end()
+                    log_tail(m).await
                 );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
-    /// Waits until every Sentinel knows every replica and every other Sentinel.
-    async fn wait_sentinels_ready(&self, timeout: Duration) -> Result<()> {
-        let sentinels: Vec<(String, SocketAddr, String)> = self
-            .sentinels
-            .iter()
-            .map(|s| {
-                let log = format!("{} on {}", s.log_name(), s.remote.label);
-                (s.name.clone(), s.admin, log)
-            })
-            .collect();
-        crate::cluster::convergence::await_sentinels_ready(&sentinels, self.spec.replicas, timeout)
-            .await
-    }
-
-    /// Stops every server (Sentinels first), lifts every rule, pulls the logs into the run
-    /// folder, removes the remote folders and closes the sessions. Idempotent; also runs on
-    /// drop. Returns what could not be done (normally nothing).
+    /// Stops every server (Sentinels first, so none fails over while nodes go down), lifts
+    /// every rule, pulls the logs into the run folder, removes the remote folders and closes the
+    /// sessions. Idempotent; also runs on drop. Returns what could not be done (normally
+    /// nothing); then `ssh.json` stays for `redline cleanup`.
     pub fn teardown(&mut self) -> Vec<String> {
         if self.torn_down {
             return Vec::new();
@@ -398,7 +336,12 @@ impl SshCluster {
                     .enable_all()
                     .build()
                 {
-                    Ok(rt) => rt.block_on(self.teardown_remote()),
+                    Ok(rt) => rt.block_on(async {
+                        let mut failures =
+                            stop_all(&self.sentinels, &self.tag, &self.options).await;
+                        failures.extend(stop_all(&self.nodes, &self.tag, &self.options).await);
+                        failures
+                    }),
                     Err(e) => vec![format!("starting a runtime for teardown: {e}")],
                 }
             })
@@ -411,163 +354,84 @@ impl SshCluster {
         let _ = std::fs::remove_dir_all(&self.control_dir);
         if failures.is_empty() {
             let _ = std::fs::remove_file(&self.record);
+        } else {
+            let store = self
+                .spec
+                .run_dir
+                .parent()
+                .and_then(Path::parent)
+                .unwrap_or(&self.spec.run_dir);
+            eprintln!(
+                "redline: could not clean up every SSH host; once they are reachable, run: redline cleanup --store {}",
+                store.display()
+            );
         }
         for f in &failures {
             tracing::warn!("ssh teardown: {f}");
         }
         failures
     }
-
-    async fn teardown_remote(&self) -> Vec<String> {
-        let table = &self.tag.table();
-        let members = self.sentinels.iter().chain(&self.nodes);
-        let work = members.map(|m| async move {
-            let mut failures = Vec::new();
-            if let Some(pid) = m.pid {
-                if let Err(e) = m.remote.run(&scripts::signal(&m.dir, pid, "KILL")).await {
-                    failures.push(format!("{e:#}"));
-                }
-            }
-            if let Err(e) = m.remote.run(&scripts::nft_delete(table)).await {
-                failures.push(format!("{e:#}"));
-            }
-            for file in [m.log_name(), "stdout.log"] {
-                match m
-                    .remote
-                    .run(&scripts::cat(&format!("{}/{file}", m.dir)))
-                    .await
-                {
-                    Ok(text) if !text.is_empty() => {
-                        let _ = std::fs::write(m.local_dir.join(file), text);
-                    }
-                    Ok(_) => {}
-                    Err(e) => failures.push(format!("{e:#}")),
-                }
-            }
-            let run_dir = format!("{}/{}", self.options.remote_dir, self.tag);
-            if let Err(e) = m.remote.run(&scripts::remove_dir(&m.dir, &run_dir)).await {
-                failures.push(format!("{e:#}"));
-            }
-            failures
-        });
-        futures_util::future::join_all(work)
-            .await
-            .into_iter()
-            .flatten()
-            .collect()
-    }
 }
 
-/// What the harness reads about the cluster; the same names as the other backends'.
-impl SshCluster {
-    pub fn topology(&self) -> Topology {
-        self.topology.clone()
-    }
+/// Stops the members' servers in parallel, lifts the run's table on their hosts, pulls their
+/// logs and removes their folders. A member whose server could not be stopped keeps its folder
+/// (its pid file is what `redline cleanup` needs), and after a failed command on a host the
+/// remaining steps there are skipped (a dead host would cost a timeout each).
+async fn stop_all(members: &[Member], tag: &Tag, options: &SshOptions) -> Vec<String> {
+    let table = &tag.table();
+    let run_dir = &format!("{}/{}", options.remote_dir, tag);
+    let work = members.iter().map(|m| async move {
+        let steps = async {
+            m.remote
+                .run(
+                    "stopping the server",
+                    &scripts::signal(&m.dir, None, "KILL"),
+                )
+                .await?;
+            m.remote
+                .run("lifting partition rules", &scripts::nft_delete(table))
+                .await?;
+            for file in [m.log_name(), "stdout.log"] {
+                let path = format!("{}/{file}", m.dir);
+                let text = m.remote.run("copying a log", &scripts::cat(&path)).await?;
+                if !text.is_empty() {
+                    let _ = std::fs::write(m.local_dir.join(file), text);
+                }
+            }
+            m.remote
+                .run(
+                    "removing the run folder",
+                    &scripts::remove_dir(&m.dir, run_dir),
+                )
+                .await?;
+            anyhow::Ok(())
+        };
+        steps.await.err().map(|e| format!("{e:#}"))
+    });
+    futures_util::future::join_all(work)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
 
-    pub fn node_names(&self) -> Vec<String> {
-        self.nodes.iter().map(|n| n.name.clone()).collect()
-    }
-
-    pub fn sentinel_names(&self) -> Vec<String> {
-        self.sentinels.iter().map(|n| n.name.clone()).collect()
-    }
-
-    /// The local end of the SSH forward to the member's server: partitions never cut it.
-    pub fn admin_addr(&self, name: &str) -> Option<SocketAddr> {
-        self.member(name).map(|m| m.admin)
-    }
-
-    /// The member's address on its host, which clients, replicas and Sentinels use.
-    pub fn client_addr(&self, name: &str) -> Option<SocketAddr> {
-        self.member(name).map(Member::data_addr)
-    }
-
-    pub fn node_at(&self, addr: SocketAddr) -> Option<String> {
-        self.nodes
-            .iter()
-            .find(|n| n.data_addr() == addr)
-            .map(|n| n.name.clone())
-    }
-
-    pub fn sentinel_addrs(&self) -> Vec<(String, SocketAddr)> {
-        self.sentinels
-            .iter()
-            .map(|s| (s.name.clone(), s.admin))
-            .collect()
-    }
-
-    /// The state redline last gave or saw the member's server in (`heal_all` asks the hosts).
-    pub fn state(&self, name: &str) -> Option<ProcessState> {
-        self.member(name).map(|m| m.state)
-    }
-
-    /// Local member folders: the config redline uploaded and, after teardown, the logs.
-    pub fn node_dirs(&self) -> Vec<(String, PathBuf)> {
-        self.nodes
-            .iter()
-            .chain(&self.sentinels)
-            .map(|m| (m.name.clone(), m.local_dir.clone()))
-            .collect()
-    }
-
-    /// The run's tag (remote folder `<remote-dir>/<tag>`, nftables table `redline_<hex>`).
-    pub fn tag(&self) -> &Tag {
-        &self.tag
-    }
-
-    /// The pid of a member's server on its host, while redline believes it runs.
-    pub fn pid(&self, name: &str) -> Option<u32> {
-        self.member(name).and_then(|m| m.pid)
-    }
-
-    /// The directed links cut now.
-    pub fn cut_links(&self) -> Vec<(String, String)> {
-        self.cuts.iter().cloned().collect()
-    }
-
-    pub(super) fn member(&self, name: &str) -> Option<&Member> {
-        self.nodes
-            .iter()
-            .chain(&self.sentinels)
-            .find(|m| m.name == name)
-    }
-
-    pub(super) fn member_mut(&mut self, name: &str) -> Option<&mut Member> {
-        self.nodes
-            .iter_mut()
-            .chain(self.sentinels.iter_mut())
-            .find(|m| m.name == name)
-    }
+/// The end of a member's log and stdout, for an error message.
+async fn log_tail(m: &Member) -> String {
+    let log = format!("{}/{}", m.dir, m.log_name());
+    let stdout = format!("{}/stdout.log", m.dir);
+    let script = format!("{}{}", scripts::tail(&log, 15), scripts::tail(&stdout, 5));
+    m.remote
+        .run("reading the log", &script)
+        .await
+        .unwrap_or_default()
+        .trim_end()
+        .to_string()
 }
 
 impl Drop for SshCluster {
     fn drop(&mut self) {
         self.teardown();
     }
-}
-
-/// The IPv4 address `host` resolves to here (the servers bind to it on their host, and the
-/// firewall rules match it).
-async fn resolve(host: &str) -> Result<Ipv4Addr> {
-    if let Ok(ip) = host.parse::<Ipv4Addr>() {
-        return Ok(ip);
-    }
-    let addrs = tokio::net::lookup_host((host, 0))
-        .await
-        .with_context(|| format!("resolving host {host:?}"))?;
-    addrs
-        .filter_map(|a| match a.ip() {
-            std::net::IpAddr::V4(v4) => Some(v4),
-            std::net::IpAddr::V6(_) => None,
-        })
-        .next()
-        .with_context(|| {
-            format!("host {host:?} has no IPv4 address (firewall partitions are IPv4 rules)")
-        })
-}
-
-fn member_number(name: &str) -> u64 {
-    name[1..].parse().unwrap_or(u64::MAX)
 }
 
 /// Replaces the `bind 127.0.0.1` line of a generated config with the host's address and its

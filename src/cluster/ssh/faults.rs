@@ -1,11 +1,10 @@
 //! The faults of the SSH backend, and bringing the cluster back: kill and pause are signals
-//! sent on the host (SIGKILL, SIGSTOP/SIGCONT, to the pid redline started, checked by its
-//! working folder), a partition is one nftables table per host that the cut concerns, replaced
-//! atomically as the cut set grows, and delay is refused (no netem here; and on real hosts the
-//! link is not redline's to slow down).
+//! sent on the host to the server redline started and what it forked (SIGKILL, SIGSTOP/SIGCONT,
+//! checked by its working folder); a partition is one nftables table per host that the cut
+//! concerns, replaced atomically as the cut set grows; delay is refused (no netem here, and on
+//! real hosts the links are not redline's to slow down).
 
 use super::cluster::SshCluster;
-use super::hosts::SSH_PORT;
 use super::scripts;
 use crate::cluster::backend::Backend as _;
 use crate::cluster::capabilities::{Kill, LinkDelay, Partition, Pause, Promote};
@@ -20,33 +19,38 @@ pub const NO_DELAY: &str =
 
 impl SshCluster {
     /// Lifts every partition rule, asks each host what its server is doing, resumes paused
-    /// servers and starts dead ones.
+    /// servers and starts dead ones. Every member is tried; the error lists every failure.
     pub async fn heal_all(&mut self) -> Result<Vec<String>> {
         let mut done = Vec::new();
+        let mut failures = Vec::new();
         let had_cuts = !self.cuts.is_empty();
-        self.lift_rules().await?;
-        if had_cuts {
-            done.push("lifted every partition rule".to_string());
+        match self.lift_rules().await {
+            Ok(()) if had_cuts => done.push("lifted every partition rule".to_string()),
+            Ok(()) => {}
+            Err(e) => failures.push(format!("{e:#}")),
         }
-        let names: Vec<String> = self
-            .nodes
-            .iter()
-            .chain(&self.sentinels)
-            .map(|m| m.name.clone())
-            .collect();
-        for name in names {
-            self.refresh_state(&name).await?;
-            match self.state(&name) {
-                Some(ProcessState::Paused) => {
-                    self.resume(&name).await?;
-                    done.push(format!("resumed {name}"));
+        for name in self.member_names() {
+            let healed = async {
+                self.refresh_state(&name).await?;
+                match self.state(&name) {
+                    Some(ProcessState::Paused) => {
+                        self.resume(&name).await?;
+                        anyhow::Ok(Some(format!("resumed {name}")))
+                    }
+                    Some(ProcessState::Dead) => {
+                        self.start_by_name(&name).await?;
+                        Ok(Some(format!("started {name}")))
+                    }
+                    _ => Ok(None),
                 }
-                Some(ProcessState::Dead) => {
-                    self.start_by_name(&name).await?;
-                    done.push(format!("started {name}"));
-                }
-                _ => {}
+            };
+            match healed.await {
+                Ok(what) => done.extend(what),
+                Err(e) => failures.push(format!("{name}: {e:#}")),
             }
+        }
+        if !failures.is_empty() {
+            bail!("healing failed: {}", failures.join("; "));
         }
         Ok(done)
     }
@@ -54,18 +58,16 @@ impl SshCluster {
     /// Deletes the run's table on every host (not only those known to hold one: a cut that
     /// failed halfway may have left one).
     async fn lift_rules(&mut self) -> Result<()> {
-        let table = self.tag.table();
-        let script = scripts::nft_delete(&table);
+        let script = scripts::nft_delete(&self.tag.table());
         let mut failures = Vec::new();
         for m in self.nodes.iter().chain(&self.sentinels) {
-            if let Err(e) = m.remote.run(&script).await {
+            if let Err(e) = m.remote.run("lifting partition rules", &script).await {
                 failures.push(format!("{e:#}"));
             }
         }
         if !failures.is_empty() {
             bail!("could not lift partition rules: {}", failures.join("; "));
         }
-        self.installed.clear();
         self.cuts.clear();
         Ok(())
     }
@@ -79,7 +81,13 @@ impl SshCluster {
             m.state = ProcessState::Dead;
             return Ok(());
         };
-        let out = m.remote.run(&scripts::probe(&m.dir, pid)).await?;
+        let out = m
+            .remote
+            .run(
+                "asking whether the server runs",
+                &scripts::probe(&m.dir, pid),
+            )
+            .await?;
         m.state = match out.trim() {
             "running" => ProcessState::Running,
             "paused" => ProcessState::Paused,
@@ -110,6 +118,8 @@ impl SshCluster {
         self.start_member(false, idx).await
     }
 
+    /// Sends `signal` to the member's server; an error when the server is not there to get it
+    /// (a fault that did nothing must not be recorded as done).
     async fn send(&mut self, node: &str, signal: &str, then: ProcessState) -> Result<()> {
         let m = self
             .member_mut(node)
@@ -117,7 +127,16 @@ impl SshCluster {
         let pid = m
             .pid
             .with_context(|| format!("{node} has no server running"))?;
-        m.remote.run(&scripts::signal(&m.dir, pid, signal)).await?;
+        let what = format!("sending SIG{signal} to the server");
+        let out = m
+            .remote
+            .run(&what, &scripts::signal(&m.dir, Some(pid), signal))
+            .await?;
+        if out.trim() == "gone" {
+            m.state = ProcessState::Dead;
+            m.pid = None;
+            bail!("{node}'s server (pid {pid}) is no longer running; SIG{signal} not sent");
+        }
         m.state = then;
         if then == ProcessState::Dead {
             m.pid = None;
@@ -153,7 +172,8 @@ impl Pause for SshCluster {
 }
 
 impl Partition for SshCluster {
-    /// Adds `links` to the cut set and rewrites the run's table on every host concerned.
+    /// Adds `links` to the cut set and rewrites the run's table on every host concerned. Each
+    /// host's rules name the harness as that host sees it and spare that host's sshd port.
     async fn cut(&mut self, links: &[(String, String)]) -> Result<()> {
         let mut cuts = self.cuts.clone();
         cuts.extend(links.iter().cloned());
@@ -166,39 +186,22 @@ impl Partition for SshCluster {
                 addr: m.addr,
             })
             .collect();
-        let mut installed = Vec::new();
-        let plan = {
-            let ssh_port = |name: &str| {
-                self.options
-                    .layout
-                    .members()
-                    .find(|s| s.name == name)
-                    .map_or(SSH_PORT, |s| s.port)
-            };
-            // The clients rule spares the SSH port; all hosts must agree on it for one plan.
-            let ports: std::collections::BTreeSet<u16> =
-                parties.iter().map(|p| ssh_port(&p.name)).collect();
-            if ports.len() > 1 {
-                bail!("partitions with clients need every host's SSH port to be the same (have {ports:?})");
-            }
-            let port = ports.into_iter().next().unwrap_or(SSH_PORT);
-            nft_rules::plan(&cuts, &parties, self.harness, ClientsRule::AllTcpBut(port))?
-        };
         let table = self.tag.table();
-        for (member, rules) in &plan {
-            let m = self
-                .member(member)
-                .with_context(|| format!("no member {member}"))?;
-            let script = nft_rules::render(&table, rules);
+        for m in self.nodes.iter().chain(&self.sentinels) {
+            let rule = ClientsRule::AllTcpBut(m.sshd_port);
+            let mut plan = nft_rules::plan(&cuts, &parties, m.harness, rule)?;
+            let Some(rules) = plan.remove(&m.name) else {
+                continue;
+            };
+            let script = nft_rules::render(&table, &rules);
             m.remote
-                .run_with_input(scripts::nft_load(), script.as_bytes())
-                .await
-                .with_context(|| {
-                    format!("installing partition rules on {member} (is nftables installed there?)")
-                })?;
-            installed.push(member.clone());
+                .run_with_input(
+                    "installing partition rules (nft -f)",
+                    scripts::NFT_LOAD,
+                    script.as_bytes(),
+                )
+                .await?;
         }
-        self.installed.extend(installed);
         self.cuts = cuts;
         Ok(())
     }
@@ -222,46 +225,5 @@ impl LinkDelay for SshCluster {
 impl Promote for SshCluster {
     async fn promote(&mut self, node: &str) -> Result<()> {
         crate::cluster::backend::promote_by_replicaof(self, node).await
-    }
-}
-
-impl crate::cluster::backend::Backend for SshCluster {
-    fn topology(&self) -> redline_workloads::Topology {
-        SshCluster::topology(self)
-    }
-    fn node_names(&self) -> Vec<String> {
-        SshCluster::node_names(self)
-    }
-    fn sentinel_names(&self) -> Vec<String> {
-        SshCluster::sentinel_names(self)
-    }
-    fn admin_addr(&self, name: &str) -> Option<std::net::SocketAddr> {
-        SshCluster::admin_addr(self, name)
-    }
-    fn client_addr(&self, name: &str) -> Option<std::net::SocketAddr> {
-        SshCluster::client_addr(self, name)
-    }
-    fn node_at(&self, addr: std::net::SocketAddr) -> Option<String> {
-        SshCluster::node_at(self, addr)
-    }
-    fn sentinel_addrs(&self) -> Vec<(String, std::net::SocketAddr)> {
-        SshCluster::sentinel_addrs(self)
-    }
-    fn state(&mut self, name: &str) -> Option<ProcessState> {
-        SshCluster::state(self, name)
-    }
-    fn node_dirs(&self) -> Vec<(String, std::path::PathBuf)> {
-        SshCluster::node_dirs(self)
-    }
-    fn server(&self) -> &crate::cluster::admin::ServerIdentity {
-        &self.server
-    }
-    async fn heal_all(&mut self) -> Result<Vec<String>> {
-        SshCluster::heal_all(self).await
-    }
-    fn teardown(&mut self) {
-        for left in SshCluster::teardown(self) {
-            tracing::warn!("ssh teardown could not finish: {left}");
-        }
     }
 }

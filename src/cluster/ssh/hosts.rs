@@ -107,7 +107,11 @@ fn parse_entry(entry: &str) -> Result<HostSpec> {
         }
         None => (target, SSH_PORT),
     };
-    if host.is_empty() || host.contains(char::is_whitespace) || host.contains(['[', ']', '@']) {
+    if host.is_empty()
+        || host.starts_with('-')
+        || host.contains(char::is_whitespace)
+        || host.contains(['[', ']', '@', '/', '\'', '"'])
+    {
         bail!("--nodes: {name}'s host {host:?} is not a host name or IPv4 address (give the user with --ssh-user)");
     }
     Ok(HostSpec {
@@ -150,6 +154,7 @@ mod tests {
             ("n1=a:ssh", "not a port number"),
             ("n1=root@a", "--ssh-user"),
             ("n1=:22", "not a host name"),
+            ("n1=-oProxyCommand=x", "not a host name"),
         ];
         for (text, want) in cases {
             let err = HostLayout::parse(text).expect_err(text);

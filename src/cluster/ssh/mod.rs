@@ -6,8 +6,10 @@
 //! - [`hosts`]: parsing `--nodes`.
 //! - [`remote`]: one SSH session per host; commands with timeouts; port forwards.
 //! - [`scripts`]: the shell scripts run on the hosts (start, signal, probe, sweep), pure.
-//! - [`cluster`]: [`SshCluster`]: setup (with a sweep of what earlier runs left), teardown.
+//! - [`cluster`]: [`SshCluster`]: configs, starting servers, teardown.
+//! - [`setup`]: preparing the hosts, with a sweep of what earlier runs left.
 //! - [`faults`]: the capability traits and healing.
+//! - [`view`]: names, addresses and states; the `Backend` implementation.
 //! - [`record`]: `ssh.json`, and `redline cleanup` for a killed run.
 //!
 //! See `docs/hosts.md` for what a host needs and what redline changes on it.
@@ -18,6 +20,8 @@ pub mod hosts;
 pub mod record;
 pub mod remote;
 pub mod scripts;
+pub mod setup;
+pub mod view;
 
 pub use cluster::{SshCluster, SshOptions, DEFAULT_REMOTE_DIR};
 pub use faults::NO_DELAY;

@@ -73,8 +73,24 @@ pub async fn cleanup_recorded(store: &Path) -> Result<SshCleanup> {
     Ok(report)
 }
 
-/// Undoes one run: control masters first (they may hold forwards), then each host.
+/// Undoes one run: control masters first (they may hold forwards), then on every host its
+/// servers and table, and only then, on every host, its folder (hosts may share a filesystem).
 async fn cleanup_run(record: &SshRecord, report: &mut SshCleanup) {
+    // The record's values go into root shell scripts on the hosts: check them first.
+    let Some(tag) = Tag::parse(record.tag.as_str()) else {
+        report.failures.push(format!(
+            "ssh.json names {:?}, not a redline run tag",
+            record.tag.as_str()
+        ));
+        return;
+    };
+    if !record.remote_dir.starts_with('/') || record.remote_dir.trim_end_matches('/').is_empty() {
+        report.failures.push(format!(
+            "ssh.json names remote folder {:?}, not an absolute folder other than /",
+            record.remote_dir
+        ));
+        return;
+    }
     for socket in control_sockets(&record.control_dir) {
         let ended = std::process::Command::new("ssh")
             .arg("-S")
@@ -89,33 +105,48 @@ async fn cleanup_run(record: &SshRecord, report: &mut SshCleanup) {
         }
     }
     let _ = std::fs::remove_dir_all(&record.control_dir);
-    let fresh = std::env::temp_dir().join(format!("redline-ssh-cleanup-{}", record.tag.hex()));
+    let fresh = std::env::temp_dir().join(format!("redline-ssh-cleanup-{}", tag.hex()));
     if let Err(e) = std::fs::create_dir_all(&fresh) {
         report.failures.push(format!("{}: {e}", fresh.display()));
         return;
     }
-    let table_test = format!("$3 == \"{}\"", record.tag.table());
+    let servers = scripts::sweep_servers(
+        &record.remote_dir,
+        tag.as_str(),
+        &format!("$3 == \"{}\"", tag.table()),
+        "",
+    );
+    let folders = scripts::sweep_folders(&record.remote_dir, tag.as_str(), "");
+    let mut reached = Vec::new();
     for spec in record.layout.members() {
-        let done = async {
+        let stopped = async {
             let remote = Remote::connect(spec, &record.login, &fresh).await?;
-            let swept = remote
-                .run(&scripts::sweep(
-                    &record.remote_dir,
-                    record.tag.as_str(),
-                    &table_test,
-                    "",
-                ))
-                .await?;
-            anyhow::Ok(swept)
-        }
-        .await;
-        match done {
-            Ok(swept) => report
-                .removed
-                .extend(swept.lines().map(|l| format!("{}: {l}", spec.name))),
+            let out = remote.run("stopping the run's servers", &servers).await?;
+            anyhow::Ok((remote, out))
+        };
+        match stopped.await {
+            Ok((remote, out)) => {
+                report
+                    .removed
+                    .extend(out.lines().map(|l| format!("{}: {l}", spec.name)));
+                reached.push(remote);
+            }
             Err(e) => report.failures.push(format!("{e:#}")),
         }
     }
+    // A host that could not be reached may still run a server whose pid file is in a shared
+    // folder: keep every folder then, for the next cleanup.
+    if reached.len() == record.layout.members().count() {
+        for remote in &reached {
+            match remote.run("removing the run folder", &folders).await {
+                Ok(out) => report
+                    .removed
+                    .extend(out.lines().map(|l| format!("{}: {l}", remote.member))),
+                Err(e) => report.failures.push(format!("{e:#}")),
+            }
+        }
+    }
+    drop(reached);
     let _ = std::fs::remove_dir_all(&fresh);
 }
 

@@ -63,10 +63,8 @@ impl Remote {
                 b.known_hosts_check(KnownHosts::Add);
             }
         }
-        let session = tokio::time::timeout(CONNECT_TIMEOUT * 2, b.connect(&spec.host))
+        let session = within(CONNECT_TIMEOUT * 2, b.connect(&spec.host))
             .await
-            .map_err(|_| anyhow::anyhow!("timed out"))
-            .and_then(|r| r.map_err(anyhow::Error::from))
             .with_context(|| {
                 format!(
                     "connecting to {} ({label}) over SSH; check the address, that sshd runs there, \
@@ -80,36 +78,24 @@ impl Remote {
             session,
             sudo: login.user != "root",
         };
-        remote.run("true").await?;
+        remote.run("checking that commands run", "true").await?;
         Ok(remote)
     }
 
     /// Runs `script` with `sh -c` (through `sudo -n` unless root) and returns its stdout; a
-    /// non-zero exit, a timeout or a lost connection is an error naming the host and command.
-    pub async fn run(&self, script: &str) -> Result<String> {
-        self.run_inner(script, None, COMMAND_TIMEOUT).await
+    /// non-zero exit, a timeout or a lost connection is an error naming the member, the host and
+    /// `what` the script does.
+    pub async fn run(&self, what: &str, script: &str) -> Result<String> {
+        self.run_inner(what, script, None).await
     }
 
     /// [`Remote::run`] with `input` on the script's stdin (to upload a file: `cat > path`).
-    pub async fn run_with_input(&self, script: &str, input: &[u8]) -> Result<String> {
-        self.run_inner(script, Some(input), COMMAND_TIMEOUT).await
+    pub async fn run_with_input(&self, what: &str, script: &str, input: &[u8]) -> Result<String> {
+        self.run_inner(what, script, Some(input)).await
     }
 
-    async fn run_inner(
-        &self,
-        script: &str,
-        input: Option<&[u8]>,
-        timeout: Duration,
-    ) -> Result<String> {
-        let what = || {
-            let first = script.lines().next().unwrap_or_default();
-            let more = if script.lines().nth(1).is_some() {
-                " ..."
-            } else {
-                ""
-            };
-            format!("on {} ({}): `{first}{more}`", self.member, self.label)
-        };
+    async fn run_inner(&self, what: &str, script: &str, input: Option<&[u8]>) -> Result<String> {
+        let context = || format!("on {} ({}): {what}", self.member, self.label);
         let run = async {
             let mut cmd = if self.sudo {
                 let mut c = self.session.command("sudo");
@@ -138,15 +124,11 @@ impl Remote {
             }
             child.wait_with_output().await
         };
-        let out = tokio::time::timeout(timeout, run)
-            .await
-            .map_err(|_| anyhow::anyhow!("no answer within {timeout:?}"))
-            .and_then(|r| r.map_err(anyhow::Error::from))
-            .with_context(what)?;
+        let out = within(COMMAND_TIMEOUT, run).await.with_context(context)?;
         if !out.status.success() {
             bail!(
                 "{} failed ({}): {}",
-                what(),
+                context(),
                 out.status,
                 String::from_utf8_lossy(&out.stderr).trim()
             );
@@ -160,21 +142,18 @@ impl Remote {
         let mut last = None;
         for _ in 0..5 {
             let local = free_local_port()?;
-            match self
-                .session
-                .request_port_forward(
-                    ForwardType::Local,
-                    local,
-                    SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-                )
-                .await
-            {
+            let request = self.session.request_port_forward(
+                ForwardType::Local,
+                local,
+                SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            );
+            match within(COMMAND_TIMEOUT, request).await {
                 Ok(()) => return Ok(local),
                 // Another process may have taken the port between probing and forwarding.
                 Err(e) => last = Some(e),
             }
         }
-        let error = last.map_or_else(|| anyhow::anyhow!("no attempt made"), anyhow::Error::from);
+        let error = last.unwrap_or_else(|| anyhow::anyhow!("no attempt made"));
         Err(error).with_context(|| {
             format!(
                 "forwarding a local port to {}'s port {port} ({})",
@@ -183,16 +162,15 @@ impl Remote {
         })
     }
 
-    /// The harness's address as this host sees it (the `clients` party of a partition), from
-    /// the host's `$SSH_CONNECTION`.
-    pub async fn harness_addr(&self) -> Result<Ipv4Addr> {
+    /// How this connection looks from the host (`$SSH_CONNECTION`): the harness's address (the
+    /// `clients` party of a partition), the host's own address (where its server binds and
+    /// what its peers use) and the port sshd listens on (which partitions spare).
+    pub async fn connection(&self) -> Result<SshConnection> {
         // `sudo` resets the environment, so ask without it.
         let mut cmd = self.session.command("sh");
-        cmd.args(["-c", "echo $SSH_CONNECTION"]);
-        let out = tokio::time::timeout(COMMAND_TIMEOUT, cmd.output())
+        cmd.args(["-c", super::scripts::SSH_CONNECTION]);
+        let out = within(COMMAND_TIMEOUT, cmd.output())
             .await
-            .map_err(|_| anyhow::anyhow!("no answer within {COMMAND_TIMEOUT:?}"))
-            .and_then(|r| r.map_err(anyhow::Error::from))
             .with_context(|| {
                 format!(
                     "reading $SSH_CONNECTION on {} ({})",
@@ -200,17 +178,14 @@ impl Remote {
                 )
             })?;
         let text = String::from_utf8_lossy(&out.stdout);
-        text.split_whitespace()
-            .next()
-            .and_then(|a| a.parse().ok())
-            .with_context(|| {
-                format!(
-                    "{} ({}) reports the harness at {:?}, not an IPv4 address",
-                    self.member,
-                    self.label,
-                    text.trim()
-                )
-            })
+        SshConnection::parse(&text).with_context(|| {
+            format!(
+                "{} ({}): $SSH_CONNECTION is {:?}, not `client port server port` over IPv4",
+                self.member,
+                self.label,
+                text.trim()
+            )
+        })
     }
 
     /// The control socket of this session's master connection.
@@ -219,8 +194,64 @@ impl Remote {
     }
 }
 
+/// The host's view of an SSH connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SshConnection {
+    /// The harness's address as the host sees it.
+    pub harness: Ipv4Addr,
+    /// The host's own address on this connection.
+    pub host: Ipv4Addr,
+    /// The port sshd listens on (which may differ from the one dialled, behind NAT).
+    pub sshd_port: u16,
+}
+
+impl SshConnection {
+    /// Parses `client_ip client_port server_ip server_port`.
+    pub fn parse(text: &str) -> Option<SshConnection> {
+        let mut words = text.split_whitespace();
+        let harness = words.next()?.parse().ok()?;
+        let _client_port = words.next()?;
+        let host = words.next()?.parse().ok()?;
+        let sshd_port = words.next()?.parse().ok()?;
+        Some(SshConnection {
+            harness,
+            host,
+            sshd_port,
+        })
+    }
+}
+
+/// `fut`, or an error when it takes longer than `limit`.
+async fn within<T, E>(
+    limit: Duration,
+    fut: impl std::future::Future<Output = std::result::Result<T, E>>,
+) -> Result<T>
+where
+    anyhow::Error: From<E>,
+{
+    match tokio::time::timeout(limit, fut).await {
+        Ok(r) => r.map_err(anyhow::Error::from),
+        Err(_) => Err(anyhow::anyhow!("no answer within {limit:?}")),
+    }
+}
+
 fn free_local_port() -> Result<SocketAddr> {
     let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .context("finding a free local port for an SSH forward")?;
     Ok(listener.local_addr()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hosts_view_of_a_connection_parses() {
+        let c = SshConnection::parse("10.89.3.1 51234 10.89.3.11 22\n").unwrap();
+        assert_eq!(c.harness, Ipv4Addr::new(10, 89, 3, 1));
+        assert_eq!(c.host, Ipv4Addr::new(10, 89, 3, 11));
+        assert_eq!(c.sshd_port, 22);
+        assert!(SshConnection::parse("").is_none());
+        assert!(SshConnection::parse("::1 5 ::1 22").is_none());
+    }
 }

@@ -1,10 +1,11 @@
 //! The shell scripts redline runs on the hosts, as pure functions of their inputs (so they can
-//! be read and tested here). POSIX `sh`, Debian's `mawk`, coreutils and procps-free `/proc`
-//! reads only: nothing beyond what a minimal Debian or Ubuntu server has.
+//! be read and tested here). POSIX `sh`, Debian's `mawk`, coreutils and `/proc` reads only:
+//! nothing beyond what a minimal Debian or Ubuntu server has. Every value from the user goes
+//! through [`quote`]; nothing else is ever interpolated but numbers and fixed text.
 //!
-//! A server redline started is recognised by its pid file *and* its working directory (redline
-//! starts every server in its member folder and the config keeps it there), so a recycled pid
-//! never gets a signal meant for a server that is gone.
+//! A server redline started is recognised by its pid file *and* its working folder (redline
+//! starts every server in its member folder and owns the `dir` option), so a recycled pid never
+//! gets a signal meant for a server that is gone.
 
 use std::fmt::Write as _;
 
@@ -13,53 +14,26 @@ pub fn quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
-/// The shell prelude that defines `ours PID DIR` (true when PID is a live process working in
-/// DIR) for the scripts below.
-fn prelude() -> &'static str {
-    "ours() { [ -n \"$1\" ] && [ -d \"/proc/$1\" ] && [ \"$(readlink \"/proc/$1/cwd\" 2>/dev/null)\" = \"$(cd \"$2\" 2>/dev/null && pwd -P)\" ]; }\n"
+/// The shell prelude that defines `ours PID DIR`: true when PID is a live process whose working
+/// folder is DIR. Both sides must be readable and non-empty, so an unreadable `cwd` or a missing
+/// folder never counts as a match.
+const PRELUDE: &str = r#"ours() {
+	[ -n "$1" ] && [ -d "/proc/$1" ] || return 1
+	c=$(readlink "/proc/$1/cwd" 2>/dev/null) && w=$(cd "$2" 2>/dev/null && pwd -P) &&
+		[ -n "$c" ] && [ "$c" = "$w" ]
 }
+"#;
 
 /// Checks the tools a member needs: the server binary (`bin`) and, for partitions, `nft`.
 /// Prints `nft` when nft is there.
 pub fn preflight(bin: &str) -> String {
+    let b = quote(bin);
     format!(
-        "command -v {b} >/dev/null 2>&1 || {{ echo \"{bin} not found on this host: install redis-server (Debian/Ubuntu: apt-get install -y redis-server redis-sentinel) or give its path with --server-bin\" >&2; exit 3; }}\n\
+        "command -v {b} >/dev/null 2>&1 || {{ printf '%s not found on this host: install redis-server \
+         (Debian/Ubuntu: apt-get install -y redis-server redis-sentinel) or give its path with --server-bin\\n' {b} >&2; exit 3; }}\n\
          command -v nft >/dev/null 2>&1 && echo nft\n\
-         true\n",
-        b = quote(bin)
+         true\n"
     )
-}
-
-/// Removes what earlier runs left on a host: kills servers whose pid files are in a run folder
-/// matching `run_glob` under `base` (and that still work there), deletes nftables tables
-/// accepted by the awk condition `table_test` on `$3`, and removes those run folders; the
-/// folder named `keep` (the current run's, when hosts share a filesystem) is left alone. Prints
-/// one line per thing removed.
-pub fn sweep(base: &str, run_glob: &str, table_test: &str, keep: &str) -> String {
-    let mut s = String::from(prelude());
-    let _ = writeln!(s, "base={}; keep={}", quote(base), quote(keep));
-    let _ = writeln!(
-        s,
-        "for f in \"$base\"/{run_glob}/*/pid; do\n\
-         \t[ -f \"$f\" ] || continue\n\
-         \tcase \"$f\" in \"$base/$keep/\"*) continue;; esac\n\
-         \td=$(dirname \"$f\"); pid=$(cat \"$f\")\n\
-         \tif ours \"$pid\" \"$d\"; then kill -KILL \"$pid\" && echo \"killed $pid ($d)\"; fi\n\
-         done"
-    );
-    let _ = writeln!(
-        s,
-        "if command -v nft >/dev/null 2>&1; then\n\
-         \tfor t in $(nft list tables 2>/dev/null | awk '$2 == \"inet\" && ({table_test}) {{ print $3 }}'); do\n\
-         \t\tnft delete table inet \"$t\" && echo \"deleted table inet $t\"\n\
-         \tdone\n\
-         fi"
-    );
-    let _ = writeln!(
-        s,
-        "for d in \"$base\"/{run_glob}; do [ -d \"$d\" ] && [ \"$d\" != \"$base/$keep\" ] && rm -rf \"$d\" && echo \"removed $d\"; done\ntrue"
-    );
-    s
 }
 
 /// The awk test matching every table redline creates (`redline_` and six hex digits).
@@ -69,9 +43,59 @@ pub const ANY_REDLINE_TABLE: &str =
 /// The run-folder glob matching every run (`rl-` and six characters).
 pub const ANY_RUN: &str = "rl-??????";
 
-/// Creates a member folder (fresh) and nothing else.
-pub fn make_dir(dir: &str) -> String {
-    format!("rm -rf {d} && mkdir -p {d}\n", d = quote(dir))
+/// The first step of removing what earlier runs left on a host: kills the servers whose pid
+/// files are in a run folder matching `run_glob` under `base` (and that still work there), and
+/// deletes the nftables tables accepted by the awk condition `table_test` on `$3`. The run
+/// folder named `keep` (the current run's) is left alone. Prints one line per thing removed.
+///
+/// Folders go in a second step ([`sweep_folders`]), once every host has done this one: hosts
+/// may share a filesystem, and a pid file removed early would hide a server on another host.
+/// `run_glob` and `table_test` are fixed text or built from a validated tag, never user input.
+pub fn sweep_servers(base: &str, run_glob: &str, table_test: &str, keep: &str) -> String {
+    let mut s = String::from(PRELUDE);
+    let _ = writeln!(s, "base={}; keep={}", quote(base), quote(keep));
+    let _ = writeln!(
+        s,
+        r#"for f in "$base"/{run_glob}/*/pid; do
+	[ -f "$f" ] || continue
+	case "$f" in "$base/$keep/"*) continue;; esac
+	d=$(dirname "$f"); pid=$(cat "$f")
+	if ours "$pid" "$d"; then kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid"; echo "killed $pid ($d)"; fi
+done
+if command -v nft >/dev/null 2>&1; then
+	for t in $(nft list tables 2>/dev/null | awk '$2 == "inet" && ({table_test}) {{ print $3 }}'); do
+		nft delete table inet "$t" && echo "deleted table inet $t"
+	done
+fi
+true"#
+    );
+    s
+}
+
+/// The second step: removes the run folders matching `run_glob` under `base`, but `keep`.
+pub fn sweep_folders(base: &str, run_glob: &str, keep: &str) -> String {
+    format!(
+        r#"base={}; keep={}
+for d in "$base"/{run_glob}; do [ -d "$d" ] && [ "$d" != "$base/$keep" ] && rm -rf "$d" && echo "removed $d"; done
+true
+"#,
+        quote(base),
+        quote(keep)
+    )
+}
+
+/// Creates a fresh member folder `dir` under `base`; `base` is created private to its owner
+/// (root may write there) and refused when another user owns it.
+pub fn make_dir(base: &str, dir: &str) -> String {
+    format!(
+        r#"b={b}
+mkdir -p -m 700 "$b" || exit 1
+[ "$(stat -c %u "$b")" = "$(id -u)" ] || {{ printf '%s is owned by another user; choose another --remote-dir\n' "$b" >&2; exit 3; }}
+rm -rf {d} && mkdir -p {d}
+"#,
+        b = quote(base),
+        d = quote(dir)
+    )
 }
 
 /// Removes a member folder, then the run folder above it once it is empty (members may share a
@@ -89,14 +113,14 @@ pub fn write_file(path: &str) -> String {
     format!("cat > {}\n", quote(path))
 }
 
-/// Starts `bin args..` in `dir`, detached (own session, stdio to `stdout.log`), records its pid
-/// in `dir/pid` and prints it. Refuses when the member's server is already running.
+/// Starts `bin args..` in `dir`, detached (its own session, stdio to `stdout.log`), records its
+/// pid in `dir/pid` and prints it. Refuses when the member's server is already running.
 pub fn start(dir: &str, bin: &str, args: &[&str]) -> String {
-    let mut s = String::from(prelude());
+    let mut s = String::from(PRELUDE);
     let _ = writeln!(s, "d={}; cd \"$d\" || exit 1", quote(dir));
     let _ = writeln!(
         s,
-        "if [ -f pid ] && ours \"$(cat pid)\" \"$d\"; then echo \"already running as $(cat pid)\" >&2; exit 1; fi"
+        r#"if [ -f pid ] && ours "$(cat pid)" "$d"; then echo "already running as $(cat pid)" >&2; exit 1; fi"#
     );
     let args: Vec<String> = args.iter().map(|a| quote(a)).collect();
     let _ = writeln!(
@@ -108,33 +132,42 @@ pub fn start(dir: &str, bin: &str, args: &[&str]) -> String {
     s
 }
 
-/// Sends `signal` (`KILL`, `STOP`, `CONT`) to the member's server if it is still ours; for
-/// `KILL`, waits up to 2 s for it to be gone.
-pub fn signal(dir: &str, pid: u32, signal: &str) -> String {
-    let mut s = String::from(prelude());
+/// Sends `signal` (`KILL`, `STOP`, `CONT`) to the member's server and what it forked (its
+/// process group: the server leads its own session) if the server is still ours, then prints
+/// `sent`; prints `gone` when it is not running. For `KILL`, waits up to 2 s for it to be gone.
+/// `pid`: the one redline holds, or `None` for the member's pid file.
+pub fn signal(dir: &str, pid: Option<u32>, signal: &str) -> String {
+    let mut s = String::from(PRELUDE);
+    let pid = pid.map_or_else(
+        || r#"$(cat "$d/pid" 2>/dev/null)"#.to_string(),
+        |p| p.to_string(),
+    );
     let _ = writeln!(
         s,
-        "d={}; pid={pid}\nours \"$pid\" \"$d\" || exit 0\nkill -{signal} \"$pid\"",
+        r#"d={}; pid={pid}
+ours "$pid" "$d" || {{ echo gone; exit 0; }}
+kill -{signal} -- "-$pid" 2>/dev/null || kill -{signal} "$pid" || exit 1"#,
         quote(dir)
     );
     if signal == "KILL" {
         let _ = writeln!(
             s,
-            "i=0; while [ -d \"/proc/$pid\" ] && [ $i -lt 40 ]; do sleep 0.05; i=$((i+1)); done"
+            r#"i=0; while [ -d "/proc/$pid" ] && [ $i -lt 40 ]; do sleep 0.05; i=$((i+1)); done"#
         );
     }
+    let _ = writeln!(s, "echo sent");
     s
 }
 
 /// Prints the member's server state: `running`, `paused` or `dead`.
 pub fn probe(dir: &str, pid: u32) -> String {
-    let mut s = String::from(prelude());
+    let mut s = String::from(PRELUDE);
     let _ = writeln!(
         s,
-        "d={}; pid={pid}\n\
-         ours \"$pid\" \"$d\" || {{ echo dead; exit 0; }}\n\
-         state=$(sed 's/.*) //' \"/proc/$pid/stat\" | cut -d' ' -f1)\n\
-         case \"$state\" in T|t) echo paused;; Z|X|x) echo dead;; *) echo running;; esac",
+        r#"d={}; pid={pid}
+ours "$pid" "$d" || {{ echo dead; exit 0; }}
+state=$(sed 's/.*) //' "/proc/$pid/stat" | cut -d' ' -f1)
+case "$state" in T|t) echo paused;; Z|X|x) echo dead;; *) echo running;; esac"#,
         quote(dir)
     );
     s
@@ -150,22 +183,34 @@ pub fn cat(file: &str) -> String {
     format!("cat {} 2>/dev/null; true\n", quote(file))
 }
 
-/// Replaces the run's nftables table with `script` (an `nft -f` script on stdin).
-pub fn nft_load() -> &'static str {
-    "nft -f -\n"
-}
+/// Replaces the run's nftables table with the `nft -f` script on stdin.
+pub const NFT_LOAD: &str = "nft -f -\n";
 
 /// Deletes table `inet <table>` if it exists.
 pub fn nft_delete(table: &str) -> String {
     format!(
-        "if nft list table inet {t} >/dev/null 2>&1; then nft delete table inet {t}; fi\n",
+        "if command -v nft >/dev/null 2>&1 && nft list table inet {t} >/dev/null 2>&1; then nft delete table inet {t}; fi\n",
         t = quote(table)
     )
 }
 
+/// Prints `$SSH_CONNECTION` (client address, client port, server address, server port).
+pub const SSH_CONNECTION: &str = "echo $SSH_CONNECTION\n";
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn run(script: &str) -> (bool, String) {
+        let out = std::process::Command::new("sh")
+            .args(["-c", script])
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        )
+    }
 
     #[test]
     fn quoting_survives_single_quotes() {
@@ -178,18 +223,19 @@ mod tests {
     fn every_script_is_valid_sh() {
         let scripts = [
             preflight("redis-server"),
-            sweep("/tmp/redline", ANY_RUN, ANY_REDLINE_TABLE, "rl-000000"),
-            sweep("/tmp/red'line", "rl-abcdef", "$3 == \"redline_abcdef\"", ""),
-            make_dir("/tmp/redline/rl-abcdef/n1"),
+            sweep_servers("/tmp/redline", ANY_RUN, ANY_REDLINE_TABLE, "rl-000000"),
+            sweep_servers("/tmp/red'line", "rl-abcdef", "$3 == \"redline_abcdef\"", ""),
+            sweep_folders("/tmp/redline", ANY_RUN, "rl-000000"),
+            make_dir("/tmp/redline", "/tmp/redline/rl-abcdef/n1"),
             remove_dir("/tmp/redline/rl-abcdef/n1", "/tmp/redline/rl-abcdef"),
             write_file("/tmp/x y/redis.conf"),
             start(
-                "/tmp/redline/rl-abcdef/n1",
+                "/tmp/d",
                 "redis-server",
-                &["/tmp/redline/rl-abcdef/n1/redis.conf"],
+                &["/tmp/d/redis.conf", "--sentinel"],
             ),
-            signal("/tmp/d", 42, "KILL"),
-            signal("/tmp/d", 42, "STOP"),
+            signal("/tmp/d", Some(42), "KILL"),
+            signal("/tmp/d", None, "STOP"),
             probe("/tmp/d", 42),
             tail("/tmp/d/redis.log", 20),
             cat("/tmp/d/redis.log"),
@@ -209,19 +255,29 @@ mod tests {
     }
 
     #[test]
+    fn a_hostile_server_path_is_data_not_code() {
+        let evil = "/nonexistent/x\"; echo INJECTED; \"$(echo SUB)`echo TICK`";
+        let out = std::process::Command::new("sh")
+            .args(["-c", &preflight(evil)])
+            .output()
+            .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(3), "{all}");
+        assert!(all.contains(evil), "the path is printed as given: {all}");
+        assert!(
+            !all.contains("INJECTED\n") && !all.contains("TICK\n"),
+            "{all}"
+        );
+    }
+
+    #[test]
     fn start_probe_and_signal_act_only_on_our_process() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().to_str().unwrap();
-        let run = |script: &str| {
-            let out = std::process::Command::new("sh")
-                .args(["-c", script])
-                .output()
-                .unwrap();
-            (
-                out.status.success(),
-                String::from_utf8_lossy(&out.stdout).trim().to_string(),
-            )
-        };
         let (ok, pid) = run(&start(d, "sleep", &["30"]));
         assert!(ok);
         let pid: u32 = pid.parse().unwrap();
@@ -230,48 +286,57 @@ mod tests {
             !run(&start(d, "sleep", &["30"])).0,
             "a second start is refused"
         );
-        run(&signal(d, pid, "STOP"));
+        assert_eq!(run(&signal(d, Some(pid), "STOP")).1, "sent");
         assert_eq!(run(&probe(d, pid)).1, "paused");
-        run(&signal(d, pid, "CONT"));
+        assert_eq!(run(&signal(d, None, "CONT")).1, "sent", "by the pid file");
         // A pid that works elsewhere is not ours: probe says dead, signals do nothing.
         let other = tempfile::tempdir().unwrap();
-        assert_eq!(run(&probe(other.path().to_str().unwrap(), pid)).1, "dead");
-        run(&signal(other.path().to_str().unwrap(), pid, "KILL"));
+        let o = other.path().to_str().unwrap();
+        assert_eq!(run(&probe(o, pid)).1, "dead");
+        assert_eq!(run(&signal(o, Some(pid), "KILL")).1, "gone");
+        // A folder that does not exist matches nothing, even for an unreadable cwd (pid 1).
+        assert_eq!(run(&probe("/nonexistent/folder", 1)).1, "dead");
         assert_eq!(run(&probe(d, pid)).1, "running");
-        run(&signal(d, pid, "KILL"));
+        assert_eq!(run(&signal(d, Some(pid), "KILL")).1, "sent");
         assert_eq!(run(&probe(d, pid)).1, "dead");
+        assert_eq!(run(&signal(d, Some(pid), "KILL")).1, "gone");
     }
 
     #[test]
-    fn sweep_kills_leftover_servers_and_removes_their_folders() {
+    fn sweep_kills_leftover_servers_then_removes_their_folders() {
         let base = tempfile::tempdir().unwrap();
+        let b = base.path().to_str().unwrap();
         let member = base.path().join("rl-abc123").join("n1");
         std::fs::create_dir_all(&member).unwrap();
-        let m = member.to_str().unwrap();
-        let out = std::process::Command::new("sh")
-            .args(["-c", &start(m, "sleep", &["30"])])
-            .output()
-            .unwrap();
-        let pid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        let (_, pid) = run(&start(member.to_str().unwrap(), "sleep", &["30"]));
+        let pid: u32 = pid.parse().unwrap();
         let keep = base.path().join("not-a-run");
         std::fs::create_dir_all(&keep).unwrap();
         let current = base.path().join("rl-cccccc").join("n1");
         std::fs::create_dir_all(&current).unwrap();
         // No nft tables are touched here: the awk test matches nothing.
-        let script = sweep(base.path().to_str().unwrap(), ANY_RUN, "0", "rl-cccccc");
-        let out = std::process::Command::new("sh")
-            .args(["-c", &script])
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.contains(&format!("killed {pid}")), "{text}");
+        let (ok, text) = run(&sweep_servers(b, ANY_RUN, "0", "rl-cccccc"));
+        assert!(ok && text.contains(&format!("killed {pid}")), "{text}");
+        assert!(member.exists(), "folders stay until the second step");
+        let (ok, text) = run(&sweep_folders(b, ANY_RUN, "rl-cccccc"));
+        assert!(ok && text.contains("rl-abc123"), "{text}");
         assert!(!member.exists() && keep.exists() && current.exists());
         let gone = (0..40).any(|_| {
             std::thread::sleep(std::time::Duration::from_millis(50));
-            !std::path::Path::new(&format!("/proc/{pid}")).exists()
-                || std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                    .is_ok_and(|s| s.contains(") Z"))
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z"))
         });
         assert!(gone, "the leftover server was killed");
+    }
+
+    #[test]
+    fn the_remote_base_folder_must_be_ours() {
+        let base = tempfile::tempdir().unwrap();
+        let b = base.path().join("redline");
+        let member = b.join("rl-abcdef").join("n1");
+        let (ok, _) = run(&make_dir(b.to_str().unwrap(), member.to_str().unwrap()));
+        assert!(ok && member.is_dir());
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&b).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
     }
 }

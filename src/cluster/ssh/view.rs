@@ -1,0 +1,142 @@
+//! What the harness reads about an SSH cluster (names, addresses, states, folders), with the
+//! same names as the other backends', and the [`Backend`](crate::cluster::backend::Backend)
+//! implementation that ties the SSH backend into the runner.
+
+use super::cluster::{Member, SshCluster};
+use crate::cluster::admin::ServerIdentity;
+use crate::cluster::netns::Tag;
+use crate::cluster::process::ProcessState;
+use anyhow::Result;
+use redline_workloads::Topology;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+impl SshCluster {
+    pub fn topology(&self) -> Topology {
+        self.topology.clone()
+    }
+
+    pub fn node_names(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.name.clone()).collect()
+    }
+
+    pub fn sentinel_names(&self) -> Vec<String> {
+        self.sentinels.iter().map(|n| n.name.clone()).collect()
+    }
+
+    /// The local end of the SSH forward to the member's server: partitions never cut it.
+    pub fn admin_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.member(name).map(|m| m.admin)
+    }
+
+    /// The member's address on its host, which clients, replicas and Sentinels use.
+    pub fn client_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.member(name).map(Member::data_addr)
+    }
+
+    pub fn node_at(&self, addr: SocketAddr) -> Option<String> {
+        self.nodes
+            .iter()
+            .find(|n| n.data_addr() == addr)
+            .map(|n| n.name.clone())
+    }
+
+    pub fn sentinel_addrs(&self) -> Vec<(String, SocketAddr)> {
+        self.sentinels
+            .iter()
+            .map(|s| (s.name.clone(), s.admin))
+            .collect()
+    }
+
+    /// The state redline last gave or saw the member's server in (`heal_all` asks the hosts).
+    pub fn state(&self, name: &str) -> Option<ProcessState> {
+        self.member(name).map(|m| m.state)
+    }
+
+    /// Local member folders: the config redline uploaded and, after teardown, the logs.
+    pub fn node_dirs(&self) -> Vec<(String, PathBuf)> {
+        self.nodes
+            .iter()
+            .chain(&self.sentinels)
+            .map(|m| (m.name.clone(), m.local_dir.clone()))
+            .collect()
+    }
+
+    /// The run's tag (remote folder `<remote-dir>/<tag>`, nftables table `redline_<hex>`).
+    pub fn tag(&self) -> &Tag {
+        &self.tag
+    }
+
+    /// The pid of a member's server on its host, while redline believes it runs.
+    pub fn pid(&self, name: &str) -> Option<u32> {
+        self.member(name).and_then(|m| m.pid)
+    }
+
+    /// The directed links cut now.
+    pub fn cut_links(&self) -> Vec<(String, String)> {
+        self.cuts.iter().cloned().collect()
+    }
+
+    pub(super) fn member(&self, name: &str) -> Option<&Member> {
+        self.nodes
+            .iter()
+            .chain(&self.sentinels)
+            .find(|m| m.name == name)
+    }
+
+    pub(super) fn member_mut(&mut self, name: &str) -> Option<&mut Member> {
+        self.nodes
+            .iter_mut()
+            .chain(self.sentinels.iter_mut())
+            .find(|m| m.name == name)
+    }
+
+    pub(super) fn member_names(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .chain(&self.sentinels)
+            .map(|m| m.name.clone())
+            .collect()
+    }
+}
+
+impl crate::cluster::backend::Backend for SshCluster {
+    fn topology(&self) -> Topology {
+        SshCluster::topology(self)
+    }
+    fn node_names(&self) -> Vec<String> {
+        SshCluster::node_names(self)
+    }
+    fn sentinel_names(&self) -> Vec<String> {
+        SshCluster::sentinel_names(self)
+    }
+    fn admin_addr(&self, name: &str) -> Option<SocketAddr> {
+        SshCluster::admin_addr(self, name)
+    }
+    fn client_addr(&self, name: &str) -> Option<SocketAddr> {
+        SshCluster::client_addr(self, name)
+    }
+    fn node_at(&self, addr: SocketAddr) -> Option<String> {
+        SshCluster::node_at(self, addr)
+    }
+    fn sentinel_addrs(&self) -> Vec<(String, SocketAddr)> {
+        SshCluster::sentinel_addrs(self)
+    }
+    fn state(&mut self, name: &str) -> Option<ProcessState> {
+        SshCluster::state(self, name)
+    }
+    fn node_dirs(&self) -> Vec<(String, PathBuf)> {
+        SshCluster::node_dirs(self)
+    }
+    fn server(&self) -> &ServerIdentity {
+        &self.server
+    }
+    async fn heal_all(&mut self) -> Result<Vec<String>> {
+        SshCluster::heal_all(self).await
+    }
+    fn teardown(&mut self) {
+        for left in SshCluster::teardown(self) {
+            tracing::warn!("ssh teardown could not finish: {left}");
+        }
+    }
+}
