@@ -7,6 +7,7 @@
 mod ssh_support;
 
 use redline::cluster::admin::{self, ADMIN_TIMEOUT};
+use redline::cluster::backend::Backend as _;
 use redline::cluster::capabilities::{Kill, LinkDelay, Partition, Pause};
 use redline::cluster::links::Delay;
 use redline::cluster::process::ProcessState;

@@ -1,6 +1,6 @@
-//! What the harness reads about an SSH cluster (names, addresses, states, folders), with the
-//! same names as the other backends', and the [`Backend`](crate::cluster::backend::Backend)
-//! implementation that ties the SSH backend into the runner.
+//! What the harness reads about an SSH cluster (names, addresses, states, folders): the
+//! [`Backend`](crate::cluster::backend::Backend) implementation that ties the SSH backend into
+//! the runner, and a few SSH-specific accessors.
 
 use super::cluster::{Member, SshCluster};
 use crate::cluster::admin::ServerIdentity;
@@ -12,56 +12,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 impl SshCluster {
-    pub fn topology(&self) -> Topology {
-        self.topology.clone()
-    }
-
-    pub fn node_names(&self) -> Vec<String> {
-        self.nodes.iter().map(|n| n.name.clone()).collect()
-    }
-
-    pub fn sentinel_names(&self) -> Vec<String> {
-        self.sentinels.iter().map(|n| n.name.clone()).collect()
-    }
-
-    /// The local end of the SSH forward to the member's server: partitions never cut it.
-    pub fn admin_addr(&self, name: &str) -> Option<SocketAddr> {
-        self.member(name).map(|m| m.admin)
-    }
-
-    /// The member's address on its host, which clients, replicas and Sentinels use.
-    pub fn client_addr(&self, name: &str) -> Option<SocketAddr> {
-        self.member(name).map(Member::data_addr)
-    }
-
-    pub fn node_at(&self, addr: SocketAddr) -> Option<String> {
-        self.nodes
-            .iter()
-            .find(|n| n.data_addr() == addr)
-            .map(|n| n.name.clone())
-    }
-
-    pub fn sentinel_addrs(&self) -> Vec<(String, SocketAddr)> {
-        self.sentinels
-            .iter()
-            .map(|s| (s.name.clone(), s.admin))
-            .collect()
-    }
-
-    /// The state redline last gave or saw the member's server in (`heal_all` asks the hosts).
-    pub fn state(&self, name: &str) -> Option<ProcessState> {
-        self.member(name).map(|m| m.state)
-    }
-
-    /// Local member folders: the config redline uploaded and, after teardown, the logs.
-    pub fn node_dirs(&self) -> Vec<(String, PathBuf)> {
-        self.nodes
-            .iter()
-            .chain(&self.sentinels)
-            .map(|m| (m.name.clone(), m.local_dir.clone()))
-            .collect()
-    }
-
     /// The run's tag (remote folder `<remote-dir>/<tag>`, nftables table `redline_<hex>`).
     pub fn tag(&self) -> &Tag {
         &self.tag
@@ -100,33 +50,48 @@ impl SshCluster {
     }
 }
 
+/// The runner's view; these are the cluster's only accessors for names, addresses and states.
 impl crate::cluster::backend::Backend for SshCluster {
     fn topology(&self) -> Topology {
-        SshCluster::topology(self)
+        self.topology.clone()
     }
     fn node_names(&self) -> Vec<String> {
-        SshCluster::node_names(self)
+        self.nodes.iter().map(|n| n.name.clone()).collect()
     }
     fn sentinel_names(&self) -> Vec<String> {
-        SshCluster::sentinel_names(self)
+        self.sentinels.iter().map(|n| n.name.clone()).collect()
     }
+    /// The local end of the SSH forward to the member's server: partitions never cut it.
     fn admin_addr(&self, name: &str) -> Option<SocketAddr> {
-        SshCluster::admin_addr(self, name)
+        self.member(name).map(|m| m.admin)
     }
+    /// The member's address on its host, which clients, replicas and Sentinels use.
     fn client_addr(&self, name: &str) -> Option<SocketAddr> {
-        SshCluster::client_addr(self, name)
+        self.member(name).map(Member::data_addr)
     }
     fn node_at(&self, addr: SocketAddr) -> Option<String> {
-        SshCluster::node_at(self, addr)
+        self.nodes
+            .iter()
+            .find(|n| n.data_addr() == addr)
+            .map(|n| n.name.clone())
     }
     fn sentinel_addrs(&self) -> Vec<(String, SocketAddr)> {
-        SshCluster::sentinel_addrs(self)
+        self.sentinels
+            .iter()
+            .map(|s| (s.name.clone(), s.admin))
+            .collect()
     }
+    /// The state redline last gave or saw the member's server in (`heal_all` asks the hosts).
     fn state(&mut self, name: &str) -> Option<ProcessState> {
-        SshCluster::state(self, name)
+        self.member(name).map(|m| m.state)
     }
+    /// Local member folders: the config redline uploaded and, after teardown, the logs.
     fn node_dirs(&self) -> Vec<(String, PathBuf)> {
-        SshCluster::node_dirs(self)
+        self.nodes
+            .iter()
+            .chain(&self.sentinels)
+            .map(|m| (m.name.clone(), m.local_dir.clone()))
+            .collect()
     }
     fn server(&self) -> &ServerIdentity {
         &self.server
