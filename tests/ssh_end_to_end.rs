@@ -305,11 +305,16 @@ fn sentinel_split_brain_over_ssh_loses_acknowledged_writes() {
                 "--nemesis",
                 "partition:minority",
                 "--time-limit",
-                "9",
+                "10",
                 "--nemesis-interval",
                 "2",
                 "--fault-duration",
-                "6",
+                "7",
+                // Sentinel retries a failed leader election (a split vote) after twice the failover
+                // timeout: 1.5 s keeps a retry inside the partition, so the experiment does not
+                // depend on the first election's luck.
+                "--sentinel-failover-timeout",
+                "1500",
                 "--seed",
                 "11",
             ],

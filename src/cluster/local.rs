@@ -383,17 +383,28 @@ impl Drop for LocalCluster {
     }
 }
 
-/// A free TCP port on 127.0.0.1 (bound and released; the server binds it right after).
+/// A free TCP port on 127.0.0.1 (bound and released; the server binds it later, once every
+/// config is written).
 ///
 /// Ports come from 20000..32000, below Linux's ephemeral range (32768..60999): a port the
 /// kernel hands out by itself is also handed to outgoing connections, and one of those could
-/// take it between our check and the server's bind.
+/// take it between our check and the server's bind. A port handed out recently by this process
+/// is never handed out again: it may not be bound yet (a cluster's ports are all chosen before
+/// its servers start), so the bind check alone could give it to two servers.
 fn free_port() -> Result<u16> {
     use rand::Rng;
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+    static RECENT: Mutex<VecDeque<u16>> = Mutex::new(VecDeque::new());
+    let mut recent = RECENT.lock().unwrap_or_else(|e| e.into_inner());
     let mut rng = rand::thread_rng();
     for _ in 0..500 {
         let port = rng.gen_range(20_000..32_000);
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        if !recent.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            if recent.len() >= 4096 {
+                recent.pop_front();
+            }
+            recent.push_back(port);
             return Ok(port);
         }
     }
@@ -462,5 +473,19 @@ impl super::backend::Backend for LocalCluster {
     }
     fn teardown(&mut self) {
         LocalCluster::teardown(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cluster's ports are all chosen before any server binds: two choices in a row must
+    /// never be the same port, however the random draws fall.
+    #[test]
+    fn free_ports_are_never_handed_out_twice() {
+        let ports: Vec<u16> = (0..2000).map(|_| free_port().unwrap()).collect();
+        let distinct: std::collections::BTreeSet<_> = ports.iter().collect();
+        assert_eq!(distinct.len(), ports.len());
     }
 }
