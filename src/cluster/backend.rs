@@ -76,3 +76,26 @@ pub async fn promote_by_replicaof<B: Backend>(cluster: &mut B, node: &str) -> Re
     }
     Ok(())
 }
+
+/// What a node's config should say when the harness restarts it after a kill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartConfig {
+    /// Leave the config as the server and Sentinel last rewrote it: with Sentinels, Sentinel
+    /// reconfigures the node, as in production.
+    Keep,
+    /// Without Sentinels the harness owns the topology: rewrite the config so the node
+    /// replicates from the current master (`None`: it is the master).
+    Write { replica_of: Option<SocketAddr> },
+}
+
+/// The one place that decides [`RestartConfig`] for every backend.
+pub fn restart_config<B: Backend>(cluster: &B, node: &str) -> RestartConfig {
+    if !cluster.sentinel_names().is_empty() {
+        return RestartConfig::Keep;
+    }
+    let master = cluster.master();
+    let replica_of = (node != master)
+        .then(|| cluster.client_addr(&master))
+        .flatten();
+    RestartConfig::Write { replica_of }
+}

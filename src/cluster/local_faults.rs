@@ -1,7 +1,7 @@
 //! The faults of the local backend, and bringing the cluster back: healing every fault and
 //! converging replication before the final reads.
 
-use super::backend::Backend as _;
+use super::backend::{restart_config, RestartConfig};
 use super::capabilities::{Kill, LinkDelay, Partition, Pause, Promote};
 use super::links::{Delay, Party};
 use super::local::LocalCluster;
@@ -27,20 +27,11 @@ impl LocalCluster {
             .collect()
     }
 
-    /// Without Sentinels the harness owns the topology: a node that starts again is configured
-    /// as a replica of the current master (or as the master, if it is the master). With
-    /// Sentinels its config file is left as the server and Sentinel last rewrote it, and Sentinel
-    /// reconfigures it, as in production.
+    /// Rewrites a node's config before it starts again, as [`restart_config`] decides.
     fn rewrite_conf_for_restart(&self, idx: usize) -> Result<()> {
-        if !self.sentinels.is_empty() {
-            return Ok(());
-        }
         let node = &self.nodes[idx];
-        let master = self.master();
-        let replica_of = if node.name == master {
-            None
-        } else {
-            self.proxy_addr(&master)
+        let RestartConfig::Write { replica_of } = restart_config(self, &node.name) else {
+            return Ok(());
         };
         let text = redis_conf::node_conf(&NodeConf {
             port: node.port,

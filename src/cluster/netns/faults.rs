@@ -5,7 +5,7 @@
 //! is the firewall's nftables rules; delay is refused, since this kernel has no netem.
 
 use super::cluster::NetnsCluster;
-use crate::cluster::backend::Backend as _;
+use crate::cluster::backend::{restart_config, RestartConfig};
 use crate::cluster::capabilities::{Kill, LinkDelay, Partition, Pause, Promote};
 use crate::cluster::links::Delay;
 use crate::cluster::process::ProcessState;
@@ -56,14 +56,7 @@ impl NetnsCluster {
             .iter()
             .position(|n| n.name == name)
             .with_context(|| format!("no node named {name:?}"))?;
-        // Without Sentinels the harness owns the topology: a restarted node replicates from the
-        // current master (or is the master). With Sentinels the config is left as the server and
-        // Sentinel last rewrote it, and Sentinel reconfigures the node, as in production.
-        if self.sentinels.is_empty() {
-            let master = self.master();
-            let replica_of = (name != master)
-                .then(|| self.client_addr(&master))
-                .flatten();
+        if let RestartConfig::Write { replica_of } = restart_config(self, name) {
             self.write_node_conf(&self.nodes[idx], replica_of)?;
         }
         self.start_member(false, idx).await

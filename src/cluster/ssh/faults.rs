@@ -6,7 +6,7 @@
 
 use super::cluster::SshCluster;
 use super::scripts;
-use crate::cluster::backend::Backend as _;
+use crate::cluster::backend::{restart_config, Backend as _, RestartConfig};
 use crate::cluster::capabilities::{Kill, LinkDelay, Partition, Pause, Promote};
 use crate::cluster::links::Delay;
 use crate::cluster::nft_rules::{self, ClientsRule, Party};
@@ -105,14 +105,7 @@ impl SshCluster {
             .iter()
             .position(|n| n.name == name)
             .with_context(|| format!("no node named {name:?}"))?;
-        // Without Sentinels the harness owns the topology: a restarted node replicates from the
-        // current master (or is the master). With Sentinels the config stays as the server and
-        // Sentinel last rewrote it, and Sentinel reconfigures the node, as in production.
-        if self.sentinels.is_empty() {
-            let master = self.master();
-            let replica_of = (name != master)
-                .then(|| self.client_addr(&master))
-                .flatten();
+        if let RestartConfig::Write { replica_of } = restart_config(self, name) {
             self.upload_node_conf(idx, replica_of).await?;
         }
         self.start_member(false, idx).await
