@@ -187,11 +187,6 @@ impl Remote {
             )
         })
     }
-
-    /// The control socket of this session's master connection.
-    pub fn control_socket(&self) -> &Path {
-        self.session.control_socket()
-    }
 }
 
 /// The host's view of an SSH connection.

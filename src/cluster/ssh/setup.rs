@@ -31,6 +31,7 @@ impl SshCluster {
         check_addresses(&connected)?;
         let members =
             all_or_error(join_all(connected.into_iter().map(|c| self.make_member(c))).await)?;
+        // `join_all` keeps the layout's order: nodes by number, then Sentinels by number.
         for m in members {
             if m.sentinel {
                 self.sentinels.push(m);
@@ -38,8 +39,6 @@ impl SshCluster {
                 self.nodes.push(m);
             }
         }
-        self.nodes.sort_by_key(|m| member_number(&m.name));
-        self.sentinels.sort_by_key(|m| member_number(&m.name));
         Ok(())
     }
 
@@ -154,10 +153,4 @@ fn all_or_error<T>(results: Vec<Result<T>>) -> Result<Vec<T>> {
         bail!("setting up the hosts failed:\n  {}", errors.join("\n  "));
     }
     Ok(ok)
-}
-
-fn member_number(name: &str) -> u64 {
-    name.get(1..)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(u64::MAX)
 }

@@ -4,7 +4,6 @@
 
 use super::cluster::{Member, SshCluster};
 use crate::cluster::admin::ServerIdentity;
-use crate::cluster::netns::Tag;
 use crate::cluster::process::ProcessState;
 use anyhow::Result;
 use redline_workloads::Topology;
@@ -12,19 +11,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 impl SshCluster {
-    /// The run's tag (remote folder `<remote-dir>/<tag>`, nftables table `redline_<hex>`).
-    pub fn tag(&self) -> &Tag {
-        &self.tag
-    }
-
     /// The pid of a member's server on its host, while redline believes it runs.
     pub fn pid(&self, name: &str) -> Option<u32> {
         self.member(name).and_then(|m| m.pid)
-    }
-
-    /// The directed links cut now.
-    pub fn cut_links(&self) -> Vec<(String, String)> {
-        self.cuts.iter().cloned().collect()
     }
 
     pub(super) fn member(&self, name: &str) -> Option<&Member> {
