@@ -12,7 +12,8 @@ use redline_checkers::expect::{self, Rule, Verdict};
 use redline_checkers::history::{jsonl, HistoryError};
 use redline_checkers::txn_cycles::{self, stream};
 use redline_checkers::{
-    registry, CheckOptions, CheckResult, CheckerName, History, Op, OpType, Results, WorkloadKind,
+    registry, CheckOptions, CheckResult, CheckerName, Function, History, Op, OpType, Results,
+    WorkloadKind,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -91,7 +92,7 @@ fn read_lean(path: &Path, records: usize) -> Result<History, HistoryError> {
     jsonl::read_each(
         std::io::BufReader::with_capacity(1 << 20, file),
         |mut op| {
-            if op.f == "txn" && op.is_client() {
+            if op.f == Function::Txn && op.is_client() {
                 op.value = if op.op_type == OpType::Invoke {
                     let first_append = op.value.as_array_mut().and_then(|mops| {
                         let i = mops

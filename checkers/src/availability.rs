@@ -12,7 +12,8 @@
 //! service under faults.
 
 use crate::final_reads::{declarations, node_of};
-use crate::history::{History, Op, OpType, Operation, Process};
+use crate::history::{Function, History, Op, OpType, Operation, Process};
+use crate::names::stat;
 use crate::quantiles::{quantile, sorted};
 use crate::registry::CheckOptions;
 use crate::result::CheckResult;
@@ -45,7 +46,7 @@ pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
     }
     let end = history.end_time();
     let mut stats = Map::new();
-    stats.insert("by_f".into(), counts_by(&ops, |o| o.invoke.f.clone()));
+    stats.insert("by_f".into(), counts_by(&ops, |o| o.invoke.f.to_string()));
     stats.insert(
         "by_node".into(),
         counts_by(&ops, |o| node_of(o).unwrap_or("unknown").to_string()),
@@ -63,7 +64,7 @@ pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
         "faults".into(),
         fault_intervals(history, &ops, &overall, end),
     );
-    stats.insert("unavailability".into(), windows_json(&overall));
+    stats.insert(stat::UNAVAILABILITY.into(), windows_json(&overall));
     let by_f: Map<String, Value> = by_f
         .iter()
         .map(|(f, w)| (f.to_string(), windows_json(w)))
@@ -79,17 +80,12 @@ pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
 fn failovers(history: &History, stats: &mut Map<String, Value>) {
     let healed_at = history
         .nemesis_ops()
-        .find(|o| o.f == "heal-all")
+        .find(|o| o.f == Function::HealAll)
         .map_or(u64::MAX, |o| o.time);
     let faults: Vec<&Op> = history
         .nemesis_ops()
         .filter(|o| o.op_type == OpType::Invoke)
-        .filter(|o| {
-            matches!(
-                o.f.as_str(),
-                "kill" | "pause" | "partition" | "promote" | "failover" | "delay"
-            )
-        })
+        .filter(|o| o.f.is_fault())
         .collect();
     let mut list = Vec::new();
     let mut times = Vec::new();
@@ -107,7 +103,7 @@ fn failovers(history: &History, stats: &mut Map<String, Value>) {
     let times = sorted(times);
     stats.insert("failovers".into(), Value::Array(list));
     stats.insert("failover_ms_p50".into(), json!(quantile(&times, 0.5)));
-    stats.insert("failover_ms_max".into(), json!(times.last()));
+    stats.insert(stat::FAILOVER_MS_MAX.into(), json!(times.last()));
 }
 
 fn outcome_name(o: &Operation<'_>) -> &'static str {
@@ -175,7 +171,7 @@ fn throughput(ops: &[Operation<'_>], stats: &mut Map<String, Value>) {
     for t in &ok_times {
         series[(t / 1_000_000_000) as usize] += 1;
     }
-    stats.insert("throughput_ok_per_s".into(), json!(rate));
+    stats.insert(stat::THROUGHPUT_OK_PER_S.into(), json!(rate));
     stats.insert("throughput_series".into(), json!(series));
 }
 
@@ -234,17 +230,6 @@ fn windows_json(ws: &[Window]) -> Value {
     })
 }
 
-/// The nemesis function that undoes `f`, for faults that last until undone.
-fn healer(f: &str) -> Option<&'static str> {
-    match f {
-        "kill" => Some("start"),
-        "pause" => Some("resume"),
-        "partition" => Some("heal"),
-        "delay" => Some("undelay"),
-        _ => None,
-    }
-}
-
 /// Per fault interval: its span, client outcomes completed in it, and how much of it fell
 /// inside overall unavailability windows.
 fn fault_intervals(
@@ -261,15 +246,15 @@ fn fault_intervals(
         .collect();
     let mut out = Vec::new();
     for (k, (pos, inv)) in nemesis.iter().enumerate() {
-        let stop = match (healer(&inv.f), inv.f.as_str()) {
-            (Some(h), _) => nemesis[k + 1..]
+        let stop = match inv.f.heal() {
+            Some(h) => nemesis[k + 1..]
                 .iter()
                 .find(|(_, o)| o.f == h)
                 .map_or(end, |(_, o)| o.time),
-            (None, "promote" | "failover") => history
+            None if inv.f.changes_master() => history
                 .partner(*pos)
                 .map_or(inv.time, |p| history.ops()[p].time),
-            _ => continue,
+            None => continue,
         };
         let mut counts: BTreeMap<&str, u64> = [("ok", 0), ("fail", 0), ("info", 0)].into();
         for o in ops.iter().filter(|o| o.completion.is_some()) {

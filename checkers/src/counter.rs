@@ -14,7 +14,8 @@
 //! A read returning null is 0 (the key does not exist yet).
 
 use crate::final_reads::{node_of, topology_master, FinalReads};
-use crate::history::{History, OpType, Operation};
+use crate::history::{Function, History, OpType, Operation};
+use crate::names::{kind, stat};
 use crate::registry::CheckOptions;
 use crate::result::{Anomaly, CheckResult};
 use serde_json::{json, Map, Value};
@@ -105,9 +106,9 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
     let mut incrs: BTreeMap<Option<String>, Vec<Operation<'_>>> = BTreeMap::new();
     let mut reads: BTreeMap<Option<String>, Vec<Operation<'_>>> = BTreeMap::new();
     for op in history.operations() {
-        match op.invoke.f.as_str() {
-            "incr" => incrs.entry(op.invoke.key.clone()).or_default().push(op),
-            "read" if op.outcome() == OpType::Ok => {
+        match op.invoke.f {
+            Function::Incr => incrs.entry(op.invoke.key.clone()).or_default().push(op),
+            Function::Read if op.outcome() == OpType::Ok => {
                 reads.entry(op.invoke.key.clone()).or_default().push(op)
             }
             _ => {}
@@ -125,7 +126,7 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
     let mut notes = finals.notes.clone();
     for (key, key_incrs) in &incrs {
         let counter = key_counter(key_incrs, &mut counts);
-        let master_final = finals.master_read("read", key.as_deref());
+        let master_final = finals.master_read(key.as_deref());
         for read in reads.get(key).map(Vec::as_slice).unwrap_or_default() {
             counts.reads += 1;
             // A final read counts fully only on the post-failover master.
@@ -151,7 +152,7 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
         }
     }
     let mut stats = Map::new();
-    stats.insert("reads".into(), json!(counts.reads));
+    stats.insert(stat::READS.into(), json!(counts.reads));
     stats.insert(
         "increments".into(),
         json!(counts.ok + counts.info + counts.fail),
@@ -159,7 +160,7 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
     stats.insert("increments_ok".into(), json!(counts.ok));
     stats.insert("increments_info".into(), json!(counts.info));
     stats.insert("increments_fail".into(), json!(counts.fail));
-    stats.insert("out_of_bounds".into(), json!(counts.out_of_bounds));
+    stats.insert(stat::OUT_OF_BOUNDS.into(), json!(counts.out_of_bounds));
     stats.insert("stale_reads".into(), json!(counts.stale));
     stats.insert("final_value".into(), single_or_map(final_values));
     stats.insert("expected_range".into(), single_or_map(ranges));
@@ -282,7 +283,7 @@ fn judge(
         b.lower,
         b.upper,
     );
-    let a = Anomaly::new("counter-out-of-bounds", ops, explanation).with_details(json!({
+    let a = Anomaly::new(kind::COUNTER_OUT_OF_BOUNDS, ops, explanation).with_details(json!({
         "value": value, "lower": b.lower, "upper": b.upper,
     }));
     Some(match key {

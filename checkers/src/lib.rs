@@ -18,6 +18,7 @@
 //! - [`txn_cycles`]: Elle's list-append inference and dependency-cycle search.
 //! - [`availability`]: outcome counts, latency quantiles, unavailability windows.
 //! - [`split_brain`]: intervals in which two nodes acted as master and both acknowledged writes.
+//! - [`names`]: anomaly kinds and statistic keys, shared by checkers, rules, reports, suites.
 //! - [`quantiles`]: small statistics helpers shared by the checkers.
 
 pub mod availability;
@@ -27,6 +28,7 @@ pub mod final_reads;
 pub mod history;
 pub mod linearizable;
 pub mod lost_writes;
+pub mod names;
 pub mod quantiles;
 pub mod register_versions;
 pub mod registry;
@@ -37,6 +39,6 @@ pub mod stale_reads;
 pub mod txn_cycles;
 pub mod wait;
 
-pub use history::{History, HistoryError, Op, OpType, Operation, Process};
+pub use history::{Function, History, HistoryError, NemesisValue, Op, OpType, Operation, Process};
 pub use registry::{CheckOptions, CheckerName, WorkloadKind};
 pub use result::{Anomaly, CheckResult, ExpectationOutcome, Results, Validity};

@@ -1,6 +1,6 @@
 //! Checker names, which checkers suit which workload, and running a selection of them.
 
-use crate::history::History;
+use crate::history::{Function, History};
 use crate::result::{CheckResult, Results};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -45,13 +45,15 @@ impl WorkloadKind {
     pub fn detect(history: &History) -> Option<WorkloadKind> {
         let mut seen = None;
         for op in history.operations() {
-            let kind = match op.invoke.f.as_str() {
-                "txn" => WorkloadKind::ListAppend,
-                "incr" => WorkloadKind::Counter,
-                "add" | "write" if op.invoke.waitaof.is_some() => WorkloadKind::WaitAof,
-                "add" | "write" if op.invoke.wait.is_some() => WorkloadKind::Wait,
-                "add" => WorkloadKind::Set,
-                "write" | "cas" => WorkloadKind::Register,
+            let kind = match op.invoke.f {
+                Function::Txn => WorkloadKind::ListAppend,
+                Function::Incr => WorkloadKind::Counter,
+                Function::Add | Function::Write if op.invoke.waitaof.is_some() => {
+                    WorkloadKind::WaitAof
+                }
+                Function::Add | Function::Write if op.invoke.wait.is_some() => WorkloadKind::Wait,
+                Function::Add => WorkloadKind::Set,
+                Function::Write | Function::Cas => WorkloadKind::Register,
                 _ => continue,
             };
             // The most specific kind wins (a wait history also has plain reads).
@@ -113,7 +115,7 @@ impl CheckerName {
         CheckerName::SplitBrain,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             CheckerName::LostWrites => "lost-writes",
             CheckerName::StaleReads => "stale-reads",

@@ -1,5 +1,6 @@
 //! The `--nemesis` language: a comma list of `fault[:target]`, `all`, or `none`.
 
+use redline_checkers::Function;
 use std::fmt;
 use std::str::FromStr;
 
@@ -86,7 +87,11 @@ impl NemesisSpec {
         if self.faults.is_empty() {
             return "none".into();
         }
-        let mut names: Vec<&str> = self.faults.iter().map(|f| f.family()).collect();
+        let mut names: Vec<String> = self
+            .faults
+            .iter()
+            .map(|f| f.function().to_string())
+            .collect();
         names.dedup();
         names.join("+")
     }
@@ -128,14 +133,15 @@ impl NemesisSpec {
 }
 
 impl Fault {
-    fn family(&self) -> &'static str {
+    /// The history function of this fault's nemesis records (its family, without the target).
+    pub fn function(&self) -> Function {
         match self {
-            Fault::Kill(_) => "kill",
-            Fault::Pause(_) => "pause",
-            Fault::Partition(_) => "partition",
-            Fault::Delay(_) => "delay",
-            Fault::Promote => "promote",
-            Fault::Failover(_) => "failover",
+            Fault::Kill(_) => Function::Kill,
+            Fault::Pause(_) => Function::Pause,
+            Fault::Partition(_) => Function::Partition,
+            Fault::Delay(_) => Function::Delay,
+            Fault::Promote => Function::Promote,
+            Fault::Failover(_) => Function::Failover,
         }
     }
 }

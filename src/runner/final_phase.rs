@@ -6,7 +6,7 @@ use crate::cluster::convergence::{self, Convergence};
 use crate::cluster::sentinel_events::topology_op;
 use crate::recorder::Recorder;
 use anyhow::Result;
-use redline_checkers::{Op, OpType, Process};
+use redline_checkers::{Function, Op, OpType, Process};
 use redline_workloads::{final_read_invocations, Client, Endpoint, WorkloadConfig};
 use serde_json::json;
 use std::time::Duration;
@@ -16,9 +16,15 @@ const FINAL_READ_ATTEMPTS: usize = 5;
 
 /// Heals every fault and restarts every dead process; records it as one nemesis op pair.
 pub async fn heal<B: Backend>(cluster: &mut B, recorder: &Recorder) -> Result<()> {
-    recorder.record(Op::new(0, 0, Process::Nemesis, OpType::Invoke, "heal-all"));
+    recorder.record(Op::new(
+        0,
+        0,
+        Process::Nemesis,
+        OpType::Invoke,
+        Function::HealAll,
+    ));
     let result = cluster.heal_all().await;
-    let mut done = Op::new(0, 0, Process::Nemesis, OpType::Info, "heal-all");
+    let mut done = Op::new(0, 0, Process::Nemesis, OpType::Info, Function::HealAll);
     match &result {
         Ok(steps) => done.value = json!(steps),
         Err(e) => done.error = Some(format!("{e:#}")),
@@ -34,7 +40,7 @@ pub async fn converge<B: Backend>(
     timeout: Duration,
 ) -> Result<Convergence> {
     let c = convergence::converge(cluster, timeout).await?;
-    let mut op = Op::new(0, 0, Process::Observer, OpType::Info, "converge");
+    let mut op = Op::new(0, 0, Process::Observer, OpType::Info, Function::Converge);
     op.value = serde_json::to_value(&c)?;
     recorder.record(op);
     recorder.record(topology_op(&cluster.topology()));

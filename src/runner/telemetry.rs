@@ -5,7 +5,7 @@
 use crate::cluster::admin;
 use crate::recorder::Recorder;
 use futures_util::future::join_all;
-use redline_checkers::{Op, OpType, Process};
+use redline_checkers::{Function, Op, OpType, Process};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -26,7 +26,7 @@ pub fn spawn(nodes: Vec<(String, SocketAddr)>, recorder: Recorder) -> JoinHandle
             .await;
             for (name, sample) in samples {
                 let Ok(r) = sample else { continue };
-                let mut op = Op::new(0, 0, Process::Observer, OpType::Info, "replication");
+                let mut op = Op::new(0, 0, Process::Observer, OpType::Info, Function::Replication);
                 op.node = Some(name.clone());
                 op.value = serde_json::to_value(&r).unwrap_or_default();
                 recorder.record(op);

@@ -15,7 +15,7 @@ use crate::generator::list_key;
 use crate::outcome::{Effect, Failure};
 use crate::topology::Endpoint;
 use redis::{Cmd, Value};
-use redline_checkers::{Op, WorkloadKind};
+use redline_checkers::{Function, Op, WorkloadKind};
 use serde_json::{json, Value as Json};
 
 /// Compare-and-set on the master. `ARGV[1]` is `nil` when the expected value is "absent",
@@ -48,9 +48,9 @@ pub(crate) struct Done {
 
 /// Whether `op` can change data: everything but reads and read-only transactions.
 pub(crate) fn effect(op: &Op) -> Effect {
-    let read_only = match op.f.as_str() {
-        "read" => true,
-        "txn" => op.value.as_array().is_some_and(|m| {
+    let read_only = match op.f {
+        Function::Read => true,
+        Function::Txn => op.value.as_array().is_some_and(|m| {
             m.iter()
                 .all(|m| m.get(0).and_then(Json::as_str) == Some("r"))
         }),
@@ -75,7 +75,7 @@ pub(crate) async fn execute(
         (None, Effect::Read) => client.read_target().await?,
         (None, Effect::Write) => client.master().await?,
     };
-    if invoke.f == "txn" {
+    if invoke.f == Function::Txn {
         return transaction(client, &target, invoke, attempt).await;
     }
     let key = invoke
@@ -87,29 +87,29 @@ pub(crate) async fn execute(
         WorkloadKind::Set | WorkloadKind::Wait | WorkloadKind::WaitAof
     );
     let conn = client.connection(&target, attempt).await?;
-    match invoke.f.as_str() {
-        "read" if set_kind => {
+    match &invoke.f {
+        Function::Read if set_kind => {
             let reply = conn.send(redis::cmd("SMEMBERS").arg(&key), attempt).await?;
             Ok(read(set_members(&reply)))
         }
-        "read" => {
+        Function::Read => {
             let reply = conn.send(redis::cmd("GET").arg(&key), attempt).await?;
             Ok(read(scalar(&reply)))
         }
-        "write" => {
+        Function::Write => {
             let value = int_arg(invoke, &invoke.value)?;
             conn.send(redis::cmd("SET").arg(&key).arg(value), attempt)
                 .await?;
             Ok(Done::default())
         }
-        "incr" => {
+        Function::Incr => {
             let delta = int_arg(invoke, &invoke.value)?;
             conn.send(redis::cmd("INCRBY").arg(&key).arg(delta), attempt)
                 .await?;
             Ok(Done::default())
         }
-        "cas" => cas(conn, &key, invoke, attempt).await,
-        "add" => add(conn, &key, invoke, attempt).await,
+        Function::Cas => cas(conn, &key, invoke, attempt).await,
+        Function::Add => add(conn, &key, invoke, attempt).await,
         other => Err(Failure::NotSent(format!("unknown operation {other:?}"))),
     }
 }

@@ -5,7 +5,7 @@ use crate::client::Client;
 use crate::config::WorkloadConfig;
 use crate::generator::history_keys;
 use crate::topology::{Endpoint, Topology};
-use redline_checkers::{Op, OpType, Process, WorkloadKind};
+use redline_checkers::{Function, Op, OpType, Process, WorkloadKind};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ const FINAL_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// The invocations of the final reads of `process` on `node`: one `read` per set, register or
 /// counter key; for list-append one `txn` reading every key. All marked `final`, with `node` set.
 pub fn final_read_invocations(cfg: &WorkloadConfig, node: &str, process: u64) -> Vec<Op> {
-    let invoke = |f: &str| Op {
+    let invoke = |f: Function| Op {
         node: Some(node.to_string()),
         is_final: true,
         ..Op::new(0, 0, Process::Client(process), OpType::Invoke, f)
@@ -26,14 +26,14 @@ pub fn final_read_invocations(cfg: &WorkloadConfig, node: &str, process: u64) ->
             .collect();
         return vec![Op {
             value: Value::Array(reads),
-            ..invoke("txn")
+            ..invoke(Function::Txn)
         }];
     }
     history_keys(cfg)
         .into_iter()
         .map(|key| Op {
             key: Some(key),
-            ..invoke("read")
+            ..invoke(Function::Read)
         })
         .collect()
 }

@@ -15,7 +15,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use redline_checkers::history::WaitAofInfo;
 use redline_checkers::history::WaitInfo;
-use redline_checkers::{Op, OpType, Process, WorkloadKind};
+use redline_checkers::{Function, Op, OpType, Process, WorkloadKind};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -108,14 +108,20 @@ impl Generator {
             }
         });
         let cfg = &self.cfg;
-        let mut op = Op::new(0, 0, Process::Client(process), OpType::Invoke, "read");
+        let mut op = Op::new(
+            0,
+            0,
+            Process::Client(process),
+            OpType::Invoke,
+            Function::Read,
+        );
         let read = slot.rng.gen_bool(cfg.read_ratio.clamp(0.0, 1.0));
         let n = cfg.key_count();
         match cfg.kind {
             WorkloadKind::Set | WorkloadKind::Wait | WorkloadKind::WaitAof => {
                 op.key = Some(set_key(slot.rng.gen_range(0..n), n));
                 if !read {
-                    op.f = "add".into();
+                    op.f = Function::Add;
                     op.value = json!(fresh_value(slot, cfg));
                     attach_wait(&mut op, cfg);
                 }
@@ -124,12 +130,12 @@ impl Generator {
             WorkloadKind::Counter => {
                 op.key = Some(counter_key(slot.rng.gen_range(0..n), n));
                 if !read {
-                    op.f = "incr".into();
+                    op.f = Function::Incr;
                     op.value = json!(1);
                 }
             }
             WorkloadKind::ListAppend => {
-                op.f = "txn".into();
+                op.f = Function::Txn;
                 op.value = txn_value(slot, cfg);
             }
         }
@@ -180,10 +186,10 @@ fn register_op(op: &mut Op, slot: &mut Slot, cfg: &WorkloadConfig, read: bool) {
     let new = fresh_value(slot, cfg);
     slot.last_written.insert(key, new);
     if cas {
-        op.f = "cas".into();
+        op.f = Function::Cas;
         op.value = json!([old, new]);
     } else {
-        op.f = "write".into();
+        op.f = Function::Write;
         op.value = json!(new);
     }
 }

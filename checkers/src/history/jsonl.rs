@@ -7,7 +7,7 @@
 //! record's position (a history without a clock is in real-time order, as Knossos reads it), and
 //! Clojure keyword spellings (`":ok"`) are accepted.
 
-use super::{History, HistoryError, Op};
+use super::{Function, History, HistoryError, Op};
 use serde_json::Value;
 use std::io::BufRead;
 use std::path::Path;
@@ -101,11 +101,8 @@ fn parse_line(text: &str, position: usize) -> Result<Op, serde_json::Error> {
             // No clock: the history's order is its real-time order (as Knossos reads it).
             op.time = position as u64;
         }
-        if op.f.is_empty() && is_txn_value(&op.value) {
-            op.f = "txn".into();
-        }
-        if let Some(stripped) = op.f.strip_prefix(':') {
-            op.f = stripped.to_string();
+        if op.f.is_missing() && is_txn_value(&op.value) {
+            op.f = Function::Txn;
         }
         return Ok(op);
     }

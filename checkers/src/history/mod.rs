@@ -1,6 +1,9 @@
 //! The history model: operation records, their pairing into operations, and JSONL input/output.
 //!
 //! - [`op`]: one record (`Op`), its process and type.
+//! - [`function`]: the typed `f` of a record (client operations, nemesis events, observer
+//!   samples), with each fault paired to its heal.
+//! - [`nemesis_value`]: the shape of a nemesis record's value, written and read in one place.
 //! - [`jsonl`]: reading a `history.jsonl` (line-numbered errors, tolerant of a truncated tail).
 //! - [`writer`]: appending records while a run goes, one flushed line each.
 //!
@@ -9,10 +12,14 @@
 //! the history is indeterminate (`info`). Nemesis and observer records that are not invocations
 //! stand alone as events.
 
+pub mod function;
 pub mod jsonl;
+pub mod nemesis_value;
 pub mod op;
 pub mod writer;
 
+pub use function::Function;
+pub use nemesis_value::NemesisValue;
 pub use op::{Op, OpType, Process, WaitAofInfo, WaitInfo};
 
 use std::collections::HashMap;

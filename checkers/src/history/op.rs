@@ -1,5 +1,6 @@
 //! One operation record of a history: Jepsen's op model, as JSON (DESIGN.md section 3).
 
+use super::Function;
 use serde::de::{self, Deserializer, Visitor};
 use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
@@ -146,7 +147,7 @@ pub struct Op {
     /// The function: `read`, `write`, `cas`, `add`, `incr`, `txn`, or a nemesis/observer action.
     /// Elle-format histories carry no `f`; the reader fills in `txn` for them.
     #[serde(default)]
-    pub f: String,
+    pub f: Function,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -192,13 +193,19 @@ fn key_as_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::E
 
 impl Op {
     /// A new record with no key, value, node or extras; fill the rest with struct update syntax.
-    pub fn new(index: u64, time: u64, process: Process, op_type: OpType, f: &str) -> Op {
+    pub fn new(
+        index: u64,
+        time: u64,
+        process: Process,
+        op_type: OpType,
+        f: impl Into<Function>,
+    ) -> Op {
         Op {
             index,
             time,
             process,
             op_type,
-            f: f.to_string(),
+            f: f.into(),
             key: None,
             value: Value::Null,
             node: None,

@@ -16,7 +16,7 @@
 //! reads are compared with the master's separately (divergence).
 
 use crate::final_reads::{node_of, FinalReads};
-use crate::history::{History, OpType, Operation};
+use crate::history::{Function, History, OpType, Operation};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// The outcome of an element's add(s): `Ok` if any add was acknowledged, else `Info` if any was
@@ -116,7 +116,8 @@ pub struct SetAnalysis<'a> {
 /// workloads may name their adds `write`).
 pub fn is_add(op: &Operation<'_>) -> bool {
     let inv = op.invoke;
-    inv.f == "add" || (inv.f == "write" && (inv.wait.is_some() || inv.waitaof.is_some()))
+    inv.f == Function::Add
+        || (inv.f == Function::Write && (inv.wait.is_some() || inv.waitaof.is_some()))
 }
 
 /// Runs the set-full analysis over every key with adds or reads.
@@ -133,7 +134,7 @@ pub fn analyse(history: &History) -> SetAnalysis<'_> {
             skipped_adds += 1;
         } else if is_add(&op) {
             adds.entry(key).or_default().push(op);
-        } else if op.invoke.f == "read" && op.outcome() == OpType::Ok {
+        } else if op.invoke.f == Function::Read && op.outcome() == OpType::Ok {
             match read_elements(&op) {
                 Some(elements) => reads.entry(key).or_default().push(SetRead { op, elements }),
                 None => skipped_reads += 1,
@@ -184,7 +185,7 @@ fn analyse_key<'a>(
     all_reads: Vec<SetRead<'a>>,
     final_reads: &FinalReads<'a>,
 ) -> KeyAnalysis<'a> {
-    let master_final = final_reads.master_read("read", key.as_deref());
+    let master_final = final_reads.master_read(key.as_deref());
     let mut reads: Vec<SetRead<'a>> = Vec::new();
     let mut replica_finals = Vec::new();
     let mut final_set = None;
@@ -194,7 +195,7 @@ fn analyse_key<'a>(
         } else if master_final.is_some_and(|m| m.invoke.index == r.op.invoke.index) {
             final_set = Some(r);
         } else if final_reads
-            .replica_reads("read", key.as_deref())
+            .replica_reads(key.as_deref())
             .iter()
             .any(|o| o.invoke.index == r.op.invoke.index)
         {

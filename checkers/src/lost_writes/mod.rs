@@ -17,6 +17,7 @@ pub mod analysis;
 pub mod faults;
 
 use crate::history::History;
+use crate::names::{kind, stat};
 use crate::quantiles::{quantile, sorted};
 use crate::registry::CheckOptions;
 use crate::result::{Anomaly, CheckResult, Validity};
@@ -73,7 +74,7 @@ fn undecided_keys(analysis: &SetAnalysis<'_>) -> Vec<String> {
                 key_name(k)
             ),
             Some(m) => {
-                let failed = analysis.final_reads.failed("read", k.key.as_deref());
+                let failed = analysis.final_reads.failed(k.key.as_deref());
                 let failed: Vec<String> =
                     failed.iter().map(|o| o.invoke.index.to_string()).collect();
                 format!(
@@ -166,7 +167,7 @@ fn explain_lost(
         ms(final_read.invoke_time()),
         final_read.elements.len(),
     );
-    let mut anomaly = Anomaly::new("lost", ops, explanation).with_details(json!({
+    let mut anomaly = Anomaly::new(kind::LOST, ops, explanation).with_details(json!({
         "element": e.element,
         "status": status_word(e.status),
         "acknowledged_by": crate::final_reads::node_of(&e.add),
@@ -210,7 +211,7 @@ fn failed_but_visible(key: &KeyAnalysis<'_>) -> Vec<Anomaly> {
                 ms(r.complete_time()),
             );
             Some(with_key(
-                Anomaly::new("failed-but-visible", ops, explanation),
+                Anomaly::new(kind::FAILED_BUT_VISIBLE, ops, explanation),
                 key,
             ))
         })
@@ -239,7 +240,10 @@ fn unexpected(key: &KeyAnalysis<'_>) -> Vec<Anomaly> {
                 u.element,
                 key_name(key),
             );
-            with_key(Anomaly::new("unexpected", r.op.indices(), explanation), key)
+            with_key(
+                Anomaly::new(kind::UNEXPECTED, r.op.indices(), explanation),
+                key,
+            )
         })
         .collect()
 }
@@ -275,7 +279,7 @@ fn divergent(a: &SetAnalysis<'_>, key: &KeyAnalysis<'_>) -> Vec<Anomaly> {
                 list_words(&extra.0),
                 extra.1,
             );
-            with_key(Anomaly::new("divergent", ops, explanation), key).with_details(json!({
+            with_key(Anomaly::new(kind::DIVERGENT, ops, explanation), key).with_details(json!({
                 "replica": r.node(),
                 "missing": missing.0,
                 "extra": extra.0,
@@ -313,7 +317,7 @@ fn stats(a: &SetAnalysis<'_>, anomalies: &[Anomaly]) -> Map<String, Value> {
         .collect();
     lost.sort_unstable();
     let mut m = Map::new();
-    m.insert("attempted".into(), json!(all.len()));
+    m.insert(stat::ATTEMPTED.into(), json!(all.len()));
     m.insert(
         "acknowledged".into(),
         json!(count(&|e| e.status == AddStatus::Ok)),
@@ -326,12 +330,12 @@ fn stats(a: &SetAnalysis<'_>, anomalies: &[Anomaly]) -> Map<String, Value> {
         "failed".into(),
         json!(count(&|e| e.status == AddStatus::Fail)),
     );
-    m.insert("lost".into(), json!(lost.len()));
+    m.insert(stat::LOST.into(), json!(lost.len()));
     m.insert(
         "recovered".into(),
         json!(count(&|e| e.status == AddStatus::Info && e.in_final)),
     );
-    m.insert("unexpected".into(), json!(kind("unexpected")));
+    m.insert(stat::UNEXPECTED.into(), json!(kind(kind::UNEXPECTED)));
     m.insert(
         "never_read".into(),
         json!(count(&|e| e.fate == Some(Fate::NeverRead))),
@@ -346,9 +350,9 @@ fn stats(a: &SetAnalysis<'_>, anomalies: &[Anomaly]) -> Map<String, Value> {
     );
     m.insert(
         "failed_but_visible".into(),
-        json!(kind("failed-but-visible")),
+        json!(kind(kind::FAILED_BUT_VISIBLE)),
     );
-    m.insert("divergent".into(), json!(kind("divergent")));
+    m.insert("divergent".into(), json!(kind(kind::DIVERGENT)));
     for (name, q) in [("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("max", 1.0)] {
         m.insert(
             format!("visibility_ms_{name}"),

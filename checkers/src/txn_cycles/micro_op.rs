@@ -13,7 +13,7 @@
 //! are `null` and so unknown. `fail` transactions keep their appends (for G1a and dirty-update)
 //! but their reads say nothing.
 
-use crate::history::{History, Op, OpType, Process};
+use crate::history::{Function, History, Op, OpType, Process};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -262,7 +262,7 @@ impl Builder {
 pub fn extract(history: &History) -> Option<Txns> {
     let mut b = Builder::default();
     for op in history.operations() {
-        if op.invoke.f != "txn" {
+        if op.invoke.f != Function::Txn {
             continue;
         }
         let Process::Client(process) = op.invoke.process else {

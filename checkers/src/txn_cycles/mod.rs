@@ -30,6 +30,7 @@ pub mod stream;
 pub mod version_order;
 
 use crate::history::{History, OpType};
+use crate::names::stat;
 use crate::registry::CheckOptions;
 use crate::result::{Anomaly, CheckResult, Validity};
 use graph::Label;
@@ -153,7 +154,7 @@ fn add_anomaly_stats(found: &[Anomaly], stats: &mut Map<String, Value>) {
     }
     models.sort_by_key(|m| model_rank(m));
     stats.insert("anomalies".into(), json!(counts));
-    stats.insert("models_ruled_out".into(), Value::from(models));
+    stats.insert(stat::MODELS_RULED_OUT.into(), Value::from(models));
 }
 
 /// Orders models: the ladder, then session variants, then strong variants.

@@ -9,7 +9,7 @@
 //! line errors first, then the first pairing error, with the same messages.
 
 use super::micro_op::{Builder, Txns};
-use crate::history::{jsonl, HistoryError, Op, OpType, Process};
+use crate::history::{jsonl, Function, HistoryError, Op, OpType, Process};
 use std::collections::HashMap;
 use std::io::BufRead;
 use std::path::Path;
@@ -98,7 +98,7 @@ impl Pairer {
                 }
             }
             // `History::operations` yields client invocations only, in invocation order.
-            let slot = (op.is_client() && op.f == "txn").then(|| self.builder.reserve());
+            let slot = (op.is_client() && op.f == Function::Txn).then(|| self.builder.reserve());
             self.open.insert(op.process, Open { slot, invoke: op });
             return Ok(());
         }
