@@ -6,7 +6,7 @@
 //! last and win.
 
 use std::fmt::Write as _;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
 /// The name Sentinels monitor the master under.
@@ -75,10 +75,13 @@ pub fn check_conf_text(text: &str) -> Result<(), String> {
 /// Everything a node's config depends on.
 pub struct NodeConf<'a> {
     pub port: u16,
+    /// The addresses it listens on, on its host.
+    pub bind: &'a [IpAddr],
+    /// Its folder on its host.
     pub dir: &'a Path,
-    /// The proxy address others use to reach this node; announced to the master and Sentinels.
+    /// The address others use to reach this node; announced to the master and Sentinels.
     pub announce: SocketAddr,
-    /// The master's proxy address, for a replica.
+    /// The master's address as others reach it, for a replica.
     pub replica_of: Option<SocketAddr>,
     /// `--redis-option` pairs, in order.
     pub options: &'a [(String, String)],
@@ -93,7 +96,7 @@ pub fn node_conf(c: &NodeConf<'_>) -> String {
         s,
         "# written by redline for this run; user options come last"
     );
-    let _ = writeln!(s, "bind 127.0.0.1");
+    let _ = writeln!(s, "bind {}", bind_line(c.bind));
     let _ = writeln!(s, "port {}", c.port);
     let _ = writeln!(s, "protected-mode no");
     let _ = writeln!(s, "daemonize no");
@@ -123,6 +126,7 @@ pub fn node_conf(c: &NodeConf<'_>) -> String {
 /// Everything a Sentinel's config depends on.
 pub struct SentinelConf<'a> {
     pub port: u16,
+    pub bind: &'a [IpAddr],
     pub dir: &'a Path,
     pub announce: SocketAddr,
     pub master: SocketAddr,
@@ -135,7 +139,7 @@ pub struct SentinelConf<'a> {
 pub fn sentinel_conf(c: &SentinelConf<'_>) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# written by redline for this run");
-    let _ = writeln!(s, "bind 127.0.0.1");
+    let _ = writeln!(s, "bind {}", bind_line(c.bind));
     let _ = writeln!(s, "port {}", c.port);
     let _ = writeln!(s, "protected-mode no");
     let _ = writeln!(s, "daemonize no");
@@ -166,6 +170,12 @@ pub fn sentinel_conf(c: &SentinelConf<'_>) -> String {
     );
     let _ = writeln!(s, "sentinel parallel-syncs {MASTER_NAME} 1");
     s
+}
+
+/// The addresses of a `bind` line.
+fn bind_line(bind: &[IpAddr]) -> String {
+    let addrs: Vec<String> = bind.iter().map(IpAddr::to_string).collect();
+    addrs.join(" ")
 }
 
 /// Quotes a config value when it needs it (spaces, empty strings such as `save ""`).
@@ -228,12 +238,14 @@ mod tests {
         let opts = vec![("save".to_string(), "".to_string())];
         let text = node_conf(&NodeConf {
             port: 7001,
+            bind: &["127.0.0.1".parse().unwrap()],
             dir: Path::new("/tmp/n2"),
             announce: "127.0.0.1:17001".parse().unwrap(),
             replica_of: Some("127.0.0.1:17000".parse().unwrap()),
             options: &opts,
             include: None,
         });
+        assert!(text.contains("bind 127.0.0.1\n"));
         assert!(text.contains("replicaof 127.0.0.1 17000"));
         assert!(text.contains("replica-announce-port 17001"));
         assert!(text.trim_end().ends_with("save \"\""));

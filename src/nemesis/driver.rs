@@ -8,6 +8,7 @@ use super::schedule::Step;
 use super::spec::{DelayTarget, FailoverKind, Fault, Target};
 use crate::cluster::admin::{self, ADMIN_TIMEOUT};
 use crate::cluster::backend::Backend;
+use crate::cluster::capabilities::{Capability, LinkDelay, Partition};
 use crate::cluster::links::Delay;
 use crate::cluster::process::ProcessState;
 use crate::cluster::redis_conf::MASTER_NAME;
@@ -111,7 +112,7 @@ impl<B: Backend> Nemesis<B> {
                 Ok((Undo::Resume(nodes.clone()), json!(nodes)))
             }
             Fault::Partition(g) => {
-                let layout = layout(&*c);
+                let layout = Layout::of(&*c);
                 let cut = grudge::cut(g, &layout, step.pick);
                 let value = json!({
                     "grudge": super::spec::grudge_name(g),
@@ -119,11 +120,11 @@ impl<B: Backend> Nemesis<B> {
                     "cut": cut.links,
                 });
                 invoke(&value);
-                c.cut(&cut.links).await?;
+                partition(&mut *c)?.cut(&cut.links).await?;
                 Ok((Undo::HealPartition, value))
             }
             Fault::Delay(target) => {
-                let l = layout(&*c);
+                let l = Layout::of(&*c);
                 let others: Vec<String> = match target {
                     DelayTarget::ReplicaLinks => l.replicas.clone(),
                     DelayTarget::ClientLinks => vec!["clients".into()],
@@ -144,7 +145,7 @@ impl<B: Backend> Nemesis<B> {
                 let value = json!({"links": links, "ms": self.delay.base.as_millis() as u64,
                                    "jitter_ms": self.delay.jitter.as_millis() as u64});
                 invoke(&value);
-                c.delay(&links, self.delay).await?;
+                link_delay(&mut *c)?.delay(&links, self.delay).await?;
                 Ok((Undo::Undelay, value))
             }
             Fault::Promote => {
@@ -152,7 +153,7 @@ impl<B: Backend> Nemesis<B> {
                 let candidates = running_replicas(&mut *c);
                 let node = pick(&candidates, step.pick).context("no running replica to promote")?;
                 invoke(&json!({"candidate": node, "old_master": old}));
-                c.promote(&node).await?;
+                super::promote::promote(&mut *c, &node).await?;
                 Ok((Undo::Nothing, json!({"node": node, "old_master": old})))
             }
             Fault::Failover(kind) => {
@@ -186,11 +187,19 @@ impl<B: Backend> Nemesis<B> {
                 }
                 Undo::HealPartition => {
                     self.record(OpType::Invoke, "heal", Value::Null, None);
-                    ("heal", c.heal().await.map(|_| json!("healed")))
+                    let healed = match partition(&mut *c) {
+                        Ok(p) => p.heal().await,
+                        Err(e) => Err(e),
+                    };
+                    ("heal", healed.map(|_| json!("healed")))
                 }
                 Undo::Undelay => {
                     self.record(OpType::Invoke, "undelay", Value::Null, None);
-                    ("undelay", c.undelay().await.map(|_| json!("undelayed")))
+                    let undone = match link_delay(&mut *c) {
+                        Ok(d) => d.undelay().await,
+                        Err(e) => Err(e),
+                    };
+                    ("undelay", undone.map(|_| json!("undelayed")))
                 }
             }
         };
@@ -244,17 +253,19 @@ fn short(v: &Value) -> String {
     }
 }
 
-fn layout<B: Backend>(c: &B) -> Layout {
-    let master = c.master();
-    Layout {
-        replicas: c
-            .node_names()
-            .into_iter()
-            .filter(|n| *n != master)
-            .collect(),
-        sentinels: c.sentinel_names(),
-        master,
-    }
+/// The backend's partitions. Config validation refuses a plan with partitions on a backend
+/// that has none (it asks the same capabilities), so the error is for library callers only.
+fn partition<B: Backend>(c: &mut B) -> Result<&mut dyn Partition> {
+    let why = c.capabilities().refusal(Capability::Partition);
+    c.partition()
+        .with_context(|| why.unwrap_or("this backend cannot cut links"))
+}
+
+/// The backend's link delays, asked as [`partition`] is.
+fn link_delay<B: Backend>(c: &mut B) -> Result<&mut dyn LinkDelay> {
+    let why = c.capabilities().refusal(Capability::LinkDelay);
+    c.link_delay()
+        .with_context(|| why.unwrap_or("this backend cannot delay links"))
 }
 
 fn running_replicas<B: Backend>(c: &mut B) -> Vec<String> {

@@ -1,5 +1,6 @@
 //! The `--nemesis` language: a comma list of `fault[:target]`, `all`, or `none`.
 
+use crate::cluster::capabilities::{Capabilities, Capability};
 use std::fmt;
 use std::str::FromStr;
 
@@ -62,6 +63,18 @@ pub enum Fault {
     Failover(FailoverKind),
 }
 
+impl Fault {
+    /// The optional backend capability this fault needs, if any (every backend can kill, pause
+    /// and promote).
+    pub fn needs(&self) -> Option<Capability> {
+        match self {
+            Fault::Partition(_) => Some(Capability::Partition),
+            Fault::Delay(_) => Some(Capability::LinkDelay),
+            Fault::Kill(_) | Fault::Pause(_) | Fault::Promote | Fault::Failover(_) => None,
+        }
+    }
+}
+
 /// The faults a run may inject (empty for `none`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NemesisSpec {
@@ -89,6 +102,18 @@ impl NemesisSpec {
         let mut names: Vec<&str> = self.faults.iter().map(|f| f.family()).collect();
         names.dedup();
         names.join("+")
+    }
+
+    /// Refuses faults the backend cannot make (`backend`: the flag that chose it, for the
+    /// message), asking the same capabilities the nemesis asks the running cluster.
+    pub fn check_backend(&self, backend: &str, capabilities: &Capabilities) -> Result<(), String> {
+        for f in &self.faults {
+            let Some(needs) = f.needs() else { continue };
+            if let Some(why) = capabilities.refusal(needs) {
+                return Err(format!("{backend} cannot {}: {why}", needs.does()));
+            }
+        }
+        Ok(())
     }
 
     /// Refuses faults the layout cannot have: Sentinel faults without Sentinels, a manual

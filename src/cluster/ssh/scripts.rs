@@ -37,6 +37,9 @@ const OWN_BASE: &str = r#"own_base() {
 }
 "#;
 
+/// The file in a member's folder that gets its server's stdout and stderr.
+pub use crate::cluster::process::OUTPUT_FILE;
+
 /// Checks the tools a member needs: the server binary (`bin`) and, for partitions, `nft`.
 /// Prints `nft` when nft is there.
 pub fn preflight(bin: &str) -> String {
