@@ -34,7 +34,7 @@ pub struct ClusterSpec {
     pub sentinels: usize,
     /// The server binary (on the hosts, for the SSH backend).
     pub server_bin: PathBuf,
-    /// `--redis-option` pairs, in order.
+    /// `--redis-option` pairs, in order; each is checked again when a config is written.
     pub redis_options: Vec<(String, String)>,
     pub redis_conf: Option<PathBuf>,
     /// The run folder; members live in `nodes/<name>/`.
@@ -127,7 +127,8 @@ impl<T: Transport> Cluster<T> {
                 quorum,
                 down_after_ms: self.spec.sentinel_down_after_ms,
                 failover_timeout_ms: self.spec.sentinel_failover_timeout_ms,
-            });
+            })
+            .with_context(|| format!("writing {name}'s config"))?;
             self.transport
                 .install_config(&self.members[i], &text)
                 .await?;

@@ -35,7 +35,8 @@ impl<T: Transport> Cluster<T> {
             replica_of,
             options: &self.spec.redis_options,
             include: include.as_deref(),
-        });
+        })
+        .with_context(|| format!("writing {name}'s config"))?;
         self.transport.install_config(&self.members[i], &text).await
     }
 
