@@ -6,10 +6,12 @@
 //! go to the group: a `--server-bin` wrapper script that runs the server without `exec` is
 //! killed, paused and resumed together with its server, and leaves no orphan. Its stdout and
 //! stderr go to `stdout.log` in its folder (a server that refuses its config says why there, as
-//! it has no log file yet).
+//! it has no log file yet); it runs with umask 077, so whatever it writes (configs it rewrites,
+//! data, logs) is its owner's only.
 
 use super::transport::{last_lines, Server, ServerOutput, Signal};
 use anyhow::{bail, Context, Result};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -52,7 +54,7 @@ impl ServerProcess {
     }
 
     /// Spawns the process: leader of its own process group, cwd = its folder, stdout and stderr
-    /// appended to `stdout.log` there.
+    /// appended to `stdout.log` there, umask 077.
     pub fn start(&mut self) -> Result<u32> {
         if self.state != ProcessState::Dead {
             bail!("{} is already running", self.name);
@@ -61,15 +63,25 @@ impl ServerProcess {
         let output = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(&output_path)
             .with_context(|| format!("opening {}", output_path.display()))?;
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        command
             .args(&self.args)
             .current_dir(&self.dir)
             .stdin(Stdio::null())
             .stdout(output.try_clone()?)
             .stderr(output)
-            .process_group(0)
+            .process_group(0);
+        // SAFETY: umask is async-signal-safe and touches only the child's own state.
+        unsafe {
+            command.pre_exec(|| {
+                libc::umask(0o077);
+                Ok(())
+            });
+        }
+        let child = command
             .spawn()
             .with_context(|| format!("starting {} ({})", self.name, self.binary.display()))?;
         let pid = child.id();

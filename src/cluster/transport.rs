@@ -167,11 +167,11 @@ pub trait Transport {
     /// their folders made and their hosts ready; nothing runs yet.
     async fn members(&mut self, spec: &ClusterSpec) -> Result<Vec<Member<Self::Server>>>;
 
-    /// Puts a member's config where its server reads it ([`Endpoint::conf`]).
+    /// Puts a member's config where its server reads it ([`Endpoint::conf`]), readable by its
+    /// owner only (it may hold passwords).
     async fn install_config(&mut self, member: &Member<Self::Server>, text: &str) -> Result<()> {
-        use anyhow::Context as _;
         let path = member.endpoint.local_dir.join(member.role.conf_name());
-        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+        super::redis_conf::write_private(&path, text)
     }
 
     /// Where a node's config includes `--redis-conf` `file` from, on the member's host.

@@ -132,6 +132,32 @@ fn check_value(key: &str, value: &str) -> Result<(), ConfError> {
     Ok(())
 }
 
+/// Whether an option's value is a secret (a password, or an ACL rule that may hold one), to be
+/// kept out of records and reproduce commands and stored in files only their owner can read.
+pub fn is_secret_option(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    key == "user" || key.contains("pass") || key.contains("auth")
+}
+
+/// Writes `text` to `path`, readable and writable by its owner only (a config may hold
+/// passwords); an existing file is made private too.
+pub fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use std::io::Write as _;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("making {} private", path.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
 /// A config being written: every directive's arguments are checked by the one rule and quoted.
 struct ConfWriter {
     text: String,
@@ -391,5 +417,21 @@ mod tests {
         assert!(text.contains("dir \"/tmp/my run\"\n"), "{text}");
         let last = text.lines().last().unwrap();
         assert_eq!(split_args(last.as_bytes()).unwrap().len(), 2, "{last}");
+    }
+
+    #[test]
+    fn secrets_are_recognised_by_their_option_name() {
+        for secret in [
+            "requirepass",
+            "masterauth",
+            "primaryauth",
+            "user",
+            "tls-key-file-pass",
+        ] {
+            assert!(is_secret_option(secret), "{secret}");
+        }
+        for plain in ["appendonly", "save", "masteruser", "maxmemory"] {
+            assert!(!is_secret_option(plain), "{plain}");
+        }
     }
 }

@@ -128,17 +128,17 @@ pub fn remove_dir(member_dir: &str, run_dir: &str) -> String {
     )
 }
 
-/// Writes stdin to `path`.
+/// Writes stdin to `path`, readable by its owner only (a config may hold passwords).
 pub fn write_file(path: &str) -> String {
-    format!("cat > {}\n", quote(path))
+    format!("umask 077; cat > {p} && chmod 600 {p}\n", p = quote(path))
 }
 
 /// Starts `bin args..` in `dir`, detached (its own session, so it leads a process group of its
-/// own; stdio to `stdout.log`), records its pid in `dir/pid` and prints it. Refuses when the
-/// member's server is already running.
+/// own; stdio to `stdout.log`; umask 077, so what it writes is its owner's only), records its
+/// pid in `dir/pid` and prints it. Refuses when the member's server is already running.
 pub fn start(dir: &str, bin: &str, args: &[&str]) -> String {
     let mut s = String::from(PRELUDE);
-    let _ = writeln!(s, "d={}; cd \"$d\" || exit 1", quote(dir));
+    let _ = writeln!(s, "d={}; cd \"$d\" || exit 1; umask 077", quote(dir));
     let _ = writeln!(
         s,
         r#"if [ -f pid ] && ours "$(cat pid)" "$d"; then echo "already running as $(cat pid)" >&2; exit 1; fi"#

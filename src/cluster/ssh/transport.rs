@@ -20,6 +20,7 @@ use crate::cluster::capabilities::{Capabilities, LinkDelay, Partition, Support};
 use crate::cluster::core::{Cluster, ClusterSpec};
 use crate::cluster::firewall::Firewall;
 use crate::cluster::netns::Tag;
+use crate::cluster::redis_conf;
 use crate::cluster::transport::{Member, Role, Transport};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
@@ -117,10 +118,11 @@ impl Transport for SshTransport {
         self.prepare_hosts().await
     }
 
-    /// Keeps a copy in the run folder, and uploads the config.
+    /// Keeps a private copy in the run folder, and uploads the config, private on the host too.
     async fn install_config(&mut self, m: &Member<RemoteServer>, text: &str) -> Result<()> {
         let copy = m.endpoint.local_dir.join(m.role.conf_name());
-        std::fs::write(&copy, text).with_context(|| format!("writing {}'s config copy", m.name))?;
+        redis_conf::write_private(&copy, text)
+            .with_context(|| format!("writing {}'s config copy", m.name))?;
         let path = m.endpoint.conf(m.role).display().to_string();
         let script = scripts::write_file(&path);
         let what = "uploading the config";
@@ -221,7 +223,7 @@ impl SshTransport {
                         .run("copying a log", &scripts::cat(&format!("{dir}/{file}")))
                         .await?;
                     if !text.is_empty() {
-                        let _ = std::fs::write(m.endpoint.local_dir.join(file), text);
+                        let _ = redis_conf::write_private(&m.endpoint.local_dir.join(file), &text);
                     }
                 }
                 let remove = scripts::remove_dir(dir, run_dir);
