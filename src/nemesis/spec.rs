@@ -288,6 +288,31 @@ fn parse_fault(item: &str) -> Result<Fault, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster::capabilities::Support;
+
+    /// A backend without link delay refuses a plan with `delay`, with its own reason, and
+    /// nothing else; one without partitions refuses every partition.
+    #[test]
+    fn plans_are_checked_against_what_the_backend_can_do() {
+        let no_delay = Capabilities {
+            partition: Support::Yes,
+            link_delay: Support::No("no netem here"),
+        };
+        let spec: NemesisSpec = "kill,pause,partition:isolate-master,promote"
+            .parse()
+            .unwrap();
+        assert!(spec.check_backend("--net netns", &no_delay).is_ok());
+        let spec: NemesisSpec = "kill,delay:replica-links".parse().unwrap();
+        let e = spec.check_backend("--net netns", &no_delay).unwrap_err();
+        assert_eq!(e, "--net netns cannot delay links: no netem here");
+        let no_partition = Capabilities {
+            partition: Support::No("no firewall"),
+            link_delay: Support::Yes,
+        };
+        let spec: NemesisSpec = "partition:halves".parse().unwrap();
+        let e = spec.check_backend("--x", &no_partition).unwrap_err();
+        assert!(e.contains("cannot cut links: no firewall"), "{e}");
+    }
 
     #[test]
     fn parses_lists_and_defaults() {
