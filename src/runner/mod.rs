@@ -19,11 +19,9 @@ use crate::analysis::{self, Analysis, AnalysisRequest};
 use crate::cluster::backend::Backend;
 use crate::cluster::capabilities::READY_TIMEOUT;
 use crate::cluster::links::Delay;
-use crate::cluster::netns::NetnsCluster;
-use crate::cluster::ssh::SshCluster;
 use crate::cluster::{features, sentinel_events};
-use crate::cluster::{ClusterSpec, LocalCluster};
-use crate::config::{Net, Plan};
+use crate::cluster::{AnyCluster, ClusterSpec};
+use crate::config::Plan;
 use crate::nemesis::driver::{ActiveFaults, Nemesis};
 use crate::nemesis::schedule::{self, Step};
 use crate::provision;
@@ -54,9 +52,10 @@ pub async fn run_test(
     shutdown: Shutdown,
     run_dir_tx: &tokio::sync::watch::Sender<Option<std::path::PathBuf>>,
 ) -> Result<RunOutcome> {
-    let server = match plan.net {
+    let server = match plan.backend.runs_servers_here() {
+        true => provision::locate_server(plan.config.server_bin.as_deref(), true)?,
         // The server runs on the hosts: --server-bin names it there, and the hosts check it.
-        Net::Ssh => provision::ServerBinary {
+        false => provision::ServerBinary {
             path: plan
                 .config
                 .server_bin
@@ -64,9 +63,6 @@ pub async fn run_test(
                 .unwrap_or_else(|| "redis-server".into()),
             source: "on the SSH hosts",
         },
-        Net::Local | Net::Netns => {
-            provision::locate_server(plan.config.server_bin.as_deref(), true)?
-        }
     };
     let run_dir = RunDir::create(&plan.config.store, &plan.name)?;
     run_dir_tx.send_replace(Some(run_dir.path.clone()));
@@ -82,21 +78,8 @@ pub async fn run_test(
 
     let spec = cluster_spec(plan, &server.path, &run_dir);
     let started = std::time::Instant::now();
-    let ran = match plan.net {
-        Net::Local => {
-            let cluster = LocalCluster::start(spec).await?;
-            run_on(cluster, plan, &steps, &run_dir, &mut record, &shutdown).await
-        }
-        Net::Netns => {
-            let cluster = NetnsCluster::start(spec).await?;
-            run_on(cluster, plan, &steps, &run_dir, &mut record, &shutdown).await
-        }
-        Net::Ssh => {
-            let options = plan.ssh.clone().context("--nodes was not validated")?;
-            let cluster = SshCluster::start(spec, options).await?;
-            run_on(cluster, plan, &steps, &run_dir, &mut record, &shutdown).await
-        }
-    };
+    let cluster = AnyCluster::start(&plan.backend, spec).await?;
+    let ran = run_on(cluster, plan, &steps, &run_dir, &mut record, &shutdown).await;
     record.finish(
         started.elapsed(),
         ran.as_ref().err().map(|e| format!("{e:#}")),
