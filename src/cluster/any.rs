@@ -5,7 +5,7 @@
 
 use super::admin::ServerIdentity;
 use super::backend::Backend;
-use super::capabilities::{Capabilities, Kill, LinkDelay, Partition, Pause};
+use super::capabilities::{Capabilities, Kill, LinkDelay, Partition, Pause, PowerLoss};
 use super::core::ClusterSpec;
 use super::local::{LocalCluster, LocalTransport};
 use super::netns::{NetnsCluster, NetnsOptions, NetnsTransport};
@@ -32,9 +32,9 @@ impl BackendKind {
     /// What the backend can do; known before any cluster exists.
     pub fn capabilities(&self) -> Capabilities {
         match self {
-            BackendKind::Local => LocalTransport::CAPABILITIES,
-            BackendKind::Netns(_) => NetnsTransport::CAPABILITIES,
-            BackendKind::Ssh(_) => SshTransport::CAPABILITIES,
+            BackendKind::Local => LocalTransport::capabilities(),
+            BackendKind::Netns(_) => NetnsTransport::capabilities(),
+            BackendKind::Ssh(_) => SshTransport::capabilities(),
         }
     }
 
@@ -144,6 +144,9 @@ impl Backend for AnyCluster {
     }
     fn link_delay(&mut self) -> Option<&mut dyn LinkDelay> {
         each!(self, c => c.link_delay())
+    }
+    fn power_loss(&mut self) -> Option<&mut dyn PowerLoss> {
+        each!(self, c => c.power_loss())
     }
     async fn heal_all(&mut self) -> Result<Vec<String>> {
         each!(self, c => c.heal_all().await)

@@ -1,5 +1,7 @@
 //! The run's pid file (`pids.json` in the run folder) and the cleanup of runs whose harness
-//! was killed before it could stop its processes (`redline cleanup`).
+//! was killed before it could stop its processes (`redline cleanup`): their servers, then
+//! their lazy disks' mounts (normally `fusermount3`'s auto-unmount has removed those already;
+//! one whose helper died too is unmounted here, and only if it is a `redline-lazyfs` mount).
 //!
 //! A pid is only signalled when `/proc/<pid>/cwd` still lies inside the run folder, so a pid
 //! the kernel has since reused for something else is never touched; it is signalled with its
@@ -23,6 +25,9 @@ pub struct PidFile {
     pub harness: u32,
     /// Every server process currently running for the run.
     pub processes: Vec<PidEntry>,
+    /// The run's lazy disk mounts (none unless the run asked for them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<PathBuf>,
 }
 
 impl PidFile {
@@ -40,6 +45,10 @@ impl PidFile {
 #[derive(Debug, Default)]
 pub struct CleanupReport {
     pub killed: Vec<String>,
+    /// Mounts of lazy disks that were still there, unmounted.
+    pub unmounted: Vec<String>,
+    /// What could not be undone (the pid file is then kept for another try).
+    pub failures: Vec<String>,
     pub runs_scanned: usize,
 }
 
@@ -79,7 +88,21 @@ pub fn cleanup_store(store: &Path) -> Result<CleanupReport> {
                 ));
             }
         }
-        let _ = std::fs::remove_file(&file);
+        // After the servers: a mount their open files hold is detached lazily all the same.
+        let mut unmounted_all = true;
+        for mount in &pids.mounts {
+            match redline_lazyfs::unmount_stale(mount) {
+                Ok(true) => report.unmounted.push(mount.display().to_string()),
+                Ok(false) => {}
+                Err(e) => {
+                    unmounted_all = false;
+                    report.failures.push(format!("{e:#}"));
+                }
+            }
+        }
+        if unmounted_all {
+            let _ = std::fs::remove_file(&file);
+        }
     }
     Ok(report)
 }
@@ -171,6 +194,7 @@ mod tests {
                 name: "n1".into(),
                 pid: wrapper.id(),
             }],
+            mounts: Vec::new(),
         }
         .write(&run)
         .unwrap();
@@ -215,6 +239,7 @@ mod tests {
                     pid: bystander.id(),
                 },
             ],
+            mounts: Vec::new(),
         }
         .write(&run)
         .unwrap();
