@@ -145,14 +145,20 @@ pub fn harness_alive(pid: u32) -> bool {
     pid != std::process::id() && alive(pid) && cmdline(pid).contains("redline")
 }
 
-/// A server of this run: it works in a folder inside the run folder (redline starts every
-/// server with its node folder as working directory; servers rewrite their command line, so
-/// that cannot be used).
+/// A server of this run: it works in a folder inside the run folder, or writes its stdout to a
+/// file there (redline starts every server in its node folder with its output going to
+/// `stdout.log` there; servers rewrite their command line, so that cannot be used). The second
+/// test is needed because a server moves to its `dir`: on a lazy disk that is a mount, and once
+/// the mount is detached (its `fusermount3` helper unmounts it when a killed harness's FUSE
+/// connection closes) the kernel shows that working folder as `/`.
 fn belongs_to_run(pid: u32, run_dir: &Path) -> bool {
     let dir = run_dir
         .canonicalize()
         .unwrap_or_else(|_| run_dir.to_path_buf());
-    std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(&dir))
+    let inside = |link: &str| {
+        std::fs::read_link(format!("/proc/{pid}/{link}")).is_ok_and(|p| p.starts_with(&dir))
+    };
+    inside("cwd") || inside("fd/1")
 }
 
 #[cfg(test)]
