@@ -155,3 +155,25 @@ impl Backend for AnyCluster {
         each!(self, c => Backend::teardown(c))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::capabilities::Capability;
+    use crate::cluster::ssh::NO_LAZY_DISK;
+
+    /// SSH hosts get no lazy disk, whatever this machine has, and say why before anything
+    /// starts; the backends on this machine have one exactly when it can mount FUSE.
+    #[test]
+    fn only_backends_on_this_machine_offer_lazy_disks() {
+        let ssh = SshTransport::capabilities();
+        assert_eq!(ssh.refusal(Capability::LazyDisk), Some(NO_LAZY_DISK));
+        let here = redline_lazyfs::unavailable();
+        for kind in [
+            BackendKind::Local,
+            BackendKind::Netns(NetnsOptions::default()),
+        ] {
+            assert_eq!(kind.capabilities().refusal(Capability::LazyDisk), here);
+        }
+    }
+}
