@@ -26,7 +26,7 @@ pub struct Convergence {
 pub async fn converge<B: Backend>(cluster: &mut B, timeout: Duration) -> Result<Convergence> {
     let deadline = Instant::now() + timeout;
     if cluster.sentinel_names().is_empty() {
-        repoint_replicas(cluster).await?;
+        repoint_replicas(cluster, deadline).await?;
     } else {
         await_sentinel_master(cluster, deadline).await?;
     }
@@ -61,16 +61,35 @@ pub async fn converge<B: Backend>(cluster: &mut B, timeout: Duration) -> Result<
     })
 }
 
-async fn repoint_replicas<B: Backend>(cluster: &mut B) -> Result<()> {
+/// Points every node at the master. A node started again just now may still be loading its
+/// data set (an AOF to replay, slower on a slow disk) and refuses commands with `LOADING`: it
+/// is asked again until `deadline`.
+async fn repoint_replicas<B: Backend>(cluster: &mut B, deadline: Instant) -> Result<()> {
     let master = cluster.master();
     let target = cluster.client_addr(&master).context("master address")?;
     for node in cluster.node_names() {
         let addr = cluster.admin_addr(&node).context("node address")?;
-        admin::replicaof(addr, (node != master).then_some(target))
-            .await
-            .with_context(|| format!("repointing {node} while converging"))?;
+        loop {
+            match admin::replicaof(addr, (node != master).then_some(target)).await {
+                Ok(()) => break,
+                Err(e) if is_loading(&e) && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| format!("repointing {node} while converging"))
+                }
+            }
+        }
     }
     Ok(())
+}
+
+/// Whether a server refused a command because it is still loading its data set.
+fn is_loading(e: &anyhow::Error) -> bool {
+    let loading = redis::ErrorKind::Server(redis::ServerErrorKind::BusyLoading);
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<redis::RedisError>())
+        .any(|r| r.kind() == loading)
 }
 
 async fn await_sentinel_master<B: Backend>(cluster: &mut B, deadline: Instant) -> Result<()> {
@@ -247,4 +266,21 @@ pub async fn await_sentinels_ready(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A node still replaying its AOF answers LOADING: convergence waits for it instead of
+    /// failing the run; any other refusal still fails it.
+    #[test]
+    fn loading_is_told_apart_from_other_refusals() {
+        let loading = redis::ErrorKind::Server(redis::ServerErrorKind::BusyLoading);
+        let e = anyhow::Error::new(redis::RedisError::from((loading, "loading")))
+            .context("command to 127.0.0.1:7000");
+        assert!(is_loading(&e));
+        let other = redis::RedisError::from((redis::ErrorKind::Io, "connection refused"));
+        assert!(!is_loading(&anyhow::Error::new(other)));
+    }
 }
