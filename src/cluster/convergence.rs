@@ -62,8 +62,9 @@ pub async fn converge<B: Backend>(cluster: &mut B, timeout: Duration) -> Result<
 }
 
 /// Points every node at the master. A node started again just now may still be loading its
-/// data set (an AOF to replay, slower on a slow disk) and refuses commands with `LOADING`: it
-/// is asked again until `deadline`.
+/// data set (an AOF to replay) and refuse with `LOADING`, and one on a slow disk may be blocked
+/// in an fsync (a replica storing the RDB of a full resync) and not answer in time: a busy
+/// node is asked again until `deadline` (REPLICAOF is idempotent).
 async fn repoint_replicas<B: Backend>(cluster: &mut B, deadline: Instant) -> Result<()> {
     let master = cluster.master();
     let target = cluster.client_addr(&master).context("master address")?;
@@ -72,7 +73,7 @@ async fn repoint_replicas<B: Backend>(cluster: &mut B, deadline: Instant) -> Res
         loop {
             match admin::replicaof(addr, (node != master).then_some(target)).await {
                 Ok(()) => break,
-                Err(e) if is_loading(&e) && Instant::now() < deadline => {
+                Err(e) if is_busy(&e) && Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 Err(e) => {
@@ -84,12 +85,15 @@ async fn repoint_replicas<B: Backend>(cluster: &mut B, deadline: Instant) -> Res
     Ok(())
 }
 
-/// Whether a server refused a command because it is still loading its data set.
-fn is_loading(e: &anyhow::Error) -> bool {
+/// Whether a server was too busy to answer: still loading its data set (`LOADING`), or not
+/// answering in time; anything else (a refused connection, an error reply) is not asked again.
+fn is_busy(e: &anyhow::Error) -> bool {
     let loading = redis::ErrorKind::Server(redis::ServerErrorKind::BusyLoading);
-    e.chain()
-        .filter_map(|c| c.downcast_ref::<redis::RedisError>())
-        .any(|r| r.kind() == loading)
+    e.chain().any(|c| {
+        c.is::<admin::NoAnswer>()
+            || c.downcast_ref::<redis::RedisError>()
+                .is_some_and(|r| r.kind() == loading || r.is_timeout())
+    })
 }
 
 async fn await_sentinel_master<B: Backend>(cluster: &mut B, deadline: Instant) -> Result<()> {
@@ -272,15 +276,21 @@ pub async fn await_sentinels_ready(
 mod tests {
     use super::*;
 
-    /// A node still replaying its AOF answers LOADING: convergence waits for it instead of
-    /// failing the run; any other refusal still fails it.
+    /// A node still replaying its AOF answers LOADING, one blocked on a slow disk does not
+    /// answer in time: convergence waits for both instead of failing the run; any other
+    /// refusal still fails it.
     #[test]
-    fn loading_is_told_apart_from_other_refusals() {
+    fn a_busy_node_is_told_apart_from_other_refusals() {
         let loading = redis::ErrorKind::Server(redis::ServerErrorKind::BusyLoading);
         let e = anyhow::Error::new(redis::RedisError::from((loading, "loading")))
             .context("command to 127.0.0.1:7000");
-        assert!(is_loading(&e));
+        assert!(is_busy(&e));
+        let silent = admin::NoAnswer {
+            addr: "127.0.0.1:7000".parse().unwrap(),
+            timeout: Duration::from_secs(2),
+        };
+        assert!(is_busy(&anyhow::Error::new(silent)));
         let other = redis::RedisError::from((redis::ErrorKind::Io, "connection refused"));
-        assert!(!is_loading(&anyhow::Error::new(other)));
+        assert!(!is_busy(&anyhow::Error::new(other)));
     }
 }
