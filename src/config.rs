@@ -30,9 +30,10 @@ pub struct TestConfig {
     #[arg(long, default_value = "set")]
     pub workload: String,
     /// Faults: none, all, or a comma list of fault[:target], e.g. kill:master,pause:replica,
-    /// partition:isolate-master, partition:replication-cut, partition:minority (with Sentinels),
-    /// delay:replica-links, promote, failover:sentinel, failover:coordinated. Link delay is
-    /// always done by redline's proxy (this kernel has no netem).
+    /// power-loss:master (SIGKILL plus the loss of unsynced writes; data dirs on redline's FUSE
+    /// layer), partition:isolate-master, partition:replication-cut, partition:minority (with
+    /// Sentinels), delay:replica-links, promote, failover:sentinel, failover:coordinated. Link
+    /// delay is always done by redline's proxy (this kernel has no netem).
     #[arg(long, default_value = "kill")]
     pub nemesis: String,
     /// Seconds between the starts of two faults.
