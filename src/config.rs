@@ -10,8 +10,7 @@ use crate::nemesis::spec::NemesisSpec;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use redline_checkers::expect::Rule;
-use redline_checkers::WorkloadKind;
-use redline_workloads::{ReadFrom, ReplicaRouting, WorkloadConfig};
+use redline_workloads::{ReadFrom, ReplicaRouting, Workload, WorkloadConfig};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -177,7 +176,7 @@ pub enum Net {
 pub struct Plan {
     pub config: TestConfig,
     pub name: String,
-    pub workload: WorkloadKind,
+    pub workload: &'static dyn Workload,
     pub nemesis: NemesisSpec,
     pub read_from: ReadFrom,
     pub replica_routing: ReplicaRouting,
@@ -299,7 +298,7 @@ impl TestConfig {
 
     /// Everything else [`TestConfig::validate`] checks, with the counts final.
     fn validate_counts(&self) -> Result<Plan> {
-        let workload = WorkloadKind::from_str(&self.workload).map_err(anyhow::Error::msg)?;
+        let workload = redline_workloads::by_name(&self.workload)?;
         let nemesis = NemesisSpec::from_str(&self.nemesis).map_err(anyhow::Error::msg)?;
         let read_from =
             ReadFrom::from_str(&self.read_from).map_err(|e| anyhow::anyhow!("--read-from: {e}"))?;
@@ -397,7 +396,7 @@ impl TestConfig {
         let name = self
             .name
             .clone()
-            .unwrap_or_else(|| format!("{}-{}", workload, nemesis.short_name()));
+            .unwrap_or_else(|| format!("{}-{}", workload.name(), nemesis.short_name()));
         if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
             bail!("--name {name:?} cannot be used as a folder name");
         }
@@ -423,7 +422,7 @@ impl Plan {
     /// What the workload's generator and clients need.
     pub fn workload_config(&self) -> WorkloadConfig {
         let c = &self.config;
-        let defaults = WorkloadConfig::for_kind(self.workload);
+        let defaults = WorkloadConfig::new(self.workload);
         WorkloadConfig {
             keys: c.keys.unwrap_or(defaults.keys),
             concurrency: c.concurrency,
@@ -465,7 +464,7 @@ mod tests {
     #[test]
     fn defaults_validate() {
         let plan = TestConfig::default().validate().unwrap();
-        assert_eq!(plan.workload, WorkloadKind::Set);
+        assert_eq!(plan.workload.name(), "set");
         assert_eq!(plan.name, "set-kill");
         assert!((plan.fault_duration - 3.0).abs() < 1e-9);
     }

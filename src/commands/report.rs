@@ -7,12 +7,13 @@ use crate::runner::test_json::TestRecord;
 use crate::store;
 use anyhow::Result;
 use redline_checkers::expect::parse_rules;
-use std::str::FromStr;
 
 pub fn run(args: &ReportArgs) -> Result<i32> {
     let record = TestRecord::read(&args.run_dir)?;
     let req = AnalysisRequest {
-        workload: redline_checkers::WorkloadKind::from_str(&record.workload).ok(),
+        workload: redline_workloads::by_name(&record.workload)
+            .ok()
+            .map(|w| w.model()),
         checkers: Vec::new(),
         expect: parse_rules(&record.config.expect)?,
         reads_from_master: Some(record.config.read_from == "master"),

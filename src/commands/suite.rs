@@ -77,7 +77,7 @@ pub async fn run_repeated(args: &TestArgs) -> Result<i32> {
         "redline: {} x{} (workload {}, nemesis {}, seeds {}..={})",
         plan.name,
         args.repeat,
-        plan.workload,
+        plan.workload.name(),
         plan.nemesis,
         plan.seed,
         plan.seed.wrapping_add(args.repeat - 1)

@@ -17,7 +17,7 @@ pub async fn run(args: &TestArgs) -> Result<i32> {
     eprintln!(
         "redline: {} (workload {}, nemesis {}, {} replica(s), {} Sentinel(s), {} s, seed {})",
         plan.name,
-        plan.workload,
+        plan.workload.name(),
         plan.nemesis,
         plan.config.replicas,
         plan.config.sentinels,

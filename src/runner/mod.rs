@@ -105,7 +105,7 @@ pub async fn run_test(
     let interrupted = ran?;
 
     let req = AnalysisRequest {
-        workload: Some(plan.workload),
+        workload: Some(plan.workload.model()),
         checkers: Vec::new(),
         expect: plan.expect.clone(),
         reads_from_master: Some(plan.read_from == ReadFrom::Master),
@@ -230,7 +230,8 @@ async fn execute<B: Backend>(
         let timeout = Duration::from_secs_f64(plan.config.converge_timeout);
         final_phase::converge(&mut *c, recorder, timeout).await?;
         let first = highest_process + wcfg.concurrency as u64 + 1;
-        final_phase::final_reads(&*c, &wcfg, recorder, first).await;
+        let (nodes, _) = final_phase::final_read_nodes(&*c);
+        final_phase::final_reads(&nodes, &c.topology(), &wcfg, recorder, first).await;
     }
     telemetry.abort();
     Ok(interrupted)

@@ -55,7 +55,7 @@ impl TestRecord {
     pub fn new(plan: &Plan, server: &ServerBinary, steps: &[Step]) -> TestRecord {
         TestRecord {
             name: plan.name.clone(),
-            workload: plan.workload.to_string(),
+            workload: plan.workload.name().to_string(),
             nemesis: plan.nemesis.to_string(),
             seed: plan.seed,
             started_at: chrono::Utc::now().to_rfc3339(),
