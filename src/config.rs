@@ -3,6 +3,13 @@
 //!
 //! Values arrive as text or numbers and are checked once, by [`TestConfig::validate`], into a
 //! [`Plan`] whose fields are typed; every error names the option and what to write instead.
+//!
+//! - [`limits`]: the accepted range of every numeric option.
+//! - [`reproduce`]: the command line that reproduces a run, derived from its configuration,
+//!   and the redaction of secrets (`--redis-option requirepass=...`) in what a run records.
+
+pub mod limits;
+pub mod reproduce;
 
 use crate::cluster::redis_conf;
 use crate::cluster::ssh::{HostLayout, SshLogin, SshOptions};
@@ -325,35 +332,7 @@ impl TestConfig {
             .map(|r| Rule::from_str(r))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| anyhow::anyhow!("--expect: {e}"))?;
-        positive("--time-limit", self.time_limit)?;
-        positive("--nemesis-interval", self.nemesis_interval)?;
-        positive("--converge-timeout", self.converge_timeout)?;
-        if self.concurrency == 0 || self.concurrency > 1000 {
-            bail!(
-                "--concurrency must be between 1 and 1000, not {}",
-                self.concurrency
-            );
-        }
-        if self.replicas > 16 {
-            bail!("--replicas must be at most 16, not {}", self.replicas);
-        }
-        if self.sentinels > 9 {
-            bail!("--sentinels must be at most 9, not {}", self.sentinels);
-        }
-        if self.keys == Some(0) {
-            bail!("--keys must be at least 1");
-        }
-        if self.rate < 0.0 || !self.rate.is_finite() {
-            bail!(
-                "--rate must be 0 (unlimited) or a positive number, not {}",
-                self.rate
-            );
-        }
-        if let Some(r) = self.read_ratio {
-            if !(0.0..=1.0).contains(&r) {
-                bail!("--read-ratio must be between 0 and 1, not {r}");
-            }
-        }
+        limits::check(self)?;
         if self.replicas == 0 && self.read_from == "replicas" {
             let given = if self.nodes.is_some() {
                 "--nodes names no replica"
@@ -376,30 +355,16 @@ impl TestConfig {
                 self.workload, self.replicas
             );
         }
-        if self.max_txn_length == 0 {
-            bail!("--max-txn-length must be at least 1");
-        }
-        if self.op_timeout == 0 {
-            bail!("--op-timeout must be at least 1 ms");
-        }
         nemesis
             .check_layout(self.replicas, self.sentinels)
             .map_err(anyhow::Error::msg)?;
         let net = self.backend(&nemesis)?;
-        let fault_duration = match self.fault_duration {
-            Some(d) => {
-                positive("--fault-duration", d)?;
-                d
-            }
-            None => self.nemesis_interval * 0.6,
-        };
+        let fault_duration = self.fault_duration.unwrap_or(self.nemesis_interval * 0.6);
         let name = self
             .name
             .clone()
             .unwrap_or_else(|| format!("{}-{}", workload.name(), nemesis.short_name()));
-        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-            bail!("--name {name:?} cannot be used as a folder name");
-        }
+        check_name(&name)?;
         let seed = self.seed.unwrap_or_else(clock_seed);
         Ok(Plan {
             config: self.clone(),
@@ -441,9 +406,19 @@ impl Plan {
     }
 }
 
-fn positive(flag: &str, v: f64) -> Result<()> {
-    if !(v.is_finite() && v > 0.0) {
-        bail!("{flag} must be a positive number of seconds, not {v}");
+/// A test name becomes the folder `store/<name>/`: one plain path component, not `latest`
+/// (the store's link to the newest run: a run named so would write into that run's folder).
+pub fn check_name(name: &str) -> Result<()> {
+    let plain = !name.is_empty()
+        && name.len() <= 200
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\'])
+        && !name.chars().any(char::is_control);
+    if !plain {
+        bail!("--name {name:?} cannot be used as a folder name (one path component, no leading dot, no control characters, at most 200 bytes)");
+    }
+    if name == "latest" {
+        bail!("--name latest is reserved: store/latest points at the newest run");
     }
     Ok(())
 }

@@ -1,9 +1,11 @@
 //! `test.json`: everything needed to understand and replay a run: every option, the seed, the
 //! fault schedule, the server and how long it took. Written when the run starts (so even a
-//! crashed run has it) and rewritten as facts arrive.
+//! crashed run has it) and rewritten as facts arrive. Secret server options are redacted, in
+//! the configuration and in the reproduce command (see [`crate::config::reproduce`]).
 
 use crate::cluster::admin::ServerIdentity;
 use crate::cluster::backend::Backend;
+use crate::config::reproduce;
 use crate::config::{Plan, TestConfig};
 use crate::nemesis::schedule::Step;
 use crate::provision::ServerBinary;
@@ -53,17 +55,18 @@ pub struct TestRecord {
 
 impl TestRecord {
     pub fn new(plan: &Plan, server: &ServerBinary, steps: &[Step]) -> TestRecord {
+        let config = TestConfig {
+            seed: Some(plan.seed),
+            ..plan.config.clone()
+        };
         TestRecord {
             name: plan.name.clone(),
             workload: plan.workload.name().to_string(),
             nemesis: plan.nemesis.to_string(),
             seed: plan.seed,
             started_at: chrono::Utc::now().to_rfc3339(),
-            command: reproduce_command(plan),
-            config: TestConfig {
-                seed: Some(plan.seed),
-                ..plan.config.clone()
-            },
+            command: reproduce::command(&config),
+            config: reproduce::redacted(&config),
             schedule: serde_json::to_value(steps).unwrap_or_default(),
             server: ServerRecord {
                 binary: server.path.display().to_string(),
@@ -105,106 +108,6 @@ impl TestRecord {
     }
 }
 
-/// `redline test ...` with every option that differs from its default, and the seed.
-fn reproduce_command(plan: &Plan) -> String {
-    let c = &plan.config;
-    let d = TestConfig::default();
-    let mut args = vec!["redline".to_string(), "test".to_string()];
-    let mut push = |flag: &str, v: String| {
-        args.push(format!("--{flag}"));
-        args.push(shell_quote(&v));
-    };
-    if c.name.is_some() {
-        push("name", plan.name.clone());
-    }
-    push("workload", c.workload.clone());
-    push("nemesis", c.nemesis.clone());
-    if c.nemesis_interval != d.nemesis_interval {
-        push("nemesis-interval", c.nemesis_interval.to_string());
-    }
-    if let Some(f) = c.fault_duration {
-        push("fault-duration", f.to_string());
-    }
-    if c.replicas != d.replicas {
-        push("replicas", c.replicas.to_string());
-    }
-    if c.net != d.net {
-        push("net", c.net.clone());
-    }
-    if c.sentinels != d.sentinels {
-        push("sentinels", c.sentinels.to_string());
-    }
-    push("time-limit", c.time_limit.to_string());
-    if c.concurrency != d.concurrency {
-        push("concurrency", c.concurrency.to_string());
-    }
-    if c.rate != d.rate {
-        push("rate", c.rate.to_string());
-    }
-    push("seed", plan.seed.to_string());
-    if c.read_from != d.read_from {
-        push("read-from", c.read_from.clone());
-    }
-    if c.replica_routing != d.replica_routing {
-        push("replica-routing", c.replica_routing.clone());
-    }
-    if let Some(k) = c.keys {
-        push("keys", k.to_string());
-    }
-    if c.wait_replicas != d.wait_replicas {
-        push("wait-replicas", c.wait_replicas.to_string());
-    }
-    if c.wait_timeout != d.wait_timeout {
-        push("wait-timeout", c.wait_timeout.to_string());
-    }
-    if c.waitaof_local != d.waitaof_local {
-        push("waitaof-local", c.waitaof_local.to_string());
-    }
-    if c.waitaof_replicas != d.waitaof_replicas {
-        push("waitaof-replicas", c.waitaof_replicas.to_string());
-    }
-    if c.max_txn_length != d.max_txn_length {
-        push("max-txn-length", c.max_txn_length.to_string());
-    }
-    if c.op_timeout != d.op_timeout {
-        push("op-timeout", c.op_timeout.to_string());
-    }
-    if c.delay_ms != d.delay_ms {
-        push("delay-ms", c.delay_ms.to_string());
-    }
-    if c.delay_jitter_ms != d.delay_jitter_ms {
-        push("delay-jitter-ms", c.delay_jitter_ms.to_string());
-    }
-    for o in &c.redis_options {
-        push("redis-option", o.clone());
-    }
-    if let Some(f) = &c.redis_conf {
-        push("redis-conf", f.display().to_string());
-    }
-    if let Some(b) = &c.server_bin {
-        push("server-bin", b.display().to_string());
-    }
-    for e in &c.expect {
-        push("expect", e.clone());
-    }
-    if c.cas {
-        args.push("--cas".into());
-    }
-    args.join(" ")
-}
-
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.,:=/%<>+".contains(c))
-        && !s.contains(['<', '>'])
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
-
 impl TestRecord {
     /// The report header's view of this record.
     pub fn run_info(&self) -> redline_reports::RunInfo {
@@ -234,7 +137,12 @@ impl TestRecord {
                 .collect(),
             sentinels: self.sentinels.len() as u32,
             replicas: self.config.replicas as u32,
-            redis_options: self.config.redis_options.clone(),
+            redis_options: self
+                .config
+                .redis_options
+                .iter()
+                .map(|o| reproduce::redact_option(o))
+                .collect(),
             concurrency: self.config.concurrency as u64,
             time_limit_s: self.config.time_limit,
             fault_schedule: self.schedule.clone(),
