@@ -1,7 +1,12 @@
 //! `test.json`: everything needed to understand and replay a run: every option, the seed, the
 //! fault schedule, the server and how long it took. Written when the run starts (so even a
-//! crashed run has it) and rewritten as facts arrive. Secret server options are redacted, in
-//! the configuration and in the reproduce command (see [`crate::config::reproduce`]).
+//! crashed run has it) and rewritten as facts arrive, each time whole (a temporary file renamed
+//! over the old one, so a kill mid-write never leaves half a file).
+//!
+//! The finish record (`duration_ms`, `incomplete`, `interrupted`, `error`) is written when the
+//! run ends; a file without one belongs to a run that was killed or is still going, and
+//! `redline report` and `redline runs` treat it as incomplete. Secret server options are
+//! redacted (see [`crate::config::reproduce`]).
 
 use crate::cluster::admin::ServerIdentity;
 use crate::cluster::backend::Backend;
@@ -9,6 +14,7 @@ use crate::config::reproduce;
 use crate::config::{Plan, TestConfig};
 use crate::nemesis::schedule::Step;
 use crate::provision::ServerBinary;
+use crate::runner::completeness::NO_FINISH_RECORD;
 use crate::store::{RunDir, TEST_JSON};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -46,11 +52,19 @@ pub struct TestRecord {
     /// What the server supports, probed on the running master (WAITAOF, FAILOVER, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub features: Option<crate::cluster::features::Features>,
+    /// How long the run took; absent until it finished (no finish record: killed, or going).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
     /// Why the run ended early, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The run was cut short by a signal.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
+    /// The planned parts that did not run in full, each with its reason
+    /// ([`crate::runner::completeness`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub incomplete: Vec<String>,
 }
 
 impl TestRecord {
@@ -78,6 +92,8 @@ impl TestRecord {
             features: None,
             duration_ms: None,
             error: None,
+            interrupted: false,
+            incomplete: Vec::new(),
         }
     }
 
@@ -89,15 +105,43 @@ impl TestRecord {
         self.sentinels = cluster.sentinel_names();
     }
 
-    pub fn finish(&mut self, took: Duration, error: Option<String>) {
+    /// The finish record: how long the run took, why it failed (if it did), whether a signal
+    /// cut it short, and which planned parts did not run.
+    pub fn finish(
+        &mut self,
+        took: Duration,
+        error: Option<String>,
+        interrupted: bool,
+        incomplete: &[String],
+    ) {
         self.duration_ms = Some(took.as_millis() as u64);
         self.error = error;
+        self.interrupted = interrupted;
+        self.incomplete = incomplete.to_vec();
     }
 
+    /// The parts of the run that did not run, as `report` and `runs` must treat them: the
+    /// recorded list; for a record without a finish record, that fact; for an older record
+    /// that only kept an error, the error.
+    pub fn incomplete_parts(&self) -> Vec<String> {
+        if self.duration_ms.is_none() {
+            return vec![NO_FINISH_RECORD.to_string()];
+        }
+        match (&self.error, self.incomplete.is_empty()) {
+            (Some(error), true) => vec![format!("run: {error}")],
+            _ => self.incomplete.clone(),
+        }
+    }
+
+    /// Writes `test.json` whole: a temporary file in the run folder, renamed over the old one.
     pub fn write(&self, run: &RunDir) -> Result<()> {
         let path = run.file(TEST_JSON);
-        std::fs::write(&path, serde_json::to_vec_pretty(self)?)
-            .with_context(|| format!("writing {}", path.display()))
+        let partial = run.file(".test.json.partial");
+        let write = || -> std::io::Result<()> {
+            std::fs::write(&partial, serde_json::to_vec_pretty(self)?)?;
+            std::fs::rename(&partial, &path)
+        };
+        write().with_context(|| format!("writing {}", path.display()))
     }
 
     pub fn read(run: &std::path::Path) -> Result<TestRecord> {

@@ -1,0 +1,136 @@
+//! A run that did not run every planned part is never recorded, re-rendered or listed as
+//! valid. An interrupted run (SIGINT) used to exit 2 while its results.json said `"valid":
+//! true` and `redline report` re-rendered it valid (exit 0); a SIGKILLed run left no results,
+//! and `redline report` then wrote `"valid": true` for it, which `redline runs` listed.
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+use support::{assert_exit, redline, Store};
+
+fn start_run(store: &Store) -> std::process::Child {
+    redline()
+        .args([
+            "test",
+            // Its checkers judge without final reads: a history cut short looks valid to them.
+            "--workload",
+            "register",
+            "--read-from",
+            "master",
+            "--nemesis",
+            "none",
+            "--replicas",
+            "1",
+            "--time-limit",
+            "30",
+        ])
+        .arg("--store")
+        .arg(store.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("redline starts")
+}
+
+/// The run folder once its history has some lines (the cluster is up, clients are going).
+fn wait_for_history(store: &Store) -> std::path::PathBuf {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(run) = std::fs::read_link(store.path().join("latest")) {
+            let lines = std::fs::read_to_string(run.join("history.jsonl"))
+                .map(|t| t.lines().count())
+                .unwrap_or(0);
+            if lines > 50 {
+                return run;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the run never started writing its history");
+}
+
+fn signal_and_wait(child: &mut std::process::Child, signal: libc::c_int) -> Option<i32> {
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        assert!(Instant::now() < deadline, "redline did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// `redline report RUN` exits 2 and does not call the run valid; `redline runs` lists it as
+/// unknown and incomplete.
+fn assert_report_and_runs_say_incomplete(store: &Store, run: &Path) {
+    let out = redline().arg("report").arg(run).output().unwrap();
+    assert_exit(&out, 2);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("verdict: unknown"), "{stdout}");
+    assert!(stdout.contains("incomplete: "), "{stdout}");
+    assert_eq!(json(&run.join("results.json"))["valid"], "unknown");
+    let out = redline()
+        .args(["runs", "--store"])
+        .arg(store.path())
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("unknown (incomplete)"), "{table}");
+    assert!(!table.contains(" valid "), "{table}");
+}
+
+#[test]
+fn an_interrupted_run_is_recorded_as_incomplete() {
+    let store = Store::new();
+    let mut child = start_run(&store);
+    let run = wait_for_history(&store);
+    assert_eq!(signal_and_wait(&mut child, libc::SIGINT), Some(2));
+    let results = json(&run.join("results.json"));
+    assert_eq!(results["valid"], "unknown", "{results}");
+    let incomplete = results["incomplete"].to_string();
+    assert!(incomplete.contains("interrupted"), "{incomplete}");
+    let test = json(&run.join("test.json"));
+    assert_eq!(test["interrupted"], true, "{test}");
+    assert!(test["duration_ms"].is_u64(), "the finish record is written");
+    assert!(test["incomplete"].to_string().contains("interrupted"));
+    assert_report_and_runs_say_incomplete(&store, &run);
+}
+
+#[test]
+fn a_killed_run_without_a_finish_record_is_incomplete() {
+    let store = Store::new();
+    let mut child = start_run(&store);
+    let run = wait_for_history(&store);
+    assert_eq!(signal_and_wait(&mut child, libc::SIGKILL), None);
+    // Its servers live on: cleanup stops them (the store's drop would too).
+    let out = redline()
+        .args(["cleanup", "--store"])
+        .arg(store.path())
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    assert!(!run.join("results.json").exists());
+    let test = json(&run.join("test.json"));
+    assert!(test.get("duration_ms").is_none(), "{test}");
+    let out = redline()
+        .args(["runs", "--store"])
+        .arg(store.path())
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("unknown (incomplete)"), "{table}");
+    assert_report_and_runs_say_incomplete(&store, &run);
+    let stdout =
+        String::from_utf8_lossy(&redline().arg("report").arg(&run).output().unwrap().stdout)
+            .to_string();
+    assert!(stdout.contains("no finish record"), "{stdout}");
+}
