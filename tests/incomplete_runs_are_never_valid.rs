@@ -1,7 +1,8 @@
 //! A run that did not run every planned part is never recorded, re-rendered or listed as
 //! valid. An interrupted run (SIGINT) used to exit 2 while its results.json said `"valid":
 //! true` and `redline report` re-rendered it valid (exit 0); a SIGKILLed run left no results,
-//! and `redline report` then wrote `"valid": true` for it, which `redline runs` listed.
+//! and `redline report` then wrote `"valid": true` for it, which `redline runs` listed; a run
+//! whose disk filled up was still checked as valid.
 
 mod support;
 
@@ -133,4 +134,61 @@ fn a_killed_run_without_a_finish_record_is_incomplete() {
         String::from_utf8_lossy(&redline().arg("report").arg(&run).output().unwrap().stdout)
             .to_string();
     assert!(stdout.contains("no finish record"), "{stdout}");
+}
+
+/// A tmpfs of `size` mounted over a fresh folder (root only), unmounted when dropped.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().ok()?;
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        mounted.then_some(SmallDisk { dir })
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let store = self.dir.path().join("store");
+        let _ = redline().args(["cleanup", "--store"]).arg(&store).output();
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+#[test]
+fn a_run_whose_disk_fills_up_is_never_valid() {
+    let Some(disk) = SmallDisk::mount("512k") else {
+        eprintln!("SKIPPED: mounting a small tmpfs needs root");
+        return;
+    };
+    let store = disk.dir.path().join("store");
+    let out = redline()
+        .args(["test", "--workload", "register", "--read-from", "master"])
+        .args(["--nemesis", "none", "--replicas", "1", "--time-limit", "3"])
+        .arg("--store")
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert_exit(&out, 2);
+    let run = std::fs::read_link(store.join("latest")).unwrap();
+    if let Ok(text) = std::fs::read_to_string(run.join("results.json")) {
+        let results: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_ne!(results["valid"], true, "{results}");
+    }
+    let out = redline()
+        .args(["runs", "--store"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("(incomplete)"), "{table}");
+    assert!(!table.contains(" valid "), "{table}");
 }

@@ -141,7 +141,11 @@ impl TestRecord {
             std::fs::write(&partial, serde_json::to_vec_pretty(self)?)?;
             std::fs::rename(&partial, &path)
         };
-        write().with_context(|| format!("writing {}", path.display()))
+        write()
+            .with_context(|| format!("writing {}", path.display()))
+            .inspect_err(|_| {
+                let _ = std::fs::remove_file(&partial);
+            })
     }
 
     pub fn read(run: &std::path::Path) -> Result<TestRecord> {
