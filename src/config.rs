@@ -406,21 +406,31 @@ impl Plan {
     }
 }
 
-/// A test name becomes the folder `store/<name>/`: one plain path component, not `latest`
-/// (the store's link to the newest run: a run named so would write into that run's folder).
+/// A test name becomes the folder `store/<name>/`: one plain path component, and not one of
+/// the names the store itself uses (`latest`, its link to the newest run, through which a run
+/// so named would write into that run's folder; `suites`, where suite folders go).
 pub fn check_name(name: &str) -> Result<()> {
+    match folder_name_problem(name) {
+        Some(problem) => bail!("--name {name:?} {problem}"),
+        None => Ok(()),
+    }
+}
+
+/// Why `name` cannot name a folder of the store, if it cannot.
+pub fn folder_name_problem(name: &str) -> Option<&'static str> {
     let plain = !name.is_empty()
         && name.len() <= 200
         && !name.starts_with('.')
         && !name.contains(['/', '\\'])
         && !name.chars().any(char::is_control);
     if !plain {
-        bail!("--name {name:?} cannot be used as a folder name (one path component, no leading dot, no control characters, at most 200 bytes)");
+        return Some("cannot be used as a folder name (one path component, no leading dot, no control characters, at most 200 bytes)");
     }
-    if name == "latest" {
-        bail!("--name latest is reserved: store/latest points at the newest run");
+    match name {
+        "latest" => Some("is reserved: store/latest points at the newest run"),
+        "suites" => Some("is reserved: store/suites holds the suites' folders"),
+        _ => None,
     }
-    Ok(())
 }
 
 /// A seed for runs that did not ask for one; it is recorded in `test.json` so the run replays.

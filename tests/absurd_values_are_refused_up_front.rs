@@ -62,7 +62,7 @@ fn a_test_may_not_be_named_after_the_latest_link() {
     let store = Store::new();
     let out = run_test(&store, &["--name", "latest", "--nemesis", "none"]);
     assert_exit(&out, 2);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--name latest is reserved"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--name \"latest\" is reserved"));
 }
 
 /// `--redis-option requirepass=...` once landed in test.json, its reproduce command and the
