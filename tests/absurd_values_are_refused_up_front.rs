@@ -57,6 +57,25 @@ fn absurd_numbers_are_refused_naming_the_option_and_its_range() {
     assert_eq!(runs, 0, "a refused test made a run folder");
 }
 
+/// `--time-budget 1e20` passed the positive check and then panicked converting to a duration.
+#[test]
+fn an_absurd_suite_time_budget_is_refused() {
+    let store = Store::new();
+    let suite = concat!(env!("CARGO_MANIFEST_DIR"), "/suites/ci-quick.toml");
+    let out = support::redline()
+        .args(["suite", suite, "--time-budget", "1e20", "--store"])
+        .arg(store.path())
+        .output()
+        .unwrap();
+    assert_exit(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--time-budget must be a number of seconds"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
 #[test]
 fn a_test_may_not_be_named_after_the_latest_link() {
     let store = Store::new();
