@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{assert_exit, run_test, Store};
+use support::{assert_exit, run_test, walk, Store};
 
 #[test]
 fn absurd_numbers_are_refused_naming_the_option_and_its_range() {
@@ -120,17 +120,4 @@ fn passwords_never_reach_the_run_records() {
             file.display()
         );
     }
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() && !p.is_symlink() {
-            out.extend(walk(&p));
-        } else if p.is_file() {
-            out.push(p);
-        }
-    }
-    out
 }

@@ -8,47 +8,22 @@ mod support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
-use support::{assert_exit, redline, Store};
+use support::{assert_exit, redline, runs_table, spawn_test, wait_for_history, Store};
 
 fn start_run(store: &Store) -> std::process::Child {
-    redline()
-        .args([
-            "test",
-            // Its checkers judge without final reads: a history cut short looks valid to them.
-            "--workload",
-            "register",
-            "--read-from",
-            "master",
-            "--nemesis",
-            "none",
-            "--replicas",
-            "1",
-            "--time-limit",
-            "30",
-        ])
-        .arg("--store")
-        .arg(store.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("redline starts")
-}
-
-/// The run folder once its history has some lines (the cluster is up, clients are going).
-fn wait_for_history(store: &Store) -> std::path::PathBuf {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(run) = std::fs::read_link(store.path().join("latest")) {
-            let lines = std::fs::read_to_string(run.join("history.jsonl"))
-                .map(|t| t.lines().count())
-                .unwrap_or(0);
-            if lines > 50 {
-                return run;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("the run never started writing its history");
+    // Its checkers judge without final reads: a history cut short looks valid to them.
+    let args = [
+        "--workload",
+        "register",
+        "--read-from",
+        "master",
+        "--nemesis",
+        "none",
+    ];
+    spawn_test(
+        store,
+        &[&args[..], &["--replicas", "1", "--time-limit", "30"]].concat(),
+    )
 }
 
 fn signal_and_wait(child: &mut std::process::Child, signal: libc::c_int) -> Option<i32> {
@@ -78,13 +53,8 @@ fn assert_report_and_runs_say_incomplete(store: &Store, run: &Path) {
     assert!(stdout.contains("verdict: unknown"), "{stdout}");
     assert!(stdout.contains("incomplete: "), "{stdout}");
     assert_eq!(json(&run.join("results.json"))["valid"], "unknown");
-    let out = redline()
-        .args(["runs", "--store"])
-        .arg(store.path())
-        .output()
-        .unwrap();
-    assert_exit(&out, 0);
-    let table = String::from_utf8_lossy(&out.stdout);
+    let (code, table) = runs_table(store.path());
+    assert_eq!(code, Some(0));
     assert!(table.contains("unknown (incomplete)"), "{table}");
     assert!(!table.contains(" valid "), "{table}");
 }
@@ -122,12 +92,7 @@ fn a_killed_run_without_a_finish_record_is_incomplete() {
     assert!(!run.join("results.json").exists());
     let test = json(&run.join("test.json"));
     assert!(test.get("duration_ms").is_none(), "{test}");
-    let out = redline()
-        .args(["runs", "--store"])
-        .arg(store.path())
-        .output()
-        .unwrap();
-    let table = String::from_utf8_lossy(&out.stdout);
+    let (_, table) = runs_table(store.path());
     assert!(table.contains("unknown (incomplete)"), "{table}");
     assert_report_and_runs_say_incomplete(&store, &run);
     let stdout =
@@ -183,12 +148,7 @@ fn a_run_whose_disk_fills_up_is_never_valid() {
         let results: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_ne!(results["valid"], true, "{results}");
     }
-    let out = redline()
-        .args(["runs", "--store"])
-        .arg(&store)
-        .output()
-        .unwrap();
-    let table = String::from_utf8_lossy(&out.stdout);
+    let (_, table) = runs_table(&store);
     assert!(table.contains("(incomplete)"), "{table}");
     assert!(!table.contains(" valid "), "{table}");
 }

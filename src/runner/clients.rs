@@ -148,10 +148,9 @@ async fn client_task(
 mod tests {
     use super::*;
     use redline_checkers::{Op, WorkloadKind};
-    use redline_workloads::client::{Attempt, Connection, Done};
+    use redline_workloads::client::{Call, Done};
     use redline_workloads::generator::Slot;
-    use redline_workloads::workload::{BoxFuture, Defaults, Workload};
-    use redline_workloads::Failure;
+    use redline_workloads::workload::{About, Defaults, Execution, Workload};
 
     /// A workload whose generator panics on its third op: what a generator bug looks like.
     #[derive(Debug)]
@@ -161,16 +160,15 @@ mod tests {
     static GENERATED: AtomicU64 = AtomicU64::new(0);
 
     impl Workload for Panicky {
-        fn name(&self) -> &'static str {
-            "panicky"
-        }
-        fn model(&self) -> WorkloadKind {
-            WorkloadKind::Set
-        }
-        fn defaults(&self) -> Defaults {
-            Defaults {
-                keys: 1,
-                read_ratio: 0.0,
+        fn about(&self) -> &'static About {
+            &About {
+                name: "panicky",
+                model: WorkloadKind::Set,
+                defaults: Defaults {
+                    keys: 1,
+                    read_ratio: 0.0,
+                },
+                needs: &[],
             }
         }
         fn generate(&self, _slot: &mut Slot, _cfg: &WorkloadConfig) -> Op {
@@ -179,12 +177,7 @@ mod tests {
             }
             redline_workloads::workload::invocation(redline_checkers::Function::Read)
         }
-        fn execute<'a>(
-            &'a self,
-            _conn: &'a mut Connection,
-            _invoke: &'a Op,
-            _attempt: &'a mut Attempt,
-        ) -> BoxFuture<'a, Result<Done, Failure>> {
+        fn execute<'a>(&'a self, _call: Call<'a>) -> Execution<'a> {
             Box::pin(async { Ok(Done::default()) })
         }
         fn final_reads(&self, _cfg: &WorkloadConfig) -> Vec<Op> {
@@ -215,7 +208,7 @@ mod tests {
             rate: 0.0,
         });
         let deadline = Instant::now() + Duration::from_secs(2);
-        let outcome = run_with(run, deadline).await;
+        let outcome = super::run(run, deadline, Shutdown::default()).await;
         assert_eq!(outcome.failures.len(), 3, "{:?}", outcome.failures);
         assert!(outcome
             .failures
@@ -225,9 +218,5 @@ mod tests {
             .failures
             .iter()
             .any(|f| f.contains("the generator panicked in another client")));
-    }
-
-    async fn run_with(run: Arc<ClientRun>, deadline: Instant) -> ClientsOutcome {
-        super::run(run, deadline, Shutdown::default()).await
     }
 }

@@ -39,6 +39,36 @@ pub struct Connection {
     pub(crate) waitaof: Option<bool>,
 }
 
+/// One operation being executed, as a workload's [`execute`](crate::Workload::execute) sees
+/// it: the connection it goes on, the invocation, and what the attempt has got to.
+pub struct Call<'a> {
+    pub conn: &'a mut Connection,
+    pub invoke: &'a Op,
+    pub attempt: &'a mut Attempt,
+}
+
+impl<'a> Call<'a> {
+    /// The invocation's key, or a not-sent failure (nothing is sent for a malformed op).
+    pub fn key(&self) -> Result<&'a str, Failure> {
+        let invoke: &'a Op = self.invoke;
+        invoke
+            .key
+            .as_deref()
+            .ok_or_else(|| Failure::NotSent(format!("{} without a key", invoke.f)))
+    }
+
+    /// Sends one command ([`Connection::send`]).
+    pub async fn send(&mut self, cmd: &Cmd) -> Result<Value, Failure> {
+        self.conn.send(cmd, self.attempt).await
+    }
+
+    /// Marks the write acknowledged: from here on only a following wait is outstanding, and
+    /// whatever it says, the operation took effect.
+    pub fn applied(&mut self) {
+        self.attempt.applied = true;
+    }
+}
+
 /// What a successful attempt produced.
 #[derive(Debug, Default)]
 pub struct Done {
@@ -115,7 +145,12 @@ impl Client {
                 (None, Effect::Write) => self.master().await?,
             };
             let conn = self.connection(&target, &mut attempt).await?;
-            workload.execute(conn, invoke, &mut attempt).await
+            let call = Call {
+                conn,
+                invoke,
+                attempt: &mut attempt,
+            };
+            workload.execute(call).await
         };
         let result = tokio::time::timeout(timeout, attempted)
             .await

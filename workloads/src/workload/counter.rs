@@ -2,12 +2,14 @@
 //! counter checker bounds every read between the increments certainly applied and those that
 //! may have been; the final read must land inside the same bounds.
 
-use super::{invocation, key_of, read_each, unsupported, BoxFuture, Defaults, Workload};
-use crate::client::{Attempt, Connection, Done};
+use super::{
+    invocation, numbered_key, read_each, register, unsupported, About, Defaults, Execution,
+    Workload,
+};
+use crate::client::{Call, Done};
 use crate::config::WorkloadConfig;
 use crate::generator::Slot;
-use crate::outcome::Failure;
-use crate::reply::{int_arg, scalar};
+use crate::reply::int_arg;
 use rand::Rng;
 use redline_checkers::{Function, Op, WorkloadKind};
 use serde_json::json;
@@ -18,27 +20,23 @@ pub struct Counter;
 
 /// The Redis key of counter `index` when there are `count`: `counter`, or `counter0`, ...
 pub fn key(index: usize, count: usize) -> String {
-    if count <= 1 {
-        "counter".to_string()
-    } else {
-        format!("counter{index}")
-    }
+    numbered_key("counter", index, count)
 }
 
+/// What the counter workload is.
+pub const ABOUT: About = About {
+    name: "counter",
+    model: WorkloadKind::Counter,
+    defaults: Defaults {
+        keys: 1,
+        read_ratio: 0.5,
+    },
+    needs: &[],
+};
+
 impl Workload for Counter {
-    fn name(&self) -> &'static str {
-        "counter"
-    }
-
-    fn model(&self) -> WorkloadKind {
-        WorkloadKind::Counter
-    }
-
-    fn defaults(&self) -> Defaults {
-        Defaults {
-            keys: 1,
-            read_ratio: 0.5,
-        }
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     fn generate(&self, slot: &mut Slot, cfg: &WorkloadConfig) -> Op {
@@ -52,26 +50,17 @@ impl Workload for Counter {
         op
     }
 
-    fn execute<'a>(
-        &'a self,
-        conn: &'a mut Connection,
-        invoke: &'a Op,
-        attempt: &'a mut Attempt,
-    ) -> BoxFuture<'a, Result<Done, Failure>> {
+    fn execute<'a>(&'a self, mut call: Call<'a>) -> Execution<'a> {
         Box::pin(async move {
-            let key = key_of(invoke)?;
+            let (key, invoke) = (call.key()?, call.invoke);
             match invoke.f {
-                Function::Read => {
-                    let reply = conn.send(redis::cmd("GET").arg(key), attempt).await?;
-                    Ok(Done::read(scalar(&reply)))
-                }
+                Function::Read => register::read(&mut call, key).await,
                 Function::Incr => {
                     let delta = int_arg(invoke, &invoke.value)?;
-                    conn.send(redis::cmd("INCRBY").arg(key).arg(delta), attempt)
-                        .await?;
+                    call.send(redis::cmd("INCRBY").arg(key).arg(delta)).await?;
                     Ok(Done::default())
                 }
-                _ => Err(unsupported(self, invoke)),
+                _ => Err(unsupported(self, &call)),
             }
         })
     }

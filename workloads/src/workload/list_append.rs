@@ -6,8 +6,8 @@
 //! A read-only transaction changes nothing, so it is routed as a read (`--read-from`) and a
 //! failed one is `fail`; a transaction with an append goes to the master.
 
-use super::{invocation, unsupported, BoxFuture, Defaults, Workload};
-use crate::client::{server_error_to_failure, Attempt, Connection, Done};
+use super::{invocation, read_or_write, unsupported, About, Defaults, Execution, Workload};
+use crate::client::{server_error_to_failure, Call, Done};
 use crate::config::WorkloadConfig;
 use crate::generator::Slot;
 use crate::outcome::{Effect, Failure};
@@ -26,21 +26,21 @@ pub fn key(k: u64) -> String {
     format!("la:{k}")
 }
 
+/// What the list-append workload is.
+pub const ABOUT: About = About {
+    name: "list-append",
+    model: WorkloadKind::ListAppend,
+    // Eight lists: Elle needs several keys to find cycles.
+    defaults: Defaults {
+        keys: 8,
+        read_ratio: 0.5,
+    },
+    needs: &[],
+};
+
 impl Workload for ListAppend {
-    fn name(&self) -> &'static str {
-        "list-append"
-    }
-
-    fn model(&self) -> WorkloadKind {
-        WorkloadKind::ListAppend
-    }
-
-    /// Eight lists: Elle needs several keys to find cycles.
-    fn defaults(&self) -> Defaults {
-        Defaults {
-            keys: 8,
-            read_ratio: 0.5,
-        }
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     fn generate(&self, slot: &mut Slot, cfg: &WorkloadConfig) -> Op {
@@ -66,23 +66,18 @@ impl Workload for ListAppend {
                 m.iter()
                     .all(|m| m.get(0).and_then(Json::as_str) == Some("r"))
             });
-        if read_only || op.f == Function::Read {
+        if read_only {
             Effect::Read
         } else {
-            Effect::Write
+            read_or_write(op)
         }
     }
 
-    fn execute<'a>(
-        &'a self,
-        conn: &'a mut Connection,
-        invoke: &'a Op,
-        attempt: &'a mut Attempt,
-    ) -> BoxFuture<'a, Result<Done, Failure>> {
+    fn execute<'a>(&'a self, mut call: Call<'a>) -> Execution<'a> {
         Box::pin(async move {
-            match invoke.f {
-                Function::Txn => transaction(conn, invoke, attempt).await,
-                _ => Err(unsupported(self, invoke)),
+            match call.invoke.f {
+                Function::Txn => transaction(&mut call).await,
+                _ => Err(unsupported(self, &call)),
             }
         })
     }
@@ -100,12 +95,8 @@ impl Workload for ListAppend {
 }
 
 /// A transaction as MULTI/EXEC in one pipeline; reads are filled in from EXEC's replies.
-async fn transaction(
-    conn: &mut Connection,
-    invoke: &Op,
-    attempt: &mut Attempt,
-) -> Result<Done, Failure> {
-    let micro_ops = invoke.value.as_array().cloned().unwrap_or_default();
+async fn transaction(call: &mut Call<'_>) -> Result<Done, Failure> {
+    let micro_ops = call.invoke.value.as_array().cloned().unwrap_or_default();
     let mut pipeline = redis::pipe();
     pipeline.cmd("MULTI");
     for m in &micro_ops {
@@ -113,7 +104,10 @@ async fn transaction(
     }
     pipeline.cmd("EXEC");
     let count = micro_ops.len() + 2;
-    let mut replies = conn.send_pipeline(&pipeline, count, attempt).await?;
+    let mut replies = call
+        .conn
+        .send_pipeline(&pipeline, count, call.attempt)
+        .await?;
     let exec = match replies.pop() {
         Some(reply) if replies.len() + 1 == count => server_error_to_failure(reply)?,
         _ => return Err(Failure::Indeterminate("transaction replies missing".into())),

@@ -23,7 +23,7 @@ pub mod set;
 pub mod wait;
 pub mod waitaof;
 
-use crate::client::{Attempt, Connection, Done};
+use crate::client::{Call, Done};
 use crate::config::WorkloadConfig;
 use crate::feature::Feature;
 use crate::generator::Slot;
@@ -50,6 +50,9 @@ pub static ALL: &[&dyn Workload] = &[
 /// beside the network round trip it stands for.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// What [`Workload::execute`] returns.
+pub type Execution<'a> = BoxFuture<'a, Result<Done, Failure>>;
+
 /// What a workload chooses when the user does not.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Defaults {
@@ -59,23 +62,45 @@ pub struct Defaults {
     pub read_ratio: f64,
 }
 
+/// What a workload is, apart from what it does.
+#[derive(Debug, Clone, Copy)]
+pub struct About {
+    /// The name `--workload` takes and `test.json` records.
+    pub name: &'static str,
+    /// The history model its histories follow; the checkers judge it by this
+    /// ([`redline_checkers::CheckerName::defaults_for`]).
+    pub model: WorkloadKind,
+    /// Key count and read ratio when the user gives none.
+    pub defaults: Defaults,
+    /// Server commands the workload cannot run without; a server lacking one is refused
+    /// before the run starts, naming the workload.
+    pub needs: &'static [Feature],
+}
+
 /// One workload. Implementations are unit structs: every choice a run makes is in the
 /// [`WorkloadConfig`] they are handed, so one value serves every run.
 pub trait Workload: Send + Sync + fmt::Debug {
-    /// The name `--workload` takes and `test.json` records.
-    fn name(&self) -> &'static str;
+    /// Its name, history model, defaults and needs.
+    fn about(&self) -> &'static About;
 
-    /// The history model its histories follow; the checkers judge it by this
-    /// ([`redline_checkers::CheckerName::defaults_for`]).
-    fn model(&self) -> WorkloadKind;
+    /// [`About::name`].
+    fn name(&self) -> &'static str {
+        self.about().name
+    }
 
-    /// Key count and read ratio when the user gives none.
-    fn defaults(&self) -> Defaults;
+    /// [`About::model`].
+    fn model(&self) -> WorkloadKind {
+        self.about().model
+    }
 
-    /// Server commands the workload cannot run without; a server lacking one is refused
-    /// before the run starts, naming the workload.
+    /// [`About::defaults`].
+    fn defaults(&self) -> Defaults {
+        self.about().defaults
+    }
+
+    /// [`About::needs`].
     fn needs(&self) -> &'static [Feature] {
-        &[]
+        self.about().needs
     }
 
     /// The next invocation of the slot's current process: `f`, `key`, `value` and any WAIT
@@ -86,22 +111,13 @@ pub trait Workload: Send + Sync + fmt::Debug {
     /// always `fail`; anything else goes to the master and is `fail` only when provably
     /// unapplied (see [`crate::outcome`]).
     fn effect(&self, op: &Op) -> Effect {
-        if op.f == Function::Read {
-            Effect::Read
-        } else {
-            Effect::Write
-        }
+        read_or_write(op)
     }
 
-    /// Sends `invoke` as Redis commands on `conn` and interprets the replies. Mark
-    /// `attempt.applied` once a write is acknowledged and only a following wait is
-    /// outstanding; the client bounds the whole call by the operation timeout.
-    fn execute<'a>(
-        &'a self,
-        conn: &'a mut Connection,
-        invoke: &'a Op,
-        attempt: &'a mut Attempt,
-    ) -> BoxFuture<'a, Result<Done, Failure>>;
+    /// Sends the call's invocation as Redis commands and interprets the replies. Call
+    /// [`Call::applied`] once a write is acknowledged and only a following wait is outstanding;
+    /// the client bounds the whole call by the operation timeout.
+    fn execute<'a>(&'a self, call: Call<'a>) -> Execution<'a>;
 
     /// The final reads after healing, as invocations (process, node and `final` are set by
     /// [`crate::final_reads`]): everything the workload may have written.
@@ -136,6 +152,16 @@ pub fn invocation(f: Function) -> Op {
     Op::new(0, 0, Process::Client(0), OpType::Invoke, f)
 }
 
+/// The Redis key of key `index` of `count` named `base`: `base` alone for one key, else
+/// `base0`, `base1`, ...
+pub fn numbered_key(base: &str, index: usize, count: usize) -> String {
+    if count <= 1 {
+        base.to_string()
+    } else {
+        format!("{base}{index}")
+    }
+}
+
 /// One `read` per key: the final reads of a workload whose keys each hold one value.
 pub fn read_each(keys: impl IntoIterator<Item = String>) -> Vec<Op> {
     keys.into_iter()
@@ -146,20 +172,21 @@ pub fn read_each(keys: impl IntoIterator<Item = String>) -> Vec<Op> {
         .collect()
 }
 
-/// The key of an invocation, or a not-sent failure (nothing is sent for a malformed op).
-pub(crate) fn key_of(invoke: &Op) -> Result<&str, Failure> {
-    invoke
-        .key
-        .as_deref()
-        .ok_or_else(|| Failure::NotSent(format!("{} without a key", invoke.f)))
+/// [`Workload::effect`] by `f` alone: a `read` reads, anything else may write.
+pub fn read_or_write(op: &Op) -> Effect {
+    if op.f == Function::Read {
+        Effect::Read
+    } else {
+        Effect::Write
+    }
 }
 
 /// The refusal for an `f` this workload does not perform (a foreign or hand-written op).
-pub(crate) fn unsupported(workload: &dyn Workload, invoke: &Op) -> Failure {
+pub(crate) fn unsupported(workload: &dyn Workload, call: &Call<'_>) -> Failure {
     Failure::NotSent(format!(
         "the {} workload has no operation {:?}",
         workload.name(),
-        invoke.f.as_str()
+        call.invoke.f.as_str()
     ))
 }
 

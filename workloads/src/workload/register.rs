@@ -3,8 +3,8 @@
 //! slot's last written value in a Lua script on the master. Its histories are judged for stale
 //! reads, session guarantees, and (reads on the master) linearizability.
 
-use super::{invocation, key_of, read_each, unsupported, BoxFuture, Defaults, Workload};
-use crate::client::{Attempt, Connection, Done};
+use super::{invocation, read_each, unsupported, About, Defaults, Execution, Workload};
+use crate::client::{Call, Done};
 use crate::config::WorkloadConfig;
 use crate::generator::Slot;
 use crate::outcome::Failure;
@@ -38,21 +38,21 @@ pub fn key(index: usize) -> String {
     format!("r{index}")
 }
 
+/// What the register workload is.
+pub const ABOUT: About = About {
+    name: "register",
+    model: WorkloadKind::Register,
+    // Four registers: enough for independent keys, few enough that reads meet writes.
+    defaults: Defaults {
+        keys: 4,
+        read_ratio: 0.5,
+    },
+    needs: &[],
+};
+
 impl Workload for Register {
-    fn name(&self) -> &'static str {
-        "register"
-    }
-
-    fn model(&self) -> WorkloadKind {
-        WorkloadKind::Register
-    }
-
-    /// Four registers: enough for independent keys, few enough that reads meet writes.
-    fn defaults(&self) -> Defaults {
-        Defaults {
-            keys: 4,
-            read_ratio: 0.5,
-        }
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     /// A read, a write of a fresh value, or (with `cas`) a cas from this slot's last written
@@ -80,27 +80,18 @@ impl Workload for Register {
         op
     }
 
-    fn execute<'a>(
-        &'a self,
-        conn: &'a mut Connection,
-        invoke: &'a Op,
-        attempt: &'a mut Attempt,
-    ) -> BoxFuture<'a, Result<Done, Failure>> {
+    fn execute<'a>(&'a self, mut call: Call<'a>) -> Execution<'a> {
         Box::pin(async move {
-            let key = key_of(invoke)?;
+            let (key, invoke) = (call.key()?, call.invoke);
             match invoke.f {
-                Function::Read => {
-                    let reply = conn.send(redis::cmd("GET").arg(key), attempt).await?;
-                    Ok(Done::read(scalar(&reply)))
-                }
+                Function::Read => read(&mut call, key).await,
                 Function::Write => {
                     let value = int_arg(invoke, &invoke.value)?;
-                    conn.send(redis::cmd("SET").arg(key).arg(value), attempt)
-                        .await?;
+                    call.send(redis::cmd("SET").arg(key).arg(value)).await?;
                     Ok(Done::default())
                 }
-                Function::Cas => cas(conn, key, invoke, attempt).await,
-                _ => Err(unsupported(self, invoke)),
+                Function::Cas => cas(&mut call, key).await,
+                _ => Err(unsupported(self, &call)),
             }
         })
     }
@@ -110,13 +101,15 @@ impl Workload for Register {
     }
 }
 
+/// `GET key`: the value (an integer when it parses as one), or null when absent.
+pub async fn read(call: &mut Call<'_>, key: &str) -> Result<Done, Failure> {
+    let reply = call.send(redis::cmd("GET").arg(key)).await?;
+    Ok(Done::read(scalar(&reply)))
+}
+
 /// Compare-and-set via [`CAS_SCRIPT`]; value `[old, new]`, `old` null for "absent".
-async fn cas(
-    conn: &mut Connection,
-    key: &str,
-    invoke: &Op,
-    attempt: &mut Attempt,
-) -> Result<Done, Failure> {
+async fn cas(call: &mut Call<'_>, key: &str) -> Result<Done, Failure> {
+    let invoke = call.invoke;
     let pair = invoke.value.as_array().filter(|p| p.len() == 2);
     let (old, new) = match pair {
         Some(p) => (&p[0], int_arg(invoke, &p[1])?),
@@ -140,7 +133,7 @@ async fn cas(
         .arg(old)
         .arg(new)
         .clone();
-    match conn.send(&cmd, attempt).await? {
+    match call.send(&cmd).await? {
         Value::Int(1) => Ok(Done::default()),
         // The script compared and did not write: a definite, harmless failure.
         Value::Int(0) => Ok(Done {

@@ -5,8 +5,10 @@
 //! The wait and waitaof workloads are this workload with a durability wait after each add;
 //! they reuse [`generate`], [`add`] and [`read`].
 
-use super::{invocation, key_of, read_each, unsupported, BoxFuture, Defaults, Workload};
-use crate::client::{Attempt, Connection, Done};
+use super::{
+    invocation, numbered_key, read_each, unsupported, About, Defaults, Execution, Workload,
+};
+use crate::client::{Call, Done};
 use crate::config::WorkloadConfig;
 use crate::generator::Slot;
 use crate::outcome::Failure;
@@ -21,11 +23,7 @@ pub struct Set;
 
 /// The Redis key of set `index` when the workload uses `count` sets: `set`, or `set0`, `set1`...
 pub fn key(index: usize, count: usize) -> String {
-    if count <= 1 {
-        "set".to_string()
-    } else {
-        format!("set{index}")
-    }
+    numbered_key("set", index, count)
 }
 
 /// Set reads return the whole set, so their cost grows with the run: one op in ten is a read,
@@ -36,38 +34,30 @@ pub const DEFAULTS: Defaults = Defaults {
     read_ratio: 0.1,
 };
 
+/// What the set workload is.
+pub const ABOUT: About = About {
+    name: "set",
+    model: WorkloadKind::Set,
+    defaults: DEFAULTS,
+    needs: &[],
+};
+
 impl Workload for Set {
-    fn name(&self) -> &'static str {
-        "set"
-    }
-
-    fn model(&self) -> WorkloadKind {
-        WorkloadKind::Set
-    }
-
-    fn defaults(&self) -> Defaults {
-        DEFAULTS
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     fn generate(&self, slot: &mut Slot, cfg: &WorkloadConfig) -> Op {
         generate(slot, cfg)
     }
 
-    fn execute<'a>(
-        &'a self,
-        conn: &'a mut Connection,
-        invoke: &'a Op,
-        attempt: &'a mut Attempt,
-    ) -> BoxFuture<'a, Result<Done, Failure>> {
+    fn execute<'a>(&'a self, mut call: Call<'a>) -> Execution<'a> {
         Box::pin(async move {
-            let key = key_of(invoke)?;
-            match invoke.f {
-                Function::Read => read(conn, key, attempt).await,
-                Function::Add => {
-                    add(conn, key, invoke, attempt).await?;
-                    Ok(Done::default())
-                }
-                _ => Err(unsupported(self, invoke)),
+            let key = call.key()?;
+            match call.invoke.f {
+                Function::Read => read(&mut call, key).await,
+                Function::Add => add(&mut call, key).await.map(|()| Done::default()),
+                _ => Err(unsupported(self, &call)),
             }
         })
     }
@@ -90,27 +80,16 @@ pub fn generate(slot: &mut Slot, cfg: &WorkloadConfig) -> Op {
 }
 
 /// `SMEMBERS key`.
-pub async fn read(
-    conn: &mut Connection,
-    key: &str,
-    attempt: &mut Attempt,
-) -> Result<Done, Failure> {
-    let reply = conn.send(redis::cmd("SMEMBERS").arg(key), attempt).await?;
+pub async fn read(call: &mut Call<'_>, key: &str) -> Result<Done, Failure> {
+    let reply = call.send(redis::cmd("SMEMBERS").arg(key)).await?;
     Ok(Done::read(set_members(&reply)))
 }
 
-/// `SADD key v`; on its reply the add is applied (`attempt.applied`), whatever a following
-/// wait says.
-pub async fn add(
-    conn: &mut Connection,
-    key: &str,
-    invoke: &Op,
-    attempt: &mut Attempt,
-) -> Result<(), Failure> {
-    let element = int_arg(invoke, &invoke.value)?;
-    conn.send(redis::cmd("SADD").arg(key).arg(element), attempt)
-        .await?;
-    attempt.applied = true;
+/// `SADD key v`; on its reply the add is applied, whatever a following wait says.
+pub async fn add(call: &mut Call<'_>, key: &str) -> Result<(), Failure> {
+    let element = int_arg(call.invoke, &call.invoke.value)?;
+    call.send(redis::cmd("SADD").arg(key).arg(element)).await?;
+    call.applied();
     Ok(())
 }
 

@@ -3,12 +3,11 @@
 //! `wait.acked`, and the wait checker groups lost writes by it: a write WAIT called durable on
 //! N replicas and then lost is what `--expect wait-durable=N` forbids.
 
-use super::{key_of, set, unsupported, BoxFuture, Defaults, Workload};
-use crate::client::{Attempt, Connection, Done};
+use super::{set, unsupported, About, Execution, Workload};
+use crate::client::{Call, Done};
 use crate::config::WorkloadConfig;
 use crate::generator::Slot;
 
-use crate::outcome::Failure;
 use crate::reply::as_count;
 use redline_checkers::history::WaitInfo;
 use redline_checkers::{Function, Op, WorkloadKind};
@@ -17,17 +16,17 @@ use redline_checkers::{Function, Op, WorkloadKind};
 #[derive(Debug, Clone, Copy)]
 pub struct Wait;
 
+/// What the wait workload is.
+pub const ABOUT: About = About {
+    name: "wait",
+    model: WorkloadKind::Wait,
+    defaults: set::DEFAULTS,
+    needs: &[],
+};
+
 impl Workload for Wait {
-    fn name(&self) -> &'static str {
-        "wait"
-    }
-
-    fn model(&self) -> WorkloadKind {
-        WorkloadKind::Wait
-    }
-
-    fn defaults(&self) -> Defaults {
-        set::DEFAULTS
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     fn generate(&self, slot: &mut Slot, cfg: &WorkloadConfig) -> Op {
@@ -42,31 +41,28 @@ impl Workload for Wait {
         op
     }
 
-    fn execute<'a>(
-        &'a self,
-        conn: &'a mut Connection,
-        invoke: &'a Op,
-        attempt: &'a mut Attempt,
-    ) -> BoxFuture<'a, Result<Done, Failure>> {
+    fn execute<'a>(&'a self, mut call: Call<'a>) -> Execution<'a> {
         Box::pin(async move {
-            let key = key_of(invoke)?;
-            match invoke.f {
-                Function::Read => set::read(conn, key, attempt).await,
+            let key = call.key()?;
+            match call.invoke.f {
+                Function::Read => set::read(&mut call, key).await,
                 Function::Add => {
-                    set::add(conn, key, invoke, attempt).await?;
-                    let mut done = Done::default();
+                    set::add(&mut call, key).await?;
                     // An add without WAIT parameters (hand-written) is a plain add.
-                    if let Some(wait) = &invoke.wait {
-                        let cmd = redis::cmd("WAIT")
-                            .arg(wait.replicas)
-                            .arg(wait.timeout_ms)
-                            .clone();
-                        let reply = conn.send(&cmd, attempt).await?;
-                        done.wait_acked = Some(as_count(&reply, "WAIT")?);
-                    }
-                    Ok(done)
+                    let Some(wait) = &call.invoke.wait else {
+                        return Ok(Done::default());
+                    };
+                    let cmd = redis::cmd("WAIT")
+                        .arg(wait.replicas)
+                        .arg(wait.timeout_ms)
+                        .clone();
+                    let reply = call.send(&cmd).await?;
+                    Ok(Done {
+                        wait_acked: Some(as_count(&reply, "WAIT")?),
+                        ..Done::default()
+                    })
                 }
-                _ => Err(unsupported(self, invoke)),
+                _ => Err(unsupported(self, &call)),
             }
         })
     }

@@ -6,8 +6,8 @@
 //! asks once (`COMMAND INFO WAITAOF`) before its first add, so a server that lacks it refuses
 //! the add *before* the `SADD`: failing after it would call an applied add `fail`.
 
-use super::{key_of, set, unsupported, BoxFuture, Defaults, Workload};
-use crate::client::{Attempt, Connection, Done};
+use super::{set, unsupported, About, Execution, Workload};
+use crate::client::{Call, Connection, Done};
 use crate::config::WorkloadConfig;
 use crate::feature::Feature;
 use crate::generator::Slot;
@@ -22,21 +22,17 @@ use redline_checkers::{Function, Op, WorkloadKind};
 #[derive(Debug, Clone, Copy)]
 pub struct WaitAof;
 
+/// What the waitaof workload is.
+pub const ABOUT: About = About {
+    name: "waitaof",
+    model: WorkloadKind::WaitAof,
+    defaults: set::DEFAULTS,
+    needs: &[Feature::Waitaof],
+};
+
 impl Workload for WaitAof {
-    fn name(&self) -> &'static str {
-        "waitaof"
-    }
-
-    fn model(&self) -> WorkloadKind {
-        WorkloadKind::WaitAof
-    }
-
-    fn defaults(&self) -> Defaults {
-        set::DEFAULTS
-    }
-
-    fn needs(&self) -> &'static [Feature] {
-        &[Feature::Waitaof]
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     fn generate(&self, slot: &mut Slot, cfg: &WorkloadConfig) -> Op {
@@ -53,18 +49,13 @@ impl Workload for WaitAof {
         op
     }
 
-    fn execute<'a>(
-        &'a self,
-        conn: &'a mut Connection,
-        invoke: &'a Op,
-        attempt: &'a mut Attempt,
-    ) -> BoxFuture<'a, Result<Done, Failure>> {
+    fn execute<'a>(&'a self, mut call: Call<'a>) -> Execution<'a> {
         Box::pin(async move {
-            let key = key_of(invoke)?;
-            match invoke.f {
-                Function::Read => set::read(conn, key, attempt).await,
-                Function::Add => add_and_wait(conn, key, invoke, attempt).await,
-                _ => Err(unsupported(self, invoke)),
+            let key = call.key()?;
+            match call.invoke.f {
+                Function::Read => set::read(&mut call, key).await,
+                Function::Add => add_and_wait(&mut call, key).await,
+                _ => Err(unsupported(self, &call)),
             }
         })
     }
@@ -75,29 +66,24 @@ impl Workload for WaitAof {
 }
 
 /// SADD, then WAITAOF on the same connection when the invocation carries its parameters.
-async fn add_and_wait(
-    conn: &mut Connection,
-    key: &str,
-    invoke: &Op,
-    attempt: &mut Attempt,
-) -> Result<Done, Failure> {
-    let Some(w) = &invoke.waitaof else {
-        set::add(conn, key, invoke, attempt).await?;
+async fn add_and_wait(call: &mut Call<'_>, key: &str) -> Result<Done, Failure> {
+    let Some(w) = &call.invoke.waitaof else {
+        set::add(call, key).await?;
         return Ok(Done::default());
     };
-    if !waitaof_supported(conn).await? {
+    if !waitaof_supported(call.conn).await? {
         return Err(Failure::Rejected {
             code: "ERR".into(),
             message: "unknown command 'WAITAOF' (COMMAND INFO, asked before the add)".into(),
         });
     }
-    set::add(conn, key, invoke, attempt).await?;
+    set::add(call, key).await?;
     let cmd = redis::cmd("WAITAOF")
         .arg(w.local)
         .arg(w.replicas)
         .arg(w.timeout_ms)
         .clone();
-    let reply = conn.send(&cmd, attempt).await?;
+    let reply = call.send(&cmd).await?;
     let acked = match &reply {
         Value::Array(items) if items.len() == 2 => (
             as_count(&items[0], "WAITAOF")?,
