@@ -11,8 +11,10 @@
 pub mod limits;
 pub mod reproduce;
 
+use crate::cluster::netns::NetnsOptions;
 use crate::cluster::redis_conf;
 use crate::cluster::ssh::{HostLayout, SshLogin, SshOptions};
+use crate::cluster::BackendKind;
 use crate::nemesis::spec::NemesisSpec;
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -169,15 +171,6 @@ impl Default for TestConfig {
     }
 }
 
-/// Which cluster backend runs the nodes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Net {
-    Local,
-    Netns,
-    /// Real hosts over SSH; the hosts and login are [`Plan::ssh`].
-    Ssh,
-}
-
 /// A validated test: typed options, ready to run.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -191,9 +184,8 @@ pub struct Plan {
     pub expect: Vec<Rule>,
     pub seed: u64,
     pub fault_duration: f64,
-    pub net: Net,
-    /// The hosts and login of `--nodes`, for [`Net::Ssh`].
-    pub ssh: Option<SshOptions>,
+    /// The backend that runs the cluster (`--net`, `--nodes`), with its options.
+    pub backend: BackendKind,
 }
 
 impl TestConfig {
@@ -206,16 +198,7 @@ impl TestConfig {
             config.replicas = ssh.layout.nodes.len() - 1;
             config.sentinels = ssh.layout.sentinels.len();
         }
-        let mut plan = config.validate_counts()?;
-        plan.ssh = ssh.map(|mut ssh| {
-            ssh.partitions = plan
-                .nemesis
-                .faults
-                .iter()
-                .any(|f| matches!(f, crate::nemesis::spec::Fault::Partition(_)));
-            ssh
-        });
-        Ok(plan)
+        config.validate_counts(ssh)
     }
 
     /// The SSH backend's options when `--nodes` (or `--net ssh`) asks for it.
@@ -270,41 +253,37 @@ impl TestConfig {
         }))
     }
 
-    /// The backend `--net` and `--nodes` ask for, refused up front when it cannot run here or
-    /// cannot make the nemesis's faults.
-    fn backend(&self, nemesis: &NemesisSpec) -> Result<Net> {
-        let delays = nemesis
-            .faults
-            .iter()
-            .any(|f| matches!(f, crate::nemesis::spec::Fault::Delay(_)));
-        let (net, no_delay) = match (self.net.as_str(), self.nodes.is_some()) {
-            ("local" | "ssh", true) => (Net::Ssh, crate::cluster::ssh::NO_DELAY),
-            ("local", false) => (Net::Local, ""),
-            ("netns", false) => {
+    /// The backend `--net` and `--nodes` ask for (`ssh`: the options of `--nodes`), refused up
+    /// front when it cannot run here or cannot make the nemesis's faults.
+    fn backend(&self, nemesis: &NemesisSpec, ssh: Option<SshOptions>) -> Result<BackendKind> {
+        let kind = match (self.net.as_str(), ssh) {
+            ("local" | "ssh", Some(mut ssh)) => {
+                // Every host then needs `nft`, checked before anything starts there.
+                ssh.partitions = nemesis
+                    .faults
+                    .iter()
+                    .any(|f| matches!(f, crate::nemesis::spec::Fault::Partition(_)));
+                BackendKind::Ssh(ssh)
+            }
+            ("local", None) => BackendKind::Local,
+            ("netns", None) => {
                 if let Some(why) = crate::cluster::netns::unavailable() {
                     bail!("--net netns cannot run here: {why}");
                 }
-                (Net::Netns, crate::cluster::netns::NO_NETEM)
+                BackendKind::Netns(NetnsOptions::default())
             }
             (other, _) => {
                 bail!("--net must be local, netns or ssh (with --nodes), not {other:?}")
             }
         };
-        if delays && !no_delay.is_empty() {
-            bail!(
-                "{} cannot delay links: {no_delay}",
-                if net == Net::Ssh {
-                    "--nodes"
-                } else {
-                    "--net netns"
-                }
-            );
-        }
-        Ok(net)
+        nemesis
+            .check_backend(kind.flag(), &kind.capabilities())
+            .map_err(anyhow::Error::msg)?;
+        Ok(kind)
     }
 
     /// Everything else [`TestConfig::validate`] checks, with the counts final.
-    fn validate_counts(&self) -> Result<Plan> {
+    fn validate_counts(&self, ssh: Option<SshOptions>) -> Result<Plan> {
         let workload = redline_workloads::by_name(&self.workload)?;
         let nemesis = NemesisSpec::from_str(&self.nemesis).map_err(anyhow::Error::msg)?;
         let read_from =
@@ -317,9 +296,6 @@ impl TestConfig {
             .map(|o| redis_conf::parse_option(o))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| anyhow::anyhow!("--redis-option: {e}"))?;
-        for (k, _) in &redis_options {
-            redis_conf::check_not_owned(k).map_err(|e| anyhow::anyhow!("--redis-option {e}"))?;
-        }
         if let Some(file) = &self.redis_conf {
             let text = std::fs::read_to_string(file)
                 .with_context(|| format!("--redis-conf {}", file.display()))?;
@@ -358,7 +334,7 @@ impl TestConfig {
         nemesis
             .check_layout(self.replicas, self.sentinels)
             .map_err(anyhow::Error::msg)?;
-        let net = self.backend(&nemesis)?;
+        let backend = self.backend(&nemesis, ssh)?;
         let fault_duration = self.fault_duration.unwrap_or(self.nemesis_interval * 0.6);
         let name = self
             .name
@@ -377,8 +353,7 @@ impl TestConfig {
             expect,
             seed,
             fault_duration,
-            net,
-            ssh: None,
+            backend,
         })
     }
 }
@@ -488,6 +463,23 @@ mod tests {
             ..TestConfig::default()
         };
         assert!(bad.validate().unwrap_err().to_string().contains("--expect"));
+    }
+
+    /// A newline or CR cannot smuggle a harness-owned option past the check (issue #17), from
+    /// the command line or a suite file alike (both arrive here).
+    #[test]
+    fn redis_options_cannot_smuggle_a_directive() {
+        for option in [
+            "appendonly=yes\ndir\r/tmp/x",
+            "appendonly=yes\rbind 0.0.0.0",
+        ] {
+            let bad = TestConfig {
+                redis_options: vec![option.into()],
+                ..TestConfig::default()
+            };
+            let e = bad.validate().unwrap_err().to_string();
+            assert!(e.contains("--redis-option"), "{option:?}: {e}");
+        }
     }
 
     #[test]

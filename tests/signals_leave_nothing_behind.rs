@@ -116,12 +116,7 @@ fn killed_harness_is_cleaned_up(extra: &[&str]) {
         !servers_under(store.path()).is_empty(),
         "a SIGKILLed harness leaves its servers"
     );
-    let out = redline()
-        .arg("cleanup")
-        .arg("--store")
-        .arg(store.path())
-        .output()
-        .unwrap();
+    let out = support::cleanup(&store);
     assert_eq!(
         out.status.code(),
         Some(0),

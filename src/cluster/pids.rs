@@ -2,7 +2,8 @@
 //! was killed before it could stop its processes (`redline cleanup`).
 //!
 //! A pid is only signalled when `/proc/<pid>/cwd` still lies inside the run folder, so a pid
-//! the kernel has since reused for something else is never touched.
+//! the kernel has since reused for something else is never touched; it is signalled with its
+//! process group, which redline created with it.
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -60,9 +61,15 @@ pub fn cleanup_store(store: &Path) -> Result<CleanupReport> {
         }
         for entry in &pids.processes {
             if alive(entry.pid) && belongs_to_run(entry.pid, run_dir) {
+                // A recorded pid leads the process group redline created for it: the group goes
+                // too, so a server that a `--server-bin` wrapper forked is not left behind.
+                let target = match super::process::process_group(entry.pid) {
+                    Some(group) if group == entry.pid => -(entry.pid as libc::pid_t),
+                    _ => entry.pid as libc::pid_t,
+                };
                 // SAFETY: plain signal delivery; the pid was checked to be this run's server.
                 unsafe {
-                    libc::kill(entry.pid as libc::pid_t, libc::SIGKILL);
+                    libc::kill(target, libc::SIGKILL);
                 }
                 report.killed.push(format!(
                     "{} (pid {}) of {}",
@@ -128,6 +135,58 @@ fn belongs_to_run(pid: u32, run_dir: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server started through a wrapper that does not `exec` is the wrapper's child: cleanup
+    /// kills the whole process group redline created, not only the pid it recorded.
+    #[test]
+    fn cleanup_kills_the_recorded_process_group() {
+        use std::os::unix::process::CommandExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("t").join("20260101T000000");
+        std::fs::create_dir_all(&run).unwrap();
+        let mut wrapper = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 & echo $! > child; wait"])
+            .current_dir(&run)
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let child_file = run.join("child");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let child: u32 = loop {
+            if let Some(pid) = std::fs::read_to_string(&child_file)
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+            {
+                break pid;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the wrapper never forked"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        PidFile {
+            harness: 999_999_999,
+            processes: vec![PidEntry {
+                name: "n1".into(),
+                pid: wrapper.id(),
+            }],
+        }
+        .write(&run)
+        .unwrap();
+        cleanup_store(dir.path()).unwrap();
+        let _ = wrapper.wait();
+        let gone = (0..100).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            std::fs::read_to_string(format!("/proc/{child}/stat"))
+                .map_or(true, |s| s.contains(") Z"))
+        });
+        if !gone {
+            // SAFETY: plain signal delivery to the test's own grandchild.
+            unsafe { libc::kill(child as libc::pid_t, libc::SIGKILL) };
+        }
+        assert!(gone, "the wrapper's child {child} survived cleanup");
+    }
 
     #[test]
     fn cleanup_kills_only_processes_of_the_run() {

@@ -8,11 +8,13 @@
 //! always, so the command reads on its own). A property test parses the command back and
 //! compares configurations.
 //!
-//! Secrets: a `--redis-option` whose key holds a password ([`is_secret_option`]) is written
+//! Secrets: a `--redis-option` whose key holds a password (the cluster core's
+//! [`is_secret_option`], the rule that also keeps server configs private) is written
 //! with its value replaced by [`REDACTED`], in the command and in `test.json`'s `config`. The
 //! command then does not run as is; it says which value to supply.
 
 use super::TestConfig;
+use crate::cluster::redis_conf::is_secret_option;
 use clap::{ArgAction, Args, Command};
 use serde_json::Value;
 
@@ -21,15 +23,6 @@ pub const REDACTED: &str = "<redacted>";
 
 /// Options that always appear in the command, default or not.
 const ALWAYS: &[&str] = &["workload", "nemesis", "time_limit", "seed"];
-
-/// Whether a redis.conf option's value is a secret: a password (`requirepass`, `masterauth`,
-/// `tls-key-file-pass`, ...: any key naming a pass or an auth) or an ACL rule (`user`), which
-/// may carry `>password`. The same rule as the cluster core's, which keeps such configs
-/// private; one of the two is to go when both are merged.
-pub fn is_secret_option(key: &str) -> bool {
-    let key = key.trim().to_ascii_lowercase();
-    key == "user" || key.contains("pass") || key.contains("auth")
-}
 
 /// `K=V` with V redacted when K is a secret; anything else unchanged.
 pub fn redact_option(option: &str) -> String {

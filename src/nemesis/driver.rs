@@ -8,6 +8,7 @@ use super::schedule::Step;
 use super::spec::{DelayTarget, FailoverKind, Fault, Target};
 use crate::cluster::admin::{self, ADMIN_TIMEOUT};
 use crate::cluster::backend::Backend;
+use crate::cluster::capabilities::{Capability, LinkDelay, Partition};
 use crate::cluster::links::Delay;
 use crate::cluster::process::ProcessState;
 use crate::cluster::redis_conf::MASTER_NAME;
@@ -116,7 +117,7 @@ impl<B: Backend> Nemesis<B> {
                 Ok((Undo::Resume(nodes), done))
             }
             Fault::Partition(g) => {
-                let layout = layout(&*c);
+                let layout = Layout::of(&*c);
                 let cut = grudge::cut(g, &layout, step.pick);
                 let value = partition_value(
                     super::spec::grudge_name(g),
@@ -124,11 +125,11 @@ impl<B: Backend> Nemesis<B> {
                     &cut.links,
                 );
                 invoke(&value);
-                c.cut(&cut.links).await?;
+                partition(&mut *c)?.cut(&cut.links).await?;
                 Ok((Undo::HealPartition, value))
             }
             Fault::Delay(target) => {
-                let l = layout(&*c);
+                let l = Layout::of(&*c);
                 let others: Vec<String> = match target {
                     DelayTarget::ReplicaLinks => l.replicas.clone(),
                     DelayTarget::ClientLinks => vec!["clients".into()],
@@ -152,7 +153,7 @@ impl<B: Backend> Nemesis<B> {
                     self.delay.jitter.as_millis() as u64,
                 );
                 invoke(&value);
-                c.delay(&links, self.delay).await?;
+                link_delay(&mut *c)?.delay(&links, self.delay).await?;
                 Ok((Undo::Undelay, value))
             }
             Fault::Promote => {
@@ -160,7 +161,7 @@ impl<B: Backend> Nemesis<B> {
                 let candidates = running_replicas(&mut *c);
                 let node = pick(&candidates, step.pick).context("no running replica to promote")?;
                 invoke(&promotion_intent_value(&node, &old));
-                c.promote(&node).await?;
+                super::promote::promote(&mut *c, &node).await?;
                 Ok((Undo::Nothing, master_change_value(Some(&node), &old)))
             }
             Fault::Failover(kind) => {
@@ -194,14 +195,19 @@ impl<B: Backend> Nemesis<B> {
                 }
                 Undo::HealPartition => {
                     self.record(OpType::Invoke, Function::Heal, Value::Null, None);
-                    (Function::Heal, c.heal().await.map(|_| json!("healed")))
+                    let healed = match partition(&mut *c) {
+                        Ok(p) => p.heal().await,
+                        Err(e) => Err(e),
+                    };
+                    (Function::Heal, healed.map(|_| json!("healed")))
                 }
                 Undo::Undelay => {
                     self.record(OpType::Invoke, Function::Undelay, Value::Null, None);
-                    (
-                        Function::Undelay,
-                        c.undelay().await.map(|_| json!("undelayed")),
-                    )
+                    let undone = match link_delay(&mut *c) {
+                        Ok(d) => d.undelay().await,
+                        Err(e) => Err(e),
+                    };
+                    (Function::Undelay, undone.map(|_| json!("undelayed")))
                 }
             }
         };
@@ -231,17 +237,19 @@ fn short(v: &Value) -> String {
     NemesisValue(v).target_words(30)
 }
 
-fn layout<B: Backend>(c: &B) -> Layout {
-    let master = c.master();
-    Layout {
-        replicas: c
-            .node_names()
-            .into_iter()
-            .filter(|n| *n != master)
-            .collect(),
-        sentinels: c.sentinel_names(),
-        master,
-    }
+/// The backend's partitions. Config validation refuses a plan with partitions on a backend
+/// that has none (it asks the same capabilities), so the error is for library callers only.
+fn partition<B: Backend>(c: &mut B) -> Result<&mut dyn Partition> {
+    let why = c.capabilities().refusal(Capability::Partition);
+    c.partition()
+        .with_context(|| why.unwrap_or("this backend cannot cut links"))
+}
+
+/// The backend's link delays, asked as [`partition`] is.
+fn link_delay<B: Backend>(c: &mut B) -> Result<&mut dyn LinkDelay> {
+    let why = c.capabilities().refusal(Capability::LinkDelay);
+    c.link_delay()
+        .with_context(|| why.unwrap_or("this backend cannot delay links"))
 }
 
 fn running_replicas<B: Backend>(c: &mut B) -> Vec<String> {

@@ -1,5 +1,6 @@
 //! The `--nemesis` language: a comma list of `fault[:target]`, `all`, or `none`.
 
+use crate::cluster::capabilities::{Capabilities, Capability};
 use redline_checkers::Function;
 use std::fmt;
 use std::str::FromStr;
@@ -63,6 +64,18 @@ pub enum Fault {
     Failover(FailoverKind),
 }
 
+impl Fault {
+    /// The optional backend capability this fault needs, if any (every backend can kill, pause
+    /// and promote).
+    pub fn needs(&self) -> Option<Capability> {
+        match self {
+            Fault::Partition(_) => Some(Capability::Partition),
+            Fault::Delay(_) => Some(Capability::LinkDelay),
+            Fault::Kill(_) | Fault::Pause(_) | Fault::Promote | Fault::Failover(_) => None,
+        }
+    }
+}
+
 /// The faults a run may inject (empty for `none`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NemesisSpec {
@@ -94,6 +107,18 @@ impl NemesisSpec {
             .collect();
         names.dedup();
         names.join("+")
+    }
+
+    /// Refuses faults the backend cannot make (`backend`: the flag that chose it, for the
+    /// message), asking the same capabilities the nemesis asks the running cluster.
+    pub fn check_backend(&self, backend: &str, capabilities: &Capabilities) -> Result<(), String> {
+        for f in &self.faults {
+            let Some(needs) = f.needs() else { continue };
+            if let Some(why) = capabilities.refusal(needs) {
+                return Err(format!("{backend} cannot {}: {why}", needs.does()));
+            }
+        }
+        Ok(())
     }
 
     /// Refuses faults the layout cannot have: Sentinel faults without Sentinels, a manual
@@ -269,6 +294,31 @@ fn parse_fault(item: &str) -> Result<Fault, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster::capabilities::Support;
+
+    /// A backend without link delay refuses a plan with `delay`, with its own reason, and
+    /// nothing else; one without partitions refuses every partition.
+    #[test]
+    fn plans_are_checked_against_what_the_backend_can_do() {
+        let no_delay = Capabilities {
+            partition: Support::Yes,
+            link_delay: Support::No("no netem here"),
+        };
+        let spec: NemesisSpec = "kill,pause,partition:isolate-master,promote"
+            .parse()
+            .unwrap();
+        assert!(spec.check_backend("--net netns", &no_delay).is_ok());
+        let spec: NemesisSpec = "kill,delay:replica-links".parse().unwrap();
+        let e = spec.check_backend("--net netns", &no_delay).unwrap_err();
+        assert_eq!(e, "--net netns cannot delay links: no netem here");
+        let no_partition = Capabilities {
+            partition: Support::No("no firewall"),
+            link_delay: Support::Yes,
+        };
+        let spec: NemesisSpec = "partition:halves".parse().unwrap();
+        let e = spec.check_backend("--x", &no_partition).unwrap_err();
+        assert!(e.contains("cannot cut links: no firewall"), "{e}");
+    }
 
     #[test]
     fn parses_lists_and_defaults() {

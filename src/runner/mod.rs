@@ -31,11 +31,9 @@ pub mod test_json;
 use crate::analysis::{self, Analysis, AnalysisRequest};
 use crate::cluster::backend::Backend;
 use crate::cluster::capabilities::READY_TIMEOUT;
-use crate::cluster::netns::NetnsCluster;
-use crate::cluster::ssh::SshCluster;
 use crate::cluster::{convergence, features};
-use crate::cluster::{ClusterSpec, LocalCluster};
-use crate::config::{Net, Plan};
+use crate::cluster::{AnyCluster, ClusterSpec};
+use crate::config::Plan;
 use crate::nemesis::schedule::{self, Step};
 use crate::provision::{self, ServerBinary};
 use crate::recorder::Recorder;
@@ -125,24 +123,23 @@ pub async fn run_test(
     })
 }
 
-/// The server binary: on SSH hosts, the one `--server-bin` names there; else found here.
+/// The server binary: found here, or on SSH hosts the one `--server-bin` names there (the
+/// hosts check it).
 fn server_binary(plan: &Plan) -> Result<ServerBinary> {
-    match plan.net {
-        Net::Ssh => Ok(ServerBinary {
-            path: plan
-                .config
-                .server_bin
-                .clone()
-                .unwrap_or_else(|| "redis-server".into()),
-            source: "on the SSH hosts",
-        }),
-        Net::Local | Net::Netns => {
-            provision::locate_server(plan.config.server_bin.as_deref(), true)
-        }
+    if plan.backend.runs_servers_here() {
+        return provision::locate_server(plan.config.server_bin.as_deref(), true);
     }
+    Ok(ServerBinary {
+        path: plan
+            .config
+            .server_bin
+            .clone()
+            .unwrap_or_else(|| "redis-server".into()),
+        source: "on the SSH hosts",
+    })
 }
 
-/// Starts the cluster the plan's backend runs, and runs the test on it.
+/// Starts the cluster of the plan's backend, and runs the test on it.
 async fn start_cluster_and_run(
     run: &Run<'_>,
     server: &ServerBinary,
@@ -150,17 +147,8 @@ async fn start_cluster_and_run(
     parts: &mut Completeness,
 ) -> Result<()> {
     let spec = cluster_spec(run.plan, &server.path, run.run_dir);
-    // BACKEND DISPATCH: one arm per backend until the cluster core's `start(kind, spec)`
-    // replaces this match (the lead reconciles at merge); every arm is `start`, then `run_on`.
-    match run.plan.net {
-        Net::Local => run_on(LocalCluster::start(spec).await?, run, record, parts).await,
-        Net::Netns => run_on(NetnsCluster::start(spec).await?, run, record, parts).await,
-        Net::Ssh => {
-            let options = run.plan.ssh.clone().context("--nodes was not validated")?;
-            let cluster = SshCluster::start(spec, options).await?;
-            run_on(cluster, run, record, parts).await
-        }
-    }
+    let cluster = AnyCluster::start(&run.plan.backend, spec).await?;
+    run_on(cluster, run, record, parts).await
 }
 
 /// With the cluster up: probe, run the case, heal, converge, take final reads, tear down.

@@ -51,6 +51,38 @@ pub fn redline() -> Command {
     Command::new(env!("CARGO_BIN_EXE_redline"))
 }
 
+/// Runs `redline cleanup --store` on `store` and returns its output.
+pub fn cleanup(store: &Store) -> Output {
+    redline()
+        .arg("cleanup")
+        .arg("--store")
+        .arg(store.path())
+        .output()
+        .expect("redline cleanup runs")
+}
+
+/// The split-brain experiment, on any backend with three Sentinels: the master is cut from a
+/// minority's side, the majority fails over, and the old master's acknowledged writes are lost.
+pub const SPLIT_BRAIN: &[&str] = &[
+    "--workload",
+    "set",
+    "--nemesis",
+    "partition:minority",
+    "--time-limit",
+    "10",
+    "--nemesis-interval",
+    "2",
+    "--fault-duration",
+    "7",
+    // Sentinel retries a failed leader election (a split vote) after twice the failover
+    // timeout: 1.5 s keeps a retry inside the partition, so the experiment does not depend
+    // on the first election's luck.
+    "--sentinel-failover-timeout",
+    "1500",
+    "--seed",
+    "11",
+];
+
 /// Runs `redline test` with `args` in `store` and returns its output.
 pub fn run_test(store: &Store, args: &[&str]) -> Output {
     redline()

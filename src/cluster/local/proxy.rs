@@ -8,8 +8,8 @@
 //! retransmitted stream resumes), a delayed link delivers each chunk after its latency, without
 //! throttling the stream (a delay line, not a sleep per read).
 
-use super::links::{LinkTable, Party};
 use super::peer_identity;
+use crate::cluster::links::{LinkTable, Party};
 use anyhow::{Context, Result};
 use rand::Rng;
 use std::collections::HashMap;
