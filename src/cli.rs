@@ -1,4 +1,5 @@
-//! The command line (DESIGN.md section 6). Each subcommand is a function in [`crate::commands`].
+//! The command line (docs/design.md, and `redline --help`). Each subcommand is a function in
+//! [`crate::commands`].
 
 use crate::config::TestConfig;
 use clap::{Args, Parser, Subcommand};

@@ -3,6 +3,13 @@
 //!
 //! Values arrive as text or numbers and are checked once, by [`TestConfig::validate`], into a
 //! [`Plan`] whose fields are typed; every error names the option and what to write instead.
+//!
+//! - [`limits`]: the accepted range of every numeric option.
+//! - [`reproduce`]: the command line that reproduces a run, derived from its configuration,
+//!   and the redaction of secrets (`--redis-option requirepass=...`) in what a run records.
+
+pub mod limits;
+pub mod reproduce;
 
 use crate::cluster::netns::NetnsOptions;
 use crate::cluster::redis_conf;
@@ -12,8 +19,7 @@ use crate::nemesis::spec::NemesisSpec;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use redline_checkers::expect::Rule;
-use redline_checkers::WorkloadKind;
-use redline_workloads::{ReadFrom, ReplicaRouting, WorkloadConfig};
+use redline_workloads::{ReadFrom, ReplicaRouting, Workload, WorkloadConfig};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -176,7 +182,7 @@ impl Default for TestConfig {
 pub struct Plan {
     pub config: TestConfig,
     pub name: String,
-    pub workload: WorkloadKind,
+    pub workload: &'static dyn Workload,
     pub nemesis: NemesisSpec,
     pub read_from: ReadFrom,
     pub replica_routing: ReplicaRouting,
@@ -300,7 +306,7 @@ impl TestConfig {
 
     /// Everything else [`TestConfig::validate`] checks, with the counts final.
     fn validate_counts(&self, ssh: Option<SshOptions>) -> Result<Plan> {
-        let workload = WorkloadKind::from_str(&self.workload).map_err(anyhow::Error::msg)?;
+        let workload = redline_workloads::by_name(&self.workload)?;
         let nemesis = NemesisSpec::from_str(&self.nemesis).map_err(anyhow::Error::msg)?;
         let read_from =
             ReadFrom::from_str(&self.read_from).map_err(|e| anyhow::anyhow!("--read-from: {e}"))?;
@@ -324,35 +330,7 @@ impl TestConfig {
             .map(|r| Rule::from_str(r))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| anyhow::anyhow!("--expect: {e}"))?;
-        positive("--time-limit", self.time_limit)?;
-        positive("--nemesis-interval", self.nemesis_interval)?;
-        positive("--converge-timeout", self.converge_timeout)?;
-        if self.concurrency == 0 || self.concurrency > 1000 {
-            bail!(
-                "--concurrency must be between 1 and 1000, not {}",
-                self.concurrency
-            );
-        }
-        if self.replicas > 16 {
-            bail!("--replicas must be at most 16, not {}", self.replicas);
-        }
-        if self.sentinels > 9 {
-            bail!("--sentinels must be at most 9, not {}", self.sentinels);
-        }
-        if self.keys == Some(0) {
-            bail!("--keys must be at least 1");
-        }
-        if self.rate < 0.0 || !self.rate.is_finite() {
-            bail!(
-                "--rate must be 0 (unlimited) or a positive number, not {}",
-                self.rate
-            );
-        }
-        if let Some(r) = self.read_ratio {
-            if !(0.0..=1.0).contains(&r) {
-                bail!("--read-ratio must be between 0 and 1, not {r}");
-            }
-        }
+        limits::check(self)?;
         if self.replicas == 0 && self.read_from == "replicas" {
             let given = if self.nodes.is_some() {
                 "--nodes names no replica"
@@ -375,30 +353,16 @@ impl TestConfig {
                 self.workload, self.replicas
             );
         }
-        if self.max_txn_length == 0 {
-            bail!("--max-txn-length must be at least 1");
-        }
-        if self.op_timeout == 0 {
-            bail!("--op-timeout must be at least 1 ms");
-        }
         nemesis
             .check_layout(self.replicas, self.sentinels)
             .map_err(anyhow::Error::msg)?;
         let backend = self.backend(&nemesis, ssh)?;
-        let fault_duration = match self.fault_duration {
-            Some(d) => {
-                positive("--fault-duration", d)?;
-                d
-            }
-            None => self.nemesis_interval * 0.6,
-        };
+        let fault_duration = self.fault_duration.unwrap_or(self.nemesis_interval * 0.6);
         let name = self
             .name
             .clone()
-            .unwrap_or_else(|| format!("{}-{}", workload, nemesis.short_name()));
-        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-            bail!("--name {name:?} cannot be used as a folder name");
-        }
+            .unwrap_or_else(|| format!("{}-{}", workload.name(), nemesis.short_name()));
+        check_name(&name)?;
         let seed = self.seed.unwrap_or_else(clock_seed);
         Ok(Plan {
             config: self.clone(),
@@ -429,7 +393,7 @@ impl Plan {
     /// What the workload's generator and clients need.
     pub fn workload_config(&self) -> WorkloadConfig {
         let c = &self.config;
-        let defaults = WorkloadConfig::for_kind(self.workload);
+        let defaults = WorkloadConfig::new(self.workload);
         WorkloadConfig {
             keys: c.keys.unwrap_or(defaults.keys),
             concurrency: c.concurrency,
@@ -448,11 +412,31 @@ impl Plan {
     }
 }
 
-fn positive(flag: &str, v: f64) -> Result<()> {
-    if !(v.is_finite() && v > 0.0) {
-        bail!("{flag} must be a positive number of seconds, not {v}");
+/// A test name becomes the folder `store/<name>/`: one plain path component, and not one of
+/// the names the store itself uses (`latest`, its link to the newest run, through which a run
+/// so named would write into that run's folder; `suites`, where suite folders go).
+pub fn check_name(name: &str) -> Result<()> {
+    match folder_name_problem(name) {
+        Some(problem) => bail!("--name {name:?} {problem}"),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// Why `name` cannot name a folder of the store, if it cannot.
+pub fn folder_name_problem(name: &str) -> Option<&'static str> {
+    let plain = !name.is_empty()
+        && name.len() <= 200
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\'])
+        && !name.chars().any(char::is_control);
+    if !plain {
+        return Some("cannot be used as a folder name (one path component, no leading dot, no control characters, at most 200 bytes)");
+    }
+    match name {
+        "latest" => Some("is reserved: store/latest points at the newest run"),
+        "suites" => Some("is reserved: store/suites holds the suites' folders"),
+        _ => None,
+    }
 }
 
 /// A seed for runs that did not ask for one; it is recorded in `test.json` so the run replays.
@@ -471,7 +455,7 @@ mod tests {
     #[test]
     fn defaults_validate() {
         let plan = TestConfig::default().validate().unwrap();
-        assert_eq!(plan.workload, WorkloadKind::Set);
+        assert_eq!(plan.workload.name(), "set");
         assert_eq!(plan.name, "set-kill");
         assert!((plan.fault_duration - 3.0).abs() < 1e-9);
     }

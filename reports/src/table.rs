@@ -21,7 +21,11 @@ pub fn summary_table(info: Option<&RunInfo>, history: &History, results: &Result
         out.push_str(&run_line(info));
         out.push('\n');
     }
-    out.push_str(&format!("verdict: {}\n\n", validity_label(results.valid)));
+    out.push_str(&format!("verdict: {}\n", validity_label(results.valid)));
+    for part in &results.incomplete {
+        out.push_str(&format!("incomplete: {part}\n"));
+    }
+    out.push('\n');
     out.push_str(&ops_section(history));
     out.push_str(&checkers_section(results));
     if let Some(anomalies) = anomalies_section(results) {
@@ -210,6 +214,8 @@ pub struct RunRow {
     pub verdict: Validity,
     /// Anomaly counts by kind, summed over checkers.
     pub anomalies: BTreeMap<String, usize>,
+    /// Not every planned part of the run ran (its results say so, or it has none).
+    pub incomplete: bool,
 }
 
 impl RunRow {
@@ -229,6 +235,22 @@ impl RunRow {
             ops,
             verdict: results.valid,
             anomalies,
+            incomplete: !results.incomplete.is_empty(),
+        }
+    }
+
+    /// A run that has no results: killed before it was checked, or failed before it had a
+    /// history. Its verdict is unknown, never valid.
+    pub fn unchecked(info: &RunInfo) -> RunRow {
+        RunRow {
+            time: info.started_at.clone(),
+            test: info.name.clone(),
+            workload: info.workload.clone(),
+            nemesis: info.nemesis.clone(),
+            ops: 0,
+            verdict: Validity::Unknown,
+            anomalies: BTreeMap::new(),
+            incomplete: true,
         }
     }
 }
@@ -259,7 +281,11 @@ pub fn runs_table(rows: &[RunRow]) -> String {
             row.workload.clone(),
             row.nemesis.clone(),
             row.ops.to_string(),
-            validity_label(row.verdict).to_string(),
+            if row.incomplete {
+                format!("{} (incomplete)", validity_label(row.verdict))
+            } else {
+                validity_label(row.verdict).to_string()
+            },
             anomalies.join(", "),
         ]);
     }

@@ -1,5 +1,5 @@
 //! What a suite keeps of each run: how it ended, its seed and folder, each expectation's
-//! outcome, and the few measures the comparison table reads (DESIGN.md section 4 and
+//! outcome, and the few measures the comparison table reads (docs/design.md section 5 and
 //! docs/results.md name them). The full results stay in the run's own `results.json`.
 
 use redline_checkers::names::stat;

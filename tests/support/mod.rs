@@ -127,3 +127,59 @@ pub fn assert_exit(out: &Output, code: i32) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Every entry below `dir` that is not a folder (files and links), depth first.
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() && !p.is_symlink() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Waits (at most 30 s) until the newest run's history has some lines (the cluster is up and
+/// clients are going) and returns that run's folder.
+pub fn wait_for_history(store: &Store) -> PathBuf {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        if let Ok(run) = std::fs::read_link(store.path().join("latest")) {
+            let lines = std::fs::read_to_string(run.join("history.jsonl"))
+                .map(|t| t.lines().count())
+                .unwrap_or(0);
+            if lines > 50 {
+                return run;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("the run never started writing its history");
+}
+
+/// Starts `redline test` with `args` in `store` in the background, its output discarded.
+pub fn spawn_test(store: &Store, args: &[&str]) -> std::process::Child {
+    redline()
+        .arg("test")
+        .args(args)
+        .arg("--store")
+        .arg(store.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("redline starts")
+}
+
+/// `redline runs --store <store>`: its exit code and table.
+pub fn runs_table(store: &Path) -> (Option<i32>, String) {
+    let out = redline()
+        .args(["runs", "--store"])
+        .arg(store)
+        .output()
+        .expect("redline runs");
+    let table = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out.status.code(), table)
+}
