@@ -294,12 +294,6 @@ impl TestConfig {
                     lazy_disk.does()
                 );
             }
-            if self.fsync_delay_ms > 60_000 {
-                bail!(
-                    "--fsync-delay-ms must be at most 60000 (a minute), not {}",
-                    self.fsync_delay_ms
-                );
-            }
         }
         Ok(kind)
     }

@@ -9,13 +9,13 @@ mod support;
 
 use lazy_disk_support::{fuse_mounts_under, fusermount_helpers_of};
 use std::time::{Duration, Instant};
-use support::{assert_exit, redline, run_test, servers_under, Store};
+use support::{assert_exit, run_test, servers_under, spawn_test, wait_for_history, Store};
 
 /// A power-loss run of 30 s in the background (it is interrupted long before).
 fn start_run(store: &Store) -> std::process::Child {
-    redline()
-        .args([
-            "test",
+    spawn_test(
+        store,
+        &[
             "--workload",
             "set",
             "--nemesis",
@@ -28,34 +28,18 @@ fn start_run(store: &Store) -> std::process::Child {
             "1",
             "--redis-option",
             "appendonly=yes",
-        ])
-        .arg("--store")
-        .arg(store.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("redline starts")
+        ],
+    )
 }
 
 /// Waits until the run has its disks mounted and its clients going.
 fn wait_until_running(store: &Store) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        let lines = std::fs::read_link(store.path().join("latest"))
-            .and_then(|run| std::fs::read_to_string(run.join("history.jsonl")))
-            .map(|t| t.lines().count())
-            .unwrap_or(0);
-        if lines > 50 {
-            assert_eq!(
-                fuse_mounts_under(store.path()).len(),
-                2,
-                "one disk per node"
-            );
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("the run never started writing its history");
+    wait_for_history(store);
+    assert_eq!(
+        fuse_mounts_under(store.path()).len(),
+        2,
+        "one disk per node"
+    );
 }
 
 fn wait_for_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
