@@ -117,13 +117,17 @@ fn appendfsync_everysec_loses_acknowledged_writes_to_a_kill_when_fsync_is_slow()
         "{}",
         lost_writes["stats"]
     );
-    let kills_ms = kill_times_ms(&store.latest());
+    let history = History::read(&store.latest());
     for anomaly in lost_writes["anomalies"].as_array().unwrap() {
+        // The kill that lost it: the first after the write was sent (its reply may arrive
+        // after the kill, sent just before the server died).
+        let invoked = history.time_ms(anomaly["ops"][0].as_u64().unwrap());
         let acked = anomaly["details"]["known_ms"].as_f64().unwrap();
-        let kill = kills_ms
+        let kill = history
+            .kills_ms
             .iter()
-            .find(|k| **k > acked)
-            .expect("a kill after the write");
+            .find(|k| **k > invoked)
+            .expect("a kill after it");
         assert!(
             kill - acked < 2500.0,
             "a lost write acknowledged {} ms before the kill: {}",
@@ -134,15 +138,36 @@ fn appendfsync_everysec_loses_acknowledged_writes_to_a_kill_when_fsync_is_slow()
     assert_nothing_left(&store);
 }
 
-/// When each kill of the run happened, in ms since the start of the history.
-fn kill_times_ms(run: &std::path::Path) -> Vec<f64> {
-    let text = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|op| op["f"] == "kill" && op["type"] == "invoke")
-        .filter_map(|op| op["time"].as_u64())
-        .map(|ns| ns as f64 / 1e6)
-        .collect()
+/// The times (ms since the start of the history) of a run's ops and of its kills.
+struct History {
+    time_ms: std::collections::HashMap<u64, f64>,
+    kills_ms: Vec<f64>,
+}
+
+impl History {
+    fn read(run: &std::path::Path) -> History {
+        let text = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+        let ops: Vec<serde_json::Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        let ms = |op: &serde_json::Value| op["time"].as_u64().map(|ns| ns as f64 / 1e6);
+        History {
+            time_ms: ops
+                .iter()
+                .filter_map(|op| Some((op["index"].as_u64()?, ms(op)?)))
+                .collect(),
+            kills_ms: ops
+                .iter()
+                .filter(|op| op["f"] == "kill" && op["type"] == "invoke")
+                .filter_map(ms)
+                .collect(),
+        }
+    }
+
+    fn time_ms(&self, index: u64) -> f64 {
+        self.time_ms[&index]
+    }
 }
 
 /// The netns backend mounts the same disks before it starts servers in their namespaces,
