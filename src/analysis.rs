@@ -2,22 +2,24 @@
 //! (`redline check`) and a re-render (`redline report`). The harness only chooses checkers and
 //! options; the analysis itself is the checkers crate's.
 //!
-//! `redline check` on a list-append history takes a lean path ([`analyse_file_lean`]): a
-//! million transactions held as a `History` with their micro-ops are gigabytes, so txn-cycles
-//! reads the file straight into its compact form, and the other checkers get a `History`
-//! whose txn records carry only what they read. Results are the same as [`analyse_file`]'s.
+//! `redline check` reads its input exactly once ([`analyse_input`]), whatever it is (a file, a
+//! pipe, a FIFO), in any format the checkers crate detects. A million list-append transactions
+//! held as a `History` with their micro-ops are gigabytes, so while reading, each transaction
+//! is also fed to txn-cycles' compact form and kept in the `History` with only what the other
+//! checkers read (its first append). Results are the same as [`analyse_file`]'s.
 
 use anyhow::{Context, Result};
 use redline_checkers::expect::{self, Rule, Verdict};
-use redline_checkers::history::{jsonl, HistoryError};
-use redline_checkers::txn_cycles::{self, stream};
+use redline_checkers::history::input::{self, Limits};
+use redline_checkers::history::{jsonl, HistoryError, RealtimeOrder};
+use redline_checkers::txn_cycles::{self, micro_op::Txns, stream};
 use redline_checkers::{
-    registry, CheckOptions, CheckResult, CheckerName, Function, History, Op, OpType, Results,
-    WorkloadKind,
+    registry, CheckOptions, CheckResult, CheckerName, Function, History, InputSummary, Op, OpType,
+    Results, WorkloadKind,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::BufRead;
+use std::io::Read;
 use std::path::Path;
 
 /// What to check and how.
@@ -50,65 +52,80 @@ pub fn analyse_file(path: &Path, req: &AnalysisRequest) -> Result<Analysis> {
     Ok(a)
 }
 
-/// Like [`analyse_file`], with the same results, but a list-append history is never held whole
-/// (see the module doc): txn-cycles checks what [`stream::read_file`] read, and the other
-/// checkers and [`Analysis::history`] see the history with each txn invocation's micro-ops cut
-/// to its first append (split-brain asks only whether it appended) and txn completions'
-/// values dropped. For `redline check`, which prints a summary and no report.
-pub fn analyse_file_lean(path: &Path, req: &AnalysisRequest) -> Result<Analysis> {
-    let workload = req.workload.or_else(|| peek_workload(path));
-    if workload != Some(WorkloadKind::ListAppend) {
-        return analyse_file(path, req);
+/// A history read once: the `History` (transactions cut down, see the module doc), the
+/// transactions in compact form, and how it was read.
+struct ReadOnce {
+    history: History,
+    txns: Option<Txns>,
+    input: InputSummary,
+    warnings: Vec<String>,
+}
+
+/// Reads `input` to its end, once.
+fn read_once(input: impl Read, limits: Limits) -> Result<ReadOnce, HistoryError> {
+    let mut pairer = stream::Pairer::default();
+    let mut ops: Vec<Op> = Vec::new();
+    let info = input::read_each(input, limits, |mut op| {
+        if op.is_client() && op.f == Function::Txn {
+            pairer.push(&op);
+            cut_micro_ops(&mut op);
+        }
+        ops.push(op);
+    })?;
+    // Pairing errors of any record, txn or not, are the history's to report first.
+    let history = History::new(ops)?;
+    if history.realtime() == RealtimeOrder::HistoryOrder {
+        pairer.set_history_order();
     }
-    let context = || format!("reading {}", path.display());
-    let streamed = stream::read_file(path).with_context(context)?;
+    let txns = pairer.finish()?;
+    let input = InputSummary {
+        format: info.format.as_str().to_string(),
+        gzip: info.gzip,
+        records: info.records as u64,
+        realtime_order: history.realtime().as_str().to_string(),
+        independent: history.independent(),
+    };
+    Ok(ReadOnce {
+        history,
+        txns,
+        input,
+        warnings: info.warnings,
+    })
+}
+
+/// What the other checkers need of a txn record: an invocation's first append (split-brain
+/// asks only whether it appended), nothing of a completion.
+fn cut_micro_ops(op: &mut Op) {
+    op.value = if op.op_type == OpType::Invoke {
+        let first_append = op.value.as_array_mut().and_then(|mops| {
+            let i = mops
+                .iter()
+                .position(|m| m.get(0).and_then(Value::as_str) == Some("append"))?;
+            Some(mops.swap_remove(i))
+        });
+        Value::Array(first_append.into_iter().collect())
+    } else {
+        Value::Null
+    };
+}
+
+/// Reads a history from `input` exactly once and checks it (see the module doc). `source`
+/// names the input in errors.
+pub fn analyse_input(input: impl Read, source: &str, req: &AnalysisRequest) -> Result<Analysis> {
+    let read = read_once(input, Limits::default()).with_context(|| format!("reading {source}"))?;
+    let workload = req.workload.or_else(|| WorkloadKind::detect(&read.history));
     let opts = options(req);
     let mut done = BTreeMap::new();
     if checkers_for(req, workload).contains(&CheckerName::TxnCycles) {
-        let result = txn_cycles::check_txns(streamed.txns, &opts);
-        done.insert(CheckerName::TxnCycles, result);
+        done.insert(
+            CheckerName::TxnCycles,
+            txn_cycles::check_txns(read.txns, &opts),
+        );
     }
-    let history = read_lean(path, streamed.records).with_context(context)?;
-    let mut a = analyse_with(history, req, done);
-    a.warnings = streamed.warnings;
+    let mut a = analyse_with(read.history, req, done);
+    a.results.input = Some(read.input);
+    a.warnings = read.warnings;
     Ok(a)
-}
-
-/// The workload of the file's first records (up to 2,000 lines), when they tell.
-fn peek_workload(path: &Path) -> Option<WorkloadKind> {
-    let file = std::fs::File::open(path).ok()?;
-    let mut text = String::new();
-    for line in std::io::BufReader::new(file).lines().take(2000) {
-        text.push_str(&line.ok()?);
-        text.push('\n');
-    }
-    WorkloadKind::detect(&jsonl::read_str(&text).ok()?.history)
-}
-
-/// The history with txn micro-ops cut down as [`analyse_file_lean`] says.
-fn read_lean(path: &Path, records: usize) -> Result<History, HistoryError> {
-    let file = std::fs::File::open(path)?;
-    let mut ops: Vec<Op> = Vec::with_capacity(records);
-    jsonl::read_each(
-        std::io::BufReader::with_capacity(1 << 20, file),
-        |mut op| {
-            if op.f == Function::Txn && op.is_client() {
-                op.value = if op.op_type == OpType::Invoke {
-                    let first_append = op.value.as_array_mut().and_then(|mops| {
-                        let i = mops
-                            .iter()
-                            .position(|m| m.get(0).and_then(Value::as_str) == Some("append"))?;
-                        Some(mops.swap_remove(i))
-                    });
-                    Value::Array(first_append.into_iter().collect())
-                } else {
-                    Value::Null
-                };
-            }
-            ops.push(op);
-        },
-    )?;
-    History::new(ops)
 }
 
 /// Checks a history.
@@ -233,7 +250,9 @@ mod tests {
                 ..AnalysisRequest::default()
             };
             let full = analyse_file(file.path(), &req).unwrap();
-            let lean = analyse_file_lean(file.path(), &req).unwrap();
+            let text = std::fs::read(file.path()).unwrap();
+            let mut lean = analyse_input(text.as_slice(), "test", &req).unwrap();
+            assert_eq!(lean.results.input.take().unwrap().format, "jsonl");
             assert_eq!(lean.workload, Some(WorkloadKind::ListAppend));
             assert_eq!(
                 serde_json::to_string_pretty(&full.results).unwrap(),
@@ -246,11 +265,9 @@ mod tests {
 
     #[test]
     fn other_histories_take_the_ordinary_path() {
-        let mut file = tempfile::NamedTempFile::new().unwrap();
         let text = "{\"index\":0,\"time\":1,\"process\":0,\"type\":\"invoke\",\"f\":\"add\",\"value\":1}\n\
                     {\"index\":1,\"time\":2,\"process\":0,\"type\":\"ok\",\"f\":\"add\",\"value\":1}\n";
-        file.write_all(text.as_bytes()).unwrap();
-        let lean = analyse_file_lean(file.path(), &AnalysisRequest::default()).unwrap();
+        let lean = analyse_input(text.as_bytes(), "test", &AnalysisRequest::default()).unwrap();
         assert_eq!(lean.workload, Some(WorkloadKind::Set));
         assert_eq!(lean.history.ops()[1].value, json!(1));
     }

@@ -19,7 +19,7 @@ pub struct Cli {
 pub enum Command {
     /// Start a cluster, run a workload under faults, check the history.
     Test(Box<TestArgs>),
-    /// Check a stored history (redline's, Jepsen's or Elle's JSONL).
+    /// Check a stored history: redline's, or Jepsen's, Knossos's and Elle's as they are.
     Check(CheckArgs),
     /// Re-render results.json, report.html and junit.xml of a run folder, without the cluster.
     Report(ReportArgs),
@@ -46,9 +46,18 @@ pub struct TestArgs {
     pub repeat: u64,
 }
 
+/// Check a stored history, read once from a file, a pipe or `-` (standard input).
+///
+/// Formats, told apart by their content: JSON lines (redline's history.jsonl, Elle's and
+/// elle-cli's), a JSON array of ops (elle-cli's .json), EDN (Jepsen's history.edn with one map
+/// per line, or one vector of maps as Knossos and Elle write them), and gzip of any of these.
+/// Keywords become strings; `error` may be any value; `jepsen.independent` [key value] tuples
+/// are split into key and value. Real-time order is by `time` when every op has one, else by
+/// the order of the ops in the history (Elle's rule); results.json's `input` says which.
 #[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
 pub struct CheckArgs {
-    /// The history file (JSON lines).
+    /// The history: a path (file, FIFO, /dev/stdin) or - for standard input.
     pub history: PathBuf,
     /// The workload that produced it (default: detected from its operations).
     #[arg(long)]
@@ -65,6 +74,9 @@ pub struct CheckArgs {
     /// Print results.json to stdout instead of the summary table.
     #[arg(long)]
     pub json: bool,
+    /// Give up when the input sends no byte for this many seconds (a FIFO nobody writes to).
+    #[arg(long, default_value_t = 60.0, value_name = "S")]
+    pub read_timeout: f64,
 }
 
 #[derive(Debug, Args)]

@@ -41,4 +41,4 @@ pub mod wait;
 
 pub use history::{Function, History, HistoryError, NemesisValue, Op, OpType, Operation, Process};
 pub use registry::{CheckOptions, CheckerName, WorkloadKind};
-pub use result::{Anomaly, CheckResult, ExpectationOutcome, Results, Validity};
+pub use result::{Anomaly, CheckResult, ExpectationOutcome, InputSummary, Results, Validity};

@@ -164,7 +164,7 @@ pub fn internal(txns: &Txns) -> Vec<Anomaly> {
                         None => state.push((mop.key, known)),
                     }
                 }
-                MopKind::UnknownRead => {}
+                MopKind::UnknownRead | MopKind::Write(_) | MopKind::ReadValue(_) => {}
             }
         }
     }

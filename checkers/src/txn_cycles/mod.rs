@@ -34,6 +34,7 @@ use crate::names::stat;
 use crate::registry::CheckOptions;
 use crate::result::{Anomaly, CheckResult, Validity};
 use graph::Label;
+use micro_op::MopKind;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -91,8 +92,10 @@ pub fn check_txns(txns: Option<micro_op::Txns>, opts: &CheckOptions) -> CheckRes
     }
     let mut result = CheckResult::from_anomalies(found, stats);
     // Micro-ops we could not read (say, rw-register writes) hide dependencies: no `true` then.
-    let undecided =
-        !outcome.exhausted.is_empty() || outcome.scc_failed || !txns.malformed.is_empty();
+    let undecided = !outcome.exhausted.is_empty()
+        || outcome.scc_failed
+        || !txns.malformed.is_empty()
+        || foreign_mops(&txns) > 0;
     if result.valid == Validity::Valid && undecided {
         result.valid = Validity::Unknown;
     }
@@ -170,7 +173,24 @@ fn model_rank(m: &str) -> (usize, usize) {
     (pos, tier)
 }
 
+/// Micro-ops of another model (rw-register's writes and register reads): list-append ignores
+/// them, so it cannot vouch for the history.
+fn foreign_mops(txns: &micro_op::Txns) -> usize {
+    txns.mops
+        .iter()
+        .filter(|m| matches!(m.kind, MopKind::Write(_) | MopKind::ReadValue(_)))
+        .count()
+}
+
 fn notes_for(txns: &micro_op::Txns, vo: &version_order::VersionOrders, notes: &mut Vec<String>) {
+    let foreign = foreign_mops(txns);
+    if foreign > 0 {
+        notes.push(format!(
+            "{foreign} micro-ops were not understood as list-append (register writes or reads \
+             of a single value: an rw-register history? try --workload rw-register) and were \
+             ignored"
+        ));
+    }
     if !txns.malformed.is_empty() {
         let (index, text) = &txns.malformed[0];
         notes.push(format!(

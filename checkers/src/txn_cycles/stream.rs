@@ -9,9 +9,9 @@
 //! line errors first, then the first pairing error, with the same messages.
 
 use super::micro_op::{Builder, Txns};
-use crate::history::{jsonl, Function, HistoryError, Op, OpType, Process};
+use crate::history::{jsonl, Function, HistoryError, Op, OpType, Process, MISSING_TIME};
 use std::collections::HashMap;
-use std::io::BufRead;
+use std::io::Read;
 use std::path::Path;
 
 /// The transactions of a history file and what the reader tolerated.
@@ -27,17 +27,16 @@ pub struct ReadTxns {
 
 /// Reads a history file into transactions.
 pub fn read_file(path: &Path) -> Result<ReadTxns, HistoryError> {
-    let file = std::fs::File::open(path)?;
-    read(std::io::BufReader::with_capacity(1 << 20, file))
+    read(std::fs::File::open(path)?)
 }
 
-/// Reads a history from any buffered reader into transactions.
-pub fn read(input: impl BufRead) -> Result<ReadTxns, HistoryError> {
+/// Reads a history from any reader into transactions.
+pub fn read(input: impl Read) -> Result<ReadTxns, HistoryError> {
     let mut pairer = Pairer::default();
     let mut records = 0usize;
     let warnings = jsonl::read_each(input, |op| {
         records += 1;
-        pairer.push(op);
+        pairer.push(&op);
     })?;
     Ok(ReadTxns {
         txns: pairer.finish()?,
@@ -53,19 +52,25 @@ struct Open {
     invoke: Op,
 }
 
-/// Pairs records as [`History::new`](crate::History::new) does, feeding transactions to a [`Builder`].
+/// Pairs records as [`History::new`](crate::History::new) does, feeding transactions to a
+/// [`Builder`]. Fed every record, it reports the same pairing errors; fed only a history's
+/// client `txn` records (the caller pairing the rest), the same transactions.
 #[derive(Default)]
-struct Pairer {
+pub struct Pairer {
     builder: Builder,
     open: HashMap<Process, Open>,
     last_index: Option<u64>,
     /// The first pairing error; records after it are still parsed (a line error wins, as in
     /// the ordinary reader, which parses every line before pairing).
     error: Option<HistoryError>,
+    /// Some record had no time: record order stands for real time.
+    missing_time: bool,
 }
 
 impl Pairer {
-    fn push(&mut self, op: Op) {
+    /// Takes the next record, in history order.
+    pub fn push(&mut self, op: &Op) {
+        self.missing_time |= op.time == MISSING_TIME;
         if self.error.is_none() {
             if let Err(e) = self.pair(op) {
                 self.error = Some(e);
@@ -74,7 +79,7 @@ impl Pairer {
         }
     }
 
-    fn pair(&mut self, op: Op) -> Result<(), HistoryError> {
+    fn pair(&mut self, op: &Op) -> Result<(), HistoryError> {
         if let Some(prev) = self.last_index {
             if op.index <= prev {
                 return Err(HistoryError::Pairing {
@@ -99,7 +104,13 @@ impl Pairer {
             }
             // `History::operations` yields client invocations only, in invocation order.
             let slot = (op.is_client() && op.f == Function::Txn).then(|| self.builder.reserve());
-            self.open.insert(op.process, Open { slot, invoke: op });
+            self.open.insert(
+                op.process,
+                Open {
+                    slot,
+                    invoke: op.clone(),
+                },
+            );
             return Ok(());
         }
         match self.open.remove(&op.process) {
@@ -113,7 +124,8 @@ impl Pairer {
                         ),
                     });
                 }
-                self.fill(inv, Some(&op));
+                crate::history::check_times(&inv.invoke, op)?;
+                self.fill(inv, Some(op));
             }
             None if op.is_client() => {
                 return Err(HistoryError::Pairing {
@@ -136,8 +148,14 @@ impl Pairer {
         }
     }
 
+    /// Record order stands for real time even if every record fed had a time (the caller saw
+    /// other records without one).
+    pub fn set_history_order(&mut self) {
+        self.missing_time = true;
+    }
+
     /// Invocations never completed are `info`; then the transactions, or the pairing error.
-    fn finish(mut self) -> Result<Option<Txns>, HistoryError> {
+    pub fn finish(mut self) -> Result<Option<Txns>, HistoryError> {
         if let Some(e) = self.error {
             return Err(e);
         }
@@ -146,6 +164,7 @@ impl Pairer {
         for inv in open {
             self.fill(inv, None);
         }
+        self.builder.history_order = self.missing_time;
         Ok(self.builder.finish())
     }
 }

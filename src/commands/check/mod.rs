@@ -1,12 +1,18 @@
-//! `redline check HISTORY.jsonl`: the checkers of a live run, on a stored file.
+//! `redline check HISTORY`: the checkers of a live run, on a stored history (redline's, or
+//! Jepsen's, Knossos's and Elle's as they are), read exactly once.
+//!
+//! - [`source`]: the input, read on a thread with an idle timeout.
+
+pub mod source;
 
 use super::outputs;
 use crate::analysis::{self, AnalysisRequest};
 use crate::cli::CheckArgs;
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context, Result};
 use redline_checkers::expect::parse_rules;
 use redline_checkers::{CheckerName, WorkloadKind};
 use std::str::FromStr;
+use std::time::Duration;
 
 pub fn run(args: &CheckArgs) -> Result<i32> {
     let workload = args
@@ -26,7 +32,17 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
         expect,
         reads_from_master: args.reads_from_master,
     };
-    let analysis = analysis::analyse_file_lean(&args.history, &req)?;
+    if !(args.read_timeout > 0.0 && args.read_timeout.is_finite() && args.read_timeout < 1e9) {
+        return Err(anyhow!(
+            "--read-timeout: {} is not a number of seconds between 0 and 1e9",
+            args.read_timeout
+        ));
+    }
+    let idle = Duration::from_secs_f64(args.read_timeout);
+    let input = source::Source::open(&args.history, idle)
+        .with_context(|| format!("reading {}", args.history.display()))?;
+    let name = input.name().to_string();
+    let analysis = analysis::analyse_input(input, &name, &req)?;
     if analysis.workload.is_none() && args.workload.is_none() {
         eprintln!("redline: could not tell the workload from the history; only availability was checked (use --workload)");
     }
