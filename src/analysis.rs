@@ -117,10 +117,10 @@ pub fn analyse_input(input: impl Read, source: &str, req: &AnalysisRequest) -> R
     let opts = options(req);
     let mut done = BTreeMap::new();
     if checkers_for(req, workload).contains(&CheckerName::TxnCycles) {
-        done.insert(
-            CheckerName::TxnCycles,
-            txn_cycles::check_txns(read.txns, &opts),
-        );
+        let result = registry::isolated(CheckerName::TxnCycles, || {
+            txn_cycles::check_txns(read.txns, &opts)
+        });
+        done.insert(CheckerName::TxnCycles, result);
     }
     let mut a = analyse_with(read.history, req, done);
     a.results.input = Some(read.input);

@@ -214,11 +214,35 @@ impl Default for CheckOptions {
     }
 }
 
-/// Runs one checker.
+/// Runs one checker, isolated ([`isolated`]).
 ///
 /// The time budgets are the only place a checker looks at a clock; they bound how long it may
 /// search and never change a verdict to `true` (an exhausted budget gives `unknown`).
 pub fn run_one(name: CheckerName, history: &History, opts: &CheckOptions) -> CheckResult {
+    isolated(name, || run_unisolated(name, history, opts))
+}
+
+/// Runs `check`, the work of checker `name`, so that a panic in it (a bug) costs only its own
+/// verdict: the result is then `unknown`, with the panic's message in its notes, and every
+/// other checker of the run still reports.
+pub fn isolated(name: CheckerName, check: impl FnOnce() -> CheckResult) -> CheckResult {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(check)) {
+        Ok(result) => result,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".to_string());
+            CheckResult::unknown(format!(
+                "the {name} checker failed with a bug (panic: {message}); its verdict is \
+                 unknown. Please report it with the history."
+            ))
+        }
+    }
+}
+
+fn run_unisolated(name: CheckerName, history: &History, opts: &CheckOptions) -> CheckResult {
     match name {
         CheckerName::LostWrites => crate::lost_writes::check(history, opts),
         CheckerName::StaleReads => crate::stale_reads::check(history, opts),
@@ -232,11 +256,41 @@ pub fn run_one(name: CheckerName, history: &History, opts: &CheckOptions) -> Che
     }
 }
 
-/// Runs a selection of checkers and composes their verdicts.
+/// Runs a selection of checkers, each isolated, and composes their verdicts.
 pub fn run(names: &[CheckerName], history: &History, opts: &CheckOptions) -> Results {
     let checkers: BTreeMap<String, CheckResult> = names
         .iter()
         .map(|&n| (n.as_str().to_string(), run_one(n, history, opts)))
         .collect();
     Results::new(checkers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::result::Validity;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn a_panicking_checker_is_unknown_and_the_others_still_report() {
+        let quiet = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let broken = isolated(CheckerName::TxnCycles, || panic!("index out of bounds: 7"));
+        let fine = isolated(CheckerName::Availability, || {
+            CheckResult::from_anomalies(Vec::new(), Default::default())
+        });
+        std::panic::set_hook(quiet);
+        assert_eq!(broken.valid, Validity::Unknown);
+        assert!(
+            broken.notes[0].contains("index out of bounds: 7"),
+            "{:?}",
+            broken.notes
+        );
+        let mut all = BTreeMap::new();
+        all.insert("txn-cycles".to_string(), broken);
+        all.insert("availability".to_string(), fine);
+        let results = Results::new(all);
+        assert_eq!(results.valid, Validity::Unknown);
+        assert_eq!(results.checkers["availability"].valid, Validity::Valid);
+    }
 }
