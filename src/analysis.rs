@@ -34,6 +34,14 @@ pub struct AnalysisRequest {
     pub reads_from_master: Option<bool>,
 }
 
+/// What `redline check` adds for foreign histories: the models transactional checkers judge
+/// against and rw-register's key assumptions.
+#[derive(Debug, Clone, Default)]
+pub struct ModelOptions {
+    /// `--consistency-models`; empty for the default (strict-serializable).
+    pub consistency_models: Vec<String>,
+}
+
 /// A checked history.
 pub struct Analysis {
     pub history: History,
@@ -111,10 +119,15 @@ fn cut_micro_ops(op: &mut Op) {
 
 /// Reads a history from `input` exactly once and checks it (see the module doc). `source`
 /// names the input in errors.
-pub fn analyse_input(input: impl Read, source: &str, req: &AnalysisRequest) -> Result<Analysis> {
+pub fn analyse_input(
+    input: impl Read,
+    source: &str,
+    req: &AnalysisRequest,
+    models: &ModelOptions,
+) -> Result<Analysis> {
     let read = read_once(input, Limits::default()).with_context(|| format!("reading {source}"))?;
     let workload = req.workload.or_else(|| WorkloadKind::detect(&read.history));
-    let opts = options(req);
+    let opts = options(req, models);
     let mut done = BTreeMap::new();
     if checkers_for(req, workload).contains(&CheckerName::TxnCycles) {
         let result = registry::isolated(CheckerName::TxnCycles, || {
@@ -122,7 +135,7 @@ pub fn analyse_input(input: impl Read, source: &str, req: &AnalysisRequest) -> R
         });
         done.insert(CheckerName::TxnCycles, result);
     }
-    let mut a = analyse_with(read.history, req, done);
+    let mut a = analyse_with(read.history, req, models, done);
     a.results.input = Some(read.input);
     a.warnings = read.warnings;
     Ok(a)
@@ -130,7 +143,7 @@ pub fn analyse_input(input: impl Read, source: &str, req: &AnalysisRequest) -> R
 
 /// Checks a history.
 pub fn analyse(history: History, req: &AnalysisRequest) -> Analysis {
-    analyse_with(history, req, BTreeMap::new())
+    analyse_with(history, req, &ModelOptions::default(), BTreeMap::new())
 }
 
 /// The checkers a request asks for.
@@ -144,11 +157,15 @@ fn checkers_for(req: &AnalysisRequest, workload: Option<WorkloadKind>) -> Vec<Ch
     }
 }
 
-fn options(req: &AnalysisRequest) -> CheckOptions {
+fn options(req: &AnalysisRequest, models: &ModelOptions) -> CheckOptions {
     let mut opts = CheckOptions {
         reads_from_master: req.reads_from_master,
         ..CheckOptions::default()
     };
+
+    if !models.consistency_models.is_empty() {
+        opts.consistency_models = models.consistency_models.clone();
+    }
     expect::apply_to_options(&req.expect, &mut opts);
     opts
 }
@@ -157,11 +174,12 @@ fn options(req: &AnalysisRequest) -> CheckOptions {
 fn analyse_with(
     history: History,
     req: &AnalysisRequest,
+    models: &ModelOptions,
     done: BTreeMap<CheckerName, CheckResult>,
 ) -> Analysis {
     let workload = req.workload.or_else(|| WorkloadKind::detect(&history));
     let checkers = checkers_for(req, workload);
-    let opts = options(req);
+    let opts = options(req, models);
     let mut results = Results::new(
         checkers
             .iter()
@@ -251,7 +269,8 @@ mod tests {
             };
             let full = analyse_file(file.path(), &req).unwrap();
             let text = std::fs::read(file.path()).unwrap();
-            let mut lean = analyse_input(text.as_slice(), "test", &req).unwrap();
+            let mut lean =
+                analyse_input(text.as_slice(), "test", &req, &ModelOptions::default()).unwrap();
             assert_eq!(lean.results.input.take().unwrap().format, "jsonl");
             assert_eq!(lean.workload, Some(WorkloadKind::ListAppend));
             assert_eq!(
@@ -267,7 +286,13 @@ mod tests {
     fn other_histories_take_the_ordinary_path() {
         let text = "{\"index\":0,\"time\":1,\"process\":0,\"type\":\"invoke\",\"f\":\"add\",\"value\":1}\n\
                     {\"index\":1,\"time\":2,\"process\":0,\"type\":\"ok\",\"f\":\"add\",\"value\":1}\n";
-        let lean = analyse_input(text.as_bytes(), "test", &AnalysisRequest::default()).unwrap();
+        let lean = analyse_input(
+            text.as_bytes(),
+            "test",
+            &AnalysisRequest::default(),
+            &ModelOptions::default(),
+        )
+        .unwrap();
         assert_eq!(lean.workload, Some(WorkloadKind::Set));
         assert_eq!(lean.history.ops()[1].value, json!(1));
     }

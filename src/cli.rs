@@ -74,6 +74,11 @@ pub struct CheckArgs {
     /// Print results.json to stdout instead of the summary table.
     #[arg(long)]
     pub json: bool,
+    /// Consistency models a transactional history must satisfy, comma separated, in Elle's
+    /// names (read-committed, snapshot-isolation, serializable, strict-serializable, ...):
+    /// an anomaly they prohibit makes it invalid. Default: strict-serializable.
+    #[arg(long, value_name = "M,...")]
+    pub consistency_models: Option<String>,
     /// Give up when the input sends no byte for this many seconds (a FIFO nobody writes to).
     #[arg(long, default_value_t = 60.0, value_name = "S")]
     pub read_timeout: f64,

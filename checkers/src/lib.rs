@@ -13,6 +13,8 @@
 //! - [`stale_reads`]: replica reads that returned a superseded value.
 //! - [`session`]: read-your-writes and monotonic-reads per process.
 //! - [`wait`]: lost writes grouped by WAIT / WAITAOF acknowledgement level.
+//! - [`consistency_model`]: Elle's lattice of consistency models and the anomalies each
+//!   prohibits; what a set of anomalies rules out (`not`, `also-not`).
 //! - [`counter`]: Jepsen's counter bounds on INCR/GET.
 //! - [`linearizable`]: Wing & Gong / Lowe search for single-register linearizability.
 //! - [`txn_cycles`]: Elle's list-append inference and dependency-cycle search.
@@ -22,6 +24,7 @@
 //! - [`quantiles`]: small statistics helpers shared by the checkers.
 
 pub mod availability;
+pub mod consistency_model;
 pub mod counter;
 pub mod expect;
 pub mod final_reads;

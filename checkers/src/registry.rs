@@ -198,6 +198,9 @@ pub struct CheckOptions {
     pub wait_durable: Option<u64>,
     /// `--expect waitaof-durable=R`: likewise for WAITAOF's replica count.
     pub waitaof_durable: Option<u64>,
+    /// `--consistency-models`: the models a transactional history must satisfy (Elle's
+    /// names); an anomaly they prohibit is invalid. Default `strict-serializable`, as Elle.
+    pub consistency_models: Vec<String>,
 }
 
 impl Default for CheckOptions {
@@ -210,6 +213,7 @@ impl Default for CheckOptions {
             txn_scc_time_budget: Duration::from_secs(30),
             wait_durable: None,
             waitaof_durable: None,
+            consistency_models: vec!["strict-serializable".to_string()],
         }
     }
 }

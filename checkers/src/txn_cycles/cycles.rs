@@ -344,7 +344,7 @@ impl<'a> Bfs<'a> {
         let g = self.ctx.g;
         for (&v, &mask) in g.neighbors_slice(s).iter().zip(g.edges_slice(s)) {
             let Some(lv) = self.local_of(v) else { continue };
-            if let Some((label, st)) = first_edge(class, mask & allowed) {
+            if let Some((label, st)) = first_edge(class, effective(mask) & allowed) {
                 self.visit(lv * STATES as u32 + st, NO_PARENT, label, 1);
             }
         }
@@ -358,7 +358,7 @@ impl<'a> Bfs<'a> {
             for (&w, &mask) in g.neighbors_slice(u).iter().zip(g.edges_slice(u)) {
                 let Some(lw) = self.local_of(w) else { continue };
                 *work += 1;
-                for (label, is_rw) in transitions(mask & allowed) {
+                for (label, is_rw) in transitions(effective(mask) & allowed) {
                     let Some(st2) = next_state(class, st, is_rw) else {
                         continue;
                     };
@@ -418,6 +418,18 @@ impl<'a> Bfs<'a> {
         }
         rev.reverse();
         rev
+    }
+}
+
+/// The labels an edge may be taken as: its data dependencies when it has any, else its order
+/// edges. A pair of transactions related by a dependency and by real time (or process) order
+/// is related by the dependency: Elle explains every step of a cycle by its data dependency
+/// first, so a cycle is never classified by an order edge that stands next to a data one.
+fn effective(mask: u8) -> u8 {
+    if mask & Label::DATA != 0 {
+        mask & Label::DATA
+    } else {
+        mask
     }
 }
 

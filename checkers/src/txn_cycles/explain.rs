@@ -9,64 +9,14 @@ use super::cycles::{Cycle, Step};
 use super::graph::Label;
 use super::micro_op::{MopKind, Txns};
 use super::version_order::{VersionOrders, NO_VERSION};
+use crate::consistency_model;
 use crate::result::Anomaly;
-use serde_json::{json, Value};
+use serde_json::json;
 
-/// The models of the ladder redline reports, weakest first.
-pub const LADDER: [&str; 6] = [
-    "read-uncommitted",
-    "read-committed",
-    "repeatable-read",
-    "snapshot-isolation",
-    "serializable",
-    "strict-serializable",
-];
-
-/// The consistency models an anomaly kind rules out (Adya's and Elle's ladder, item level).
-///
-/// Semantics settled here: G0 and the list-structure anomalies break everything, the G1 family
-/// read committed and up; G-single and G-nonadjacent break snapshot isolation (SI allows only
-/// cycles with two adjacent rw edges) and repeatable read (Adya's PL-2.99 forbids item rw
-/// cycles); G2-item breaks repeatable read and serializability but not SI; lost update breaks
-/// repeatable read and SI. A `-process` variant breaks only the strong-session form of those
-/// models (and strict serializability); a `-realtime` variant only their strong (real-time) form.
+/// The weakest consistency models one anomaly of `kind` rules out (Elle's `not`), in Elle's
+/// friendly names; see [`crate::consistency_model`].
 pub fn models_ruled_out(kind: &str) -> Vec<String> {
-    let (base, variant) = if let Some(b) = kind.strip_suffix("-realtime") {
-        (b, "strong-")
-    } else if let Some(b) = kind.strip_suffix("-process") {
-        (b, "strong-session-")
-    } else {
-        (kind, "")
-    };
-    let from = match base {
-        "G0" | "incompatible-order" | "duplicate-elements" => 0,
-        "G1a" | "G1b" | "G1c" | "internal" | "dirty-update" => 1,
-        "G-single-item" | "G-nonadjacent-item" | "G2-item" | "lost-update" => 2,
-        _ => return Vec::new(),
-    };
-    let mut models: Vec<&str> = LADDER[from..].to_vec();
-    if base == "G2-item" {
-        models.retain(|m| *m != "snapshot-isolation");
-    }
-    if variant.is_empty() {
-        return models.into_iter().map(str::to_string).collect();
-    }
-    let mut out: Vec<String> = models
-        .into_iter()
-        // Elle names no strong or session form of repeatable read.
-        .filter(|m| *m != "strict-serializable" && *m != "repeatable-read")
-        .map(|m| {
-            if variant == "strong-" && m == "serializable" {
-                "strict-serializable".to_string()
-            } else {
-                format!("{variant}{m}")
-            }
-        })
-        .collect();
-    if !out.iter().any(|m| m == "strict-serializable") {
-        out.push("strict-serializable".to_string());
-    }
-    out
+    consistency_model::boundary(&[kind]).0.into_iter().collect()
 }
 
 /// The anomaly for a cycle: witnesses are the completion op indices of its transactions.
@@ -260,26 +210,29 @@ pub fn show_list(txns: &Txns, list: &[i64]) -> String {
     }
 }
 
-/// JSON list of models, for stats.
-pub fn models_json(models: &[String]) -> Value {
-    Value::from(models.to_vec())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn models_follow_the_ladder() {
-        assert_eq!(models_ruled_out("G0")[0], "read-uncommitted");
-        assert_eq!(models_ruled_out("G1c")[0], "read-committed");
-        assert!(!models_ruled_out("G2-item").contains(&"snapshot-isolation".to_string()));
-        assert!(models_ruled_out("G-single-item").contains(&"snapshot-isolation".to_string()));
+    fn each_anomaly_names_the_weakest_models_it_rules_out() {
+        assert_eq!(models_ruled_out("G0"), ["read-uncommitted"]);
+        assert_eq!(models_ruled_out("G1c"), ["read-committed"]);
+        assert_eq!(models_ruled_out("G2-item"), ["repeatable-read"]);
+        assert_eq!(
+            models_ruled_out("G-single-item"),
+            ["consistent-view", "repeatable-read"]
+        );
+        assert_eq!(models_ruled_out("internal"), ["read-atomic"]);
+        assert_eq!(models_ruled_out("incompatible-order"), ["read-committed"]);
         assert_eq!(
             models_ruled_out("G2-item-realtime"),
-            vec!["strict-serializable".to_string()]
+            ["strong-serializable"]
         );
-        assert!(models_ruled_out("G0-process").contains(&"strong-session-read-committed".into()));
+        assert_eq!(
+            models_ruled_out("G0-process"),
+            ["strong-session-read-uncommitted"]
+        );
         assert!(models_ruled_out("no-such-kind").is_empty());
     }
 }

@@ -42,12 +42,30 @@ impl Label {
 /// The graph type: node weights unused, edge weights are label bit sets.
 pub type DepGraph = Csr<(), u8, Directed, u32>;
 
-/// Builds the dependency graph over `txns.txns.len()` nodes.
-pub fn build(txns: &Txns, vo: &VersionOrders) -> DepGraph {
+/// The order edges a set of consistency models needs (Elle builds process and real-time edges
+/// only when an anomaly the models prohibit uses them; real-time order covers process order,
+/// a process being sequential): [`Label::PROCESS`] and/or [`Label::REALTIME`] bits.
+pub fn scope(models: &[String]) -> u8 {
+    let prohibited = crate::consistency_model::anomalies_prohibited_by(models);
+    if prohibited.iter().any(|a| a.ends_with("-realtime")) {
+        Label::PROCESS | Label::REALTIME
+    } else if prohibited.iter().any(|a| a.ends_with("-process")) {
+        Label::PROCESS
+    } else {
+        0
+    }
+}
+
+/// Builds the dependency graph over `txns.txns.len()` nodes, with the order edges in `scope`.
+pub fn build(txns: &Txns, vo: &VersionOrders, scope: u8) -> DepGraph {
     let mut edges: Vec<(u32, u32, u8)> = Vec::with_capacity(txns.txns.len() * 4);
     data_edges(txns, vo, &mut edges);
-    process_edges(txns, &mut edges);
-    realtime_edges(txns, &mut edges);
+    if scope & Label::PROCESS != 0 {
+        process_edges(txns, &mut edges);
+    }
+    if scope & Label::REALTIME != 0 {
+        realtime_edges(txns, &mut edges);
+    }
     edges.par_sort_unstable_by_key(|&(a, b, _)| (a, b));
     // Merge parallel edges in place (no second list: at a million transactions the edge list
     // is the largest thing the checker builds).

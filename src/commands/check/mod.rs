@@ -6,11 +6,11 @@
 pub mod source;
 
 use super::outputs;
-use crate::analysis::{self, AnalysisRequest};
+use crate::analysis::{self, AnalysisRequest, ModelOptions};
 use crate::cli::CheckArgs;
 use anyhow::{anyhow, Context, Result};
 use redline_checkers::expect::parse_rules;
-use redline_checkers::{CheckerName, WorkloadKind};
+use redline_checkers::{consistency_model, CheckerName, WorkloadKind};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -26,12 +26,18 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
         None => Vec::new(),
     };
     let expect = parse_rules(&args.expect)?;
+    let consistency_models = match &args.consistency_models {
+        Some(list) => consistency_model::parse_models(list)
+            .map_err(|e| anyhow!("--consistency-models: {e}"))?,
+        None => Vec::new(),
+    };
     let req = AnalysisRequest {
         workload,
         checkers,
         expect,
         reads_from_master: args.reads_from_master,
     };
+    let models = ModelOptions { consistency_models };
     if !(args.read_timeout > 0.0 && args.read_timeout.is_finite() && args.read_timeout < 1e9) {
         return Err(anyhow!(
             "--read-timeout: {} is not a number of seconds between 0 and 1e9",
@@ -42,7 +48,7 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
     let input = source::Source::open(&args.history, idle)
         .with_context(|| format!("reading {}", args.history.display()))?;
     let name = input.name().to_string();
-    let analysis = analysis::analyse_input(input, &name, &req)?;
+    let analysis = analysis::analyse_input(input, &name, &req, &models)?;
     if analysis.workload.is_none() && args.workload.is_none() {
         eprintln!("redline: could not tell the workload from the history; only availability was checked (use --workload)");
     }
