@@ -14,8 +14,8 @@ use redline_checkers::history::input::{self, Limits};
 use redline_checkers::history::{jsonl, HistoryError, RealtimeOrder};
 use redline_checkers::txn_cycles::{self, micro_op::Txns, stream};
 use redline_checkers::{
-    registry, CheckOptions, CheckResult, CheckerName, Function, History, InputSummary, Op, OpType,
-    Results, WorkloadKind,
+    registry, rw_register, CheckOptions, CheckResult, CheckerName, Function, History, InputSummary,
+    KeyAssumptions, Model, Op, OpType, Results, WorkloadKind,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -38,14 +38,21 @@ pub struct AnalysisRequest {
 /// against and rw-register's key assumptions.
 #[derive(Debug, Clone, Default)]
 pub struct ModelOptions {
+    /// `--workload` of `redline check`, which may name a model redline has no workload for.
+    pub model: Option<Model>,
     /// `--consistency-models`; empty for the default (strict-serializable).
     pub consistency_models: Vec<String>,
+    /// rw-register's `--sequential-keys`, `--linearizable-keys`, `--wfr-keys`.
+    pub key_assumptions: KeyAssumptions,
 }
 
 /// A checked history.
 pub struct Analysis {
     pub history: History,
+    /// The workload, when the model is one of redline's.
     pub workload: Option<WorkloadKind>,
+    /// The model checked against (a workload, or Elle's rw-register), when known.
+    pub model: Option<Model>,
     pub results: Results,
     pub verdict: Verdict,
     /// Things tolerated while reading (a truncated final line).
@@ -126,16 +133,26 @@ pub fn analyse_input(
     models: &ModelOptions,
 ) -> Result<Analysis> {
     let read = read_once(input, Limits::default()).with_context(|| format!("reading {source}"))?;
-    let workload = req.workload.or_else(|| WorkloadKind::detect(&read.history));
+    let model = models
+        .model
+        .or(req.workload.map(Model::Workload))
+        .or_else(|| Model::detect(&read.history, read.txns.as_ref()));
     let opts = options(req, models);
+    let checkers = checkers_for(req, model);
     let mut done = BTreeMap::new();
-    if checkers_for(req, workload).contains(&CheckerName::TxnCycles) {
+    if checkers.contains(&CheckerName::RwRegister) {
+        let result = registry::isolated(CheckerName::RwRegister, || {
+            rw_register::check_txns(read.txns.as_ref(), &opts)
+        });
+        done.insert(CheckerName::RwRegister, result);
+    }
+    if checkers.contains(&CheckerName::TxnCycles) {
         let result = registry::isolated(CheckerName::TxnCycles, || {
             txn_cycles::check_txns(read.txns, &opts)
         });
         done.insert(CheckerName::TxnCycles, result);
     }
-    let mut a = analyse_with(read.history, req, models, done);
+    let mut a = analyse_with(read.history, req, model, models, done);
     a.results.input = Some(read.input);
     a.warnings = read.warnings;
     Ok(a)
@@ -143,15 +160,25 @@ pub fn analyse_input(
 
 /// Checks a history.
 pub fn analyse(history: History, req: &AnalysisRequest) -> Analysis {
-    analyse_with(history, req, &ModelOptions::default(), BTreeMap::new())
+    let model = req
+        .workload
+        .map(Model::Workload)
+        .or_else(|| Model::detect(&history, None));
+    analyse_with(
+        history,
+        req,
+        model,
+        &ModelOptions::default(),
+        BTreeMap::new(),
+    )
 }
 
 /// The checkers a request asks for.
-fn checkers_for(req: &AnalysisRequest, workload: Option<WorkloadKind>) -> Vec<CheckerName> {
+fn checkers_for(req: &AnalysisRequest, model: Option<Model>) -> Vec<CheckerName> {
     if !req.checkers.is_empty() {
         req.checkers.clone()
-    } else if let Some(w) = workload {
-        CheckerName::defaults_for(w)
+    } else if let Some(m) = model {
+        CheckerName::defaults_for_model(m)
     } else {
         vec![CheckerName::Availability]
     }
@@ -166,6 +193,7 @@ fn options(req: &AnalysisRequest, models: &ModelOptions) -> CheckOptions {
     if !models.consistency_models.is_empty() {
         opts.consistency_models = models.consistency_models.clone();
     }
+    opts.key_assumptions = models.key_assumptions;
     expect::apply_to_options(&req.expect, &mut opts);
     opts
 }
@@ -174,11 +202,11 @@ fn options(req: &AnalysisRequest, models: &ModelOptions) -> CheckOptions {
 fn analyse_with(
     history: History,
     req: &AnalysisRequest,
+    model: Option<Model>,
     models: &ModelOptions,
     done: BTreeMap<CheckerName, CheckResult>,
 ) -> Analysis {
-    let workload = req.workload.or_else(|| WorkloadKind::detect(&history));
-    let checkers = checkers_for(req, workload);
+    let checkers = checkers_for(req, model);
     let opts = options(req, models);
     let mut results = Results::new(
         checkers
@@ -196,7 +224,8 @@ fn analyse_with(
     let verdict = expect::verdict(&results.expectations);
     Analysis {
         history,
-        workload,
+        workload: model.and_then(Model::workload),
+        model,
         results,
         verdict,
         warnings: Vec::new(),

@@ -59,8 +59,10 @@ pub struct TestArgs {
 pub struct CheckArgs {
     /// The history: a path (file, FIFO, /dev/stdin) or - for standard input.
     pub history: PathBuf,
-    /// The workload that produced it (default: detected from its operations).
-    #[arg(long)]
+    /// The model to check against (default: told from the operations): register (Knossos
+    /// cas-register), counter (add/incr and reads of the total), set (Jepsen set/set-full),
+    /// list-append (Elle), rw-register (Elle), wait, waitaof.
+    #[arg(long, value_name = "MODEL")]
     pub workload: Option<String>,
     /// Comma list of checkers (default: the workload's), e.g. lost-writes,availability.
     #[arg(long)]
@@ -79,6 +81,16 @@ pub struct CheckArgs {
     /// an anomaly they prohibit makes it invalid. Default: strict-serializable.
     #[arg(long, value_name = "M,...")]
     pub consistency_models: Option<String>,
+    /// rw-register: assume each key is sequentially consistent (process order orders its
+    /// versions).
+    #[arg(long)]
+    pub sequential_keys: bool,
+    /// rw-register: assume each key is linearizable (real-time order orders its versions).
+    #[arg(long)]
+    pub linearizable_keys: bool,
+    /// rw-register: assume writes follow reads within a transaction.
+    #[arg(long)]
+    pub wfr_keys: bool,
     /// Give up when the input sends no byte for this many seconds (a FIFO nobody writes to).
     #[arg(long, default_value_t = 60.0, value_name = "S")]
     pub read_timeout: f64,

@@ -19,8 +19,20 @@ pub fn models_ruled_out(kind: &str) -> Vec<String> {
     consistency_model::boundary(&[kind]).0.into_iter().collect()
 }
 
-/// The anomaly for a cycle: witnesses are the completion op indices of its transactions.
+/// Says why one transaction precedes the next through a data dependency (ww, wr or rw),
+/// given the names of the two; `None` when it cannot tell.
+pub type DataJustifier<'a> = dyn Fn(&Step, &str, &str) -> Option<String> + 'a;
+
+/// The anomaly for a list-append cycle: witnesses are the completion op indices of its
+/// transactions.
 pub fn cycle_anomaly(cycle: &Cycle, txns: &Txns, vo: &VersionOrders) -> Anomaly {
+    cycle_anomaly_with(cycle, txns, &|step, an, bn| {
+        justify_data(step, txns, vo, an, bn)
+    })
+}
+
+/// The anomaly for a cycle, data steps explained by `data`, order steps here.
+pub fn cycle_anomaly_with(cycle: &Cycle, txns: &Txns, data: &DataJustifier<'_>) -> Anomaly {
     let kind = cycle.kind();
     let names: Vec<u32> = cycle.steps.iter().map(|s| s.from).collect();
     let name = |t: u32| {
@@ -30,7 +42,7 @@ pub fn cycle_anomaly(cycle: &Cycle, txns: &Txns, vo: &VersionOrders) -> Anomaly 
     let mut sentences = Vec::new();
     let mut steps_json = Vec::new();
     for (i, step) in cycle.steps.iter().enumerate() {
-        let why = justify(step, txns, vo, &name);
+        let why = justify(step, txns, data, &name);
         let (a, b) = (&txns.txns[step.from as usize], &txns.txns[step.to as usize]);
         // Each transaction is introduced with its op index the first time it appears.
         let lead = if i == 0 {
@@ -79,12 +91,52 @@ pub fn label_name(label: u8) -> &'static str {
 }
 
 /// Why `step.from` precedes `step.to`, in words.
-fn justify(step: &Step, txns: &Txns, vo: &VersionOrders, name: &dyn Fn(u32) -> String) -> String {
+fn justify(
+    step: &Step,
+    txns: &Txns,
+    data: &DataJustifier<'_>,
+    name: &dyn Fn(u32) -> String,
+) -> String {
     let (a, b) = (step.from, step.to);
     let (an, bn) = (name(a), name(b));
-    let writer = |k: u32, e| vo.writers.get(&(k, e)).map(|w| w.txn);
     let found = match step.label {
-        Label::WW => justify_ww(a, b, txns, vo, &an, &bn),
+        Label::WW | Label::WR | Label::RW => data(step, &an, &bn),
+        Label::PROCESS => Some(format!(
+            "process {} ran {an} and then {bn}",
+            txns.txns[a as usize].process
+        )),
+        Label::REALTIME => {
+            let (ta, tb) = (&txns.txns[a as usize], &txns.txns[b as usize]);
+            Some(if txns.times_from_index {
+                format!(
+                    "{an} completed (op {}) before {bn} was invoked (op {})",
+                    ta.index, tb.invoke_index
+                )
+            } else {
+                format!(
+                    "{an} completed at {:.3} ms, before {bn} was invoked at {:.3} ms",
+                    ta.end.unwrap_or(0) as f64 / 1e6,
+                    tb.start as f64 / 1e6
+                )
+            })
+        }
+        _ => None,
+    };
+    found.unwrap_or_else(|| format!("of a {} dependency", label_name(step.label)))
+}
+
+/// Why `step.from` precedes `step.to` through a list-append dependency.
+fn justify_data(
+    step: &Step,
+    txns: &Txns,
+    vo: &VersionOrders,
+    an: &str,
+    bn: &str,
+) -> Option<String> {
+    let (a, b) = (step.from, step.to);
+    let writer = |k: u32, e| vo.writers.get(&(k, e)).map(|w| w.txn);
+    match step.label {
+        Label::WW => justify_ww(a, b, txns, vo, an, bn),
         Label::WR => reads_of(txns, vo, b).find_map(|(k, v)| {
             let e = *vo.orders[k as usize].get((v as usize).checked_sub(1)?)?;
             (writer(k, e) == Some(a)).then(|| {
@@ -116,28 +168,8 @@ fn justify(step: &Step, txns: &Txns, vo: &VersionOrders, name: &dyn Fn(u32) -> S
                 txns.elem_name(next)
             ))
         }),
-        Label::PROCESS => Some(format!(
-            "process {} ran {an} and then {bn}",
-            txns.txns[a as usize].process
-        )),
-        Label::REALTIME => {
-            let (ta, tb) = (&txns.txns[a as usize], &txns.txns[b as usize]);
-            Some(if txns.times_from_index {
-                format!(
-                    "{an} completed (op {}) before {bn} was invoked (op {})",
-                    ta.index, tb.invoke_index
-                )
-            } else {
-                format!(
-                    "{an} completed at {:.3} ms, before {bn} was invoked at {:.3} ms",
-                    ta.end.unwrap_or(0) as f64 / 1e6,
-                    tb.start as f64 / 1e6
-                )
-            })
-        }
         _ => None,
-    };
-    found.unwrap_or_else(|| format!("of a {} dependency", label_name(step.label)))
+    }
 }
 
 /// Why `b` follows `a` in a key's version order (ww).

@@ -19,7 +19,7 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
 /// Anomaly kinds that leave a verdict undecided rather than false (Elle's `:unknown`).
-pub const UNDECIDING_KINDS: &[&str] = &["duplicate-appends"];
+pub const UNDECIDING_KINDS: &[&str] = &["duplicate-appends", "duplicate-writes"];
 
 /// Reasons a verdict cannot be `true`, with the anomaly-type name Elle gives the ones it names
 /// (`empty-transaction-graph`, `cycle-search-timeout`).

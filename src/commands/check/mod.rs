@@ -10,15 +10,15 @@ use crate::analysis::{self, AnalysisRequest, ModelOptions};
 use crate::cli::CheckArgs;
 use anyhow::{anyhow, Context, Result};
 use redline_checkers::expect::parse_rules;
-use redline_checkers::{consistency_model, CheckerName, WorkloadKind};
+use redline_checkers::{consistency_model, CheckerName, KeyAssumptions, Model};
 use std::str::FromStr;
 use std::time::Duration;
 
 pub fn run(args: &CheckArgs) -> Result<i32> {
-    let workload = args
+    let model = args
         .workload
         .as_deref()
-        .map(WorkloadKind::from_str)
+        .map(Model::from_str)
         .transpose()
         .map_err(|e| anyhow!("--workload: {e}"))?;
     let checkers = match &args.checkers {
@@ -32,12 +32,20 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
         None => Vec::new(),
     };
     let req = AnalysisRequest {
-        workload,
+        workload: model.and_then(Model::workload),
         checkers,
         expect,
         reads_from_master: args.reads_from_master,
     };
-    let models = ModelOptions { consistency_models };
+    let models = ModelOptions {
+        model,
+        consistency_models,
+        key_assumptions: KeyAssumptions {
+            sequential: args.sequential_keys,
+            linearizable: args.linearizable_keys,
+            writes_follow_reads: args.wfr_keys,
+        },
+    };
     if !(args.read_timeout > 0.0 && args.read_timeout.is_finite() && args.read_timeout < 1e9) {
         return Err(anyhow!(
             "--read-timeout: {} is not a number of seconds between 0 and 1e9",
@@ -49,7 +57,7 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
         .with_context(|| format!("reading {}", args.history.display()))?;
     let name = input.name().to_string();
     let analysis = analysis::analyse_input(input, &name, &req, &models)?;
-    if analysis.workload.is_none() && args.workload.is_none() {
+    if analysis.model.is_none() && args.workload.is_none() {
         eprintln!("redline: could not tell the workload from the history; only availability was checked (use --workload)");
     }
     outputs::print(None, &analysis, args.json)?;
