@@ -20,6 +20,22 @@ pub enum Command {
     /// Start a cluster, run a workload under faults, check the history.
     Test(Box<TestArgs>),
     /// Check a stored history: redline's, or Jepsen's, Knossos's and Elle's as they are.
+    ///
+    /// Read once from a file, a pipe or `-` (standard input). Formats, told apart by their
+    /// content: JSON lines (redline's history.jsonl, Elle's and elle-cli's), a JSON array of
+    /// ops (elle-cli's .json), EDN (Jepsen's history.edn, one map per line, or one vector of
+    /// maps as Knossos and Elle write them), and gzip of any of these. Keywords become
+    /// strings; `error` may be any value; jepsen.independent [key value] tuples are split into
+    /// key and value.
+    ///
+    /// Real-time order is by `time` when every op has one, else by the order of the ops in the
+    /// history (Elle's rule); results.json's `input.realtime_order` says which.
+    ///
+    /// Models (--workload; default: told from the ops): register (Knossos cas-register),
+    /// counter (Jepsen's add/read counter, redline's incr), set (Jepsen's set and set-full),
+    /// list-append (Elle), rw-register (Elle), wait, waitaof. Transactional verdicts follow
+    /// Elle's: --consistency-models, `not` / `also-not`, Elle's anomaly names.
+    #[command(verbatim_doc_comment)]
     Check(CheckArgs),
     /// Re-render results.json, report.html and junit.xml of a run folder, without the cluster.
     Report(ReportArgs),
@@ -46,16 +62,8 @@ pub struct TestArgs {
     pub repeat: u64,
 }
 
-/// Check a stored history, read once from a file, a pipe or `-` (standard input).
-///
-/// Formats, told apart by their content: JSON lines (redline's history.jsonl, Elle's and
-/// elle-cli's), a JSON array of ops (elle-cli's .json), EDN (Jepsen's history.edn with one map
-/// per line, or one vector of maps as Knossos and Elle write them), and gzip of any of these.
-/// Keywords become strings; `error` may be any value; `jepsen.independent` [key value] tuples
-/// are split into key and value. Real-time order is by `time` when every op has one, else by
-/// the order of the ops in the history (Elle's rule); results.json's `input` says which.
+/// The arguments of `redline check` (see [`Command::Check`]).
 #[derive(Debug, Args)]
-#[command(verbatim_doc_comment)]
 pub struct CheckArgs {
     /// The history: a path (file, FIFO, /dev/stdin) or - for standard input.
     pub history: PathBuf,

@@ -224,3 +224,23 @@ fn a_completion_before_its_invocation_names_the_op() {
         "{err}"
     );
 }
+
+#[test]
+fn help_lists_the_formats_and_models() {
+    let out = redline().args(["check", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for word in [
+        "JSON lines",
+        "JSON array",
+        "EDN",
+        "gzip",
+        "register",
+        "counter",
+        "set",
+        "list-append",
+        "rw-register",
+        "--consistency-models",
+    ] {
+        assert!(help.contains(word), "{word} missing from:\n{help}");
+    }
+}
