@@ -8,6 +8,7 @@
 //!   detected from the content and read one record at a time within size bounds.
 //! - [`edn`]: EDN records as JSON values (keywords become strings).
 //! - [`record`]: one parsed record made into an `Op` (foreign spellings normalised).
+//! - [`pairing`]: the rules that pair invocations with completions (shared with streaming).
 //! - [`independent`]: `jepsen.independent` histories, whose values are `[key value]` tuples.
 //! - [`jsonl`]: reading a whole history into a `History` (line-numbered errors, tolerant of a
 //!   truncated tail), in any of those formats.
@@ -30,6 +31,7 @@ pub mod input;
 pub mod jsonl;
 pub mod nemesis_value;
 pub mod op;
+pub mod pairing;
 pub mod record;
 pub mod writer;
 
@@ -166,81 +168,27 @@ impl History {
     }
 }
 
-/// The partner of every record (see [`History::new`]).
+/// The partner of every record (see [`History::new`] and [`pairing`]).
 fn pair(ops: &[Op]) -> Result<Vec<Option<usize>>, HistoryError> {
     let mut partner = vec![None; ops.len()];
     let mut open: HashMap<Process, usize> = HashMap::new();
     let mut last_index: Option<u64> = None;
     for (pos, op) in ops.iter().enumerate() {
-        if let Some(prev) = last_index {
-            if op.index <= prev {
-                return Err(HistoryError::Pairing {
-                    index: op.index,
-                    reason: format!("index {} does not follow {prev}", op.index),
-                });
-            }
-        }
-        last_index = Some(op.index);
+        pairing::check_index(op, &mut last_index)?;
         if op.op_type == OpType::Invoke {
-            if let Some(&prior) = open.get(&op.process) {
-                if op.is_client() {
-                    return Err(HistoryError::Pairing {
-                        index: op.index,
-                        reason: format!(
-                            "process {} invoked again while op {} was still open \
-                             (a process whose op ended info must continue under a new id)",
-                            op.process, ops[prior].index
-                        ),
-                    });
-                }
-            }
+            pairing::check_invoke(op, open.get(&op.process).map(|&p| &ops[p]))?;
             open.insert(op.process, pos);
             continue;
         }
-        match open.remove(&op.process) {
-            Some(inv) => {
-                if ops[inv].f != op.f {
-                    return Err(HistoryError::Pairing {
-                        index: op.index,
-                        reason: format!(
-                            "completion f {:?} does not match invocation {} f {:?}",
-                            op.f, ops[inv].index, ops[inv].f
-                        ),
-                    });
-                }
-                check_times(&ops[inv], op)?;
+        let inv = open.remove(&op.process);
+        if pairing::check_completion(op, inv.map(|i| &ops[i]))? {
+            if let Some(inv) = inv {
                 partner[inv] = Some(pos);
                 partner[pos] = Some(inv);
             }
-            None if op.is_client() => {
-                return Err(HistoryError::Pairing {
-                    index: op.index,
-                    reason: format!(
-                        "{} completion by process {} with no open invocation",
-                        op.op_type.as_str(),
-                        op.process
-                    ),
-                });
-            }
-            None => {} // a standalone nemesis/observer event
         }
     }
     Ok(partner)
-}
-
-/// A completion cannot happen before its invocation; both must carry a time to compare.
-pub(crate) fn check_times(invoke: &Op, completion: &Op) -> Result<(), HistoryError> {
-    let timed = invoke.time != op::MISSING_TIME && completion.time != op::MISSING_TIME;
-    if timed && completion.time < invoke.time {
-        return Err(HistoryError::Pairing {
-            index: completion.index,
-            reason: format!(
-                "completed at time {} ns, before its invocation (op {}) at {} ns",
-                completion.time, invoke.index, invoke.time
-            ),
-        });
-    }
-    Ok(())
 }
 
 impl History {

@@ -106,49 +106,54 @@ pub fn aborted_and_intermediate_reads(txns: &Txns) -> Vec<Anomaly> {
             let MopKind::ReadValue(e) = mop.kind else {
                 continue;
             };
-            let key = txns.key_name(mop.key);
+            let read = Read {
+                txns,
+                reader: txn.index,
+                key: mop.key,
+                value: e,
+            };
             if let Some(&w) = failed.get(&(mop.key, e)) {
-                let writer = &txns.txns[w as usize];
-                let text = format!(
-                    "op {} read key {key} = {}, which op {} wrote in a transaction that failed \
-                     (did not commit)",
-                    txn.index,
-                    txns.elem_name(e),
-                    writer.index
-                );
-                let details = json!({"value": txns.elem_name(e), "writer": writer.index});
-                out.push(make(
+                out.push(read.anomaly(
                     "G1a",
-                    vec![writer.index, txn.index],
-                    key,
-                    text,
-                    details,
+                    w,
+                    "wrote in a transaction that failed (did not commit)",
                 ));
             }
             match intermediate.get(&(mop.key, e)) {
-                Some(&w) if w as usize != t => {
-                    let writer = &txns.txns[w as usize];
-                    let text = format!(
-                        "op {} read key {key} = {}, which op {} wrote and then overwrote in \
-                         the same transaction: the read observed an intermediate state",
-                        txn.index,
-                        txns.elem_name(e),
-                        writer.index
-                    );
-                    let details = json!({"value": txns.elem_name(e), "writer": writer.index});
-                    out.push(make(
-                        "G1b",
-                        vec![writer.index, txn.index],
-                        key,
-                        text,
-                        details,
-                    ));
-                }
+                Some(&w) if w as usize != t => out.push(read.anomaly(
+                    "G1b",
+                    w,
+                    "wrote and then overwrote in the same transaction: the read observed an \
+                     intermediate state",
+                )),
                 _ => {}
             }
         }
     }
     out
+}
+
+/// An `ok` read of a value some other transaction should never have shown.
+struct Read<'a> {
+    txns: &'a Txns,
+    reader: u64,
+    key: KeyId,
+    value: Elem,
+}
+
+impl Read<'_> {
+    /// The anomaly: op `reader` read the value, which transaction `writer` `did`.
+    fn anomaly(&self, kind: &str, writer: u32, did: &str) -> Anomaly {
+        let writer = self.txns.txns[writer as usize].index;
+        let key = self.txns.key_name(self.key);
+        let value = self.txns.elem_name(self.value);
+        let text = format!(
+            "op {} read key {key} = {value}, which op {writer} {did}",
+            self.reader
+        );
+        let details = json!({"value": value, "writer": writer});
+        make(kind, vec![writer, self.reader], key, text, details)
+    }
 }
 
 /// `lost-update`: `ok` transactions that read one version of a key and then wrote it.

@@ -71,37 +71,15 @@ pub fn check_txns(txns: Option<&Txns>, opts: &CheckOptions) -> CheckResult {
             ),
         );
     }
-    if let Some((index, text)) = txns.malformed.first() {
-        undecided.add(
-            None,
-            format!(
-                "{} micro-ops were not understood and were ignored (first: op {index}: {text})",
-                txns.malformed.len()
-            ),
-        );
-    }
-    for (scc, size, member) in &outcome.exhausted {
-        undecided.add(
-            Some("cycle-search-timeout"),
-            format!(
-                "cycle search budget ({:?}) ran out in SCC #{scc} ({size} transactions, \
-                 including op {}) before any cycle was found",
-                opts.txn_scc_time_budget, txns.txns[*member as usize].index
-            ),
-        );
-    }
+    undecided.malformed(txns);
+    undecided.search(&outcome, txns, opts.txn_scc_time_budget);
+    undecided.empty_graph(
+        &built.graph,
+        "no wr edge, no ww or rw edge the key assumptions allow",
+    );
     let edges: usize = (0..built.graph.node_count() as u32)
         .map(|n| built.graph.edges_slice(n).len())
         .sum();
-    if edges == 0 {
-        undecided.add(
-            Some("empty-transaction-graph"),
-            "no transaction depends on another (no wr edge, no ww or rw edge the key \
-             assumptions allow, nor a process or real-time one the requested models use): \
-             nothing was tested"
-                .into(),
-        );
-    }
     let mut stats = serde_json::Map::new();
     stats.insert("txns".into(), Value::from(txns.txns.len()));
     stats.insert("keys".into(), Value::from(txns.key_names.len()));

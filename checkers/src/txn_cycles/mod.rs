@@ -98,22 +98,7 @@ fn undecided_reasons(
     opts: &CheckOptions,
     undecided: &mut verdict::Undecided,
 ) {
-    for (scc, size, member) in &outcome.exhausted {
-        undecided.add(
-            Some("cycle-search-timeout"),
-            format!(
-                "cycle search budget ({:?}) ran out in SCC #{scc} ({size} transactions, \
-                 including op {}) before any cycle was found",
-                opts.txn_scc_time_budget, txns.txns[*member as usize].index
-            ),
-        );
-    }
-    if outcome.scc_failed {
-        undecided.add(
-            None,
-            "the SCC computation could not run (no thread for its stack): cycles unknown".into(),
-        );
-    }
+    undecided.search(outcome, txns, opts.txn_scc_time_budget);
     // Micro-ops we could not read (say, rw-register writes) hide dependencies.
     let foreign = foreign_mops(txns);
     if foreign > 0 {
@@ -126,28 +111,8 @@ fn undecided_reasons(
             ),
         );
     }
-    if let Some((index, text)) = txns.malformed.first() {
-        undecided.add(
-            None,
-            format!(
-                "{} micro-ops were not understood and were ignored (first: op {index}: {text})",
-                txns.malformed.len()
-            ),
-        );
-    }
-    if !graph_has_edges(g) {
-        undecided.add(
-            Some("empty-transaction-graph"),
-            "no transaction depends on another (no ww, wr or rw edge, nor a process or \
-             real-time one the requested models use): nothing was tested"
-                .into(),
-        );
-    }
-}
-
-/// Whether any transaction depends on another (the graph holds only the edges in scope).
-fn graph_has_edges(g: &graph::DepGraph) -> bool {
-    (0..g.node_count() as u32).any(|n| !g.edges_slice(n).is_empty())
+    undecided.malformed(txns);
+    undecided.empty_graph(g, "no ww, wr or rw edge");
 }
 
 /// Counts of transactions, keys and edges.

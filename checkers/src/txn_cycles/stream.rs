@@ -9,7 +9,7 @@
 //! line errors first, then the first pairing error, with the same messages.
 
 use super::micro_op::{Builder, Txns};
-use crate::history::{jsonl, Function, HistoryError, Op, OpType, Process, MISSING_TIME};
+use crate::history::{jsonl, pairing, Function, HistoryError, Op, OpType, Process, MISSING_TIME};
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
@@ -80,28 +80,9 @@ impl Pairer {
     }
 
     fn pair(&mut self, op: &Op) -> Result<(), HistoryError> {
-        if let Some(prev) = self.last_index {
-            if op.index <= prev {
-                return Err(HistoryError::Pairing {
-                    index: op.index,
-                    reason: format!("index {} does not follow {prev}", op.index),
-                });
-            }
-        }
-        self.last_index = Some(op.index);
+        pairing::check_index(op, &mut self.last_index)?;
         if op.op_type == OpType::Invoke {
-            if let Some(prior) = self.open.get(&op.process) {
-                if op.is_client() {
-                    return Err(HistoryError::Pairing {
-                        index: op.index,
-                        reason: format!(
-                            "process {} invoked again while op {} was still open \
-                             (a process whose op ended info must continue under a new id)",
-                            op.process, prior.invoke.index
-                        ),
-                    });
-                }
-            }
+            pairing::check_invoke(op, self.open.get(&op.process).map(|o| &o.invoke))?;
             // `History::operations` yields client invocations only, in invocation order.
             let slot = (op.is_client() && op.f == Function::Txn).then(|| self.builder.reserve());
             self.open.insert(
@@ -113,31 +94,11 @@ impl Pairer {
             );
             return Ok(());
         }
-        match self.open.remove(&op.process) {
-            Some(inv) => {
-                if inv.invoke.f != op.f {
-                    return Err(HistoryError::Pairing {
-                        index: op.index,
-                        reason: format!(
-                            "completion f {:?} does not match invocation {} f {:?}",
-                            op.f, inv.invoke.index, inv.invoke.f
-                        ),
-                    });
-                }
-                crate::history::check_times(&inv.invoke, op)?;
+        let inv = self.open.remove(&op.process);
+        if pairing::check_completion(op, inv.as_ref().map(|i| &i.invoke))? {
+            if let Some(inv) = inv {
                 self.fill(inv, Some(op));
             }
-            None if op.is_client() => {
-                return Err(HistoryError::Pairing {
-                    index: op.index,
-                    reason: format!(
-                        "{} completion by process {} with no open invocation",
-                        op.op_type.as_str(),
-                        op.process
-                    ),
-                });
-            }
-            None => {} // a standalone nemesis/observer event
         }
         Ok(())
     }

@@ -12,11 +12,15 @@
 //!   `unreported_anomalies`; like every anomaly found they count in `not` / `also-not`, the
 //!   weakest models the history rules out and the stronger ones.
 
+use super::cycles::SearchOutcome;
+use super::graph::DepGraph;
+use super::micro_op::Txns;
 use crate::consistency_model;
 use crate::names::stat;
 use crate::result::{Anomaly, CheckResult, Validity};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 /// Anomaly kinds that leave a verdict undecided rather than false (Elle's `:unknown`).
 pub const UNDECIDING_KINDS: &[&str] = &["duplicate-appends", "duplicate-writes"];
@@ -32,6 +36,56 @@ pub struct Undecided {
 impl Undecided {
     pub fn add(&mut self, elle_type: Option<&'static str>, note: String) {
         self.reasons.push((elle_type, note));
+    }
+
+    /// SCCs whose cycle search ran out of time before finding any cycle, and an SCC
+    /// computation that could not run.
+    pub fn search(&mut self, outcome: &SearchOutcome, txns: &Txns, budget: Duration) {
+        for (scc, size, member) in &outcome.exhausted {
+            self.add(
+                Some("cycle-search-timeout"),
+                format!(
+                    "cycle search budget ({budget:?}) ran out in SCC #{scc} ({size} \
+                     transactions, including op {}) before any cycle was found",
+                    txns.txns[*member as usize].index
+                ),
+            );
+        }
+        if outcome.scc_failed {
+            self.add(
+                None,
+                "the SCC computation could not run (no thread for its stack): cycles unknown"
+                    .into(),
+            );
+        }
+    }
+
+    /// Micro-ops that could not be read at all.
+    pub fn malformed(&mut self, txns: &Txns) {
+        if let Some((index, text)) = txns.malformed.first() {
+            self.add(
+                None,
+                format!(
+                    "{} micro-ops were not understood and were ignored (first: op {index}: \
+                     {text})",
+                    txns.malformed.len()
+                ),
+            );
+        }
+    }
+
+    /// A graph without a single edge: no transaction depends on another (Elle's empty
+    /// transaction graph). `edges` names the kinds of edge the checker infers.
+    pub fn empty_graph(&mut self, g: &DepGraph, edges: &str) {
+        if (0..g.node_count() as u32).all(|n| g.edges_slice(n).is_empty()) {
+            self.add(
+                Some("empty-transaction-graph"),
+                format!(
+                    "no transaction depends on another ({edges}, nor a process or real-time \
+                     one the requested models use): nothing was tested"
+                ),
+            );
+        }
     }
 }
 
