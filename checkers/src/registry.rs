@@ -117,6 +117,11 @@ impl Model {
 
     /// Tells the model of a history from its operations ([`WorkloadKind::detect`]), and of
     /// its transactions when they are register writes and reads rather than appends.
+    /// rw-register when transactions write registers and append to no list.
+    pub fn detect_txns(txns: &Txns) -> Option<Model> {
+        is_rw_register(txns).then_some(Model::RwRegister)
+    }
+
     /// A history of `add`s whose reads return a number, not a set, is Jepsen's counter.
     pub fn detect(history: &History, txns: Option<&Txns>) -> Option<Model> {
         let workload = WorkloadKind::detect(history)?;

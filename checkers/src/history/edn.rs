@@ -15,6 +15,8 @@
 //! bounds how deep a record may nest and how long it may be, so hostile input cannot exhaust
 //! the stack or the memory.
 
+use super::record::ANONYMOUS_PROCESS;
+use super::{Function, Op, OpType, Process, MISSING_TIME};
 use clojure_reader::edn::Edn;
 use serde_json::{Map, Number, Value};
 
@@ -33,6 +35,11 @@ impl std::fmt::Display for EdnError {
 
 /// Parses one EDN form into a JSON value.
 pub fn parse(text: &str) -> Result<Value, EdnError> {
+    to_json(&read_one(text)?, 0)
+}
+
+/// Parses one EDN form, refusing text after it.
+fn read_one(text: &str) -> Result<Edn<'_>, EdnError> {
     let (edn, rest) = clojure_reader::edn::read(text).map_err(|e| EdnError(describe(&e)))?;
     if !rest
         .trim_matches(|c: char| c.is_whitespace() || c == ',')
@@ -43,7 +50,91 @@ pub fn parse(text: &str) -> Result<Value, EdnError> {
             rest.chars().take(40).collect::<String>()
         )));
     }
-    to_json(&edn, 0)
+    Ok(edn)
+}
+
+/// Parses one EDN record into an [`Op`] (the record's position stands in for a missing
+/// index). A map's fields are read straight into the op, normalised as
+/// [`super::record::from_value`] does a JSON record; anything else goes through JSON.
+pub fn parse_record(text: &str, position: usize) -> Result<Op, EdnError> {
+    let edn = read_one(text)?;
+    let mut top = &edn;
+    while let Edn::Tagged(_, inner) = top {
+        top = inner;
+    }
+    let Edn::Map(fields) = top else {
+        let value = to_json(top, 0)?;
+        return super::record::from_value(value, position).map_err(|e| EdnError(e.to_string()));
+    };
+    let mut op = Op::new(
+        position as u64,
+        MISSING_TIME,
+        Process::Client(ANONYMOUS_PROCESS),
+        OpType::Invoke,
+        Function::default(),
+    );
+    let mut typed = false;
+    for (k, v) in fields {
+        let name = match k {
+            Edn::Key(k) => keyword(k),
+            Edn::Str(s) | Edn::Symbol(s) => s,
+            _ => continue,
+        };
+        match name {
+            "index" => op.index = unsigned(v, "index")?,
+            "time" => op.time = unsigned(v, "time")?,
+            "process" => op.process = through_json(v)?,
+            "type" => {
+                op.op_type = through_json(v)?;
+                typed = true;
+            }
+            "f" => op.f = Function::parse(&text_of(v).unwrap_or_default()),
+            "key" => op.key = text_of(v),
+            "value" => op.value = to_json(v, 1)?,
+            "node" => op.node = text_of(v),
+            "final" => op.is_final = matches!(v, Edn::Bool(true)),
+            "error" => {
+                op.error = match to_json(v, 1)? {
+                    Value::Null => None,
+                    Value::String(s) => Some(s),
+                    other => Some(other.to_string()),
+                }
+            }
+            "wait" => op.wait = through_json(v)?,
+            "waitaof" => op.waitaof = through_json(v)?,
+            _ => {}
+        }
+    }
+    if !typed {
+        return Err(EdnError("missing field `type`".into()));
+    }
+    if op.f.is_missing() && super::record::is_txn_value(&op.value) {
+        op.f = Function::Txn;
+    }
+    Ok(op)
+}
+
+/// A non-negative integer field.
+fn unsigned(v: &Edn<'_>, field: &str) -> Result<u64, EdnError> {
+    match v {
+        Edn::Int(i) => u64::try_from(*i).map_err(|_| EdnError(format!("{field} {i} is negative"))),
+        other => Err(EdnError(format!("{field} must be an integer, not {other}"))),
+    }
+}
+
+/// A field read through its JSON form with serde (process, type, wait).
+fn through_json<T: serde::de::DeserializeOwned>(v: &Edn<'_>) -> Result<T, EdnError> {
+    serde_json::from_value(to_json(v, 1)?).map_err(|e| EdnError(e.to_string()))
+}
+
+/// A key, node or function as text: strings, keywords, symbols and integers; `None` for nil.
+fn text_of(v: &Edn<'_>) -> Option<String> {
+    match v {
+        Edn::Str(s) | Edn::Symbol(s) => Some(s.to_string()),
+        Edn::Key(k) => Some(keyword(k).to_string()),
+        Edn::Int(i) => Some(i.to_string()),
+        _ => None,
+    }
 }
 
 fn describe(e: &clojure_reader::error::Error) -> String {
@@ -165,109 +256,147 @@ impl Splitter {
 
     /// Scans `chunk`; see [`Step`].
     pub fn feed(&mut self, chunk: &[u8]) -> Step {
-        for (i, &b) in chunk.iter().enumerate() {
-            if b == b'\n' && !self.started {
-                self.lead_newlines += 1;
+        let mut i = 0;
+        while i < chunk.len() {
+            // Inside a form only brackets, strings, escapes and comments matter, inside a
+            // string only its end and escapes: skip the rest without looking at each byte.
+            let inside = self.depth > 0 && !self.in_comment && !self.char_literal;
+            let skip = if self.in_string && !self.escaped {
+                chunk[i..].iter().position(|&b| b == b'"' || b == b'\\')
+            } else if inside && !self.in_string {
+                chunk[i..].iter().position(|&b| SPECIAL[b as usize])
+            } else {
+                Some(0)
+            };
+            match skip {
+                Some(j) => i += j,
+                None => return Step::More,
             }
-            if self.in_comment {
-                self.in_comment = b != b'\n';
-                continue;
+            if let Some(step) = self.byte(chunk, i) {
+                return step;
             }
-            if self.in_string {
-                if self.escaped {
-                    self.escaped = false;
-                } else if b == b'\\' {
-                    self.escaped = true;
-                } else if b == b'"' {
-                    self.in_string = false;
-                    if self.depth == 0 {
-                        return Step::End(i + 1);
-                    }
-                }
-                continue;
-            }
-            if self.char_literal {
-                // `\x`, `\newline`, `\u0041`: the literal runs to the next delimiter.
-                self.char_literal = false;
-                self.in_atom = true;
-                continue;
-            }
-            let delimiter = matches!(
-                b,
-                b' ' | b'\t'
-                    | b'\r'
-                    | b'\n'
-                    | b','
-                    | b';'
-                    | b'"'
-                    | b'('
-                    | b')'
-                    | b'['
-                    | b']'
-                    | b'{'
-                    | b'}'
-            );
-            if self.in_atom {
-                if !delimiter {
-                    continue;
-                }
-                self.in_atom = false;
-                if self.depth == 0 && !self.tagged {
-                    return Step::End(i);
-                }
-            }
-            match b {
-                b' ' | b'\t' | b'\r' | b'\n' | b',' => {}
-                b';' => self.in_comment = true,
-                b'"' => {
-                    self.started = true;
-                    self.tagged = false;
-                    self.in_string = true;
-                }
-                b'(' | b'[' | b'{' => {
-                    self.started = true;
-                    self.tagged = false;
-                    self.depth += 1;
-                    if self.depth > MAX_DEPTH {
-                        self.too_deep = true;
-                        return Step::End(i + 1);
-                    }
-                }
-                b')' | b']' | b'}' => {
-                    if self.depth == 0 {
-                        return Step::Close(i);
-                    }
-                    self.depth -= 1;
-                    if self.depth == 0 {
-                        return Step::End(i + 1);
-                    }
-                }
-                b'\\' => {
-                    self.started = true;
-                    self.tagged = false;
-                    self.char_literal = true;
-                }
-                b'#' if self.depth == 0 => {
-                    // `#{` opens a set, `#_` discards, anything else is a tag on the next form.
-                    self.started = true;
-                    match chunk.get(i + 1) {
-                        Some(b'{') | Some(b'_') => {}
-                        _ => {
-                            self.tagged = true;
-                            self.in_atom = true;
-                        }
-                    }
-                }
-                _ => {
-                    self.started = true;
-                    self.tagged = false;
-                    self.in_atom = true;
-                }
-            }
+            i += 1;
         }
         Step::More
     }
+
+    /// Takes byte `i` of `chunk`; `Some` when it ends the form or the sequence.
+    fn byte(&mut self, chunk: &[u8], i: usize) -> Option<Step> {
+        let b = chunk[i];
+        if b == b'\n' && !self.started {
+            self.lead_newlines += 1;
+        }
+        if self.in_comment {
+            self.in_comment = b != b'\n';
+            return None;
+        }
+        if self.in_string {
+            if self.escaped {
+                self.escaped = false;
+            } else if b == b'\\' {
+                self.escaped = true;
+            } else if b == b'"' {
+                self.in_string = false;
+                if self.depth == 0 {
+                    return Some(Step::End(i + 1));
+                }
+            }
+            return None;
+        }
+        if self.char_literal {
+            // `\x`, `\newline`, `\u0041`: the literal runs to the next delimiter.
+            self.char_literal = false;
+            self.in_atom = self.depth == 0;
+            return None;
+        }
+        let delimiter = matches!(
+            b,
+            b' ' | b'\t'
+                | b'\r'
+                | b'\n'
+                | b','
+                | b';'
+                | b'"'
+                | b'('
+                | b')'
+                | b'['
+                | b']'
+                | b'{'
+                | b'}'
+        );
+        if self.in_atom {
+            if !delimiter {
+                return None;
+            }
+            self.in_atom = false;
+            if self.depth == 0 && !self.tagged {
+                return Some(Step::End(i));
+            }
+        }
+        match b {
+            b' ' | b'\t' | b'\r' | b'\n' | b',' => {}
+            b';' => self.in_comment = true,
+            b'"' => {
+                self.started = true;
+                self.tagged = false;
+                self.in_string = true;
+            }
+            b'(' | b'[' | b'{' => {
+                self.started = true;
+                self.tagged = false;
+                self.depth += 1;
+                if self.depth > MAX_DEPTH {
+                    self.too_deep = true;
+                    return Some(Step::End(i + 1));
+                }
+            }
+            b')' | b']' | b'}' => {
+                if self.depth == 0 {
+                    return Some(Step::Close(i));
+                }
+                self.depth -= 1;
+                if self.depth == 0 {
+                    return Some(Step::End(i + 1));
+                }
+            }
+            b'\\' => {
+                self.started = true;
+                self.tagged = false;
+                self.char_literal = true;
+            }
+            b'#' if self.depth == 0 => {
+                // `#{` opens a set, `#_` discards, anything else is a tag on the next form.
+                self.started = true;
+                match chunk.get(i + 1) {
+                    Some(b'{') | Some(b'_') => {}
+                    _ => {
+                        self.tagged = true;
+                        self.in_atom = true;
+                    }
+                }
+            }
+            _ => {
+                self.started = true;
+                self.tagged = false;
+                self.in_atom = self.depth == 0;
+            }
+        }
+        None
+    }
 }
+
+/// The bytes that matter inside a form (outside strings): brackets, strings, escapes and
+/// comments.
+const SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    let special = b"\"\\;()[]{}";
+    while i < special.len() {
+        t[special[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
 
 #[cfg(test)]
 mod tests {

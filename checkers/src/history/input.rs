@@ -21,6 +21,7 @@
 use super::edn::{self, Splitter, Step};
 use super::record;
 use super::{HistoryError, Op};
+use rayon::prelude::*;
 use std::io::{self, BufRead, BufReader, Read};
 
 /// Size bounds on an input.
@@ -278,10 +279,15 @@ fn read_lines(
     limits: Limits,
     emit: &mut dyn FnMut(Op),
 ) -> Result<Vec<String>, ReadError> {
-    let mut warnings = Vec::new();
+    let mut batch = Batch::default();
     let mut buf = Vec::new();
     let mut line_no = 0usize;
-    let mut position = 0usize;
+    let parse = |text: &str, position: usize| {
+        record::from_json_text(text, position).map_err(|e| Failure {
+            eof: e.is_eof(),
+            reason: e.to_string(),
+        })
+    };
     loop {
         buf.clear();
         let ended = match read_line(reader, &mut buf, limits.max_record_bytes) {
@@ -298,24 +304,83 @@ fn read_lines(
             reason: format!("not UTF-8 text: {e}"),
         })?;
         let text = text.trim();
-        if text.is_empty() {
-            continue;
-        }
-        match record::from_json_text(text, position) {
-            Ok(op) => {
-                position += 1;
-                emit(op);
-            }
-            Err(e) if !ended && e.is_eof() => warnings.push(truncated(line_no)),
-            Err(e) => {
-                return Err(ReadError::Record {
-                    line: line_no,
-                    reason: e.to_string(),
-                })
-            }
+        if !text.is_empty() && batch.push(line_no, text.to_string(), !ended) {
+            batch.flush(&parse, emit)?;
         }
     }
-    Ok(warnings)
+    batch.flush(&parse, emit)?;
+    Ok(batch.warnings)
+}
+
+/// Why one record did not parse; `eof` when its text ended too soon.
+struct Failure {
+    reason: String,
+    eof: bool,
+}
+
+/// One record's text waiting to be parsed.
+struct Pending {
+    line: usize,
+    position: usize,
+    text: String,
+    /// The input's last line, with no line end after it: a run may have stopped mid-record.
+    unterminated: bool,
+}
+
+/// Records read but not parsed yet: parsed in parallel, handed over in input order.
+#[derive(Default)]
+struct Batch {
+    items: Vec<Pending>,
+    bytes: usize,
+    /// Records queued so far: the next one's position.
+    position: usize,
+    warnings: Vec<String>,
+}
+
+const BATCH_RECORDS: usize = 8192;
+const BATCH_BYTES: usize = 16 << 20;
+
+impl Batch {
+    /// Queues a record; true when the batch should be flushed.
+    fn push(&mut self, line: usize, text: String, unterminated: bool) -> bool {
+        self.bytes += text.len();
+        self.items.push(Pending {
+            line,
+            position: self.position,
+            text,
+            unterminated,
+        });
+        self.position += 1;
+        self.items.len() >= BATCH_RECORDS || self.bytes >= BATCH_BYTES
+    }
+
+    /// Parses the queued records and hands them over; the first failure in input order is
+    /// the error (or, on an unterminated last line cut short, a warning).
+    fn flush(
+        &mut self,
+        parse: &(dyn Fn(&str, usize) -> Result<Op, Failure> + Sync),
+        emit: &mut dyn FnMut(Op),
+    ) -> Result<(), ReadError> {
+        let items = std::mem::take(&mut self.items);
+        self.bytes = 0;
+        let parsed: Vec<Result<Op, Failure>> = items
+            .par_iter()
+            .map(|p| parse(&p.text, p.position))
+            .collect();
+        for (p, result) in items.iter().zip(parsed) {
+            match result {
+                Ok(op) => emit(op),
+                Err(f) if p.unterminated && f.eof => self.warnings.push(truncated(p.line)),
+                Err(f) => {
+                    return Err(ReadError::Record {
+                        line: p.line,
+                        reason: f.reason,
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 fn truncated(line: usize) -> String {
@@ -366,35 +431,39 @@ fn read_forms(
         form_line: 1,
     };
     let in_sequence = forms.open_sequence(reader)?;
-    let mut position = 0usize;
     let mut closed = !in_sequence;
-    let mut warnings = Vec::new();
+    let mut batch = Batch::default();
+    let parse = |text: &str, position: usize| {
+        let parsed = match format {
+            Format::Edn => edn::parse_record(text, position).map_err(|e| e.0),
+            // The commas between array elements precede each element's text.
+            _ => record::from_json_text(
+                text.trim_start_matches([',', ' ', '\t', '\r', '\n']),
+                position,
+            )
+            .map_err(|e| e.to_string()),
+        };
+        parsed.map_err(|reason| Failure { reason, eof: false })
+    };
+    let mut truncated_at = None;
     loop {
         match forms.next(reader, limits.max_record_bytes)? {
             Next::Form(line, text) => {
-                let parsed = match format {
-                    Format::Edn => edn::parse(&text)
-                        .map_err(|e| e.0)
-                        .and_then(|v| record::from_value(v, position).map_err(|e| e.to_string())),
-                    // The commas between array elements precede each element's text.
-                    _ => record::from_json_text(
-                        text.trim_start_matches([',', ' ', '\t', '\r', '\n']),
-                        position,
-                    )
-                    .map_err(|e| e.to_string()),
-                };
-                let op = parsed.map_err(|reason| ReadError::Record { line, reason })?;
-                position += 1;
-                emit(op);
+                if batch.push(line, text, false) {
+                    batch.flush(&parse, emit)?;
+                }
             }
             Next::Close => closed = true,
             Next::Truncated(line) => {
-                warnings.push(truncated(line));
+                truncated_at = Some(line);
                 break;
             }
             Next::End => break,
         }
     }
+    batch.flush(&parse, emit)?;
+    let mut warnings = batch.warnings;
+    warnings.extend(truncated_at.map(truncated));
     if !closed && warnings.is_empty() {
         warnings.push(
             "the history's closing bracket is missing (the file was probably cut short)".into(),

@@ -36,7 +36,7 @@ pub fn read(input: impl Read) -> Result<ReadTxns, HistoryError> {
     let mut records = 0usize;
     let warnings = jsonl::read_each(input, |op| {
         records += 1;
-        pairer.push(&op);
+        pairer.push(op);
     })?;
     Ok(ReadTxns {
         txns: pairer.finish()?,
@@ -69,7 +69,7 @@ pub struct Pairer {
 
 impl Pairer {
     /// Takes the next record, in history order.
-    pub fn push(&mut self, op: &Op) {
+    pub fn push(&mut self, op: Op) {
         self.missing_time |= op.time == MISSING_TIME;
         if self.error.is_none() {
             if let Err(e) = self.pair(op) {
@@ -79,25 +79,19 @@ impl Pairer {
         }
     }
 
-    fn pair(&mut self, op: &Op) -> Result<(), HistoryError> {
-        pairing::check_index(op, &mut self.last_index)?;
+    fn pair(&mut self, op: Op) -> Result<(), HistoryError> {
+        pairing::check_index(&op, &mut self.last_index)?;
         if op.op_type == OpType::Invoke {
-            pairing::check_invoke(op, self.open.get(&op.process).map(|o| &o.invoke))?;
+            pairing::check_invoke(&op, self.open.get(&op.process).map(|o| &o.invoke))?;
             // `History::operations` yields client invocations only, in invocation order.
             let slot = (op.is_client() && op.f == Function::Txn).then(|| self.builder.reserve());
-            self.open.insert(
-                op.process,
-                Open {
-                    slot,
-                    invoke: op.clone(),
-                },
-            );
+            self.open.insert(op.process, Open { slot, invoke: op });
             return Ok(());
         }
         let inv = self.open.remove(&op.process);
-        if pairing::check_completion(op, inv.as_ref().map(|i| &i.invoke))? {
+        if pairing::check_completion(&op, inv.as_ref().map(|i| &i.invoke))? {
             if let Some(inv) = inv {
-                self.fill(inv, Some(op));
+                self.fill(inv, Some(&op));
             }
         }
         Ok(())

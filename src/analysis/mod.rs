@@ -3,21 +3,23 @@
 //! options; the analysis itself is the checkers crate's.
 //!
 //! `redline check` reads its input exactly once ([`analyse_input`]), whatever it is (a file, a
-//! pipe, a FIFO), in any format the checkers crate detects. A million list-append transactions
-//! held as a `History` with their micro-ops are gigabytes, so while reading, each transaction
-//! is also fed to txn-cycles' compact form and kept in the `History` with only what the other
-//! checkers read (its first append). Results are the same as [`analyse_file`]'s.
+//! pipe, a FIFO), in any format the checkers crate detects, in the small form [`read_once`]
+//! describes. Results are the same as [`analyse_file`]'s.
+//!
+//! - [`read_once`]: the single read, transactions compact, the rest as records.
+
+pub mod read_once;
 
 use anyhow::{Context, Result};
+use read_once::read_once;
 use redline_checkers::expect::{self, Rule, Verdict};
-use redline_checkers::history::input::{self, Limits};
-use redline_checkers::history::{jsonl, HistoryError, RealtimeOrder};
-use redline_checkers::txn_cycles::{self, micro_op::Txns, stream};
+use redline_checkers::history::input::Limits;
+use redline_checkers::history::jsonl;
+use redline_checkers::txn_cycles;
 use redline_checkers::{
-    registry, rw_register, CheckOptions, CheckResult, CheckerName, Function, History, InputSummary,
-    KeyAssumptions, Model, Op, OpType, Results, WorkloadKind,
+    registry, rw_register, CheckOptions, CheckResult, CheckerName, History, KeyAssumptions, Model,
+    Results, WorkloadKind,
 };
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
@@ -67,63 +69,6 @@ pub fn analyse_file(path: &Path, req: &AnalysisRequest) -> Result<Analysis> {
     Ok(a)
 }
 
-/// A history read once: the `History` (transactions cut down, see the module doc), the
-/// transactions in compact form, and how it was read.
-struct ReadOnce {
-    history: History,
-    txns: Option<Txns>,
-    input: InputSummary,
-    warnings: Vec<String>,
-}
-
-/// Reads `input` to its end, once.
-fn read_once(input: impl Read, limits: Limits) -> Result<ReadOnce, HistoryError> {
-    let mut pairer = stream::Pairer::default();
-    let mut ops: Vec<Op> = Vec::new();
-    let info = input::read_each(input, limits, |mut op| {
-        if op.is_client() && op.f == Function::Txn {
-            pairer.push(&op);
-            cut_micro_ops(&mut op);
-        }
-        ops.push(op);
-    })?;
-    // Pairing errors of any record, txn or not, are the history's to report first.
-    let history = History::new(ops)?;
-    if history.realtime() == RealtimeOrder::HistoryOrder {
-        pairer.set_history_order();
-    }
-    let txns = pairer.finish()?;
-    let input = InputSummary {
-        format: info.format.as_str().to_string(),
-        gzip: info.gzip,
-        records: info.records as u64,
-        realtime_order: history.realtime().as_str().to_string(),
-        independent: history.independent(),
-    };
-    Ok(ReadOnce {
-        history,
-        txns,
-        input,
-        warnings: info.warnings,
-    })
-}
-
-/// What the other checkers need of a txn record: an invocation's first append (split-brain
-/// asks only whether it appended), nothing of a completion.
-fn cut_micro_ops(op: &mut Op) {
-    op.value = if op.op_type == OpType::Invoke {
-        let first_append = op.value.as_array_mut().and_then(|mops| {
-            let i = mops
-                .iter()
-                .position(|m| m.get(0).and_then(Value::as_str) == Some("append"))?;
-            Some(mops.swap_remove(i))
-        });
-        Value::Array(first_append.into_iter().collect())
-    } else {
-        Value::Null
-    };
-}
-
 /// Reads a history from `input` exactly once and checks it (see the module doc). `source`
 /// names the input in errors.
 pub fn analyse_input(
@@ -132,29 +77,43 @@ pub fn analyse_input(
     req: &AnalysisRequest,
     models: &ModelOptions,
 ) -> Result<Analysis> {
-    let read = read_once(input, Limits::default()).with_context(|| format!("reading {source}"))?;
-    let model = models
-        .model
-        .or(req.workload.map(Model::Workload))
-        .or_else(|| Model::detect(&read.history, read.txns.as_ref()));
+    let context = || format!("reading {source}");
+    let mut read = read_once(input, Limits::default()).with_context(context)?;
+    // A history with transactions is a transactional one (as WorkloadKind::detect says); which
+    // one, its micro-ops tell.
+    let txn_model = read.txns.as_ref().map(|t| {
+        if Model::detect_txns(t) == Some(Model::RwRegister) {
+            Model::RwRegister
+        } else {
+            Model::Workload(WorkloadKind::ListAppend)
+        }
+    });
+    let known = models.model.or(req.workload.map(Model::Workload));
     let opts = options(req, models);
-    let checkers = checkers_for(req, model);
+    let checkers = checkers_for(req, known.or(txn_model));
     let mut done = BTreeMap::new();
     if checkers.contains(&CheckerName::RwRegister) {
+        let txns = read.txns.as_ref();
         let result = registry::isolated(CheckerName::RwRegister, || {
-            rw_register::check_txns(read.txns.as_ref(), &opts)
+            rw_register::check_txns(txns, &opts)
         });
         done.insert(CheckerName::RwRegister, result);
     }
     if checkers.contains(&CheckerName::TxnCycles) {
+        let txns = read.txns.take();
         let result = registry::isolated(CheckerName::TxnCycles, || {
-            txn_cycles::check_txns(read.txns, &opts)
+            txn_cycles::check_txns(txns, &opts)
         });
         done.insert(CheckerName::TxnCycles, result);
     }
-    let mut a = analyse_with(read.history, req, model, models, done);
-    a.results.input = Some(read.input);
-    a.warnings = read.warnings;
+    drop(read.txns.take());
+    let (history, input, warnings) = read.into_history().with_context(context)?;
+    let model = known
+        .or(txn_model)
+        .or_else(|| Model::detect(&history, None));
+    let mut a = analyse_with(history, req, model, models, done);
+    a.results.input = Some(input);
+    a.warnings = warnings;
     Ok(a)
 }
 
