@@ -327,9 +327,12 @@ struct Pending {
     unterminated: bool,
 }
 
-/// Records read but not parsed yet: parsed in parallel, handed over in input order.
+/// Records read but not parsed yet, handed over in input order. EDN is parsed in parallel
+/// (its parse costs several times JSON's); JSON in line, where waiting for the pool's
+/// threads on a busy machine would cost more than it saves.
 #[derive(Default)]
 struct Batch {
+    parallel: bool,
     items: Vec<Pending>,
     bytes: usize,
     /// Records queued so far: the next one's position.
@@ -363,10 +366,12 @@ impl Batch {
     ) -> Result<(), ReadError> {
         let items = std::mem::take(&mut self.items);
         self.bytes = 0;
-        let parsed: Vec<Result<Op, Failure>> = items
-            .par_iter()
-            .map(|p| parse(&p.text, p.position))
-            .collect();
+        let one = |p: &Pending| parse(&p.text, p.position);
+        let parsed: Vec<Result<Op, Failure>> = if self.parallel {
+            items.par_iter().map(one).collect()
+        } else {
+            items.iter().map(one).collect()
+        };
         for (p, result) in items.iter().zip(parsed) {
             match result {
                 Ok(op) => emit(op),
@@ -432,7 +437,10 @@ fn read_forms(
     };
     let in_sequence = forms.open_sequence(reader)?;
     let mut closed = !in_sequence;
-    let mut batch = Batch::default();
+    let mut batch = Batch {
+        parallel: format == Format::Edn,
+        ..Batch::default()
+    };
     let parse = |text: &str, position: usize| {
         let parsed = match format {
             Format::Edn => edn::parse_record(text, position).map_err(|e| e.0),

@@ -12,11 +12,23 @@ use super::version_order::{VersionOrders, NO_VERSION};
 use crate::consistency_model;
 use crate::result::Anomaly;
 use serde_json::json;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 
 /// The weakest consistency models one anomaly of `kind` rules out (Elle's `not`), in Elle's
-/// friendly names; see [`crate::consistency_model`].
+/// friendly names; see [`crate::consistency_model`]. Remembered per kind: a history may have
+/// thousands of anomalies of a handful of kinds.
 pub fn models_ruled_out(kind: &str) -> Vec<String> {
-    consistency_model::boundary(&[kind]).0.into_iter().collect()
+    static KNOWN: OnceLock<Mutex<HashMap<String, Vec<String>>>> = OnceLock::new();
+    let known = KNOWN.get_or_init(Default::default);
+    if let Some(models) = known.lock().ok().and_then(|k| k.get(kind).cloned()) {
+        return models;
+    }
+    let models: Vec<String> = consistency_model::boundary(&[kind]).0.into_iter().collect();
+    if let Ok(mut k) = known.lock() {
+        k.insert(kind.to_string(), models.clone());
+    }
+    models
 }
 
 /// Says why one transaction precedes the next through a data dependency (ww, wr or rw),
