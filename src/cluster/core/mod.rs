@@ -41,6 +41,9 @@ pub struct ClusterSpec {
     pub run_dir: PathBuf,
     pub sentinel_down_after_ms: u64,
     pub sentinel_failover_timeout_ms: u64,
+    /// Each node's data dir on a lazy disk (`redline-lazyfs`) with these options, for the
+    /// `power-loss` fault and slow disks; `None` (most runs) mounts nothing.
+    pub lazy_disk: Option<redline_lazyfs::Options>,
 }
 
 impl ClusterSpec {
@@ -88,6 +91,8 @@ impl<T: Transport> Cluster<T> {
         };
         // From here on an error drops the cluster, which tears everything down.
         cluster.members = cluster.transport.members(&cluster.spec).await?;
+        // The disks are mounted now: a harness killed from here on leaves them to cleanup.
+        cluster.write_pids();
         let nodes: Vec<(String, SocketAddr)> = cluster
             .role_members(Role::Node)
             .map(|m| (m.name.clone(), m.endpoint.client))
@@ -204,6 +209,11 @@ impl<T: Transport> Cluster<T> {
         let file = PidFile {
             harness: std::process::id(),
             processes,
+            mounts: self
+                .transport
+                .disks()
+                .map(|d| d.mountpoints())
+                .unwrap_or_default(),
         };
         if let Err(e) = file.write(&self.spec.run_dir) {
             tracing::warn!("could not write the pid file: {e:#}");
