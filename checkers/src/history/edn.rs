@@ -291,17 +291,7 @@ impl Splitter {
             return None;
         }
         if self.in_string {
-            if self.escaped {
-                self.escaped = false;
-            } else if b == b'\\' {
-                self.escaped = true;
-            } else if b == b'"' {
-                self.in_string = false;
-                if self.depth == 0 {
-                    return Some(Step::End(i + 1));
-                }
-            }
-            return None;
+            return self.string_byte(b, i);
         }
         if self.char_literal {
             // `\x`, `\newline`, `\u0041`: the literal runs to the next delimiter.
@@ -309,23 +299,8 @@ impl Splitter {
             self.in_atom = self.depth == 0;
             return None;
         }
-        let delimiter = matches!(
-            b,
-            b' ' | b'\t'
-                | b'\r'
-                | b'\n'
-                | b','
-                | b';'
-                | b'"'
-                | b'('
-                | b')'
-                | b'['
-                | b']'
-                | b'{'
-                | b'}'
-        );
         if self.in_atom {
-            if !delimiter {
+            if !is_delimiter(b) {
                 return None;
             }
             self.in_atom = false;
@@ -333,7 +308,27 @@ impl Splitter {
                 return Some(Step::End(i));
             }
         }
-        match b {
+        self.structural_byte(chunk, i)
+    }
+
+    /// Byte `b` at `i` inside a string: an escape, the closing quote, or content.
+    fn string_byte(&mut self, b: u8, i: usize) -> Option<Step> {
+        if self.escaped {
+            self.escaped = false;
+        } else if b == b'\\' {
+            self.escaped = true;
+        } else if b == b'"' {
+            self.in_string = false;
+            if self.depth == 0 {
+                return Some(Step::End(i + 1));
+            }
+        }
+        None
+    }
+
+    /// Byte `i` of `chunk` outside strings, comments and atoms: what it opens or closes.
+    fn structural_byte(&mut self, chunk: &[u8], i: usize) -> Option<Step> {
+        match chunk[i] {
             b' ' | b'\t' | b'\r' | b'\n' | b',' => {}
             b';' => self.in_comment = true,
             b'"' => {
@@ -383,6 +378,14 @@ impl Splitter {
         }
         None
     }
+}
+
+/// Whether `b` ends an atom (a number, keyword or symbol).
+fn is_delimiter(b: u8) -> bool {
+    matches!(
+        b,
+        b' ' | b'\t' | b'\r' | b'\n' | b',' | b';' | b'"' | b'(' | b')' | b'[' | b']' | b'{' | b'}'
+    )
 }
 
 /// The bytes that matter inside a form (outside strings): brackets, strings, escapes and
