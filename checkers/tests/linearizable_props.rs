@@ -1,5 +1,6 @@
 //! Properties of the linearizable checker: agreement with a brute-force checker on small random
-//! histories, and the right verdict on simulated registers with and without a stale read.
+//! histories (repeated values, info ops, cas with mismatch fails, quiescent points between
+//! rounds of ops), and the right verdict on simulated registers with and without a stale read.
 
 use proptest::prelude::*;
 use redline_checkers::history::{History, Op, OpType, Process};
@@ -21,22 +22,25 @@ struct Small {
 }
 
 fn small() -> impl Strategy<Value = Small> {
-    (
-        0u8..3,
-        0u8..4,
-        1u8..4,
-        0u64..12,
-        0u64..6,
-        prop_oneof![4 => Just(0u8), 1 => Just(1u8), 1 => Just(2u8)],
-    )
-        .prop_map(|(f, a, b, start, len, outcome)| Small {
+    op_with(prop_oneof![4 => Just(0u8), 1 => Just(1u8), 1 => Just(2u8)])
+}
+
+/// Ops of which a third are `info`: which of them took effect is what the search must guess.
+fn info_heavy() -> impl Strategy<Value = Small> {
+    op_with(prop_oneof![2 => Just(0u8), 2 => Just(1u8), 1 => Just(2u8)])
+}
+
+fn op_with(outcome: impl Strategy<Value = u8>) -> impl Strategy<Value = Small> {
+    (0u8..3, 0u8..4, 1u8..4, 0u64..12, 0u64..6, outcome).prop_map(
+        |(f, a, b, start, len, outcome)| Small {
             f,
             a,
             b,
             start,
             len,
             outcome,
-        })
+        },
+    )
 }
 
 fn val(v: u8) -> Value {
@@ -142,17 +146,73 @@ fn opts() -> CheckOptions {
     }
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(3000))]
-    #[test]
-    fn agrees_with_brute_force(ops in prop::collection::vec(small(), 1..=7)) {
-        let h = history(&ops);
-        let r = check(&h, &opts());
-        if r.skipped.is_some() {
-            return Ok(());
+/// Ops in rounds of one to three, each round starting after the previous one's invocations,
+/// so that nothing may be open between some rounds (a quiescent point); writes and cas write
+/// values unique in the history, reads and compares pick among the values written anywhere.
+fn rounds() -> impl Strategy<Value = Vec<Small>> {
+    let round = prop::collection::vec(
+        (
+            0u8..3,
+            0u8..8,
+            0u64..4,
+            0u64..8,
+            prop_oneof![5 => Just(0u8), 1 => Just(1u8), 2 => Just(2u8)],
+        ),
+        1..=3,
+    );
+    prop::collection::vec(round, 1..=4).prop_map(|rounds| {
+        let mut ops = Vec::new();
+        let mut next_value = 1u8;
+        for (r, round) in rounds.into_iter().enumerate() {
+            for (f, pick, offset, len, outcome) in round {
+                let b = next_value;
+                if f != 0 {
+                    next_value += 1;
+                }
+                ops.push(Small {
+                    f,
+                    a: pick % 9,
+                    b,
+                    start: 10 * r as u64 + offset,
+                    len,
+                    outcome,
+                });
+            }
         }
-        let expected = if brute_force(&ops) { Validity::Valid } else { Validity::Invalid };
-        prop_assert_eq!(r.valid, expected, "{:#?}", r);
+        ops
+    })
+}
+
+fn agree(ops: &[Small]) -> Result<(), TestCaseError> {
+    let h = history(ops);
+    let r = check(&h, &opts());
+    if r.skipped.is_some() {
+        return Ok(());
+    }
+    let expected = if brute_force(ops) {
+        Validity::Valid
+    } else {
+        Validity::Invalid
+    };
+    prop_assert_eq!(r.valid, expected, "{:#?}", r);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4000))]
+    #[test]
+    fn agrees_with_brute_force(ops in prop::collection::vec(small(), 1..=8)) {
+        agree(&ops)?;
+    }
+
+    #[test]
+    fn agrees_with_brute_force_on_rounds_of_unique_values(ops in rounds()) {
+        agree(&ops)?;
+    }
+
+    #[test]
+    fn agrees_with_brute_force_with_many_info_ops(ops in prop::collection::vec(info_heavy(), 2..=10)) {
+        agree(&ops)?;
     }
 }
 

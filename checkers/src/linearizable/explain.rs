@@ -26,7 +26,8 @@ fn ms(ns: u64) -> String {
 /// The `nonlinearizable` anomaly for one key.
 pub fn anomaly(key: &KeyHistory, prefix: &[Step]) -> Anomaly {
     let ops = &key.ops;
-    let in_prefix: std::collections::HashSet<usize> = prefix.iter().map(|s| s.op).collect();
+    let in_prefix: std::collections::HashSet<usize> =
+        prefix.iter().map(|s| s.op as usize).collect();
     let stuck = (0..ops.len())
         .filter(|i| !in_prefix.contains(i))
         .filter_map(|i| ops[i].end.map(|e| (e, ops[i].start, i)))
@@ -65,8 +66,8 @@ pub fn anomaly(key: &KeyHistory, prefix: &[Step]) -> Anomaly {
     let shown = &prefix[prefix.len().saturating_sub(PREFIX_DETAILS)..];
     let details = json!({
         "prefix": shown.iter().zip(&held[prefix.len() - shown.len()..]).map(|(s, &h)| json!({
-            "op": ops[s.op].invoke_index,
-            "f": describe(&key.values, &ops[s.op].shown),
+            "op": ops[s.op as usize].invoke_index,
+            "f": describe(&key.values, &ops[s.op as usize].shown),
             "state": key.values.text(h),
         })).collect::<Vec<_>>(),
         "prefix_length": prefix.len(),
@@ -100,7 +101,7 @@ fn held_after(key: &KeyHistory, prefix: &[Step]) -> Vec<Value> {
     prefix
         .iter()
         .map(|s| {
-            if let Some(v) = key.ops[s.op].shown.written() {
+            if let Some(v) = key.ops[s.op as usize].shown.written() {
                 held = v;
             }
             held
@@ -120,8 +121,8 @@ fn prefix_text(key: &KeyHistory, prefix: &[Step], held: &[Value]) -> String {
     parts.extend(prefix[skip..].iter().zip(&held[skip..]).map(|(s, &h)| {
         format!(
             "op {} ({}) -> {}",
-            key.ops[s.op].invoke_index,
-            describe(&key.values, &key.ops[s.op].shown),
+            key.ops[s.op as usize].invoke_index,
+            describe(&key.values, &key.ops[s.op as usize].shown),
             key.values.text(h)
         )
     }));
@@ -172,16 +173,16 @@ fn writer_fate(key: &KeyHistory, prefix: &[Step], stuck: usize, v: Value) -> Str
             key.values.text(v)
         );
     };
-    if let Some(pos) = prefix.iter().position(|s| s.op == w) {
+    if let Some(pos) = prefix.iter().position(|s| s.op as usize == w) {
         let over = prefix[pos + 1..]
             .iter()
-            .find(|s| ops[s.op].shown.written().is_some_and(|x| x != v));
+            .find(|s| ops[s.op as usize].shown.written().is_some_and(|x| x != v));
         return match over {
             Some(s) => format!(
                 "the op that wrote it ({}) is already in the prefix, overwritten by {}, which \
                  completed before op {} began or had to precede it",
                 cite(key, w),
-                cite(key, s.op),
+                cite(key, s.op as usize),
                 ops[stuck].invoke_index
             ),
             None => format!("the op that wrote it ({}) is in the prefix", cite(key, w)),

@@ -4,9 +4,16 @@
 //!   [`model::Model`] trait, and value interning.
 //! - [`key_history`]: one sub-history per key (P-compositionality) and pruning of `info` writes
 //!   nobody observed.
-//! - [`bitset`]: the linearized-op set with an O(1) Zobrist hash, the cache key.
-//! - [`search`]: Wing & Gong / Lowe search, Porcupine-style, with info ops linearized only in
-//!   chains right before the op that needs them.
+//! - [`events`]: a key's call and return events in time order, the search's linked list, and
+//!   return positions.
+//! - [`relevance`]: until which position an `info` op can still matter to the search.
+//! - [`frontier`]: the bounded form of a search configuration the cache keeps, and why it is
+//!   exact: memory follows what is open, not the length of the key's history.
+//! - [`cache`]: the visited configurations, in flat arenas.
+//! - [`bitset`]: a bitset that copies out windows of its bits.
+//! - [`search`]: Wing & Gong / Lowe search, Porcupine-style: the search path and backtracking.
+//! - [`steps`]: the steps a configuration offers (info ops only in chains right before the op
+//!   that needs them) and the order they are tried in.
 //! - [`simulate`]: histories of an ideal register (optionally with a stale read), for tests and
 //!   benchmarks.
 //! - [`explain`]: the `nonlinearizable` anomaly: longest linearizable prefix, the op that cannot
@@ -18,11 +25,16 @@
 //! invalid), never `true`, and a note names the undecided keys.
 
 pub mod bitset;
+pub mod cache;
+pub mod events;
 pub mod explain;
+pub mod frontier;
 pub mod key_history;
 pub mod model;
+pub mod relevance;
 pub mod search;
 pub mod simulate;
+pub mod steps;
 
 use crate::history::History;
 use crate::registry::CheckOptions;
@@ -30,8 +42,8 @@ use crate::result::{Anomaly, CheckResult, Validity};
 use key_history::KeyHistory;
 use model::{CasRegister, Register};
 use rayon::prelude::*;
-use search::{Budget, Outcome};
-use serde_json::{json, Map};
+use search::{Budget, Outcome, Report};
+use serde_json::{json, Map, Value as Json};
 
 /// Why the checker does not apply to replica reads.
 pub const REPLICA_READS: &str = "reads were served by replicas, where stale reads are expected \
@@ -40,6 +52,9 @@ pub const REPLICA_READS: &str = "reads were served by replicas, where stale read
 
 /// How many undecided keys a note names before eliding the rest.
 const UNKNOWN_KEYS_NAMED: usize = 20;
+/// How many keys get their own entry in the `per_key` statistics (undecided and
+/// non-linearizable keys first, then the largest).
+const KEYS_DETAILED: usize = 100;
 
 /// Checks every key's register sub-history for linearizability.
 ///
@@ -63,7 +78,7 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
         opts.linearizable_time_budget,
         opts.linearizable_memory_budget,
     );
-    let verdicts: Vec<KeyVerdict> = split
+    let reports: Vec<Report> = split
         .keys
         .par_iter()
         .map(|key| check_key(key, &budget))
@@ -71,13 +86,11 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
 
     let mut anomalies: Vec<Anomaly> = Vec::new();
     let mut unknown: Vec<(String, String)> = Vec::new();
-    let mut max_states = 0;
-    for (key, v) in split.keys.iter().zip(verdicts) {
-        max_states = max_states.max(v.states);
-        match v.outcome {
+    for (key, r) in split.keys.iter().zip(&reports) {
+        match &r.outcome {
             Outcome::Linearizable => {}
-            Outcome::Violation { prefix } => anomalies.push(explain::anomaly(key, &prefix)),
-            Outcome::Unknown { reason } => unknown.push((key.key.clone(), reason)),
+            Outcome::Violation => anomalies.push(explain::anomaly(key, &r.prefix)),
+            Outcome::Unknown { reason } => unknown.push((key.key.clone(), reason.clone())),
         }
     }
     let mut stats = Map::new();
@@ -89,13 +102,17 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
     );
     stats.insert("keys_unknown".into(), json!(unknown.len()));
     stats.insert("keys_nonlinearizable".into(), json!(anomalies.len()));
+    let max_states = reports.iter().map(|r| r.states).max().unwrap_or(0);
     stats.insert("max_search_states".into(), json!(max_states));
+    let max_bytes = reports.iter().map(|r| r.peak_bytes).max().unwrap_or(0);
+    stats.insert("max_search_bytes".into(), json!(max_bytes));
     let pruned: usize = split.keys.iter().map(|k| k.pruned).sum();
     stats.insert("info_ops_pruned".into(), json!(pruned));
     stats.insert(
         "final_reads_ignored".into(),
         json!(split.final_reads_ignored),
     );
+    stats.insert("per_key".into(), per_key(&split.keys, &reports));
 
     let mut result = CheckResult::from_anomalies(anomalies, stats);
     if !unknown.is_empty() && result.valid == Validity::Valid {
@@ -105,22 +122,55 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
     result
 }
 
-struct KeyVerdict {
-    outcome: Outcome,
-    states: usize,
-}
-
-fn check_key(key: &KeyHistory, budget: &Budget) -> KeyVerdict {
-    let values = key.values.clone();
-    let report = if key.has_cas {
+fn check_key(key: &KeyHistory, budget: &Budget) -> Report {
+    let values = &key.values;
+    if key.has_cas {
         search::search(&CasRegister { values }, &key.ops, budget)
     } else {
         search::search(&Register { values }, &key.ops, budget)
-    };
-    KeyVerdict {
-        outcome: report.outcome,
-        states: report.states,
     }
+}
+
+/// How far the search got on each key and what it held: `longest_prefix_ops` (determinate ops
+/// in the longest linearizable prefix found), `decided_until_ms` (every op that completed
+/// before this time is in that prefix; the last completion when the key is linearizable),
+/// `search_bytes` (peak bytes of search state), `states` (configurations cached).
+fn per_key(keys: &[KeyHistory], reports: &[Report]) -> Json {
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    order.sort_by_key(|&i| {
+        let decided = matches!(reports[i].outcome, Outcome::Linearizable);
+        (decided, std::cmp::Reverse(keys[i].ops.len()), i)
+    });
+    let mut out = Map::new();
+    for &i in order.iter().take(KEYS_DETAILED) {
+        let (key, r) = (&keys[i], &reports[i]);
+        let verdict = match r.outcome {
+            Outcome::Linearizable => "valid",
+            Outcome::Violation => "invalid",
+            Outcome::Unknown { .. } => "unknown",
+        };
+        let mut in_prefix = vec![false; key.ops.len()];
+        for s in &r.prefix {
+            in_prefix[s.op as usize] = true;
+        }
+        let until = (0..key.ops.len())
+            .filter(|&i| !in_prefix[i])
+            .filter_map(|i| key.ops[i].end)
+            .min()
+            .or_else(|| key.ops.iter().filter_map(|o| o.end).max());
+        out.insert(
+            key.key.clone(),
+            json!({
+                "ops": key.ops.len(),
+                "verdict": verdict,
+                "longest_prefix_ops": r.prefix_ops,
+                "decided_until_ms": until.map(|ns| ns as f64 / 1e6),
+                "search_bytes": r.peak_bytes,
+                "states": r.states,
+            }),
+        );
+    }
+    Json::Object(out)
 }
 
 fn notes(

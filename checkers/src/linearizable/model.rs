@@ -113,14 +113,14 @@ impl Values {
 
 /// A read/write register (GET/SET). Refuses cas inputs: use [`CasRegister`] for those.
 #[derive(Debug, Clone)]
-pub struct Register {
-    pub values: Values,
+pub struct Register<'a> {
+    pub values: &'a Values,
 }
 
 /// A register with compare-and-set (GET/SET/a CAS script).
 #[derive(Debug, Clone)]
-pub struct CasRegister {
-    pub values: Values,
+pub struct CasRegister<'a> {
+    pub values: &'a Values,
 }
 
 fn register_step(state: Value, input: &RegisterInput) -> Option<Value> {
@@ -144,7 +144,7 @@ pub fn describe(values: &Values, input: &RegisterInput) -> String {
     }
 }
 
-impl Model for Register {
+impl Model for Register<'_> {
     type State = Value;
     type Input = RegisterInput;
     fn init(&self) -> Value {
@@ -157,14 +157,14 @@ impl Model for Register {
         register_step(state, input)
     }
     fn describe_op(&self, input: &RegisterInput) -> String {
-        describe(&self.values, input)
+        describe(self.values, input)
     }
     fn describe_state(&self, state: Value) -> String {
         self.values.text(state).to_string()
     }
 }
 
-impl Model for CasRegister {
+impl Model for CasRegister<'_> {
     type State = Value;
     type Input = RegisterInput;
     fn init(&self) -> Value {
@@ -174,7 +174,7 @@ impl Model for CasRegister {
         register_step(state, input)
     }
     fn describe_op(&self, input: &RegisterInput) -> String {
-        describe(&self.values, input)
+        describe(self.values, input)
     }
     fn describe_state(&self, state: Value) -> String {
         self.values.text(state).to_string()
@@ -188,9 +188,8 @@ mod tests {
 
     #[test]
     fn mismatch_cas_is_legal_only_when_the_register_differs() {
-        let m = CasRegister {
-            values: Values::default(),
-        };
+        let values = Values::default();
+        let m = CasRegister { values: &values };
         assert_eq!(m.step(3, &RegisterInput::CasMismatch(3)), None);
         assert_eq!(m.step(4, &RegisterInput::CasMismatch(3)), Some(4));
         assert_eq!(m.step(3, &RegisterInput::Cas(3, 5)), Some(5));
@@ -203,7 +202,7 @@ mod tests {
         let a = values.intern(&json!(7));
         assert_eq!(values.intern(&json!(7)), a);
         assert_eq!(values.intern(&json!(null)), NULL);
-        let m = Register { values };
+        let m = Register { values: &values };
         assert_eq!(m.step(a, &RegisterInput::Cas(a, a)), None);
         assert_eq!(m.describe_op(&RegisterInput::Write(a)), "write 7");
     }
