@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use redline_checkers::history::{History, Op, OpType, Process};
 use redline_checkers::linearizable::check;
-use redline_checkers::linearizable::simulate::{simulate, SimConfig};
+use redline_checkers::linearizable::simulate::{simulate, SimConfig, Variant};
 use redline_checkers::{CheckOptions, Validity};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -223,9 +223,17 @@ fn sim(seed: u64, stale: bool, cas: bool) -> SimConfig {
         processes: 1 + (seed % 12) as usize,
         cas_rate: if cas { 0.25 } else { 0.0 },
         read_rate: 0.4,
-        info_rate: 0.1,
+        info_rate: 0.2,
         info_burst: (seed % 4) as usize * 5,
-        stale_read: stale,
+        variant: match (stale, seed % 2) {
+            (false, _) => Variant::Linearizable,
+            (true, 0) => Variant::StaleRead {
+                at: (seed % 100) as f64 / 100.0,
+            },
+            (true, _) => Variant::FutureRead {
+                at: (seed % 100) as f64 / 100.0,
+            },
+        },
         seed,
         ..SimConfig::default()
     }
@@ -241,7 +249,7 @@ proptest! {
     }
 
     #[test]
-    fn one_stale_read_is_caught(seed in any::<u64>(), cas in any::<bool>()) {
+    fn one_planted_read_is_caught(seed in any::<u64>(), cas in any::<bool>()) {
         // Never `true`. A few seeds with 12 processes, a burst of info writes and cas exceed
         // the (short, debug-build) budget and are `unknown`: the search cost this property
         // does not bound (see the report); every decided run must blame key r0 alone.
@@ -252,6 +260,7 @@ proptest! {
         if r.valid == Validity::Invalid {
             prop_assert_eq!(r.anomalies.len(), 1);
             prop_assert_eq!(r.anomalies[0].key.as_deref(), Some("r0"));
+            prop_assert!(r.anomalies[0].explanation.contains("cannot be linearized"));
         }
     }
 }
