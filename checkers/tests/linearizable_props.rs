@@ -30,6 +30,27 @@ fn info_heavy() -> impl Strategy<Value = Small> {
     op_with(prop_oneof![2 => Just(0u8), 2 => Just(1u8), 1 => Just(2u8)])
 }
 
+/// Writes, many of them `info`, and cas ops that mostly fail with a mismatch: which info write
+/// made each mismatch possible is what the search must guess.
+fn mismatch_heavy() -> impl Strategy<Value = Small> {
+    (
+        prop_oneof![2 => Just(1u8), 3 => Just(2u8)],
+        0u8..4,
+        1u8..4,
+        0u64..12,
+        0u64..6,
+        prop_oneof![1 => Just(0u8), 1 => Just(1u8), 2 => Just(2u8)],
+    )
+        .prop_map(|(f, a, b, start, len, outcome)| Small {
+            f,
+            a,
+            b,
+            start,
+            len,
+            outcome,
+        })
+}
+
 fn op_with(outcome: impl Strategy<Value = u8>) -> impl Strategy<Value = Small> {
     (0u8..3, 0u8..4, 1u8..4, 0u64..12, 0u64..6, outcome).prop_map(
         |(f, a, b, start, len, outcome)| Small {
@@ -212,6 +233,11 @@ proptest! {
 
     #[test]
     fn agrees_with_brute_force_with_many_info_ops(ops in prop::collection::vec(info_heavy(), 2..=10)) {
+        agree(&ops)?;
+    }
+
+    #[test]
+    fn agrees_with_brute_force_on_mismatch_cas(ops in prop::collection::vec(mismatch_heavy(), 2..=10)) {
         agree(&ops)?;
     }
 }

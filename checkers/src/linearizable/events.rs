@@ -147,6 +147,7 @@ mod tests {
             end,
             invoke_index: start,
             complete_index: end,
+            skippable: false,
         }
     }
 

@@ -13,31 +13,39 @@
 //!   `h` the highest position in S. Only ops invoked before the return at `j` can be in S (the
 //!   search linearizes only calls that precede the first return left), so the window spans the
 //!   ops that were open when that op returned: about the concurrency, not the history;
-//! - the info ops in S that are still *live* at `j` ([`super::relevance`]); dead ones are left
-//!   out, linearized or not;
-//! - the state s.
+//! - the info ops in S that are still *live* at `j` and not *generic*, and how many generic
+//!   ones S holds ([`super::relevance`]); dead ones are left out, linearized or not;
+//! - the state s, or [`UNMENTIONED`] when no op left mentions s.
 //!
 //! **Exactness.** Take two configurations with equal frontiers. They hold the same determinate
 //! ops (all below `j`, the same window, none at `j`), so the same determinate ops remain, the
 //! same events are left in the list, and the same calls precede its first return (the one at
-//! `j`): every step the search can take next offers the same determinate ops, from the same
-//! state. Info ops differ only in dead ones, and no chain of any later step contains a dead op,
-//! linearized or not ([`super::relevance`]; `j` never decreases along a path, so dead stays
-//! dead). So the two configurations have the same continuations, step for step, and one
-//! completes exactly when the other does; the cache may stand one for the other. It never merges
-//! a configuration with one of its ancestors on the search path: both would hold the same
-//! number of determinate ops, and every step adds one. The search's verdict, its longest
-//! linearizable prefix (counted in determinate ops) and the configurations it reports are the
-//! same as with whole-set keys; only the cache is smaller.
+//! `j`). Match their info ops: the same live non-generic ones are linearized; dead ones never
+//! appear in a chain of any later step, linearized or not; the generic ones available at `j`
+//! are as many in both, as many of them linearized, and interchangeable (each can only be the
+//! one op of a mismatch chain until the same last mismatch, and leaves a value no op left
+//! mentions), so a one-to-one match exists. The states are equal, or both unmentioned, and
+//! then every op left treats them alike. Under this match each continuation of one is a
+//! continuation of the other, step for step (`j` never decreases along a path, so dead stays
+//! dead, generic stays generic and unmentioned stays unmentioned), and one completes exactly
+//! when the other does: the cache may stand one for the other. It never merges a
+//! configuration with one of its ancestors on the search path: both would hold the same number
+//! of determinate ops, and every step adds one. The search's verdict and its longest
+//! linearizable prefix (counted in determinate ops) are the same as with whole-set keys; only
+//! the cache is smaller.
 //!
-//! A frontier is stored as 64-bit words: a header, the window words, then the live info ops'
-//! indices two per word. The header is one word `j | s << 26 | window words << 52 | live ops
-//! << 58` when each fits (bit 63 clear), else three: `1 << 63 | j`, `s`, `window words | live
-//! ops << 32`. Which form a frontier takes depends only on its parts and the counts make the
+//! A frontier is stored as 64-bit words: a header, the window words, then the listed info ops'
+//! indices two per word. The header is one word `j | s << 26 | window words << 52 | listed
+//! ops << 58` when each fits and no generic op is linearized (bit 63 clear; [`UNMENTIONED`] is
+//! `2^26 - 1` there), else four: `1 << 63 | j`, `s`, `window words | listed ops << 32`,
+//! generic ops. Which form a frontier takes depends only on its parts, and the counts make the
 //! encoding prefix-free, so equal words mean equal frontiers.
 
 use super::bitset::Bitset;
-use super::model::Value;
+use super::model::{Value, UNMENTIONED};
+
+/// The short header's state field for [`UNMENTIONED`]; smaller states are themselves.
+const SHORT_UNMENTIONED: u64 = (1 << 26) - 1;
 
 /// Builds frontier keys into a reused buffer.
 #[derive(Debug, Default)]
@@ -47,29 +55,44 @@ pub struct Frontier {
 }
 
 impl Frontier {
-    /// Encodes the frontier: first unlinearized position `j`, state, the linearized return
-    /// positions `linearized` with `top` one past the highest of them (0 if none), and the live
-    /// linearized info ops `live` (in a canonical order).
+    /// Encodes the frontier: first unlinearized position `j`, state (already [`UNMENTIONED`]
+    /// if no op left mentions it), the linearized return positions `linearized` with `top` one
+    /// past the highest of them (0 if none), the live non-generic linearized info ops `listed`
+    /// (in a canonical order), and `live` the number of live linearized info ops, listed or
+    /// generic.
     pub fn encode(
         &mut self,
         j: u32,
         state: Value,
         linearized: &Bitset,
         top: u32,
-        live: impl Iterator<Item = u32>,
+        listed: impl Iterator<Item = u32>,
+        live: usize,
     ) -> &[u64] {
         self.live.clear();
-        self.live.extend(live);
+        self.live.extend(listed);
         let window = (top as usize).saturating_sub(j as usize + 1).div_ceil(64) as u64;
         let count = self.live.len() as u64;
+        let generic = live.saturating_sub(self.live.len()) as u64;
+        let short_state = if state == UNMENTIONED {
+            SHORT_UNMENTIONED
+        } else {
+            state as u64
+        };
         self.words.clear();
-        if j < 1 << 26 && state < 1 << 26 && window < 1 << 6 && count < 1 << 5 {
+        if j < 1 << 26
+            && (state == UNMENTIONED || short_state < SHORT_UNMENTIONED)
+            && window < 1 << 6
+            && count < 1 << 5
+            && generic == 0
+        {
             self.words
-                .push(j as u64 | (state as u64) << 26 | window << 52 | count << 58);
+                .push(j as u64 | short_state << 26 | window << 52 | count << 58);
         } else {
             self.words.push(1 << 63 | j as u64);
             self.words.push(state as u64);
             self.words.push(window | count << 32);
+            self.words.push(generic);
         }
         linearized.window(j as usize + 1, top as usize, &mut self.words);
         for pair in self.live.chunks(2) {
@@ -102,19 +125,24 @@ mod tests {
         for i in [0, 1, 2, 5] {
             lin.set(i);
         }
-        let a = f.encode(3, 7, &lin, 6, [].into_iter()).to_vec();
+        let a = f.encode(3, 7, &lin, 6, [].into_iter(), 0).to_vec();
         assert_eq!(a, vec![3 | 7 << 26 | 1 << 52, 0b10]);
-        let b = f.encode(3, 7, &lin, 6, [9, 4, 11].into_iter()).to_vec();
-        assert_eq!(
-            b,
-            vec![3 | 7 << 26 | 1 << 52 | 3 << 58, 0b10, 9 | 4 << 32, 11]
-        );
+        let b = f.encode(3, 7, &lin, 6, [9, 4, 11].into_iter(), 3).to_vec();
+        let header = 3 | 7 << 26 | 1 << 52 | 3 << 58;
+        assert_eq!(b, vec![header, 0b10, 9 | 4 << 32, 11]);
         // A window word and a live op with the same bits do not collide: the counts differ.
-        let c = f.encode(3, 7, &lin, 4, [2].into_iter()).to_vec();
+        let c = f.encode(3, 7, &lin, 4, [2].into_iter(), 1).to_vec();
         assert_eq!(c, vec![3 | 7 << 26 | 1 << 58, 2]);
-        // Too large for one header word: the long form, which has bit 63 set.
-        let d = f.encode(3, 1 << 26, &lin, 6, [].into_iter()).to_vec();
-        assert_eq!(d, vec![1 << 63 | 3, 1 << 26, 1, 0b10]);
+        // Too large for one header word, or generic ops: the long form, with bit 63 set.
+        let d = f.encode(3, 1 << 26, &lin, 6, [].into_iter(), 0).to_vec();
+        assert_eq!(d, vec![1 << 63 | 3, 1 << 26, 1, 0, 0b10]);
+        let e = f.encode(3, 7, &lin, 6, [9].into_iter(), 3).to_vec();
+        assert_eq!(e, vec![1 << 63 | 3, 7, 1 | 1 << 32, 2, 0b10, 9]);
+        // The unmentioned state has a short spelling of its own.
+        let u = f
+            .encode(3, UNMENTIONED, &lin, 6, [].into_iter(), 0)
+            .to_vec();
+        assert_eq!(u, vec![3 | SHORT_UNMENTIONED << 26 | 1 << 52, 0b10]);
         assert_ne!(hash(&a), hash(&b));
     }
 }

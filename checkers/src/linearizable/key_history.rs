@@ -33,6 +33,9 @@ pub struct KeyOp {
     pub invoke_index: u64,
     /// `Op::index` of the completion, if any.
     pub complete_index: Option<u64>,
+    /// A determinate op the search may also drop instead of linearizing: only in the windows
+    /// of [`super::window`], for an op that may have taken effect before the window began.
+    pub skippable: bool,
 }
 
 /// The register sub-history of one key.
@@ -135,6 +138,7 @@ fn key_op(op: &Operation<'_>, values: &mut Values) -> Result<Option<KeyOp>, ()> 
         end: op.end(),
         invoke_index: op.invoke.index,
         complete_index: completion.map(|c| c.index),
+        skippable: false,
     }))
 }
 
@@ -188,6 +192,15 @@ pub fn merge_unobserved(ops: &mut [KeyOp], values: &mut Values) {
 /// completed before it). Writes end the window, and a cas cannot end it (its compare would be
 /// `v`). So the window is empty: deleting `w` leaves every other op's view unchanged. Each
 /// deletion only removes observations, so the conditions still hold for the rest: iterate.
+/// Values need not be unique for this.
+///
+/// The mismatch condition cannot be dropped: "an info write whose value no read and no cas
+/// observed may be taken as not having happened" (issue #16's wording) is false. With `write 1`
+/// ok, then an info `write 2` nobody reads, then a cas from 1 that fails with a mismatch, the
+/// history is linearizable only if the write of 2 took effect (the register must differ from 1
+/// during the cas); pruning it would report a violation that is not there
+/// (`keeps_info_writes_a_later_mismatch_cas_could_depend_on`). What is left after pruning may
+/// still stop mattering later in the search: see [`super::relevance`].
 pub fn prune_unobserved(mut ops: Vec<KeyOp>) -> (Vec<KeyOp>, usize) {
     let before = ops.len();
     loop {
@@ -225,6 +238,7 @@ mod tests {
             end,
             invoke_index: start,
             complete_index: end,
+            skippable: false,
         }
     }
 

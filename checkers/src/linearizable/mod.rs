@@ -14,6 +14,8 @@
 //! - [`search`]: Wing & Gong / Lowe search, Porcupine-style: the search path and backtracking.
 //! - [`steps`]: the steps a configuration offers (info ops only in chains right before the op
 //!   that needs them) and the order they are tried in.
+//! - [`window`]: proving a key not linearizable from the ops just before the op the search is
+//!   stuck at, checked from every start state, instead of exhausting the whole history.
 //! - [`simulate`]: histories of an ideal register (optionally with a stale read), for tests and
 //!   benchmarks.
 //! - [`explain`]: the `nonlinearizable` anomaly: longest linearizable prefix, the op that cannot
@@ -35,6 +37,7 @@ pub mod relevance;
 pub mod search;
 pub mod simulate;
 pub mod steps;
+pub mod window;
 
 use crate::history::History;
 use crate::registry::CheckOptions;

@@ -17,6 +17,10 @@ pub type Value = u32;
 /// The interned id of JSON null: the key does not exist.
 pub const NULL: Value = 0;
 
+/// Not a value of the history: stands for any value that no op left mentions (see
+/// [`super::relevance`]), in the search's cache keys and as a window's start state.
+pub const UNMENTIONED: Value = u32::MAX;
+
 /// A sequential specification: what one operation does to the state, or that it cannot happen.
 pub trait Model {
     /// The object's state; small and cheap to hash, as the search caches (linearized set, state).

@@ -1,61 +1,134 @@
-//! Until when an indeterminate (`info`) op can still matter to the search.
+//! Until when an indeterminate (`info`) op, or the register's value, can still matter to the
+//! search.
 //!
-//! The search (see [`super::search`]) never takes an info op as a step of its own: it
-//! linearizes one only inside a *chain* right before a determinate op `d` that is illegal
-//! without it. Which info ops a chain may hold is fixed by `d`:
+//! The search (see [`super::steps`]) never takes an info op as a step of its own: it linearizes
+//! one only inside a *chain* right before a determinate op `d` that is illegal without it.
+//! Which info ops a chain may hold is fixed by `d`:
 //! - for a read of v, or a cas (ok or info) from v: a *production* of v, i.e. an info op that
 //!   writes v, or an info cas u->v preceded by a production of u (recursively);
 //! - for a cas that failed with a mismatch: one info op, any, that makes the register differ.
 //!
-//! In both cases an info op `p` can only serve a determinate op whose return position is at or
-//! past `p`'s first available position (`p` is available only once the first return left in
-//! the list is past its call). So `p` can appear in a chain only while some determinate op that
-//! could use it is still to be linearized, and every determinate op with a return position
-//! below the first return left in the list is linearized already. [`last_useful`] bounds, for
-//! each info op, the last return position of a determinate op that could use it:
+//! An info op `p` can only serve a determinate op whose return position is at or past `p`'s
+//! first available position, and every determinate op with a return position below the first
+//! return left in the list (`j`) is linearized already. Let
 //! - `need(v)`: the largest return position of a determinate read of v or cas from v;
 //! - `reach(v)`: the least fixed point of `reach(v) = max(need(v), reach(w) for every info cas
-//!   v->w)`, i.e. the largest `need` of a value some chain starting with a write of v can
-//!   produce (the recursion of productions, read forwards);
-//! - for `p` writing v: `reach(v)`, and the largest return position of a mismatch cas if that
-//!   is at or past `p`'s first available position.
+//!   v->w)`, the largest `need` of a value that a chain starting with a write of v can produce
+//!   (the recursion of productions, read forwards);
+//! - `mention(v)`: the larger of `reach(v)` and the largest return position of a mismatch cas
+//!   on v: after it, no op left reads v, compares against v, or leads to one that does;
+//! - `M`: the largest return position of any mismatch cas.
 //!
-//! Once the first return left in the list is past `last_useful(p)`, `p` is *dead*: no chain of
-//! any later step contains it, whether `p` is linearized or not. The bound may be too large
-//! (it ignores values and positions that rule a use out), never too small, and too large only
-//! costs cache sharing: [`super::frontier`] keeps a live op's status in the cache key.
+//! For an info op `p` writing v:
+//! - `useful(p)`: the larger of `reach(v)` and, if `M` is at or past `p`'s first available
+//!   position, `M`; once `j` is past it, `p` is *dead*: no chain of any later step contains
+//!   it, linearized or not;
+//! - `by_value(p)`: for a write, `mention(v)`: once `j` is past it, `p` can only be the one op
+//!   of a mismatch chain (it is past `reach(v)`), it can always take effect there, and the value
+//!   it leaves is mentioned by no op left: `p` is *generic*, and all generic ops available at
+//!   `j` are interchangeable. For a cas, which takes effect only where the register holds its
+//!   old value, `useful(p)`: never generic.
+//!
+//! And once `j` is past `mention(v)`, a register holding v behaves, for every op left, exactly
+//! as one holding any other value no op left mentions: every read and cas left refuses both,
+//! every mismatch cas left accepts both, a write leaves the same state from both.
+//!
+//! The bounds may be too large (they ignore values and positions that rule a use out), never
+//! too small, and too large only costs cache sharing ([`super::frontier`]).
 
 use super::events::Events;
 use super::key_history::KeyOp;
 use super::model::{RegisterInput, Value};
 use std::collections::HashMap;
 
-/// No determinate op can ever use the info op.
+/// No determinate op can ever use the info op / mention the value.
 pub const NEVER: i64 = -1;
 
-/// Per op of `ops`: for an info op, the last return position at which it can still be part of
-/// a chain ([`NEVER`] if at none); for a determinate op, [`NEVER`] (unused).
-pub fn last_useful(ops: &[KeyOp], events: &Events) -> Vec<i64> {
-    let mut reach: HashMap<Value, i64> = HashMap::new();
-    let mut last_mismatch = NEVER;
-    let mut info_cas: Vec<(Value, Value)> = Vec::new();
-    for (i, op) in ops.iter().enumerate() {
-        let pos = events.pos[i] as i64;
-        match (op.end.is_some(), op.input) {
-            (true, RegisterInput::Read(v) | RegisterInput::Cas(v, _)) => {
-                let e = reach.entry(v).or_insert(NEVER);
+/// When info ops and values stop mattering, for one key.
+#[derive(Debug, Clone)]
+pub struct Relevance {
+    /// Per op: `useful` for an info op, NEVER for a determinate one.
+    pub useful: Vec<i64>,
+    /// Per op: `by_value` for an info op, NEVER for a determinate one.
+    pub by_value: Vec<i64>,
+    /// `mention(v)` per value mentioned at all.
+    mention: HashMap<Value, i64>,
+    /// `M`, the largest return position of a mismatch cas (NEVER if none).
+    pub last_mismatch: i64,
+}
+
+impl Relevance {
+    /// Computes the bounds of the module doc for `ops` (with their `events`).
+    pub fn new(ops: &[KeyOp], events: &Events) -> Relevance {
+        let mut reach: HashMap<Value, i64> = HashMap::new();
+        let mut mismatch: HashMap<Value, i64> = HashMap::new();
+        let mut info_cas: Vec<(Value, Value)> = Vec::new();
+        for (i, op) in ops.iter().enumerate() {
+            let pos = events.pos[i] as i64;
+            let into = match (op.end.is_some(), op.input) {
+                (true, RegisterInput::Read(v) | RegisterInput::Cas(v, _)) => Some((&mut reach, v)),
+                (true, RegisterInput::CasMismatch(v)) => Some((&mut mismatch, v)),
+                (false, RegisterInput::Cas(from, to)) => {
+                    info_cas.push((from, to));
+                    None
+                }
+                _ => None,
+            };
+            if let Some((map, v)) = into {
+                let e = map.entry(v).or_insert(NEVER);
                 *e = (*e).max(pos);
             }
-            (true, RegisterInput::CasMismatch(_)) => last_mismatch = last_mismatch.max(pos),
-            (false, RegisterInput::Cas(from, to)) => info_cas.push((from, to)),
-            _ => {}
+        }
+        least_fixed_point(&mut reach, &info_cas);
+        let last_mismatch = mismatch.values().copied().max().unwrap_or(NEVER);
+        let mut mention = reach.clone();
+        for (v, pos) in mismatch {
+            let e = mention.entry(v).or_insert(NEVER);
+            *e = (*e).max(pos);
+        }
+        let mut useful = vec![NEVER; ops.len()];
+        let mut by_value = vec![NEVER; ops.len()];
+        for (i, op) in ops.iter().enumerate() {
+            let Some(v) = op.input.written().filter(|_| op.end.is_none()) else {
+                continue;
+            };
+            let by_mismatch = if last_mismatch >= events.pos[i] as i64 {
+                last_mismatch
+            } else {
+                NEVER
+            };
+            useful[i] = reach.get(&v).copied().unwrap_or(NEVER).max(by_mismatch);
+            by_value[i] = match op.input {
+                RegisterInput::Write(_) => mention.get(&v).copied().unwrap_or(NEVER),
+                _ => useful[i],
+            };
+        }
+        Relevance {
+            useful,
+            by_value,
+            mention,
+            last_mismatch,
         }
     }
-    // Least fixed point: each round lengthens the chains accounted for by one info cas, and a
-    // chain that uses each info cas at most once has at most `info_cas.len()` of them.
+
+    /// Whether some op left at return position `j` mentions `v` (see the module doc).
+    pub fn mentioned(&self, v: Value, j: u32) -> bool {
+        self.mention.get(&v).is_some_and(|&m| m >= j as i64)
+    }
+
+    /// Bytes held, roughly.
+    pub fn bytes(&self) -> usize {
+        (self.useful.capacity() + self.by_value.capacity()) * 8 + self.mention.capacity() * 16
+    }
+}
+
+/// `reach(v) = max(reach(v), reach(w))` for every info cas v->w, to a fixed point: each round
+/// lengthens the chains accounted for by one info cas, and a chain that uses each info cas at
+/// most once has at most `info_cas.len()` of them.
+fn least_fixed_point(reach: &mut HashMap<Value, i64>, info_cas: &[(Value, Value)]) {
     for _ in 0..info_cas.len() {
         let mut changed = false;
-        for &(from, to) in &info_cas {
+        for &(from, to) in info_cas {
             let to_reach = reach.get(&to).copied().unwrap_or(NEVER);
             let e = reach.entry(from).or_insert(NEVER);
             if to_reach > *e {
@@ -67,21 +140,6 @@ pub fn last_useful(ops: &[KeyOp], events: &Events) -> Vec<i64> {
             break;
         }
     }
-    ops.iter()
-        .enumerate()
-        .map(|(i, op)| {
-            let Some(v) = op.input.written().filter(|_| op.end.is_none()) else {
-                return NEVER;
-            };
-            let by_value = reach.get(&v).copied().unwrap_or(NEVER);
-            let by_mismatch = if last_mismatch >= events.pos[i] as i64 {
-                last_mismatch
-            } else {
-                NEVER
-            };
-            by_value.max(by_mismatch)
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -96,6 +154,7 @@ mod tests {
             end,
             invoke_index: start,
             complete_index: end,
+            skippable: false,
         }
     }
 
@@ -112,15 +171,22 @@ mod tests {
             op(CasMismatch(3), 9, Some(10)), // 6: position 3
         ];
         let ev = Events::new(&ops);
-        let last = last_useful(&ops, &ev);
+        let r = Relevance::new(&ops, &ev);
         // The write of 1 can feed the cas 1->2 that the read of 2 (position 1) needs, and the
         // mismatch at position 3 could use either.
-        assert_eq!(last[0], 3);
-        assert_eq!(last[1], 3);
-        assert_eq!(last[5], 3);
+        assert_eq!((r.by_value[0], r.useful[0]), (1, 3));
+        assert_eq!(
+            (r.by_value[1], r.useful[1]),
+            (3, 3),
+            "a cas is never generic"
+        );
+        assert_eq!(r.by_value[4], NEVER, "a determinate op");
+        assert_eq!((r.by_value[5], r.useful[5]), (NEVER, 3));
+        assert!(r.mentioned(3, 3) && !r.mentioned(3, 4) && !r.mentioned(9, 0));
+        assert!(r.mentioned(1, 1) && !r.mentioned(1, 2));
         let ops: Vec<KeyOp> = ops.into_iter().take(6).collect();
         let ev = Events::new(&ops);
-        let last = last_useful(&ops, &ev);
-        assert_eq!((last[0], last[1], last[5]), (1, 1, NEVER));
+        let r = Relevance::new(&ops, &ev);
+        assert_eq!((r.useful[0], r.useful[1], r.useful[5]), (1, 1, NEVER));
     }
 }

@@ -11,14 +11,19 @@
 //! The search path is a stack of *levels*, one per configuration on it: the step being tried
 //! from that configuration, the steps left to try, and the state to restore when backtracking
 //! into it. Its depth is the number of determinate ops linearized.
+//!
+//! To prove a key not linearizable the search must exhaust every configuration before the op it
+//! is stuck at. When it backtracks for a while without getting further, it asks
+//! [`super::window`] whether a window of ops before that op can be linearized from any state at
+//! all; if not, the key is not linearizable and the search stops there.
 
 use super::bitset::Bitset;
 use super::cache::Cache;
 use super::events::{Events, HEAD, NIL};
 use super::frontier::{self, Frontier};
 use super::key_history::KeyOp;
-use super::model::{Model, RegisterInput, Value};
-use super::relevance;
+use super::model::{Model, RegisterInput, Value, UNMENTIONED};
+use super::relevance::Relevance;
 use super::steps;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -37,6 +42,15 @@ impl Budget {
     pub fn new(time: Duration, memory: usize) -> Budget {
         Budget {
             deadline: Instant::now().checked_add(time),
+            memory_limit: memory,
+            memory_used: AtomicUsize::new(0),
+        }
+    }
+
+    /// A budget with the same deadline and its own `memory` bytes, for a side search.
+    pub fn child(&self, memory: usize) -> Budget {
+        Budget {
+            deadline: self.deadline,
             memory_limit: memory,
             memory_used: AtomicUsize::new(0),
         }
@@ -119,7 +133,9 @@ where
     M: Model<State = Value, Input = RegisterInput>,
 {
     let mut s = Search::new(model, ops, budget);
-    let outcome = s.run();
+    s.refute = true;
+    let start = model.init();
+    let outcome = s.run(&[start]);
     let _ = s.account();
     budget.release(s.charged);
     Report {
@@ -136,8 +152,8 @@ pub(super) struct Search<'a, M> {
     pub ops: &'a [KeyOp],
     budget: &'a Budget,
     pub ev: Events,
-    /// Per op: the last return position at which an info op can matter.
-    pub useful: Vec<i64>,
+    /// Until when info ops and values matter.
+    pub rel: Relevance,
     /// Info ops by the value they write.
     pub producers: HashMap<Value, Vec<u32>>,
     /// Per determinate op that writes: the last invocation of its value's cluster ([`super::steps`]).
@@ -148,8 +164,9 @@ pub(super) struct Search<'a, M> {
     by_pos: Bitset,
     /// One past the highest linearized return position (0: none).
     top: u32,
-    /// Linearized info ops as (last useful position, op).
+    /// Linearized info ops as (`by_value`, op), and how many there are.
     live: BTreeSet<(i64, u32)>,
+    info_linearized: usize,
     pub state: Value,
     pending: usize,
     levels: Vec<Level>,
@@ -164,6 +181,45 @@ pub(super) struct Search<'a, M> {
     charged: usize,
     peak_bytes: usize,
     pub chains_capped: bool,
+    /// Return positions that must be passed: `0..goal` (all of them for a whole check).
+    goal: u32,
+    /// Whether a configuration past the goal was reached.
+    reached: bool,
+    /// The first open return position of the configuration last remembered, and of the best.
+    last_j: u32,
+    best_j: u32,
+    /// Whether to try [`super::window`] refutations, how many levels were undone since the best
+    /// configuration last improved, and after how many undone levels to try the next window, of
+    /// how many positions.
+    refute: bool,
+    refuted: bool,
+    stalls: u64,
+    next_check: u64,
+    span: u32,
+}
+
+/// Undone levels without progress before the first window refutation, and its span in
+/// return positions; both grow fourfold after each window that refutes nothing.
+const FIRST_CHECK: u64 = 256;
+const FIRST_SPAN: u32 = 256;
+
+/// Whether `ops` can be linearized, from one of the `starts` states, up to a configuration that
+/// has linearized every determinate op with a return position below `goal`.
+pub(super) fn reaches<M>(
+    model: &M,
+    ops: &[KeyOp],
+    budget: &Budget,
+    goal: u32,
+    starts: &[Value],
+) -> Outcome
+where
+    M: Model<State = Value, Input = RegisterInput>,
+{
+    let mut s = Search::new(model, ops, budget);
+    s.goal = goal;
+    let outcome = s.run(starts);
+    budget.release(s.charged);
+    outcome
 }
 
 impl<'a, M> Search<'a, M>
@@ -172,7 +228,7 @@ where
 {
     fn new(model: &'a M, ops: &'a [KeyOp], budget: &'a Budget) -> Self {
         let ev = Events::new(ops);
-        let useful = relevance::last_useful(ops, &ev);
+        let rel = Relevance::new(ops, &ev);
         let mut producers: HashMap<Value, Vec<u32>> = HashMap::new();
         for &p in &ev.info {
             if let Some(v) = ops[p as usize].input.written() {
@@ -186,13 +242,14 @@ where
             ops,
             budget,
             ev,
-            useful,
+            rel,
             producers,
             cluster_end,
             linearized: Bitset::new(ops.len()),
             by_pos: Bitset::new(positions),
             top: 0,
             live: BTreeSet::new(),
+            info_linearized: 0,
             state: model.init(),
             pending: positions,
             levels: Vec::new(),
@@ -207,14 +264,43 @@ where
             charged: 0,
             peak_bytes: 0,
             chains_capped: false,
+            goal: positions as u32,
+            reached: false,
+            last_j: 0,
+            best_j: 0,
+            refute: false,
+            refuted: false,
+            stalls: 0,
+            next_check: FIRST_CHECK,
+            span: FIRST_SPAN,
         }
     }
 
-    fn run(&mut self) -> Outcome {
+    /// Searches from each start state in turn; the cache carries over, as a configuration's
+    /// continuations do not depend on how it was reached.
+    fn run(&mut self, starts: &[Value]) -> Outcome {
+        for &start in starts {
+            self.state = start;
+            match self.descend() {
+                Outcome::Violation if !self.refuted => {}
+                decided => return decided,
+            }
+        }
+        if self.chains_capped {
+            return unknown("too many ways to order its indeterminate ops");
+        }
+        Outcome::Violation
+    }
+
+    /// Depth-first search from the current state with nothing linearized.
+    fn descend(&mut self) -> Outcome {
+        if self.goal == 0 {
+            return Outcome::Linearizable;
+        }
         self.open();
         let mut iterations: u64 = 0;
         loop {
-            if self.pending == 0 {
+            if self.pending == 0 || self.reached {
                 return Outcome::Linearizable;
             }
             iterations += 1;
@@ -235,17 +321,37 @@ where
                         self.steps.truncate(done.steps_at as usize);
                     }
                     let Some(&parent) = self.levels.last() else {
-                        if self.chains_capped {
-                            return unknown("too many ways to order its indeterminate ops");
-                        }
                         return Outcome::Violation;
                     };
                     let (from, to) = self.choice_range(&parent, parent.next_choice - 1);
                     self.revert(from, to, &parent);
+                    if self.stalled() {
+                        return Outcome::Violation;
+                    }
                 }
                 Err(stop) => return unknown(stop),
             }
         }
+    }
+
+    /// Counts an undone level; true when a window refutation proves the key not linearizable.
+    fn stalled(&mut self) -> bool {
+        self.stalls += 1;
+        if !self.refute || self.stalls < self.next_check {
+            return false;
+        }
+        let refuted = super::window::refutes(
+            self.model,
+            self.ops,
+            &self.ev,
+            self.best_j,
+            self.span,
+            self.budget,
+        );
+        self.next_check = self.next_check.saturating_mul(4);
+        self.span = self.span.saturating_mul(4);
+        self.refuted = refuted;
+        refuted
     }
 
     /// Pushes a level for the configuration just reached.
@@ -321,7 +427,8 @@ where
             self.linearized.set(op);
             let node = self.ev.call_node[op];
             if node == NIL {
-                self.live.insert((self.useful[op], st.op));
+                self.live.insert((self.rel.by_value[op], st.op));
+                self.info_linearized += 1;
             } else {
                 let pos = self.ev.pos[op];
                 self.by_pos.set(pos as usize);
@@ -341,7 +448,8 @@ where
             self.linearized.clear(op);
             let node = self.ev.call_node[op];
             if node == NIL {
-                self.live.remove(&(self.useful[op], op as u32));
+                self.live.remove(&(self.rel.by_value[op], op as u32));
+                self.info_linearized -= 1;
             } else {
                 self.by_pos.clear(self.ev.pos[op] as usize);
                 self.ev.restore(self.ev.ret_node[op]);
@@ -362,10 +470,28 @@ where
             return Ok(true); // everything determinate is linearized: nothing left to cache
         }
         let j = self.ev.pos[self.ev.op[first as usize] as usize];
-        let live = self.live.range((j as i64, 0)..).map(|&(_, op)| op);
+        self.last_j = j;
+        if j >= self.goal {
+            self.reached = true;
+            return Ok(true);
+        }
+        // Listed: the linearized info ops that are not generic. While a mismatch is left, every
+        // linearized info op is live (each was available at a position <= j <= M); after the
+        // last one, generic ops are dead.
+        let listed = self.live.range((j as i64, 0)..).map(|&(_, op)| op);
+        let live = if j as i64 <= self.rel.last_mismatch {
+            self.info_linearized
+        } else {
+            0
+        };
+        let state = if self.rel.mentioned(self.state, j) {
+            self.state
+        } else {
+            UNMENTIONED
+        };
         let key = self
             .frontier
-            .encode(j, self.state, &self.by_pos, self.top, live);
+            .encode(j, state, &self.by_pos, self.top, listed, live);
         match self.cache.insert(frontier::hash(key), key) {
             Ok(true) => {}
             Ok(false) => return Ok(false),
@@ -386,7 +512,8 @@ where
                 * std::mem::size_of::<Step>()
             + self.ends.capacity() * 4
             + self.linearized.bytes()
-            + self.by_pos.bytes();
+            + self.by_pos.bytes()
+            + self.rel.bytes();
         self.peak_bytes = self.peak_bytes.max(bytes);
         if bytes > self.charged {
             let more = bytes - self.charged;
@@ -401,6 +528,10 @@ where
     fn record_best(&mut self) {
         let det = self.ev.positions() - self.pending;
         if det > self.best_det {
+            self.best_j = self.last_j;
+            self.stalls = 0;
+            self.next_check = FIRST_CHECK;
+            self.span = FIRST_SPAN;
             self.best.truncate(self.common);
             self.best.extend_from_slice(&self.path[self.common..]);
             self.common = self.path.len();

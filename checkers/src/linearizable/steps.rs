@@ -128,6 +128,25 @@ where
     /// the model allows, else after a minimal chain of available info ops (module comment).
     pub(super) fn push_choices(&mut self, node: u32) {
         let op = self.ev.op[node as usize] as usize;
+        let first = self.ends.len();
+        self.push_steps(op);
+        // A skippable op may also be dropped (it took effect before its window began), unless
+        // taking it leaves the state as it is anyway.
+        let (from, to) = (first, self.ends.len());
+        let same = (from..to).any(|c| {
+            let start = if c == 0 { 0 } else { self.ends[c - 1] as usize };
+            self.ends[c] as usize == start + 1 && self.steps[start].state == self.state
+        });
+        if self.ops[op].skippable && !same {
+            self.steps.push(Step {
+                op: op as u32,
+                state: self.state,
+            });
+            self.ends.push(self.steps.len() as u32);
+        }
+    }
+
+    fn push_steps(&mut self, op: usize) {
         let input = &self.ops[op].input;
         if let Some(next) = self.model.step(self.state, input) {
             self.steps.push(Step {
@@ -141,7 +160,7 @@ where
             return;
         }
         // Info ops invoked before the first remaining return are available.
-        let first = self.ev.first_return_from(node);
+        let first = self.ev.first_return_from(self.ev.call_node[op]);
         let j = self.ev.pos[self.ev.op[first as usize] as usize];
         let mut chains = Vec::new();
         match *input {
@@ -149,11 +168,15 @@ where
                 self.productions(v, j, &mut Vec::new(), &mut chains);
             }
             RegisterInput::CasMismatch(_) => {
+                // Generic info ops are interchangeable here (relevance.rs): try one of them.
+                let mut generic_tried = false;
                 for &p in &self.ev.info {
                     if self.ev.pos[p as usize] > j {
                         break;
                     }
-                    if self.usable(p, j) {
+                    let generic = self.rel.by_value[p as usize] < j as i64;
+                    if self.usable(p, j) && !(generic && generic_tried) {
+                        generic_tried |= generic;
                         chains.push(vec![p]);
                     }
                 }
@@ -173,7 +196,7 @@ where
     /// Is info op `p` available, unused and still able to matter at position `j`?
     fn usable(&self, p: u32, j: u32) -> bool {
         let p = p as usize;
-        self.ev.pos[p] <= j && !self.linearized.contains(p) && self.useful[p] >= j as i64
+        self.ev.pos[p] <= j && !self.linearized.contains(p) && self.rel.useful[p] >= j as i64
     }
 
     /// Every chain of usable info ops that leaves `target` in the register.
