@@ -36,6 +36,8 @@ pub struct Events {
     pub pos: Vec<u32>,
     /// Per return position: its op.
     pub at_pos: Vec<u32>,
+    /// Per op: how many returns precede its call (an info op's `pos`).
+    pub called_at: Vec<u32>,
     /// Info ops in call order.
     pub info: Vec<u32>,
 }
@@ -61,11 +63,15 @@ impl Events {
             ret_node: vec![NIL; ops.len()],
             pos: vec![0; ops.len()],
             at_pos: Vec::new(),
+            called_at: vec![0; ops.len()],
             info: Vec::new(),
         };
         ev.push_node(NIL, true);
         for &(_, is_return, op) in &sorted {
             let i = op as usize;
+            if !is_return {
+                ev.called_at[i] = ev.at_pos.len() as u32;
+            }
             if ops[i].end.is_none() {
                 ev.pos[i] = ev.at_pos.len() as u32;
                 ev.info.push(op);
@@ -130,7 +136,7 @@ impl Events {
     pub fn bytes(&self) -> usize {
         self.op.capacity() * 13
             + (self.call_node.capacity() + self.ret_node.capacity() + self.pos.capacity()) * 4
-            + (self.at_pos.capacity() + self.info.capacity()) * 4
+            + (self.at_pos.capacity() + self.called_at.capacity() + self.info.capacity()) * 4
     }
 }
 
@@ -146,7 +152,6 @@ mod tests {
             start,
             end,
             invoke_index: start,
-            complete_index: end,
             skippable: false,
         }
     }

@@ -132,7 +132,7 @@ fn prefix_text(key: &KeyHistory, prefix: &[Step], held: &[Value]) -> String {
 /// Why op `stuck` cannot follow the prefix, in words.
 fn reason(key: &KeyHistory, prefix: &[Step], stuck: usize, state: Value) -> String {
     let ops = &key.ops;
-    let text = |v| key.values.text(v).to_string();
+    let text = |v| key.values.text(v);
     match ops[stuck].shown {
         RegisterInput::Read(NULL) => {
             "nil is only the initial state: no op deletes the key, so a read of nil cannot \

@@ -31,8 +31,6 @@ pub struct KeyOp {
     pub end: Option<u64>,
     /// `Op::index` of the invocation (what explanations cite).
     pub invoke_index: u64,
-    /// `Op::index` of the completion, if any.
-    pub complete_index: Option<u64>,
     /// A determinate op the search may also drop instead of linearizing: only in the windows
     /// of [`super::window`], for an op that may have taken effect before the window began.
     pub skippable: bool,
@@ -71,19 +69,24 @@ pub fn split_by_key(history: &History) -> Split {
             continue;
         }
         // Jepsen's and Knossos's single-register histories carry no key: they are one register.
-        let key = op.invoke.key.clone().unwrap_or_default();
-        let key = &key;
+        let key = op.invoke.key.as_deref().unwrap_or_default();
         if op.invoke.is_final || op.completion.is_some_and(|c| c.is_final) {
             split.final_reads_ignored += 1;
             continue;
         }
-        let entry = by_key.entry(key.clone()).or_insert_with(|| KeyHistory {
-            key: key.clone(),
-            ops: Vec::new(),
-            values: Values::default(),
-            has_cas: false,
-            pruned: 0,
-        });
+        if !by_key.contains_key(key) {
+            let history = KeyHistory {
+                key: key.to_string(),
+                ops: Vec::new(),
+                values: Values::default(),
+                has_cas: false,
+                pruned: 0,
+            };
+            by_key.insert(key.to_string(), history);
+        }
+        let Some(entry) = by_key.get_mut(key) else {
+            continue;
+        };
         match key_op(&op, &mut entry.values) {
             Ok(Some(k)) => {
                 entry.has_cas |= f == "cas";
@@ -97,6 +100,7 @@ pub fn split_by_key(history: &History) -> Split {
     for mut k in by_key.into_values() {
         let (mut ops, pruned) = prune_unobserved(std::mem::take(&mut k.ops));
         merge_unobserved(&mut ops, &mut k.values);
+        ops.shrink_to_fit();
         k.ops = ops;
         k.pruned = pruned;
         split.keys.push(k);
@@ -137,7 +141,6 @@ fn key_op(op: &Operation<'_>, values: &mut Values) -> Result<Option<KeyOp>, ()> 
         start: op.start(),
         end: op.end(),
         invoke_index: op.invoke.index,
-        complete_index: completion.map(|c| c.index),
         skippable: false,
     }))
 }
@@ -237,7 +240,6 @@ mod tests {
             start,
             end,
             invoke_index: start,
-            complete_index: end,
             skippable: false,
         }
     }

@@ -9,7 +9,7 @@
 use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::fmt::Debug;
-use std::hash::Hash;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 /// An interned register value; [`NULL`] (0) is the absent key.
 pub type Value = u32;
@@ -68,18 +68,26 @@ impl RegisterInput {
     }
 }
 
-/// Interns JSON values to [`Value`] ids and keeps their text for explanations.
+/// Interns JSON values to [`Value`] ids and keeps them for explanations.
+///
+/// Integers (what redline's and Jepsen's registers hold) are looked up as integers; any other
+/// value by its JSON text, so equal JSON texts get equal ids either way.
 #[derive(Debug, Clone)]
 pub struct Values {
-    ids: HashMap<String, Value>,
-    texts: Vec<String>,
+    ints: HashMap<i64, Value, BuildHasherDefault<MixHasher>>,
+    others: HashMap<String, Value>,
+    /// Per id: the value, or `None` for the id of values no op observes.
+    shown: Vec<Option<Json>>,
+    unobserved: Option<Value>,
 }
 
 impl Default for Values {
     fn default() -> Self {
         Values {
-            ids: HashMap::from([("null".to_string(), NULL)]),
-            texts: vec!["nil".to_string()],
+            ints: HashMap::default(),
+            others: HashMap::from([("null".to_string(), NULL)]),
+            shown: vec![Some(Json::Null)],
+            unobserved: None,
         }
     }
 }
@@ -87,31 +95,71 @@ impl Default for Values {
 impl Values {
     /// The id of a JSON value; equal JSON texts get equal ids.
     pub fn intern(&mut self, value: &Json) -> Value {
-        let text = value.to_string();
-        if let Some(&id) = self.ids.get(&text) {
-            return id;
+        let next = self.shown.len() as Value;
+        let id = match value.as_i64() {
+            Some(i) => *self.ints.entry(i).or_insert(next),
+            None => *self.others.entry(value.to_string()).or_insert(next),
+        };
+        if id == next {
+            self.shown.push(Some(value.clone()));
         }
-        let id = self.texts.len() as Value;
-        self.texts.push(text.clone());
-        self.ids.insert(text, id);
         id
     }
 
     /// The id standing for every written value that no op observes (`key_history`).
     pub fn unobserved(&mut self) -> Value {
-        const KEY: &str = "\u{0}unobserved";
-        if let Some(&id) = self.ids.get(KEY) {
+        if let Some(id) = self.unobserved {
             return id;
         }
-        let id = self.texts.len() as Value;
-        self.texts.push("a value no op observed".to_string());
-        self.ids.insert(KEY.to_string(), id);
+        let id = self.shown.len() as Value;
+        self.shown.push(None);
+        self.unobserved = Some(id);
         id
     }
 
     /// The value as JSON text (`nil` for null).
-    pub fn text(&self, value: Value) -> &str {
-        self.texts.get(value as usize).map_or("?", String::as_str)
+    pub fn text(&self, value: Value) -> String {
+        match self.shown.get(value as usize) {
+            Some(Some(Json::Null)) => "nil".to_string(),
+            Some(Some(v)) => v.to_string(),
+            Some(None) => "a value no op observed".to_string(),
+            None => "?".to_string(),
+        }
+    }
+
+    /// Ids handed out so far: every id is below this.
+    pub fn len(&self) -> usize {
+        self.shown.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.shown.is_empty()
+    }
+}
+
+/// A fast hasher for integer keys (SipHash's resistance to chosen keys buys nothing here: a
+/// history that collides its own values only slows its own check).
+#[derive(Default)]
+pub struct MixHasher(u64);
+
+impl Hasher for MixHasher {
+    fn finish(&self) -> u64 {
+        let h = self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        h ^ (h >> 29)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x100_0000_01B3);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    }
+    fn write_i64(&mut self, n: i64) {
+        self.write_u64(n as u64);
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(n as u64);
     }
 }
 
@@ -164,7 +212,7 @@ impl Model for Register<'_> {
         describe(self.values, input)
     }
     fn describe_state(&self, state: Value) -> String {
-        self.values.text(state).to_string()
+        self.values.text(state)
     }
 }
 
@@ -181,7 +229,7 @@ impl Model for CasRegister<'_> {
         describe(self.values, input)
     }
     fn describe_state(&self, state: Value) -> String {
-        self.values.text(state).to_string()
+        self.values.text(state)
     }
 }
 

@@ -39,7 +39,6 @@
 use super::events::Events;
 use super::key_history::KeyOp;
 use super::model::{RegisterInput, Value};
-use std::collections::HashMap;
 
 /// No determinate op can ever use the info op / mention the value.
 pub const NEVER: i64 = -1;
@@ -51,8 +50,8 @@ pub struct Relevance {
     pub useful: Vec<i64>,
     /// Per op: `by_value` for an info op, NEVER for a determinate one.
     pub by_value: Vec<i64>,
-    /// `mention(v)` per value mentioned at all.
-    mention: HashMap<Value, i64>,
+    /// `mention(v)` per value id (below the largest id an op uses).
+    mention: Vec<i64>,
     /// `M`, the largest return position of a mismatch cas (NEVER if none).
     pub last_mismatch: i64,
 }
@@ -60,8 +59,9 @@ pub struct Relevance {
 impl Relevance {
     /// Computes the bounds of the module doc for `ops` (with their `events`).
     pub fn new(ops: &[KeyOp], events: &Events) -> Relevance {
-        let mut reach: HashMap<Value, i64> = HashMap::new();
-        let mut mismatch: HashMap<Value, i64> = HashMap::new();
+        let values = value_count(ops);
+        let mut reach = vec![NEVER; values];
+        let mut mismatch = vec![NEVER; values];
         let mut info_cas: Vec<(Value, Value)> = Vec::new();
         for (i, op) in ops.iter().enumerate() {
             let pos = events.pos[i] as i64;
@@ -74,18 +74,17 @@ impl Relevance {
                 }
                 _ => None,
             };
-            if let Some((map, v)) = into {
-                let e = map.entry(v).or_insert(NEVER);
-                *e = (*e).max(pos);
+            if let Some((list, v)) = into {
+                list[v as usize] = list[v as usize].max(pos);
             }
         }
         least_fixed_point(&mut reach, &info_cas);
-        let last_mismatch = mismatch.values().copied().max().unwrap_or(NEVER);
-        let mut mention = reach.clone();
-        for (v, pos) in mismatch {
-            let e = mention.entry(v).or_insert(NEVER);
-            *e = (*e).max(pos);
-        }
+        let last_mismatch = mismatch.iter().copied().max().unwrap_or(NEVER);
+        let mention: Vec<i64> = reach
+            .iter()
+            .zip(&mismatch)
+            .map(|(r, m)| *r.max(m))
+            .collect();
         let mut useful = vec![NEVER; ops.len()];
         let mut by_value = vec![NEVER; ops.len()];
         for (i, op) in ops.iter().enumerate() {
@@ -97,9 +96,9 @@ impl Relevance {
             } else {
                 NEVER
             };
-            useful[i] = reach.get(&v).copied().unwrap_or(NEVER).max(by_mismatch);
+            useful[i] = reach[v as usize].max(by_mismatch);
             by_value[i] = match op.input {
-                RegisterInput::Write(_) => mention.get(&v).copied().unwrap_or(NEVER),
+                RegisterInput::Write(_) => mention[v as usize],
                 _ => useful[i],
             };
         }
@@ -113,26 +112,25 @@ impl Relevance {
 
     /// Whether some op left at return position `j` mentions `v` (see the module doc).
     pub fn mentioned(&self, v: Value, j: u32) -> bool {
-        self.mention.get(&v).is_some_and(|&m| m >= j as i64)
+        self.mention.get(v as usize).is_some_and(|&m| m >= j as i64)
     }
 
     /// Bytes held, roughly.
     pub fn bytes(&self) -> usize {
-        (self.useful.capacity() + self.by_value.capacity()) * 8 + self.mention.capacity() * 16
+        (self.useful.capacity() + self.by_value.capacity() + self.mention.capacity()) * 8
     }
 }
 
 /// `reach(v) = max(reach(v), reach(w))` for every info cas v->w, to a fixed point: each round
 /// lengthens the chains accounted for by one info cas, and a chain that uses each info cas at
 /// most once has at most `info_cas.len()` of them.
-fn least_fixed_point(reach: &mut HashMap<Value, i64>, info_cas: &[(Value, Value)]) {
+fn least_fixed_point(reach: &mut [i64], info_cas: &[(Value, Value)]) {
     for _ in 0..info_cas.len() {
         let mut changed = false;
         for &(from, to) in info_cas {
-            let to_reach = reach.get(&to).copied().unwrap_or(NEVER);
-            let e = reach.entry(from).or_insert(NEVER);
-            if to_reach > *e {
-                *e = to_reach;
+            let (from, to) = (from as usize, to as usize);
+            if reach[to] > reach[from] {
+                reach[from] = reach[to];
                 changed = true;
             }
         }
@@ -140,6 +138,18 @@ fn least_fixed_point(reach: &mut HashMap<Value, i64>, info_cas: &[(Value, Value)
             break;
         }
     }
+}
+
+/// One past the largest value id the ops use (as the search sees them, or as recorded).
+pub fn value_count(ops: &[KeyOp]) -> usize {
+    let ids = |input: RegisterInput| match input {
+        RegisterInput::Read(v) | RegisterInput::Write(v) | RegisterInput::CasMismatch(v) => [v, v],
+        RegisterInput::Cas(a, b) => [a, b],
+    };
+    ops.iter()
+        .flat_map(|op| ids(op.input).into_iter().chain(ids(op.shown)))
+        .max()
+        .map_or(0, |v| v as usize + 1)
 }
 
 #[cfg(test)]
@@ -153,7 +163,6 @@ mod tests {
             start,
             end,
             invoke_index: start,
-            complete_index: end,
             skippable: false,
         }
     }

@@ -196,11 +196,14 @@ pub(super) struct Search<'a, M> {
     stalls: u64,
     next_check: u64,
     span: u32,
+    /// Determinate ops open across FIRST_SPAN return positions or more, once a window needs
+    /// them.
+    long: Option<Vec<u32>>,
 }
 
 /// Undone levels without progress before the first window refutation, and its span in
 /// return positions; both grow fourfold after each window that refutes nothing.
-const FIRST_CHECK: u64 = 256;
+const FIRST_CHECK: u64 = 2048;
 const FIRST_SPAN: u32 = 256;
 
 /// Whether `ops` can be linearized, from one of the `starts` states, up to a configuration that
@@ -252,11 +255,12 @@ where
             info_linearized: 0,
             state: model.init(),
             pending: positions,
-            levels: Vec::new(),
-            ends: Vec::new(),
-            steps: Vec::new(),
-            path: Vec::new(),
-            best: Vec::new(),
+            // One level per determinate op at most, one step per op: sized once, not doubled.
+            levels: Vec::with_capacity(positions + 1),
+            ends: Vec::with_capacity(positions + 1),
+            steps: Vec::with_capacity(positions + 1),
+            path: Vec::with_capacity(ops.len()),
+            best: Vec::with_capacity(ops.len()),
             best_det: 0,
             common: 0,
             cache: Cache::default(),
@@ -273,6 +277,7 @@ where
             stalls: 0,
             next_check: FIRST_CHECK,
             span: FIRST_SPAN,
+            long: None,
         }
     }
 
@@ -340,10 +345,21 @@ where
         if !self.refute || self.stalls < self.next_check {
             return false;
         }
+        let ev = &self.ev;
+        let long = self.long.get_or_insert_with(|| {
+            // Determinate ops open across FIRST_SPAN return positions or more.
+            (0..ev.op.len())
+                .filter(|&n| !ev.is_call[n])
+                .map(|n| ev.op[n])
+                .filter(|&op| ev.pos[op as usize] - ev.called_at[op as usize] >= FIRST_SPAN)
+                .collect()
+        });
         let refuted = super::window::refutes(
             self.model,
             self.ops,
-            &self.ev,
+            ev,
+            long,
+            &self.rel.useful,
             self.best_j,
             self.span,
             self.budget,

@@ -29,7 +29,7 @@ use super::events::{HEAD, NIL};
 use super::key_history::KeyOp;
 use super::model::{Model, RegisterInput, Value};
 use super::search::{Level, Search, Step};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 /// Production chains per step beyond which the search gives up as `unknown` (never reached by
 /// histories with unique values; a guard against adversarial input).
@@ -39,7 +39,7 @@ const MAX_CHAINS: usize = 4096;
 /// that write v, read v or compare against v (0 for other ops). Values as recorded: the values
 /// nobody observes, which the search merges, are each their own cluster.
 pub(super) fn cluster_ends(ops: &[KeyOp]) -> Vec<u64> {
-    let mut last: HashMap<Value, u64> = HashMap::new();
+    let mut last = vec![0u64; super::relevance::value_count(ops)];
     for op in ops.iter().filter(|o| o.end.is_some()) {
         let v = match op.shown {
             RegisterInput::Read(v) | RegisterInput::Cas(v, _) | RegisterInput::CasMismatch(v) => {
@@ -48,13 +48,12 @@ pub(super) fn cluster_ends(ops: &[KeyOp]) -> Vec<u64> {
             RegisterInput::Write(_) => None,
         };
         for v in v.into_iter().chain(op.shown.written()) {
-            let e = last.entry(v).or_insert(0);
-            *e = (*e).max(op.start);
+            last[v as usize] = last[v as usize].max(op.start);
         }
     }
     ops.iter()
         .map(|op| match op.shown.written() {
-            Some(v) if op.end.is_some() => last.get(&v).copied().unwrap_or(0),
+            Some(v) if op.end.is_some() => last[v as usize],
             _ => 0,
         })
         .collect()
