@@ -23,8 +23,9 @@ fn ms(ns: u64) -> String {
     format!("{:.3} ms", ns as f64 / 1e6)
 }
 
-/// The `nonlinearizable` anomaly for one key.
-pub fn anomaly(key: &KeyHistory, prefix: &[Step]) -> Anomaly {
+/// The `nonlinearizable` anomaly for one key. `window`: the violation was proved on the ops
+/// around the stuck op, this many return positions back ([`super::window`]).
+pub fn anomaly(key: &KeyHistory, prefix: &[Step], window: Option<u32>) -> Anomaly {
     let ops = &key.ops;
     let in_prefix: std::collections::HashSet<usize> =
         prefix.iter().map(|s| s.op as usize).collect();
@@ -46,8 +47,7 @@ pub fn anomaly(key: &KeyHistory, prefix: &[Step]) -> Anomaly {
     let explanation = format!(
         "key {key_name}: {what} at op {idx} (invoked {start}, completed {end}) cannot be \
          linearized: after the longest linearizable prefix the search found [{prefix_text}] the \
-         register holds {held} and {reason}. Every order of the ops concurrent with it was tried \
-         and none works; concurrent ops: [{conc}].",
+         register holds {held} and {reason}. {tried}; concurrent ops: [{conc}].",
         key_name = key.key,
         idx = op.invoke_index,
         start = ms(op.start),
@@ -55,6 +55,7 @@ pub fn anomaly(key: &KeyHistory, prefix: &[Step]) -> Anomaly {
         prefix_text = prefix_text(key, prefix, &held),
         held = key.values.text(state),
         reason = reason(key, prefix, stuck, state),
+        tried = tried(window),
         conc = concurrent
             .iter()
             .map(|&i| cite(key, i))
@@ -74,10 +75,22 @@ pub fn anomaly(key: &KeyHistory, prefix: &[Step]) -> Anomaly {
         "first_unlinearizable": op.invoke_index,
         "concurrent": concurrent.iter().map(|&i| ops[i].invoke_index).collect::<Vec<_>>(),
         "state": key.values.text(state),
+        "window_returns": window,
     });
     Anomaly::new("nonlinearizable", witnesses, explanation)
         .with_key(key.key.clone())
         .with_details(details)
+}
+
+/// What the search tried before concluding.
+fn tried(window: Option<u32>) -> String {
+    match window {
+        None => "Every order of the ops concurrent with it was tried and none works".to_string(),
+        Some(span) => format!(
+            "Checked on the ops around it, from {span} returns before it: no order of them gets \
+             past it, whatever value the register held before them, so no earlier op can help"
+        ),
+    }
 }
 
 fn overlaps(a: &KeyOp, b: &KeyOp) -> bool {

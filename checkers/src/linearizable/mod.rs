@@ -92,7 +92,7 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
     for (key, r) in split.keys.iter().zip(&reports) {
         match &r.outcome {
             Outcome::Linearizable => {}
-            Outcome::Violation => anomalies.push(explain::anomaly(key, &r.prefix)),
+            Outcome::Violation => anomalies.push(explain::anomaly(key, &r.prefix, r.window)),
             Outcome::Unknown { reason } => unknown.push((key.key.clone(), reason.clone())),
         }
     }

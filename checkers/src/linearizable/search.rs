@@ -102,6 +102,9 @@ pub struct Report {
     pub prefix_ops: usize,
     /// Peak bytes of search state: cache, stack, event list.
     pub peak_bytes: usize,
+    /// When a window ([`super::window`]) proved the violation: how many return positions
+    /// before the stuck op it spanned.
+    pub window: Option<u32>,
 }
 
 /// One configuration on the search path (see the module doc).
@@ -144,6 +147,7 @@ where
         prefix: s.best,
         prefix_ops: s.best_det,
         peak_bytes: s.peak_bytes,
+        window: s.refuted.then_some(s.refuted_span),
     }
 }
 
@@ -193,6 +197,7 @@ pub(super) struct Search<'a, M> {
     /// how many positions.
     refute: bool,
     refuted: bool,
+    refuted_span: u32,
     stalls: u64,
     next_check: u64,
     span: u32,
@@ -274,6 +279,7 @@ where
             best_j: 0,
             refute: false,
             refuted: false,
+            refuted_span: 0,
             stalls: 0,
             next_check: FIRST_CHECK,
             span: FIRST_SPAN,
@@ -364,9 +370,10 @@ where
             self.span,
             self.budget,
         );
+        self.refuted = refuted;
+        self.refuted_span = self.span.min(self.best_j + 1);
         self.next_check = self.next_check.saturating_mul(4);
         self.span = self.span.saturating_mul(4);
-        self.refuted = refuted;
         refuted
     }
 
