@@ -146,14 +146,7 @@ mod tests {
     use crate::linearizable::model::RegisterInput;
 
     fn op(start: u64, end: Option<u64>) -> KeyOp {
-        KeyOp {
-            input: RegisterInput::Write(1),
-            shown: RegisterInput::Write(1),
-            start,
-            end,
-            invoke_index: start,
-            skippable: false,
-        }
+        KeyOp::new(RegisterInput::Write(1), start, end, start)
     }
 
     #[test]

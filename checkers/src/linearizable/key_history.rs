@@ -36,6 +36,21 @@ pub struct KeyOp {
     pub skippable: bool,
 }
 
+impl KeyOp {
+    /// An op as recorded, which the search sees as it is (until values are merged), invoked at
+    /// history index `invoke_index`; `end` is `None` for an `info` op.
+    pub fn new(input: RegisterInput, start: u64, end: Option<u64>, invoke_index: u64) -> KeyOp {
+        KeyOp {
+            input,
+            shown: input,
+            start,
+            end,
+            invoke_index,
+            skippable: false,
+        }
+    }
+}
+
 /// The register sub-history of one key.
 #[derive(Debug, Clone)]
 pub struct KeyHistory {
@@ -135,14 +150,12 @@ fn key_op(op: &Operation<'_>, values: &mut Values) -> Result<Option<KeyOp>, ()> 
         }
         _ => return Ok(None),
     };
-    Ok(Some(KeyOp {
+    Ok(Some(KeyOp::new(
         input,
-        shown: input,
-        start: op.start(),
-        end: op.end(),
-        invoke_index: op.invoke.index,
-        skippable: false,
-    }))
+        op.start(),
+        op.end(),
+        op.invoke.index,
+    )))
 }
 
 /// The values some op observes: read results and cas compare values (any outcome).
@@ -234,14 +247,7 @@ mod tests {
     use super::*;
 
     fn op(input: RegisterInput, start: u64, end: Option<u64>) -> KeyOp {
-        KeyOp {
-            input,
-            shown: input,
-            start,
-            end,
-            invoke_index: start,
-            skippable: false,
-        }
+        KeyOp::new(input, start, end, start)
     }
 
     #[test]

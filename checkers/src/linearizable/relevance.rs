@@ -157,14 +157,7 @@ mod tests {
     use super::*;
 
     fn op(input: RegisterInput, start: u64, end: Option<u64>) -> KeyOp {
-        KeyOp {
-            input,
-            shown: input,
-            start,
-            end,
-            invoke_index: start,
-            skippable: false,
-        }
+        KeyOp::new(input, start, end, start)
     }
 
     #[test]

@@ -154,14 +154,7 @@ mod tests {
                 let start = next(12);
                 let info = input.written().is_some() && next(3) == 0;
                 let end = (!info).then(|| start + next(6));
-                KeyOp {
-                    input,
-                    shown: input,
-                    start,
-                    end,
-                    invoke_index: i as u64,
-                    skippable: false,
-                }
+                KeyOp::new(input, start, end, i as u64)
             })
             .collect()
     }
