@@ -7,7 +7,8 @@
 //! A write or cas may end `info` (its client timed out): a fraction of those take effect at an
 //! instant after their invocation (possibly after the timeout), the rest never do, and the
 //! client continues as a new process, as DESIGN.md says. A cas compares against the latest
-//! value or, 30% of the time, an older one, and then fails with `mismatch`.
+//! written value or, 30% of the time, one of the ten before it (as a client whose last read
+//! lost a race with other writers), and then fails with `mismatch`.
 //!
 //! A [`Variant`] plants one anomaly in key 0, which makes the history certainly not
 //! linearizable: with values unique, a read can only sit between the write of its value and
@@ -197,18 +198,22 @@ fn key_ops(cfg: &SimConfig, key: u64, rng: &mut Rng) -> Vec<SimOp> {
 }
 
 /// A read, a write of a new value, or a cas to a new value from the latest written value (or,
-/// 30% of the time, an older one).
+/// 30% of the time, one of the ten before it).
 fn next_kind(cfg: &SimConfig, written: &mut Vec<i64>, rng: &mut Rng) -> Kind {
     if rng.chance(cfg.read_rate) {
         return Kind::Read;
     }
     let new = written.len() as i64 + 1;
     let kind = if rng.chance(cfg.cas_rate / (1.0 - cfg.read_rate).max(1e-9)) {
-        let old = match written.last() {
-            Some(&v) if !rng.chance(0.3) => Some(v),
-            _ if written.is_empty() => None,
-            _ => Some(written[rng.below(written.len() as u64) as usize]),
+        let len = written.len();
+        let back = if rng.chance(0.3) {
+            1 + rng.below(10) as usize
+        } else {
+            0
         };
+        let old = len
+            .checked_sub(1 + back.min(len.saturating_sub(1)))
+            .map(|i| written[i]);
         Kind::Cas(old, new)
     } else {
         Kind::Write(new)
