@@ -14,7 +14,7 @@
 //!   search linearizes only calls that precede the first return left), so the window spans the
 //!   ops that were open when that op returned: about the concurrency, not the history;
 //! - the info ops in S that are still *live* at `j` and not *generic*, and how many generic
-//!   ones S holds ([`super::relevance`]); dead ones are left out, linearized or not;
+//!   info writes S holds ([`super::relevance`]); dead ones are left out, linearized or not;
 //! - the state s, or [`UNMENTIONED`] when no op left mentions s.
 //!
 //! **Exactness.** Take two configurations with equal frontiers. They hold the same determinate
@@ -51,29 +51,25 @@ const SHORT_UNMENTIONED: u64 = (1 << 26) - 1;
 #[derive(Debug, Default)]
 pub struct Frontier {
     words: Vec<u64>,
-    live: Vec<u32>,
 }
 
 impl Frontier {
     /// Encodes the frontier: first unlinearized position `j`, state (already [`UNMENTIONED`]
     /// if no op left mentions it), the linearized return positions `linearized` with `top` one
     /// past the highest of them (0 if none), the live non-generic linearized info ops `listed`
-    /// (in a canonical order), and `live` the number of live linearized info ops, listed or
-    /// generic.
+    /// (in a canonical order), and how many generic info writes are linearized.
     pub fn encode(
         &mut self,
         j: u32,
         state: Value,
         linearized: &Bitset,
         top: u32,
-        listed: impl Iterator<Item = u32>,
-        live: usize,
+        listed: &[u32],
+        generic: usize,
     ) -> &[u64] {
-        self.live.clear();
-        self.live.extend(listed);
         let window = (top as usize).saturating_sub(j as usize + 1).div_ceil(64) as u64;
-        let count = self.live.len() as u64;
-        let generic = live.saturating_sub(self.live.len()) as u64;
+        let count = listed.len() as u64;
+        let generic = generic as u64;
         let short_state = if state == UNMENTIONED {
             SHORT_UNMENTIONED
         } else {
@@ -95,7 +91,7 @@ impl Frontier {
             self.words.push(generic);
         }
         linearized.window(j as usize + 1, top as usize, &mut self.words);
-        for pair in self.live.chunks(2) {
+        for pair in listed.chunks(2) {
             let high = pair.get(1).map_or(0, |&op| (op as u64) << 32);
             self.words.push(pair[0] as u64 | high);
         }
@@ -125,23 +121,21 @@ mod tests {
         for i in [0, 1, 2, 5] {
             lin.set(i);
         }
-        let a = f.encode(3, 7, &lin, 6, [].into_iter(), 0).to_vec();
+        let a = f.encode(3, 7, &lin, 6, &[], 0).to_vec();
         assert_eq!(a, vec![3 | 7 << 26 | 1 << 52, 0b10]);
-        let b = f.encode(3, 7, &lin, 6, [9, 4, 11].into_iter(), 3).to_vec();
+        let b = f.encode(3, 7, &lin, 6, &[9, 4, 11], 0).to_vec();
         let header = 3 | 7 << 26 | 1 << 52 | 3 << 58;
         assert_eq!(b, vec![header, 0b10, 9 | 4 << 32, 11]);
         // A window word and a live op with the same bits do not collide: the counts differ.
-        let c = f.encode(3, 7, &lin, 4, [2].into_iter(), 1).to_vec();
+        let c = f.encode(3, 7, &lin, 4, &[2], 0).to_vec();
         assert_eq!(c, vec![3 | 7 << 26 | 1 << 58, 2]);
         // Too large for one header word, or generic ops: the long form, with bit 63 set.
-        let d = f.encode(3, 1 << 26, &lin, 6, [].into_iter(), 0).to_vec();
+        let d = f.encode(3, 1 << 26, &lin, 6, &[], 0).to_vec();
         assert_eq!(d, vec![1 << 63 | 3, 1 << 26, 1, 0, 0b10]);
-        let e = f.encode(3, 7, &lin, 6, [9].into_iter(), 3).to_vec();
+        let e = f.encode(3, 7, &lin, 6, &[9], 2).to_vec();
         assert_eq!(e, vec![1 << 63 | 3, 7, 1 | 1 << 32, 2, 0b10, 9]);
         // The unmentioned state has a short spelling of its own.
-        let u = f
-            .encode(3, UNMENTIONED, &lin, 6, [].into_iter(), 0)
-            .to_vec();
+        let u = f.encode(3, UNMENTIONED, &lin, 6, &[], 0).to_vec();
         assert_eq!(u, vec![3 | SHORT_UNMENTIONED << 26 | 1 << 52, 0b10]);
         assert_ne!(hash(&a), hash(&b));
     }

@@ -62,6 +62,11 @@ impl RegisterInput {
         }
     }
 
+    /// Is this a blind write (not a cas)?
+    pub fn written_blindly(&self) -> bool {
+        matches!(self, RegisterInput::Write(_))
+    }
+
     /// Is this a cas of either kind?
     pub fn is_cas(&self) -> bool {
         matches!(self, RegisterInput::Cas(..) | RegisterInput::CasMismatch(_))

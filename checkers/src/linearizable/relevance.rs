@@ -20,9 +20,11 @@
 //! - `M`: the largest return position of any mismatch cas.
 //!
 //! For an info op `p` writing v:
-//! - `useful(p)`: the larger of `reach(v)` and, if `M` is at or past `p`'s first available
-//!   position, `M`; once `j` is past it, `p` is *dead*: no chain of any later step contains
-//!   it, linearized or not;
+//! - `useful(p)`: the larger of `reach(v)` and, if it is at or past `p`'s first available
+//!   position, the last mismatch position that could use `p`: `M` for a write; for a cas from
+//!   u, which takes effect only where the register holds u, so only a mismatch cas *on u* can
+//!   need it, the last such. Once `j` is past `useful(p)`, `p` is *dead*: no chain of any later
+//!   step contains it, linearized or not;
 //! - `by_value(p)`: for a write, `mention(v)`: once `j` is past it, `p` can only be the one op
 //!   of a mismatch chain (it is past `reach(v)`), it can always take effect there, and the value
 //!   it leaves is mentioned by no op left: `p` is *generic*, and all generic ops available at
@@ -52,7 +54,8 @@ pub struct Relevance {
     pub by_value: Vec<i64>,
     /// `mention(v)` per value id (below the largest id an op uses).
     mention: Vec<i64>,
-    /// `M`, the largest return position of a mismatch cas (NEVER if none).
+    /// `M`, the largest return position of a mismatch cas (NEVER if none): until then every
+    /// linearized info write is live.
     pub last_mismatch: i64,
 }
 
@@ -91,8 +94,14 @@ impl Relevance {
             let Some(v) = op.input.written().filter(|_| op.end.is_none()) else {
                 continue;
             };
-            let by_mismatch = if last_mismatch >= events.pos[i] as i64 {
-                last_mismatch
+            // A write can make the register differ for any mismatch cas; a cas from u only
+            // where it holds u, which is needed only by a mismatch cas on u.
+            let mismatches = match op.input {
+                RegisterInput::Cas(from, _) => mismatch[from as usize],
+                _ => last_mismatch,
+            };
+            let by_mismatch = if mismatches >= events.pos[i] as i64 {
+                mismatches
             } else {
                 NEVER
             };
@@ -175,13 +184,10 @@ mod tests {
         let ev = Events::new(&ops);
         let r = Relevance::new(&ops, &ev);
         // The write of 1 can feed the cas 1->2 that the read of 2 (position 1) needs, and the
-        // mismatch at position 3 could use either.
+        // mismatch on 3 at position 3 could use the write, not the cas from 1 (the register
+        // holds 1 there only if it does not hold 3).
         assert_eq!((r.by_value[0], r.useful[0]), (1, 3));
-        assert_eq!(
-            (r.by_value[1], r.useful[1]),
-            (3, 3),
-            "a cas is never generic"
-        );
+        assert_eq!((r.by_value[1], r.useful[1]), (1, 1), "a cas: never generic");
         assert_eq!(r.by_value[4], NEVER, "a determinate op");
         assert_eq!((r.by_value[5], r.useful[5]), (NEVER, 3));
         assert!(r.mentioned(3, 3) && !r.mentioned(3, 4) && !r.mentioned(9, 0));

@@ -168,9 +168,11 @@ pub(super) struct Search<'a, M> {
     by_pos: Bitset,
     /// One past the highest linearized return position (0: none).
     top: u32,
-    /// Linearized info ops as (`by_value`, op), and how many there are.
+    /// Linearized info ops as (`by_value`, op), how many of them are writes, and a buffer for
+    /// the ones a frontier lists.
     live: BTreeSet<(i64, u32)>,
-    info_linearized: usize,
+    writes_linearized: usize,
+    listed: Vec<u32>,
     pub state: Value,
     pending: usize,
     levels: Vec<Level>,
@@ -257,7 +259,8 @@ where
             by_pos: Bitset::new(positions),
             top: 0,
             live: BTreeSet::new(),
-            info_linearized: 0,
+            writes_linearized: 0,
+            listed: Vec::new(),
             state: model.init(),
             pending: positions,
             // One level per determinate op at most, one step per op: sized once, not doubled.
@@ -451,7 +454,7 @@ where
             let node = self.ev.call_node[op];
             if node == NIL {
                 self.live.insert((self.rel.by_value[op], st.op));
-                self.info_linearized += 1;
+                self.writes_linearized += usize::from(self.ops[op].input.written_blindly());
             } else {
                 let pos = self.ev.pos[op];
                 self.by_pos.set(pos as usize);
@@ -472,7 +475,7 @@ where
             let node = self.ev.call_node[op];
             if node == NIL {
                 self.live.remove(&(self.rel.by_value[op], op as u32));
-                self.info_linearized -= 1;
+                self.writes_linearized -= usize::from(self.ops[op].input.written_blindly());
             } else {
                 self.by_pos.clear(self.ev.pos[op] as usize);
                 self.ev.restore(self.ev.ret_node[op]);
@@ -498,12 +501,19 @@ where
             self.reached = true;
             return Ok(true);
         }
-        // Listed: the linearized info ops that are not generic. While a mismatch is left, every
-        // linearized info op is live (each was available at a position <= j <= M); after the
-        // last one, generic ops are dead.
-        let listed = self.live.range((j as i64, 0)..).map(|&(_, op)| op);
-        let live = if j as i64 <= self.rel.last_mismatch {
-            self.info_linearized
+        // Listed: the linearized info ops that are not generic (nor dead). Generic: the other
+        // linearized info writes while a mismatch is left (until then every info write is
+        // live, relevance.rs); after the last one they are dead.
+        self.listed.clear();
+        let mut listed_writes = 0;
+        for &(_, op) in self.live.range((j as i64, 0)..) {
+            if self.rel.useful[op as usize] >= j as i64 {
+                self.listed.push(op);
+                listed_writes += usize::from(self.ops[op as usize].input.written_blindly());
+            }
+        }
+        let generic = if j as i64 <= self.rel.last_mismatch {
+            self.writes_linearized - listed_writes
         } else {
             0
         };
@@ -514,7 +524,7 @@ where
         };
         let key = self
             .frontier
-            .encode(j, state, &self.by_pos, self.top, listed, live);
+            .encode(j, state, &self.by_pos, self.top, &self.listed, generic);
         match self.cache.insert(frontier::hash(key), key) {
             Ok(true) => {}
             Ok(false) => return Ok(false),
