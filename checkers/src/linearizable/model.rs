@@ -81,9 +81,18 @@ impl RegisterInput {
 pub struct Values {
     ints: HashMap<i64, Value, BuildHasherDefault<MixHasher>>,
     others: HashMap<String, Value>,
-    /// Per id: the value, or `None` for the id of values no op observes.
-    shown: Vec<Option<Json>>,
+    /// Per id: the value.
+    shown: Vec<Shown>,
     unobserved: Option<Value>,
+}
+
+/// A value as recorded, in 16 bytes for the common integer.
+#[derive(Debug, Clone)]
+enum Shown {
+    Int(i64),
+    Other(Box<Json>),
+    /// The id of values no op observes (`key_history`).
+    Unobserved,
 }
 
 impl Default for Values {
@@ -91,7 +100,7 @@ impl Default for Values {
         Values {
             ints: HashMap::default(),
             others: HashMap::from([("null".to_string(), NULL)]),
-            shown: vec![Some(Json::Null)],
+            shown: vec![Shown::Other(Box::new(Json::Null))],
             unobserved: None,
         }
     }
@@ -101,12 +110,15 @@ impl Values {
     /// The id of a JSON value; equal JSON texts get equal ids.
     pub fn intern(&mut self, value: &Json) -> Value {
         let next = self.shown.len() as Value;
-        let id = match value.as_i64() {
-            Some(i) => *self.ints.entry(i).or_insert(next),
-            None => *self.others.entry(value.to_string()).or_insert(next),
+        let (id, shown) = match value.as_i64() {
+            Some(i) => (*self.ints.entry(i).or_insert(next), Shown::Int(i)),
+            None => (
+                *self.others.entry(value.to_string()).or_insert(next),
+                Shown::Other(Box::new(value.clone())),
+            ),
         };
         if id == next {
-            self.shown.push(Some(value.clone()));
+            self.shown.push(shown);
         }
         id
     }
@@ -117,7 +129,7 @@ impl Values {
             return id;
         }
         let id = self.shown.len() as Value;
-        self.shown.push(None);
+        self.shown.push(Shown::Unobserved);
         self.unobserved = Some(id);
         id
     }
@@ -125,9 +137,10 @@ impl Values {
     /// The value as JSON text (`nil` for null).
     pub fn text(&self, value: Value) -> String {
         match self.shown.get(value as usize) {
-            Some(Some(Json::Null)) => "nil".to_string(),
-            Some(Some(v)) => v.to_string(),
-            Some(None) => "a value no op observed".to_string(),
+            Some(Shown::Int(i)) => i.to_string(),
+            Some(Shown::Other(v)) if v.is_null() => "nil".to_string(),
+            Some(Shown::Other(v)) => v.to_string(),
+            Some(Shown::Unobserved) => "a value no op observed".to_string(),
             None => "?".to_string(),
         }
     }

@@ -43,20 +43,29 @@ use super::key_history::KeyOp;
 use super::model::{RegisterInput, Value};
 
 /// No determinate op can ever use the info op / mention the value.
-pub const NEVER: i64 = -1;
+pub const NEVER: i32 = -1;
+
+/// Return positions are counted in `i32` here (4 bytes a position, not 8): a key with more
+/// determinate ops than this is not searched (the search says so, see [`fits`]).
+pub const MAX_POSITIONS: usize = i32::MAX as usize;
+
+/// Whether a key with `events` can be searched (see [`MAX_POSITIONS`]).
+pub fn fits(events: &Events) -> bool {
+    events.positions() < MAX_POSITIONS
+}
 
 /// When info ops and values stop mattering, for one key.
 #[derive(Debug, Clone)]
 pub struct Relevance {
     /// Per op: `useful` for an info op, NEVER for a determinate one.
-    pub useful: Vec<i64>,
+    pub useful: Vec<i32>,
     /// Per op: `by_value` for an info op, NEVER for a determinate one.
-    pub by_value: Vec<i64>,
+    pub by_value: Vec<i32>,
     /// `mention(v)` per value id (below the largest id an op uses).
-    mention: Vec<i64>,
+    mention: Vec<i32>,
     /// `M`, the largest return position of a mismatch cas (NEVER if none): until then every
     /// linearized info write is live.
-    pub last_mismatch: i64,
+    pub last_mismatch: i32,
 }
 
 impl Relevance {
@@ -67,7 +76,7 @@ impl Relevance {
         let mut mismatch = vec![NEVER; values];
         let mut info_cas: Vec<(Value, Value)> = Vec::new();
         for (i, op) in ops.iter().enumerate() {
-            let pos = events.pos[i] as i64;
+            let pos = events.pos[i] as i32;
             let into = match (op.end.is_some(), op.input) {
                 (true, RegisterInput::Read(v) | RegisterInput::Cas(v, _)) => Some((&mut reach, v)),
                 (true, RegisterInput::CasMismatch(v)) => Some((&mut mismatch, v)),
@@ -83,7 +92,7 @@ impl Relevance {
         }
         least_fixed_point(&mut reach, &info_cas);
         let last_mismatch = mismatch.iter().copied().max().unwrap_or(NEVER);
-        let mention: Vec<i64> = reach
+        let mention: Vec<i32> = reach
             .iter()
             .zip(&mismatch)
             .map(|(r, m)| *r.max(m))
@@ -100,7 +109,7 @@ impl Relevance {
                 RegisterInput::Cas(from, _) => mismatch[from as usize],
                 _ => last_mismatch,
             };
-            let by_mismatch = if mismatches >= events.pos[i] as i64 {
+            let by_mismatch = if mismatches >= events.pos[i] as i32 {
                 mismatches
             } else {
                 NEVER
@@ -121,19 +130,19 @@ impl Relevance {
 
     /// Whether some op left at return position `j` mentions `v` (see the module doc).
     pub fn mentioned(&self, v: Value, j: u32) -> bool {
-        self.mention.get(v as usize).is_some_and(|&m| m >= j as i64)
+        self.mention.get(v as usize).is_some_and(|&m| m >= j as i32)
     }
 
     /// Bytes held, roughly.
     pub fn bytes(&self) -> usize {
-        (self.useful.capacity() + self.by_value.capacity() + self.mention.capacity()) * 8
+        (self.useful.capacity() + self.by_value.capacity() + self.mention.capacity()) * 4
     }
 }
 
 /// `reach(v) = max(reach(v), reach(w))` for every info cas v->w, to a fixed point: each round
 /// lengthens the chains accounted for by one info cas, and a chain that uses each info cas at
 /// most once has at most `info_cas.len()` of them.
-fn least_fixed_point(reach: &mut [i64], info_cas: &[(Value, Value)]) {
+fn least_fixed_point(reach: &mut [i32], info_cas: &[(Value, Value)]) {
     for _ in 0..info_cas.len() {
         let mut changed = false;
         for &(from, to) in info_cas {

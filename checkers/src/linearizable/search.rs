@@ -23,7 +23,7 @@ use super::events::{Events, HEAD, NIL};
 use super::frontier::{self, Frontier};
 use super::key_history::KeyOp;
 use super::model::{Model, RegisterInput, Value, UNMENTIONED};
-use super::relevance::Relevance;
+use super::relevance::{self, Relevance};
 use super::steps;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -118,9 +118,8 @@ pub(super) struct Level {
     pub at: u32,
     pub scanning: bool,
     /// Its choices are `ends[choices..]` (choice c's steps are `steps[ends[c - 1]..ends[c]]`,
-    /// the first from `steps_at`); the one applied, if any, is `next_choice - 1`.
+    /// from 0 for the very first); the one applied, if any, is `next_choice - 1`.
     pub choices: u32,
-    pub steps_at: u32,
     pub next_choice: u32,
     /// The configuration's state and `top`, restored when a step from it is undone.
     pub state: Value,
@@ -130,12 +129,63 @@ pub(super) struct Level {
 /// Why the search stopped without a verdict.
 pub(super) type Stop = &'static str;
 
+/// What a key's search builds before it starts: the event list, the relevance bounds, the
+/// value clusters, and its stacks, sized once. Building it is separate so that the caller can
+/// do it on the thread whose allocator holds memory to reuse (see `linearizable::check_keys`).
+pub struct Prepared {
+    ev: Events,
+    rel: Relevance,
+    producers: HashMap<Value, Vec<u32>>,
+    cluster_end: Vec<u32>,
+    levels: Vec<Level>,
+    ends: Vec<u32>,
+    steps: Vec<Step>,
+    path: Vec<Step>,
+    best: Vec<Step>,
+}
+
+impl Prepared {
+    /// Prepares the search of `ops`.
+    pub fn new(ops: &[KeyOp]) -> Prepared {
+        let ev = Events::new(ops);
+        let rel = Relevance::new(ops, &ev);
+        let mut producers: HashMap<Value, Vec<u32>> = HashMap::new();
+        for &p in &ev.info {
+            if let Some(v) = ops[p as usize].input.written() {
+                producers.entry(v).or_default().push(p);
+            }
+        }
+        let positions = ev.positions();
+        let cluster_end = steps::cluster_ends(ops, &ev);
+        Prepared {
+            ev,
+            rel,
+            producers,
+            cluster_end,
+            // One level per determinate op at most, one step per op: sized once, not doubled.
+            levels: Vec::with_capacity(positions + 1),
+            ends: Vec::with_capacity(positions + 1),
+            steps: Vec::with_capacity(positions + 1),
+            path: Vec::with_capacity(ops.len()),
+            best: Vec::with_capacity(ops.len()),
+        }
+    }
+}
+
 /// Checks one key's ops against `model`.
 pub fn search<M>(model: &M, ops: &[KeyOp], budget: &Budget) -> Report
 where
     M: Model<State = Value, Input = RegisterInput>,
 {
-    let mut s = Search::new(model, ops, budget);
+    search_prepared(model, ops, Prepared::new(ops), budget)
+}
+
+/// [`search`], with what [`Prepared::new`] built for `ops`.
+pub fn search_prepared<M>(model: &M, ops: &[KeyOp], prepared: Prepared, budget: &Budget) -> Report
+where
+    M: Model<State = Value, Input = RegisterInput>,
+{
+    let mut s = Search::new(model, ops, prepared, budget);
     s.refute = true;
     let start = model.init();
     let outcome = s.run(&[start]);
@@ -161,7 +211,7 @@ pub(super) struct Search<'a, M> {
     /// Info ops by the value they write.
     pub producers: HashMap<Value, Vec<u32>>,
     /// Per determinate op that writes: the last invocation of its value's cluster ([`super::steps`]).
-    pub cluster_end: Vec<u64>,
+    pub cluster_end: Vec<u32>,
     /// Every linearized op, by op index.
     pub linearized: Bitset,
     /// Linearized determinate ops, by return position.
@@ -170,7 +220,7 @@ pub(super) struct Search<'a, M> {
     top: u32,
     /// Linearized info ops as (`by_value`, op), how many of them are writes, and a buffer for
     /// the ones a frontier lists.
-    live: BTreeSet<(i64, u32)>,
+    live: BTreeSet<(i32, u32)>,
     writes_linearized: usize,
     listed: Vec<u32>,
     pub state: Value,
@@ -225,7 +275,7 @@ pub(super) fn reaches<M>(
 where
     M: Model<State = Value, Input = RegisterInput>,
 {
-    let mut s = Search::new(model, ops, budget);
+    let mut s = Search::new(model, ops, Prepared::new(ops), budget);
     s.goal = goal;
     let outcome = s.run(starts);
     budget.release(s.charged);
@@ -236,25 +286,16 @@ impl<'a, M> Search<'a, M>
 where
     M: Model<State = Value, Input = RegisterInput>,
 {
-    fn new(model: &'a M, ops: &'a [KeyOp], budget: &'a Budget) -> Self {
-        let ev = Events::new(ops);
-        let rel = Relevance::new(ops, &ev);
-        let mut producers: HashMap<Value, Vec<u32>> = HashMap::new();
-        for &p in &ev.info {
-            if let Some(v) = ops[p as usize].input.written() {
-                producers.entry(v).or_default().push(p);
-            }
-        }
-        let positions = ev.positions();
-        let cluster_end = steps::cluster_ends(ops);
+    fn new(model: &'a M, ops: &'a [KeyOp], prepared: Prepared, budget: &'a Budget) -> Self {
+        let positions = prepared.ev.positions();
         Search {
             model,
             ops,
             budget,
-            ev,
-            rel,
-            producers,
-            cluster_end,
+            ev: prepared.ev,
+            rel: prepared.rel,
+            producers: prepared.producers,
+            cluster_end: prepared.cluster_end,
             linearized: Bitset::new(ops.len()),
             by_pos: Bitset::new(positions),
             top: 0,
@@ -263,12 +304,11 @@ where
             listed: Vec::new(),
             state: model.init(),
             pending: positions,
-            // One level per determinate op at most, one step per op: sized once, not doubled.
-            levels: Vec::with_capacity(positions + 1),
-            ends: Vec::with_capacity(positions + 1),
-            steps: Vec::with_capacity(positions + 1),
-            path: Vec::with_capacity(ops.len()),
-            best: Vec::with_capacity(ops.len()),
+            levels: prepared.levels,
+            ends: prepared.ends,
+            steps: prepared.steps,
+            path: prepared.path,
+            best: prepared.best,
             best_det: 0,
             common: 0,
             cache: Cache::default(),
@@ -293,6 +333,9 @@ where
     /// Searches from each start state in turn; the cache carries over, as a configuration's
     /// continuations do not depend on how it was reached.
     fn run(&mut self, starts: &[Value]) -> Outcome {
+        if !relevance::fits(&self.ev) {
+            return unknown("it has more determinate ops than the search can number");
+        }
         for &start in starts {
             self.state = start;
             match self.descend() {
@@ -332,7 +375,7 @@ where
                     // No step from this configuration completes: undo the one that led here.
                     if let Some(done) = self.levels.pop() {
                         self.ends.truncate(done.choices as usize);
-                        self.steps.truncate(done.steps_at as usize);
+                        self.steps.truncate(self.steps_at(&done));
                     }
                     let Some(&parent) = self.levels.last() else {
                         return Outcome::Violation;
@@ -389,7 +432,6 @@ where
             at: NIL,
             scanning: false,
             choices: self.ends.len() as u32,
-            steps_at: self.steps.len() as u32,
             next_choice: 0,
             state: self.state,
             top: self.top,
@@ -423,7 +465,7 @@ where
                     self.revert(from, to, level);
                 }
                 self.ends.truncate(level.choices as usize);
-                self.steps.truncate(level.steps_at as usize);
+                self.steps.truncate(self.steps_at(level));
             }
             let Some((node, scanning)) = self.next_candidate(level) else {
                 return Ok(false);
@@ -435,11 +477,20 @@ where
         }
     }
 
+    /// Where `level`'s steps start: after the previous level's choices, whose steps end where
+    /// its last choice ends.
+    fn steps_at(&self, level: &Level) -> usize {
+        match level.choices.checked_sub(1) {
+            Some(last) => self.ends[last as usize] as usize,
+            None => 0,
+        }
+    }
+
     /// Steps `from..to` of choice `c` of `level`.
     fn choice_range(&self, level: &Level, c: u32) -> (usize, usize) {
         let i = (level.choices + c) as usize;
         let from = if c == 0 {
-            level.steps_at as usize
+            self.steps_at(level)
         } else {
             self.ends[i - 1] as usize
         };
@@ -506,13 +557,13 @@ where
         // live, relevance.rs); after the last one they are dead.
         self.listed.clear();
         let mut listed_writes = 0;
-        for &(_, op) in self.live.range((j as i64, 0)..) {
-            if self.rel.useful[op as usize] >= j as i64 {
+        for &(_, op) in self.live.range((j as i32, 0)..) {
+            if self.rel.useful[op as usize] >= j as i32 {
                 self.listed.push(op);
                 listed_writes += usize::from(self.ops[op as usize].input.written_blindly());
             }
         }
-        let generic = if j as i64 <= self.rel.last_mismatch {
+        let generic = if j as i32 <= self.rel.last_mismatch {
             self.writes_linearized - listed_writes
         } else {
             0

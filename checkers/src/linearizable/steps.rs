@@ -25,7 +25,7 @@
 //! earliest can close first (Gibbons and Korach's zones); else the op that returns first; then
 //! the rest in call order.
 
-use super::events::{HEAD, NIL};
+use super::events::{Events, HEAD, NIL};
 use super::key_history::KeyOp;
 use super::model::{Model, RegisterInput, Value};
 use super::search::{Level, Search, Step};
@@ -35,12 +35,13 @@ use std::collections::HashSet;
 /// histories with unique values; a guard against adversarial input).
 const MAX_CHAINS: usize = 4096;
 
-/// Per op: for a determinate op that writes v, the latest invocation among the determinate ops
-/// that write v, read v or compare against v (0 for other ops). Values as recorded: the values
-/// nobody observes, which the search merges, are each their own cluster.
-pub(super) fn cluster_ends(ops: &[KeyOp]) -> Vec<u64> {
-    let mut last = vec![0u64; super::relevance::value_count(ops)];
-    for op in ops.iter().filter(|o| o.end.is_some()) {
+/// Per op: for a determinate op that writes v, the latest invocation (its call node in
+/// `events`) among the determinate ops that write v, read v or compare against v (0 for other
+/// ops). Values as recorded: the values nobody observes, which the search merges, are each
+/// their own cluster.
+pub(super) fn cluster_ends(ops: &[KeyOp], events: &Events) -> Vec<u32> {
+    let mut last = vec![0u32; super::relevance::value_count(ops)];
+    for (i, op) in ops.iter().enumerate().filter(|(_, o)| o.end.is_some()) {
         let v = match op.shown {
             RegisterInput::Read(v) | RegisterInput::Cas(v, _) | RegisterInput::CasMismatch(v) => {
                 Some(v)
@@ -48,7 +49,7 @@ pub(super) fn cluster_ends(ops: &[KeyOp]) -> Vec<u64> {
             RegisterInput::Write(_) => None,
         };
         for v in v.into_iter().chain(op.shown.written()) {
-            last[v as usize] = last[v as usize].max(op.start);
+            last[v as usize] = last[v as usize].max(events.call_node[i]);
         }
     }
     ops.iter()
@@ -76,7 +77,7 @@ where
     pub(super) fn first_step(&self) -> (u32, bool) {
         let mut node = self.ev.next[HEAD as usize];
         // The legal write or cas whose value's last reader is invoked first.
-        let mut writer: Option<(u64, u32)> = None;
+        let mut writer: Option<(u32, u32)> = None;
         while node != NIL && self.ev.is_call[node as usize] {
             let op = self.ev.op[node as usize] as usize;
             let input = &self.ops[op].input;
@@ -173,7 +174,7 @@ where
                     if self.ev.pos[p as usize] > j {
                         break;
                     }
-                    let generic = self.rel.by_value[p as usize] < j as i64;
+                    let generic = self.rel.by_value[p as usize] < j as i32;
                     if self.usable(p, j) && !(generic && generic_tried) {
                         generic_tried |= generic;
                         chains.push(vec![p]);
@@ -195,7 +196,7 @@ where
     /// Is info op `p` available, unused and still able to matter at position `j`?
     fn usable(&self, p: u32, j: u32) -> bool {
         let p = p as usize;
-        self.ev.pos[p] <= j && !self.linearized.contains(p) && self.rel.useful[p] >= j as i64
+        self.ev.pos[p] <= j && !self.linearized.contains(p) && self.rel.useful[p] >= j as i32
     }
 
     /// Every chain of usable info ops that leaves `target` in the register.

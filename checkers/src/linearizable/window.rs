@@ -53,7 +53,7 @@ pub(super) fn refutes<M>(
     ops: &[KeyOp],
     ev: &Events,
     long: &[u32],
-    useful: &[i64],
+    useful: &[i32],
     stuck: u32,
     span: u32,
     budget: &Budget,
@@ -79,7 +79,7 @@ where
         long.iter()
             .filter(|&&op| ev.call_node[op as usize] < first && ev.ret_node[op as usize] > end),
     );
-    let p0 = stuck.saturating_sub(span) as i64;
+    let p0 = stuck.saturating_sub(span) as i32;
     let info = ev.info[..ev.info.partition_point(|&p| ev.pos[p as usize] <= stuck)]
         .iter()
         .filter(|&&p| useful[p as usize] >= p0);
