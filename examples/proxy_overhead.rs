@@ -3,6 +3,7 @@
 //!
 //! Run: `cargo run --release --example proxy_overhead -- [requests] [clients]`
 
+use redline::cluster::backend::Backend as _;
 use redline::cluster::{ClusterSpec, LocalCluster};
 use std::process::Command;
 
@@ -43,10 +44,11 @@ async fn main() -> anyhow::Result<()> {
         run_dir: dir.path().to_path_buf(),
         sentinel_down_after_ms: 1000,
         sentinel_failover_timeout_ms: 3000,
+        lazy_disk: None,
     })
     .await?;
     let real = cluster.admin_addr("n1").expect("n1").port();
-    let proxy = cluster.proxy_addr("n1").expect("n1").port();
+    let proxy = cluster.client_addr("n1").expect("n1").port();
     // The benchmark blocks; run it off the runtime so the proxy's tasks keep running.
     let (r, c) = (requests.clone(), clients.clone());
     let direct = tokio::task::spawn_blocking(move || bench(real, &r, &c)).await?;

@@ -3,10 +3,9 @@
 # Knossos's data/cas-register/{good,bad}/*.edn (kept outside this repository; point DIR at a
 # copy). Every file under DIR/good must be valid and every file under DIR/bad invalid.
 # Usage: scripts/check-knossos-corpus.sh DIR
-# ms is the wall time of the redline process alone (the EDN conversion is done before), the
-# fastest of REPEAT runs (default 1). With BASELINE=path/to/an/older/redline, each file is also
-# checked by that binary: its verdict must be the same, and a file whose time grew by more than
-# 20% + 2 ms is marked SLOWER.
+# ms is the wall time of the redline process, the fastest of REPEAT runs (default 1). With
+# BASELINE=path/to/an/older/redline, each file is also checked by that binary: its verdict
+# must be the same, and a file whose time grew by more than 20% + 2 ms is marked SLOWER.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:?usage: $0 DIR (with good/ and bad/ subfolders of .edn histories)}
@@ -36,8 +35,8 @@ agree=0; disagree=0; slower=0; total=0; base_total=0
 for expected in good bad; do
   for f in "$dir/$expected"/*.edn; do
     [ -e "$f" ] || continue
-    out="$tmp/$(basename "$f" .edn).jsonl"
-    scripts/edn-to-jsonl.py "$f" > "$out"
+    # redline reads the EDN as it is (no conversion step).
+    out=$f
     read -r verdict ms < <(check target/release/redline "$out")
     total=$(awk -v a="$total" -v b="$ms" 'BEGIN { print a + b }')
     base=""

@@ -3,15 +3,23 @@
 //!
 //! Values arrive as text or numbers and are checked once, by [`TestConfig::validate`], into a
 //! [`Plan`] whose fields are typed; every error names the option and what to write instead.
+//!
+//! - [`limits`]: the accepted range of every numeric option.
+//! - [`reproduce`]: the command line that reproduces a run, derived from its configuration,
+//!   and the redaction of secrets (`--redis-option requirepass=...`) in what a run records.
 
+pub mod limits;
+pub mod reproduce;
+
+use crate::cluster::netns::NetnsOptions;
 use crate::cluster::redis_conf;
 use crate::cluster::ssh::{HostLayout, SshLogin, SshOptions};
+use crate::cluster::BackendKind;
 use crate::nemesis::spec::NemesisSpec;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use redline_checkers::expect::Rule;
-use redline_checkers::WorkloadKind;
-use redline_workloads::{ReadFrom, ReplicaRouting, WorkloadConfig};
+use redline_workloads::{ReadFrom, ReplicaRouting, Workload, WorkloadConfig};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -28,9 +36,10 @@ pub struct TestConfig {
     #[arg(long, default_value = "set")]
     pub workload: String,
     /// Faults: none, all, or a comma list of fault[:target], e.g. kill:master,pause:replica,
-    /// partition:isolate-master, partition:replication-cut, partition:minority (with Sentinels),
-    /// delay:replica-links, promote, failover:sentinel, failover:coordinated. Link delay is
-    /// always done by redline's proxy (this kernel has no netem).
+    /// power-loss:master (SIGKILL plus the loss of unsynced writes; data dirs on redline's FUSE
+    /// layer), partition:isolate-master, partition:replication-cut, partition:minority (with
+    /// Sentinels), delay:replica-links, promote, failover:sentinel, failover:coordinated. Link
+    /// delay is always done by redline's proxy (this kernel has no netem).
     #[arg(long, default_value = "kill")]
     pub nemesis: String,
     /// Seconds between the starts of two faults.
@@ -98,6 +107,11 @@ pub struct TestConfig {
     /// Uniform jitter on top of --delay-ms, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub delay_jitter_ms: u64,
+    /// A slow disk: every fsync of a node's data answers this many milliseconds late (the
+    /// data dirs then sit on redline's FUSE layer, as for the power-loss fault; needs
+    /// /dev/fuse and fusermount3, and --net local or netns). 0: no delay.
+    #[arg(long, default_value_t = 0)]
+    pub fsync_delay_ms: u64,
     /// A redis.conf option for every node, KEY=VALUE (repeatable), e.g. appendonly=yes, save=.
     #[arg(long = "redis-option", value_name = "K=V")]
     #[serde(alias = "redis-option")]
@@ -163,21 +177,12 @@ impl Default for TestConfig {
     }
 }
 
-/// Which cluster backend runs the nodes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Net {
-    Local,
-    Netns,
-    /// Real hosts over SSH; the hosts and login are [`Plan::ssh`].
-    Ssh,
-}
-
 /// A validated test: typed options, ready to run.
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub config: TestConfig,
     pub name: String,
-    pub workload: WorkloadKind,
+    pub workload: &'static dyn Workload,
     pub nemesis: NemesisSpec,
     pub read_from: ReadFrom,
     pub replica_routing: ReplicaRouting,
@@ -185,9 +190,8 @@ pub struct Plan {
     pub expect: Vec<Rule>,
     pub seed: u64,
     pub fault_duration: f64,
-    pub net: Net,
-    /// The hosts and login of `--nodes`, for [`Net::Ssh`].
-    pub ssh: Option<SshOptions>,
+    /// The backend that runs the cluster (`--net`, `--nodes`), with its options.
+    pub backend: BackendKind,
 }
 
 impl TestConfig {
@@ -200,16 +204,7 @@ impl TestConfig {
             config.replicas = ssh.layout.nodes.len() - 1;
             config.sentinels = ssh.layout.sentinels.len();
         }
-        let mut plan = config.validate_counts()?;
-        plan.ssh = ssh.map(|mut ssh| {
-            ssh.partitions = plan
-                .nemesis
-                .faults
-                .iter()
-                .any(|f| matches!(f, crate::nemesis::spec::Fault::Partition(_)));
-            ssh
-        });
-        Ok(plan)
+        config.validate_counts(ssh)
     }
 
     /// The SSH backend's options when `--nodes` (or `--net ssh`) asks for it.
@@ -264,42 +259,48 @@ impl TestConfig {
         }))
     }
 
-    /// The backend `--net` and `--nodes` ask for, refused up front when it cannot run here or
-    /// cannot make the nemesis's faults.
-    fn backend(&self, nemesis: &NemesisSpec) -> Result<Net> {
-        let delays = nemesis
-            .faults
-            .iter()
-            .any(|f| matches!(f, crate::nemesis::spec::Fault::Delay(_)));
-        let (net, no_delay) = match (self.net.as_str(), self.nodes.is_some()) {
-            ("local" | "ssh", true) => (Net::Ssh, crate::cluster::ssh::NO_DELAY),
-            ("local", false) => (Net::Local, ""),
-            ("netns", false) => {
+    /// The backend `--net` and `--nodes` ask for (`ssh`: the options of `--nodes`), refused up
+    /// front when it cannot run here or cannot make the nemesis's faults.
+    fn backend(&self, nemesis: &NemesisSpec, ssh: Option<SshOptions>) -> Result<BackendKind> {
+        let kind = match (self.net.as_str(), ssh) {
+            ("local" | "ssh", Some(mut ssh)) => {
+                // Every host then needs `nft`, checked before anything starts there.
+                ssh.partitions = nemesis
+                    .faults
+                    .iter()
+                    .any(|f| matches!(f, crate::nemesis::spec::Fault::Partition(_)));
+                BackendKind::Ssh(ssh)
+            }
+            ("local", None) => BackendKind::Local,
+            ("netns", None) => {
                 if let Some(why) = crate::cluster::netns::unavailable() {
                     bail!("--net netns cannot run here: {why}");
                 }
-                (Net::Netns, crate::cluster::netns::NO_NETEM)
+                BackendKind::Netns(NetnsOptions::default())
             }
             (other, _) => {
                 bail!("--net must be local, netns or ssh (with --nodes), not {other:?}")
             }
         };
-        if delays && !no_delay.is_empty() {
-            bail!(
-                "{} cannot delay links: {no_delay}",
-                if net == Net::Ssh {
-                    "--nodes"
-                } else {
-                    "--net netns"
-                }
-            );
+        nemesis
+            .check_backend(kind.flag(), &kind.capabilities())
+            .map_err(anyhow::Error::msg)?;
+        if self.fsync_delay_ms > 0 {
+            let lazy_disk = crate::cluster::capabilities::Capability::LazyDisk;
+            if let Some(why) = kind.capabilities().refusal(lazy_disk) {
+                bail!(
+                    "--fsync-delay-ms: {} cannot {}: {why}",
+                    kind.flag(),
+                    lazy_disk.does()
+                );
+            }
         }
-        Ok(net)
+        Ok(kind)
     }
 
     /// Everything else [`TestConfig::validate`] checks, with the counts final.
-    fn validate_counts(&self) -> Result<Plan> {
-        let workload = WorkloadKind::from_str(&self.workload).map_err(anyhow::Error::msg)?;
+    fn validate_counts(&self, ssh: Option<SshOptions>) -> Result<Plan> {
+        let workload = redline_workloads::by_name(&self.workload)?;
         let nemesis = NemesisSpec::from_str(&self.nemesis).map_err(anyhow::Error::msg)?;
         let read_from =
             ReadFrom::from_str(&self.read_from).map_err(|e| anyhow::anyhow!("--read-from: {e}"))?;
@@ -311,9 +312,6 @@ impl TestConfig {
             .map(|o| redis_conf::parse_option(o))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| anyhow::anyhow!("--redis-option: {e}"))?;
-        for (k, _) in &redis_options {
-            redis_conf::check_not_owned(k).map_err(|e| anyhow::anyhow!("--redis-option {e}"))?;
-        }
         if let Some(file) = &self.redis_conf {
             let text = std::fs::read_to_string(file)
                 .with_context(|| format!("--redis-conf {}", file.display()))?;
@@ -326,35 +324,7 @@ impl TestConfig {
             .map(|r| Rule::from_str(r))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| anyhow::anyhow!("--expect: {e}"))?;
-        positive("--time-limit", self.time_limit)?;
-        positive("--nemesis-interval", self.nemesis_interval)?;
-        positive("--converge-timeout", self.converge_timeout)?;
-        if self.concurrency == 0 || self.concurrency > 1000 {
-            bail!(
-                "--concurrency must be between 1 and 1000, not {}",
-                self.concurrency
-            );
-        }
-        if self.replicas > 16 {
-            bail!("--replicas must be at most 16, not {}", self.replicas);
-        }
-        if self.sentinels > 9 {
-            bail!("--sentinels must be at most 9, not {}", self.sentinels);
-        }
-        if self.keys == Some(0) {
-            bail!("--keys must be at least 1");
-        }
-        if self.rate < 0.0 || !self.rate.is_finite() {
-            bail!(
-                "--rate must be 0 (unlimited) or a positive number, not {}",
-                self.rate
-            );
-        }
-        if let Some(r) = self.read_ratio {
-            if !(0.0..=1.0).contains(&r) {
-                bail!("--read-ratio must be between 0 and 1, not {r}");
-            }
-        }
+        limits::check(self)?;
         if self.replicas == 0 && self.read_from == "replicas" {
             let given = if self.nodes.is_some() {
                 "--nodes names no replica"
@@ -377,30 +347,16 @@ impl TestConfig {
                 self.workload, self.replicas
             );
         }
-        if self.max_txn_length == 0 {
-            bail!("--max-txn-length must be at least 1");
-        }
-        if self.op_timeout == 0 {
-            bail!("--op-timeout must be at least 1 ms");
-        }
         nemesis
             .check_layout(self.replicas, self.sentinels)
             .map_err(anyhow::Error::msg)?;
-        let net = self.backend(&nemesis)?;
-        let fault_duration = match self.fault_duration {
-            Some(d) => {
-                positive("--fault-duration", d)?;
-                d
-            }
-            None => self.nemesis_interval * 0.6,
-        };
+        let backend = self.backend(&nemesis, ssh)?;
+        let fault_duration = self.fault_duration.unwrap_or(self.nemesis_interval * 0.6);
         let name = self
             .name
             .clone()
-            .unwrap_or_else(|| format!("{}-{}", workload, nemesis.short_name()));
-        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-            bail!("--name {name:?} cannot be used as a folder name");
-        }
+            .unwrap_or_else(|| format!("{}-{}", workload.name(), nemesis.short_name()));
+        check_name(&name)?;
         let seed = self.seed.unwrap_or_else(clock_seed);
         Ok(Plan {
             config: self.clone(),
@@ -413,17 +369,25 @@ impl TestConfig {
             expect,
             seed,
             fault_duration,
-            net,
-            ssh: None,
+            backend,
         })
     }
 }
 
 impl Plan {
+    /// The lazy disk the nodes' data dirs need: for a `power-loss` fault or a slow disk
+    /// (`--fsync-delay-ms`); `None` for every other run, which then mounts nothing.
+    pub fn lazy_disk(&self) -> Option<redline_lazyfs::Options> {
+        let wanted = self.nemesis.needs_lazy_disk() || self.config.fsync_delay_ms > 0;
+        wanted.then(|| redline_lazyfs::Options {
+            fsync_delay: Duration::from_millis(self.config.fsync_delay_ms),
+        })
+    }
+
     /// What the workload's generator and clients need.
     pub fn workload_config(&self) -> WorkloadConfig {
         let c = &self.config;
-        let defaults = WorkloadConfig::for_kind(self.workload);
+        let defaults = WorkloadConfig::new(self.workload);
         WorkloadConfig {
             keys: c.keys.unwrap_or(defaults.keys),
             concurrency: c.concurrency,
@@ -442,11 +406,31 @@ impl Plan {
     }
 }
 
-fn positive(flag: &str, v: f64) -> Result<()> {
-    if !(v.is_finite() && v > 0.0) {
-        bail!("{flag} must be a positive number of seconds, not {v}");
+/// A test name becomes the folder `store/<name>/`: one plain path component, and not one of
+/// the names the store itself uses (`latest`, its link to the newest run, through which a run
+/// so named would write into that run's folder; `suites`, where suite folders go).
+pub fn check_name(name: &str) -> Result<()> {
+    match folder_name_problem(name) {
+        Some(problem) => bail!("--name {name:?} {problem}"),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// Why `name` cannot name a folder of the store, if it cannot.
+pub fn folder_name_problem(name: &str) -> Option<&'static str> {
+    let plain = !name.is_empty()
+        && name.len() <= 200
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\'])
+        && !name.chars().any(char::is_control);
+    if !plain {
+        return Some("cannot be used as a folder name (one path component, no leading dot, no control characters, at most 200 bytes)");
+    }
+    match name {
+        "latest" => Some("is reserved: store/latest points at the newest run"),
+        "suites" => Some("is reserved: store/suites holds the suites' folders"),
+        _ => None,
+    }
 }
 
 /// A seed for runs that did not ask for one; it is recorded in `test.json` so the run replays.
@@ -465,7 +449,7 @@ mod tests {
     #[test]
     fn defaults_validate() {
         let plan = TestConfig::default().validate().unwrap();
-        assert_eq!(plan.workload, WorkloadKind::Set);
+        assert_eq!(plan.workload.name(), "set");
         assert_eq!(plan.name, "set-kill");
         assert!((plan.fault_duration - 3.0).abs() < 1e-9);
     }
@@ -504,6 +488,23 @@ mod tests {
             ..TestConfig::default()
         };
         assert!(bad.validate().unwrap_err().to_string().contains("--expect"));
+    }
+
+    /// A newline or CR cannot smuggle a harness-owned option past the check (issue #17), from
+    /// the command line or a suite file alike (both arrive here).
+    #[test]
+    fn redis_options_cannot_smuggle_a_directive() {
+        for option in [
+            "appendonly=yes\ndir\r/tmp/x",
+            "appendonly=yes\rbind 0.0.0.0",
+        ] {
+            let bad = TestConfig {
+                redis_options: vec![option.into()],
+                ..TestConfig::default()
+            };
+            let e = bad.validate().unwrap_err().to_string();
+            assert!(e.contains("--redis-option"), "{option:?}: {e}");
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 mod support;
 
-use support::{assert_exit, redline};
+use support::{assert_exit, redline, walk};
 
 #[test]
 fn malformed_history_names_its_line() {
@@ -130,17 +130,4 @@ fn bad_ssh_hosts_are_clear_errors() {
         .filter(|p| p.ends_with("ssh.json"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() && !p.is_symlink() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }

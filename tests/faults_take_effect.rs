@@ -4,55 +4,23 @@
 //! roles and clients write to the new master; with three Sentinels, killing the master produces
 //! a `+switch-master` and clients follow it.
 
+mod cluster_support;
+
+use cluster_support::{eventually, link_up};
 use redline::cluster::admin::{self, ADMIN_TIMEOUT};
-use redline::cluster::capabilities::{Kill, LinkDelay, Partition, Pause, Promote};
+use redline::cluster::backend::Backend as _;
+use redline::cluster::capabilities::{Kill, Pause};
 use redline::cluster::links::Delay;
-use redline::cluster::{ClusterSpec, LocalCluster};
+use redline::cluster::LocalCluster;
 use redline::recorder::Recorder;
 use redline_checkers::{Op, OpType, Process};
 use redline_workloads::{Client, WorkloadConfig};
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 async fn cluster(dir: &std::path::Path, sentinels: usize) -> LocalCluster {
-    let server = redline::provision::locate_server(None, true).expect("redis-server");
-    LocalCluster::start(ClusterSpec {
-        replicas: 2,
-        sentinels,
-        server_bin: server.path,
-        redis_options: vec![
-            ("repl-timeout".into(), "2".into()),
-            ("save".into(), "".into()),
-        ],
-        redis_conf: None,
-        run_dir: dir.to_path_buf(),
-        sentinel_down_after_ms: 1000,
-        sentinel_failover_timeout_ms: 3000,
-    })
-    .await
-    .expect("cluster starts")
-}
-
-/// Polls `probe` every 50 ms until it returns true or `within` passes; returns the time taken.
-async fn eventually<F, Fut>(within: Duration, what: &str, mut probe: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while start.elapsed() < within {
-        if probe().await {
-            return start.elapsed();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{what} did not happen within {within:?}");
-}
-
-async fn link_up(addr: SocketAddr) -> bool {
-    admin::replication(addr, ADMIN_TIMEOUT)
+    LocalCluster::start(cluster_support::spec(dir, sentinels))
         .await
-        .is_ok_and(|r| r.link_up())
+        .expect("cluster starts")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,14 +29,16 @@ async fn replication_cut_takes_the_link_down_and_heal_brings_it_back() {
     let mut c = cluster(dir.path(), 0).await;
     let n2 = c.admin_addr("n2").unwrap();
     assert!(link_up(n2).await);
-    c.cut(&[("n1".into(), "n2".into()), ("n2".into(), "n1".into())])
+    let partition = c.partition().expect("the local backend cuts links");
+    partition
+        .cut(&[("n1".into(), "n2".into()), ("n2".into(), "n1".into())])
         .await
         .unwrap();
     eventually(Duration::from_secs(10), "n2's link going down", || async {
         !link_up(n2).await
     })
     .await;
-    c.heal().await.unwrap();
+    c.partition().unwrap().heal().await.unwrap();
     eventually(Duration::from_secs(15), "n2's link coming back", || async {
         link_up(n2).await
     })
@@ -123,14 +93,16 @@ async fn a_delayed_replica_link_delays_replication_by_at_least_the_delay() {
         base: Duration::from_millis(300),
         jitter: Duration::ZERO,
     };
-    c.delay(
-        &[("n1".into(), "n2".into()), ("n2".into(), "n1".into())],
-        delay,
-    )
-    .await
-    .unwrap();
+    let links = c.link_delay().expect("the local backend delays links");
+    links
+        .delay(
+            &[("n1".into(), "n2".into()), ("n2".into(), "n1".into())],
+            delay,
+        )
+        .await
+        .unwrap();
     let during = visible_after("b").await;
-    c.undelay().await.unwrap();
+    c.link_delay().unwrap().undelay().await.unwrap();
     assert!(
         during >= Duration::from_millis(300),
         "replication took {during:?} under a 300 ms delay"
@@ -146,7 +118,9 @@ async fn a_delayed_replica_link_delays_replication_by_at_least_the_delay() {
 async fn promote_changes_roles_and_clients_write_to_the_new_master() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = cluster(dir.path(), 0).await;
-    c.promote("n2").await.unwrap();
+    redline::nemesis::promote::promote(&mut c, "n2")
+        .await
+        .unwrap();
     let n2 = admin::replication(c.admin_addr("n2").unwrap(), ADMIN_TIMEOUT)
         .await
         .unwrap();

@@ -6,7 +6,7 @@
 mod netns_support;
 
 use netns_support::{cluster, leftovers, settle};
-use redline::cluster::capabilities::Partition;
+use redline::cluster::backend::Backend as _;
 use redline::cluster::netns::{cleanup_netns, cleanup_recorded, NETNS_FILE};
 use std::path::Path;
 
@@ -32,7 +32,9 @@ fn reap(pids: &[u32]) {
 /// Starts a cluster with partition rules installed, then forgets it; returns its tag and pids.
 async fn crashed_run(dir: &Path) -> (String, Vec<u32>) {
     let mut c = cluster(dir).await;
-    c.cut(&[("n1".into(), "n2".into()), ("clients".into(), "n3".into())])
+    c.partition()
+        .expect("netns cuts links")
+        .cut(&[("n1".into(), "n2".into()), ("clients".into(), "n3".into())])
         .await
         .unwrap();
     let tag = c.tag().to_string();

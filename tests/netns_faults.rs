@@ -1,18 +1,19 @@
 //! The netns backend end to end (as root; skipped with a printed reason otherwise): a write on
 //! the master is read back from a replica over the bridge; a replication cut takes a replica's
 //! link down and healing brings it back; isolating the master blocks clients but not the
-//! harness; kill/start and pause/resume act on the real server pid inside its namespace; delay
-//! is refused with the netem message; teardown leaves no namespace, veth, bridge, table or
+//! harness; kill/start and pause/resume act on the real server pid inside its namespace; the
+//! backend has no link delay and says why (no netem); teardown leaves no namespace, veth, bridge, table or
 //! process.
 
 mod netns_support;
 
-use netns_support::{cluster, eventually, leftovers, namespace_of, settle, tables_in};
-use redline::cluster::admin::{self, ADMIN_TIMEOUT};
+use netns_support::{
+    cluster, eventually, leftovers, link_up, namespace_of, settle, tables_in, write_is_read_back,
+};
+use redline::cluster::admin;
 use redline::cluster::backend::Backend as _;
-use redline::cluster::capabilities::{Kill, LinkDelay, Partition, Pause};
-use redline::cluster::links::Delay;
-use redline::cluster::netns::NO_NETEM;
+use redline::cluster::capabilities::{Capability, Kill, Pause};
+use redline::cluster::netns::{NetnsCluster, NO_NETEM};
 use redline::cluster::process::ProcessState;
 use redline::nemesis::grudge::{self, Layout};
 use redline::nemesis::spec::Grudge;
@@ -27,23 +28,18 @@ async fn ping(addr: SocketAddr) -> bool {
         .is_ok()
 }
 
-async fn link_up(addr: SocketAddr) -> bool {
-    admin::replication(addr, ADMIN_TIMEOUT)
-        .await
-        .is_ok_and(|r| r.link_up())
+/// Cuts `links` through the backend's partitions (netns has them).
+async fn cut_links(c: &mut NetnsCluster, links: &[(String, String)]) {
+    let partition = c.partition().expect("netns cuts links");
+    partition.cut(links).await.unwrap();
 }
 
-fn layout(c: &redline::cluster::netns::NetnsCluster) -> Layout {
-    let master = c.master();
-    Layout {
-        replicas: c
-            .node_names()
-            .into_iter()
-            .filter(|n| *n != master)
-            .collect(),
-        sentinels: c.sentinel_names(),
-        master,
-    }
+async fn heal(c: &mut NetnsCluster) {
+    c.partition()
+        .expect("netns cuts links")
+        .heal()
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -65,24 +61,7 @@ async fn a_write_on_the_master_is_read_back_from_a_replica() {
         );
     }
     // Clients reach the master directly at its data address: no proxy in between.
-    let master = c.client_addr("n1").unwrap();
-    let set = redis::cmd("SET").arg("k").arg("v1").clone();
-    let _: String = admin::command(master, &set, ADMIN_TIMEOUT).await.unwrap();
-    let replica = c.client_addr("n2").unwrap();
-    eventually(
-        Duration::from_secs(3),
-        "n2 to serve the write",
-        || async move {
-            let get = redis::cmd("GET").arg("k").clone();
-            admin::command::<Option<String>>(replica, &get, SHORT)
-                .await
-                .ok()
-                .flatten()
-                .as_deref()
-                == Some("v1")
-        },
-    )
-    .await;
+    write_is_read_back(c.client_addr("n1").unwrap(), c.client_addr("n2").unwrap()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -90,8 +69,8 @@ async fn a_replication_cut_takes_the_link_down_and_heal_brings_it_back() {
     skip_unless_netns!();
     let dir = tempfile::tempdir().unwrap();
     let mut c = cluster(dir.path()).await;
-    let cut = grudge::cut(Grudge::ReplicationCut, &layout(&c), 0);
-    c.cut(&cut.links).await.unwrap();
+    let cut = grudge::cut(Grudge::ReplicationCut, &Layout::of(&c), 0);
+    cut_links(&mut c, &cut.links).await;
     let n2_ns = c.tag().namespace("n2");
     assert!(
         tables_in(&n2_ns).contains(&c.tag().table()),
@@ -109,7 +88,7 @@ async fn a_replication_cut_takes_the_link_down_and_heal_brings_it_back() {
         ping(c.client_addr("n1").unwrap()).await,
         "clients are not cut"
     );
-    c.heal().await.unwrap();
+    heal(&mut c).await;
     assert!(
         !tables_in(&n2_ns).contains(&c.tag().table()),
         "heal removes the table"
@@ -128,8 +107,8 @@ async fn isolating_the_master_blocks_clients_but_not_the_harness() {
     skip_unless_netns!();
     let dir = tempfile::tempdir().unwrap();
     let mut c = cluster(dir.path()).await;
-    let cut = grudge::cut(Grudge::IsolateMaster, &layout(&c), 0);
-    c.cut(&cut.links).await.unwrap();
+    let cut = grudge::cut(Grudge::IsolateMaster, &Layout::of(&c), 0);
+    cut_links(&mut c, &cut.links).await;
     let master = c.client_addr("n1").unwrap();
     assert!(
         !ping(master).await,
@@ -143,7 +122,7 @@ async fn isolating_the_master_blocks_clients_but_not_the_harness() {
         ping(c.client_addr("n2").unwrap()).await,
         "replicas stay reachable"
     );
-    c.heal().await.unwrap();
+    heal(&mut c).await;
     eventually(
         Duration::from_secs(3),
         "clients to reach n1 again",
@@ -187,20 +166,14 @@ async fn kill_start_pause_and_resume_act_on_the_server_in_its_namespace() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn delay_is_refused_because_there_is_no_netem() {
+async fn delay_is_not_offered_because_there_is_no_netem() {
     skip_unless_netns!();
     let dir = tempfile::tempdir().unwrap();
     let mut c = cluster(dir.path()).await;
-    let delay = Delay {
-        base: Duration::from_millis(50),
-        jitter: Duration::ZERO,
-    };
-    let err = c
-        .delay(&[("n1".into(), "n2".into())], delay)
-        .await
-        .unwrap_err();
-    assert_eq!(err.to_string(), NO_NETEM);
-    c.undelay().await.unwrap();
+    assert!(c.link_delay().is_none(), "no delay without netem");
+    let refusal = c.capabilities().refusal(Capability::LinkDelay);
+    assert_eq!(refusal, Some(NO_NETEM));
+    assert!(c.partition().is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -210,8 +183,8 @@ async fn teardown_leaves_no_namespace_link_table_or_process() {
     let mut c = cluster(dir.path()).await;
     let tag = c.tag().to_string();
     // With rules installed and a paused node, the hardest state to clean.
-    let cut = grudge::cut(Grudge::IsolateMaster, &layout(&c), 0);
-    c.cut(&cut.links).await.unwrap();
+    let cut = grudge::cut(Grudge::IsolateMaster, &Layout::of(&c), 0);
+    cut_links(&mut c, &cut.links).await;
     c.pause("n3").await.unwrap();
     assert!(
         !leftovers(&tag, dir.path()).is_empty(),
@@ -231,8 +204,8 @@ async fn heal_all_and_converge_bring_every_fault_back() {
     skip_unless_netns!();
     let dir = tempfile::tempdir().unwrap();
     let mut c = cluster(dir.path()).await;
-    let cut = grudge::cut(Grudge::IsolateReplica, &layout(&c), 0);
-    c.cut(&cut.links).await.unwrap();
+    let cut = grudge::cut(Grudge::IsolateReplica, &Layout::of(&c), 0);
+    cut_links(&mut c, &cut.links).await;
     c.kill("n3").await.unwrap();
     c.pause("n2").await.unwrap();
     let done = c.heal_all().await.unwrap();

@@ -9,27 +9,8 @@ use support::{run_test, servers_under, Store};
 
 fn split_brain_loses_writes(extra: &[&str]) {
     let store = Store::new();
-    let mut args = vec![
-        "--workload",
-        "set",
-        "--sentinels",
-        "3",
-        "--nemesis",
-        "partition:minority",
-        "--time-limit",
-        "10",
-        "--nemesis-interval",
-        "2",
-        "--fault-duration",
-        "7",
-        // Sentinel retries a failed leader election (a split vote) after twice the failover
-        // timeout: 1.5 s keeps a retry inside the partition, so the experiment does not
-        // depend on the first election's luck.
-        "--sentinel-failover-timeout",
-        "1500",
-        "--seed",
-        "11",
-    ];
+    let mut args = vec!["--sentinels", "3"];
+    args.extend_from_slice(support::SPLIT_BRAIN);
     args.extend_from_slice(extra);
     let out = run_test(&store, &args);
     assert_eq!(

@@ -6,45 +6,21 @@
 mod support;
 
 use std::time::{Duration, Instant};
-use support::{redline, servers_under, Store};
+use support::{redline, servers_under, spawn_test, wait_for_history, Store};
 
 fn start_run(store: &Store, extra: &[&str]) -> std::process::Child {
-    redline()
-        .args([
-            "test",
-            "--workload",
-            "set",
-            "--nemesis",
-            "pause",
-            "--time-limit",
-            "30",
-            "--nemesis-interval",
-            "1",
-        ])
-        .args(extra)
-        .arg("--store")
-        .arg(store.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("redline starts")
-}
-
-/// Waits until the run's history has some lines (the cluster is up and clients are going).
-fn wait_for_history(store: &Store) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(link) = std::fs::read_link(store.path().join("latest")) {
-            let lines = std::fs::read_to_string(link.join("history.jsonl"))
-                .map(|t| t.lines().count())
-                .unwrap_or(0);
-            if lines > 50 {
-                return;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("the run never started writing its history");
+    let mut args = vec![
+        "--workload",
+        "set",
+        "--nemesis",
+        "pause",
+        "--time-limit",
+        "30",
+        "--nemesis-interval",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    spawn_test(store, &args)
 }
 
 /// The run's bridge name (`rl-<tag>-br`), read from its netns record while it runs.
@@ -140,12 +116,7 @@ fn killed_harness_is_cleaned_up(extra: &[&str]) {
         !servers_under(store.path()).is_empty(),
         "a SIGKILLed harness leaves its servers"
     );
-    let out = redline()
-        .arg("cleanup")
-        .arg("--store")
-        .arg(store.path())
-        .output()
-        .unwrap();
+    let out = support::cleanup(&store);
     assert_eq!(
         out.status.code(),
         Some(0),

@@ -270,12 +270,7 @@ fn sigkill_then_cleanup_over_ssh_leaves_nothing() {
         "the run's SSH control masters outlive it"
     );
 
-    let out = redline()
-        .arg("cleanup")
-        .arg("--store")
-        .arg(store.path())
-        .output()
-        .unwrap();
+    let out = support::cleanup(&store);
     assert_exit(&out, 0);
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.contains("killed"), "{said}");
@@ -295,31 +290,7 @@ fn sentinel_split_brain_over_ssh_loses_acknowledged_writes() {
     let hosts = SshHosts::create(6);
     let store = Store::new();
     let flags = hosts.flags(&["n1", "n2", "n3", "s1", "s2", "s3"]);
-    let out = run_test(
-        &store,
-        &args(
-            &flags,
-            &[
-                "--workload",
-                "set",
-                "--nemesis",
-                "partition:minority",
-                "--time-limit",
-                "10",
-                "--nemesis-interval",
-                "2",
-                "--fault-duration",
-                "7",
-                // Sentinel retries a failed leader election (a split vote) after twice the failover
-                // timeout: 1.5 s keeps a retry inside the partition, so the experiment does not
-                // depend on the first election's luck.
-                "--sentinel-failover-timeout",
-                "1500",
-                "--seed",
-                "11",
-            ],
-        ),
-    );
+    let out = run_test(&store, &args(&flags, support::SPLIT_BRAIN));
     assert_exit(&out, 1);
     let r = store.results();
     let lost = r["checkers"]["lost-writes"]["stats"]["lost"]

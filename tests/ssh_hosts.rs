@@ -2,60 +2,37 @@
 //! `ssh_support`): a cluster comes up over SSH with its servers inside the hosts' namespaces;
 //! a partition is an nftables rule on the hosts that stops replication while the harness's own
 //! commands (through the SSH forward) still work; kill and pause act on the real remote pid;
-//! delay is refused; teardown pulls the logs and leaves no server, table or folder on a host.
+//! the backend has no link delay, and says why; teardown pulls the logs and leaves no server,
+//! table or folder on a host.
 
+mod cluster_support;
 mod ssh_support;
 
+use cluster_support::{eventually, link_up, write_is_read_back};
 use redline::cluster::admin::{self, ADMIN_TIMEOUT};
 use redline::cluster::backend::Backend as _;
-use redline::cluster::capabilities::{Kill, LinkDelay, Partition, Pause};
-use redline::cluster::links::Delay;
+use redline::cluster::capabilities::{Capability, Kill, Pause};
 use redline::cluster::process::ProcessState;
 use redline::cluster::ssh::{
     cleanup_recorded, HostLayout, SshCluster, SshLogin, SshOptions, NO_DELAY, SSH_FILE,
 };
-use redline::cluster::ClusterSpec;
 use ssh_support::SshHosts;
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
-
-async fn link_up(addr: SocketAddr) -> bool {
-    admin::replication(addr, ADMIN_TIMEOUT)
-        .await
-        .is_ok_and(|r| r.link_up())
-}
-
-async fn eventually<F, Fut>(within: Duration, what: &str, mut probe: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while start.elapsed() < within {
-        if probe().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what} did not happen within {within:?}");
-}
+use std::path::PathBuf;
+use std::time::Duration;
 
 async fn cluster(hosts: &SshHosts, run_dir: &std::path::Path) -> SshCluster {
     let server = redline::provision::locate_server(None, false).expect("redis-server");
+    cluster_on(hosts, run_dir, server.path).await
+}
+
+/// A cluster on `hosts` running `server_bin` there.
+async fn cluster_on(
+    hosts: &SshHosts,
+    run_dir: &std::path::Path,
+    server_bin: PathBuf,
+) -> SshCluster {
     SshCluster::start(
-        ClusterSpec {
-            replicas: 2,
-            sentinels: 0,
-            server_bin: server.path,
-            redis_options: vec![
-                ("repl-timeout".into(), "2".into()),
-                ("save".into(), "".into()),
-            ],
-            redis_conf: None,
-            run_dir: run_dir.to_path_buf(),
-            sentinel_down_after_ms: 1000,
-            sentinel_failover_timeout_ms: 3000,
-        },
+        cluster_support::spec_with(run_dir, 0, server_bin),
         SshOptions {
             layout: HostLayout::parse(&hosts.nodes_arg(&["n1", "n2", "n3"])).unwrap(),
             login: SshLogin {
@@ -84,27 +61,33 @@ async fn faults_act_on_the_hosts_and_teardown_leaves_nothing() {
     assert_eq!(servers.len(), 3, "{servers:?}");
     let n1 = c.client_addr("n1").unwrap();
     assert_eq!(n1.ip(), std::net::IpAddr::V4(hosts.hosts[0].addr));
-    let set = redis::cmd("SET").arg("k").arg("v1").clone();
-    let _: String = admin::command(n1, &set, ADMIN_TIMEOUT).await.unwrap();
-    let n2 = c.client_addr("n2").unwrap();
-    eventually(
-        Duration::from_secs(3),
-        "n2 to serve the write",
-        || async move {
-            let get = redis::cmd("GET").arg("k").clone();
-            admin::command::<Option<String>>(n2, &get, Duration::from_millis(500))
-                .await
-                .ok()
-                .flatten()
-                .as_deref()
-                == Some("v1")
-        },
-    )
-    .await;
+    write_is_read_back(n1, c.client_addr("n2").unwrap()).await;
 
-    // Cutting n1 from n2 (both ways) is an nftables table on both hosts; n2's replication link
-    // goes down while the harness still reaches n2 through its SSH forward.
-    c.cut(&[("n1".into(), "n2".into()), ("n2".into(), "n1".into())])
+    partitions_spare_the_harness(&mut c, &hosts).await;
+    kill_and_pause_act_on_the_remote_pid(&mut c).await;
+    // No link delay here, and the capabilities asked before a run say the same, with why.
+    assert!(c.link_delay().is_none());
+    let refusal = c.capabilities().refusal(Capability::LinkDelay);
+    assert_eq!(refusal, Some(NO_DELAY));
+
+    // Teardown pulls the logs back and leaves nothing on the hosts.
+    c.teardown();
+    let log = run.path().join("nodes").join("n1").join("redis.log");
+    assert!(
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("Ready to accept")),
+        "{} pulled back",
+        log.display()
+    );
+    assert_eq!(hosts.leftovers(), Vec::<String>::new());
+    assert!(!run.path().join("ssh.json").exists());
+}
+
+/// Cutting n1 from n2 (both ways) is an nftables table on both hosts; n2's replication link
+/// goes down while the harness still reaches n2 through its SSH forward. Healing lifts it all.
+async fn partitions_spare_the_harness(c: &mut SshCluster, hosts: &SshHosts) {
+    c.partition()
+        .expect("SSH hosts cut links")
+        .cut(&[("n1".into(), "n2".into()), ("n2".into(), "n1".into())])
         .await
         .unwrap();
     let tables = hosts.tables();
@@ -121,7 +104,11 @@ async fn faults_act_on_the_hosts_and_teardown_leaves_nothing() {
     )
     .await;
     // Cutting clients from n3 blocks the data address from here, not the admin forward.
-    c.cut(&[("clients".into(), "n3".into())]).await.unwrap();
+    c.partition()
+        .expect("SSH hosts cut links")
+        .cut(&[("clients".into(), "n3".into())])
+        .await
+        .unwrap();
     let n3 = c.client_addr("n3").unwrap();
     let ping = redis::cmd("PING");
     assert!(
@@ -145,8 +132,10 @@ async fn faults_act_on_the_hosts_and_teardown_leaves_nothing() {
         || async move { link_up(n2_admin).await },
     )
     .await;
+}
 
-    // Kill and pause act on the remote pid.
+/// Kill and pause act on the remote pid.
+async fn kill_and_pause_act_on_the_remote_pid(c: &mut SshCluster) {
     let pid = c.pid("n3").unwrap();
     c.pause("n3").await.unwrap();
     // The stop is delivered asynchronously: poll the kernel's view of the process briefly.
@@ -170,28 +159,47 @@ async fn faults_act_on_the_hosts_and_teardown_leaves_nothing() {
     c.start("n3").await.unwrap();
     assert_eq!(c.state("n3"), Some(ProcessState::Running));
     assert_ne!(c.pid("n3"), Some(pid));
-    let err = c
-        .delay(
-            &[("n1".into(), "n2".into())],
-            Delay {
-                base: Duration::from_millis(50),
-                jitter: Duration::ZERO,
-            },
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(err.to_string(), NO_DELAY);
+}
 
-    // Teardown pulls the logs back and leaves nothing on the hosts.
-    c.teardown();
-    let log = run.path().join("nodes").join("n1").join("redis.log");
-    assert!(
-        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("Ready to accept")),
-        "{} pulled back",
-        log.display()
+/// A `--server-bin` wrapper that runs the server without `exec` (issue #17): the server is
+/// found in the wrapper's process group, and kill, pause and teardown reach it on the hosts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrapped_server_is_signalled_with_its_wrapper() {
+    skip_unless_ssh_hosts!();
+    let hosts = SshHosts::create(3);
+    let run = tempfile::tempdir().unwrap();
+    let real = redline::provision::locate_server(None, false).expect("redis-server");
+    let bin = run.path().join("wrapped-redis-server");
+    let script = format!(
+        "#!/bin/sh\n'{}' \"$@\"\necho wrapper done\n",
+        real.path.display()
     );
+    std::fs::write(&bin, script).unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut c = cluster_on(&hosts, run.path(), bin).await;
+    assert_eq!(hosts.redis_servers().len(), 3, "{:?}", hosts.servers());
+    c.pause("n2").await.unwrap();
+    let stopped = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") T "))
+    };
+    let servers = hosts.redis_servers();
+    eventually(Duration::from_secs(2), "n2's server to be stopped", || {
+        let servers = servers.clone();
+        async move { servers.iter().filter(|(_, pid)| stopped(*pid)).count() == 1 }
+    })
+    .await;
+    c.resume("n2").await.unwrap();
+    c.kill("n2").await.unwrap();
+    eventually(Duration::from_secs(3), "n2's server to be gone", || {
+        let left = hosts.redis_servers().len();
+        async move { left == 2 }
+    })
+    .await;
+    c.start("n2").await.unwrap();
+    assert_eq!(hosts.redis_servers().len(), 3);
+    c.teardown();
     assert_eq!(hosts.leftovers(), Vec::<String>::new());
-    assert!(!run.path().join("ssh.json").exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,7 +208,11 @@ async fn setup_removes_what_a_crashed_run_left_on_the_hosts() {
     let hosts = SshHosts::create(3);
     let run = tempfile::tempdir().unwrap();
     let mut c = cluster(&hosts, run.path()).await;
-    c.cut(&[("n1".into(), "n2".into())]).await.unwrap();
+    c.partition()
+        .expect("SSH hosts cut links")
+        .cut(&[("n1".into(), "n2".into())])
+        .await
+        .unwrap();
     let old_pids: Vec<u32> = c.node_names().iter().filter_map(|n| c.pid(n)).collect();
     // A crash: the harness never tears down (its sessions and control masters leak too).
     std::mem::forget(c);

@@ -1,4 +1,7 @@
-//! The counter checker (INCR / GET): Jepsen's counter bounds.
+//! The counter checker (INCR / GET, and Jepsen's `add` / `read` counter): Jepsen's bounds.
+//!
+//! An increment is an `incr` (redline's; a missing value is INCR's 1) or an `add` of an
+//! integer (Jepsen's counter model), negative ones included.
 //!
 //! A read of key k must return a value between
 //! - the *lower bound*: the sum of the `ok` increments that completed before the read was
@@ -11,10 +14,13 @@
 //! the lower). Reads are served by the master in the counter workload; a read the topology
 //! records place on a non-master node is held to the upper bound only (a replica may lag, which
 //! is staleness, not a counter anomaly) and counted in `stale_reads` when below the lower bound.
-//! A read returning null is 0 (the key does not exist yet).
+//! A read returning null is 0 (the key does not exist yet). An increment or a read whose value
+//! is not an integer cannot be judged: it is counted, noted, and the verdict can then be
+//! `unknown` at best (a lost increment may hide behind it).
 
 use crate::final_reads::{node_of, topology_master, FinalReads};
-use crate::history::{History, OpType, Operation};
+use crate::history::{Function, History, OpType, Operation};
+use crate::names::{kind, stat};
 use crate::registry::CheckOptions;
 use crate::result::{Anomaly, CheckResult};
 use serde_json::{json, Map, Value};
@@ -92,6 +98,8 @@ impl KeyCounter {
 /// Counts per outcome, for statistics.
 #[derive(Default)]
 struct Counts {
+    /// Increments and reads whose value is not an integer.
+    unjudged: u64,
     reads: u64,
     ok: u64,
     info: u64,
@@ -105,16 +113,18 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
     let mut incrs: BTreeMap<Option<String>, Vec<Operation<'_>>> = BTreeMap::new();
     let mut reads: BTreeMap<Option<String>, Vec<Operation<'_>>> = BTreeMap::new();
     for op in history.operations() {
-        match op.invoke.f.as_str() {
-            "incr" => incrs.entry(op.invoke.key.clone()).or_default().push(op),
-            "read" if op.outcome() == OpType::Ok => {
+        match op.invoke.f {
+            Function::Incr | Function::Add => {
+                incrs.entry(op.invoke.key.clone()).or_default().push(op)
+            }
+            Function::Read if op.outcome() == OpType::Ok => {
                 reads.entry(op.invoke.key.clone()).or_default().push(op)
             }
             _ => {}
         }
     }
     if incrs.is_empty() {
-        return CheckResult::skipped("no incr operations in the history");
+        return CheckResult::skipped("no incr or add operations in the history");
     }
     let finals = FinalReads::from_history(history);
     let masters = master_timeline(history);
@@ -125,7 +135,7 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
     let mut notes = finals.notes.clone();
     for (key, key_incrs) in &incrs {
         let counter = key_counter(key_incrs, &mut counts);
-        let master_final = finals.master_read("read", key.as_deref());
+        let master_final = finals.master_read(key.as_deref());
         for read in reads.get(key).map(Vec::as_slice).unwrap_or_default() {
             counts.reads += 1;
             // A final read counts fully only on the post-failover master.
@@ -151,7 +161,7 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
         }
     }
     let mut stats = Map::new();
-    stats.insert("reads".into(), json!(counts.reads));
+    stats.insert(stat::READS.into(), json!(counts.reads));
     stats.insert(
         "increments".into(),
         json!(counts.ok + counts.info + counts.fail),
@@ -159,12 +169,22 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
     stats.insert("increments_ok".into(), json!(counts.ok));
     stats.insert("increments_info".into(), json!(counts.info));
     stats.insert("increments_fail".into(), json!(counts.fail));
-    stats.insert("out_of_bounds".into(), json!(counts.out_of_bounds));
+    stats.insert(stat::OUT_OF_BOUNDS.into(), json!(counts.out_of_bounds));
     stats.insert("stale_reads".into(), json!(counts.stale));
     stats.insert("final_value".into(), single_or_map(final_values));
     stats.insert("expected_range".into(), single_or_map(ranges));
+    if counts.unjudged > 0 {
+        notes.push(format!(
+            "{} increments or reads were not integers and were not judged",
+            counts.unjudged
+        ));
+    }
+    let unjudged = counts.unjudged;
     let mut result = CheckResult::from_anomalies(anomalies, stats);
     result.notes = notes;
+    if unjudged > 0 && result.valid == crate::result::Validity::Valid {
+        result.valid = crate::result::Validity::Unknown;
+    }
     result
 }
 
@@ -182,7 +202,16 @@ fn key_counter(incrs: &[Operation<'_>], counts: &mut Counts) -> KeyCounter {
     let mut possible = Vec::new();
     for op in incrs {
         // The delta is the invocation's value; a missing one is INCR's 1.
-        let delta = op.invoke.value.as_i64().unwrap_or(1);
+        let delta = match &op.invoke.value {
+            Value::Null if op.invoke.f == Function::Incr => 1,
+            v => match v.as_i64() {
+                Some(d) => d,
+                None => {
+                    counts.unjudged += 1;
+                    continue;
+                }
+            },
+        };
         match op.outcome() {
             OpType::Ok => {
                 counts.ok += 1;
@@ -240,7 +269,10 @@ fn judge(
     authoritative: bool,
     counts: &mut Counts,
 ) -> Option<Anomaly> {
-    let value = read_value(read)?;
+    let Some(value) = read_value(read) else {
+        counts.unjudged += 1;
+        return None;
+    };
     let b = counter.bounds(read);
     let below = value < b.lower;
     if below && !authoritative {
@@ -282,7 +314,7 @@ fn judge(
         b.lower,
         b.upper,
     );
-    let a = Anomaly::new("counter-out-of-bounds", ops, explanation).with_details(json!({
+    let a = Anomaly::new(kind::COUNTER_OUT_OF_BOUNDS, ops, explanation).with_details(json!({
         "value": value, "lower": b.lower, "upper": b.upper,
     }));
     Some(match key {

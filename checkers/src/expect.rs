@@ -10,6 +10,7 @@
 //! as `stale-reads<=5%` or `lost-writes>=1` let a run accept, or document, behaviour that
 //! asynchronous replication is known to have.
 
+use crate::names::{kind, stat};
 use crate::registry::{CheckOptions, CheckerName};
 use crate::result::{CheckResult, ExpectationOutcome, Results, Validity};
 use std::fmt;
@@ -241,10 +242,10 @@ fn evaluate_one(rule: &Rule, results: &Results) -> ExpectationOutcome {
         Rule::StaleReadsAtMost(p) => stale_fraction(results, PercentBound::AtMost(*p)),
         Rule::StaleReadsAtLeast(p) => stale_fraction(results, PercentBound::AtLeast(*p)),
         Rule::StalenessP99AtMost(t) => staleness_p99(results, *t),
-        Rule::WaitDurable(n) => durable(results, "wait-durable-lost", "WAIT", *n),
-        Rule::WaitAofDurable(n) => durable(results, "waitaof-durable-lost", "WAITAOF", *n),
-        Rule::ReadYourWrites => session(results, "read-your-writes", "read_your_writes"),
-        Rule::MonotonicReads => session(results, "monotonic-reads", "monotonic_reads"),
+        Rule::WaitDurable(n) => durable(results, kind::WAIT_DURABLE_LOST, "WAIT", *n),
+        Rule::WaitAofDurable(n) => durable(results, kind::WAITAOF_DURABLE_LOST, "WAITAOF", *n),
+        Rule::ReadYourWrites => session(results, kind::READ_YOUR_WRITES, "read_your_writes"),
+        Rule::MonotonicReads => session(results, kind::MONOTONIC_READS, "monotonic_reads"),
         Rule::Linearizable => checker_valid(results, CheckerName::Linearizable),
         Rule::Serializable => checker_valid(results, CheckerName::TxnCycles),
         Rule::NoSplitBrain => checker_valid(results, CheckerName::SplitBrain),
@@ -329,10 +330,10 @@ fn lost_writes(results: &Results, bound: Bound) -> Decision {
         Ok(s) => s,
         Err(why) => return (None, why),
     };
-    let lost = match r.stat("lost") {
+    let lost = match r.stat(stat::LOST) {
         Some(v) => v as u64,
         None if name == CheckerName::Wait => {
-            r.counts_by_kind().get("lost").copied().unwrap_or(0) as u64
+            r.counts_by_kind().get(kind::LOST).copied().unwrap_or(0) as u64
         }
         None => return (None, format!("checker {name} reported no `lost` statistic")),
     };

@@ -11,7 +11,7 @@
 //! new master, `promote` / `failover` nemesis ops naming their target), which the split-brain
 //! checker uses to tell a failback from two masters at once.
 
-use crate::history::{History, Op, OpType, Operation, Process};
+use crate::history::{Function, History, NemesisValue, Op, OpType, Operation, Process};
 
 /// How the post-failover master was chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +59,7 @@ pub struct FinalReads<'a> {
 
 /// The master named by a `topology` observer record (`value.master`), if `op` is one.
 pub fn topology_master(op: &Op) -> Option<&str> {
-    if op.process != Process::Observer || op.f != "topology" {
+    if op.process != Process::Observer || op.f != Function::Topology {
         return None;
     }
     op.value.get("master").and_then(|m| m.as_str())
@@ -80,18 +80,25 @@ impl<'a> FinalReads<'a> {
         // and its last read may be a lagging replica's.
         let foreign = !history.ops().iter().any(|o| topology_master(o).is_some());
         if ops.is_empty() && foreign {
-            let last_read = history
+            // Per key (a jepsen.independent history has many): its last successful read.
+            let mut last: std::collections::BTreeMap<Option<&str>, Operation<'a>> =
+                std::collections::BTreeMap::new();
+            for read in history
                 .operations()
-                .filter(|o| o.invoke.f == "read" && o.outcome() == OpType::Ok)
-                .last();
-            if let Some(read) = last_read {
-                notes.push(format!(
-                    "no read is marked final: the last successful read (op {}) is taken as the \
-                     final read, as Jepsen's set checker does",
-                    read.invoke.index
-                ));
-                ops.push(read);
+                .filter(|o| o.invoke.f == Function::Read && o.outcome() == OpType::Ok)
+            {
+                last.insert(read.invoke.key.as_deref(), read);
             }
+            let mut reads: Vec<Operation<'a>> = last.into_values().collect();
+            reads.sort_by_key(|o| o.invoke.index);
+            if !reads.is_empty() {
+                let indices: Vec<u64> = reads.iter().map(|o| o.invoke.index).collect();
+                notes.push(format!(
+                    "no read is marked final: the last successful read of each key (ops \
+                     {indices:?}) is taken as its final read, as Jepsen's set checker does"
+                ));
+            }
+            ops.extend(reads);
         }
         let master = ops.first().map(|first| {
             let first_pos = history
@@ -132,23 +139,23 @@ impl<'a> FinalReads<'a> {
         self.master.as_ref().map(|m| m.node.as_str())
     }
 
-    /// The master's successful final operation with function `f` on `key`: the last one when
+    /// The master's successful final read of `key`: the last one when
     /// the harness retried. `None` when the master's final read failed or is missing.
-    pub fn master_read(&self, f: &str, key: Option<&str>) -> Option<Operation<'a>> {
+    pub fn master_read(&self, key: Option<&str>) -> Option<Operation<'a>> {
         let master = self.master_node()?;
         // A final read that names no node (a foreign history) belongs to the master chosen
         // from it, whose name is then empty.
-        self.ok_reads(f, key)
+        self.ok_reads(key)
             .filter(|o| node_of(o).unwrap_or("") == master)
             .last()
     }
 
-    /// Successful final operations with function `f` on `key` served by nodes other than the
+    /// Successful final reads of `key` served by nodes other than the
     /// master, one per node (the last when retried), ordered by node name.
-    pub fn replica_reads(&self, f: &str, key: Option<&str>) -> Vec<Operation<'a>> {
+    pub fn replica_reads(&self, key: Option<&str>) -> Vec<Operation<'a>> {
         let master = self.master_node();
         let mut by_node: std::collections::BTreeMap<&'a str, Operation<'a>> = Default::default();
-        for o in self.ok_reads(f, key) {
+        for o in self.ok_reads(key) {
             match node_of(&o) {
                 Some(n) if Some(n) != master => {
                     by_node.insert(n, o);
@@ -159,11 +166,11 @@ impl<'a> FinalReads<'a> {
         by_node.into_values().collect()
     }
 
-    /// Final operations with function `f` on `key` that did not succeed (for notes).
-    pub fn failed(&self, f: &str, key: Option<&str>) -> Vec<Operation<'a>> {
+    /// Final reads of `key` that did not succeed (for notes).
+    pub fn failed(&self, key: Option<&str>) -> Vec<Operation<'a>> {
         self.ops
             .iter()
-            .filter(|o| o.invoke.f == f && o.invoke.key.as_deref() == key)
+            .filter(|o| o.invoke.f == Function::Read && o.invoke.key.as_deref() == key)
             .filter(|o| o.outcome() != OpType::Ok)
             .copied()
             .collect()
@@ -174,14 +181,10 @@ impl<'a> FinalReads<'a> {
         self.ops.iter().any(|o| o.invoke.index == invoke_index)
     }
 
-    fn ok_reads<'s>(
-        &'s self,
-        f: &'s str,
-        key: Option<&'s str>,
-    ) -> impl Iterator<Item = Operation<'a>> + 's {
+    fn ok_reads<'s>(&'s self, key: Option<&'s str>) -> impl Iterator<Item = Operation<'a>> + 's {
         self.ops
             .iter()
-            .filter(move |o| o.invoke.f == f && o.invoke.key.as_deref() == key)
+            .filter(move |o| o.invoke.f == Function::Read && o.invoke.key.as_deref() == key)
             .filter(|o| o.outcome() == OpType::Ok)
             .copied()
     }
@@ -233,7 +236,7 @@ pub fn reads_served_by_replicas(history: &History) -> Option<bool> {
     let decls = declarations(history);
     let mut judged = false;
     for op in history.operations() {
-        if op.invoke.f != "read" || op.invoke.is_final {
+        if op.invoke.f != Function::Read || op.invoke.is_final {
             continue;
         }
         let Some(node) = node_of(&op) else { continue };
@@ -250,12 +253,10 @@ pub fn reads_served_by_replicas(history: &History) -> Option<bool> {
 
 /// The target of a promote/failover nemesis invocation (or standalone record), if named.
 fn promoted_node(op: &Op) -> Option<&str> {
-    if op.process != Process::Nemesis || !(op.f == "promote" || op.f == "failover") {
+    if op.process != Process::Nemesis || !matches!(op.f, Function::Promote | Function::Failover) {
         return None;
     }
-    ["node", "new_master"]
-        .iter()
-        .find_map(|k| op.value.get(*k).and_then(|v| v.as_str()))
+    NemesisValue(&op.value).new_master()
 }
 
 /// Building small histories by hand in tests: times in ms, indices assigned in order.
@@ -428,11 +429,8 @@ mod tests {
         let f = FinalReads::from_history(&h);
         assert_eq!(f.master_node(), Some("n3"));
         assert_eq!(f.notes.len(), 1);
-        assert_eq!(
-            f.master_read("read", Some("s")).map(|o| o.invoke.index),
-            Some(0)
-        );
-        let replicas = f.replica_reads("read", Some("s"));
+        assert_eq!(f.master_read(Some("s")).map(|o| o.invoke.index), Some(0));
+        let replicas = f.replica_reads(Some("s"));
         assert_eq!(replicas.len(), 1);
         assert_eq!(replicas[0].invoke.index, 2);
     }
@@ -444,7 +442,7 @@ mod tests {
         );
         let f = FinalReads::from_history(&h);
         assert!(f.master.is_none());
-        assert!(f.master_read("read", Some("s")).is_none());
+        assert!(f.master_read(Some("s")).is_none());
     }
 
     #[test]

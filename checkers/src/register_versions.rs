@@ -12,7 +12,7 @@
 //! nothing, though its value may be read; a `fail` write certainly did not happen. A nil read
 //! (key absent) is of the *initial version*, which precedes every write.
 
-use crate::history::{History, OpType, Process};
+use crate::history::{Function, History, OpType, Process};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
@@ -221,11 +221,11 @@ impl RegisterVersions {
             // A keyless history (Jepsen's single register) is one register named "".
             let key = op.invoke.key.clone().unwrap_or_default();
             let key = &key;
-            let value = match op.invoke.f.as_str() {
-                "write" => op.invoke.value.clone(),
+            let value = match op.invoke.f {
+                Function::Write => op.invoke.value.clone(),
                 // A cas that failed (mismatch or otherwise) wrote nothing; an ok or info cas
                 // wrote (or may have written) `new`.
-                "cas" => match op.invoke.value.as_array().map(Vec::as_slice) {
+                Function::Cas => match op.invoke.value.as_array().map(Vec::as_slice) {
                     Some([_, new]) => new.clone(),
                     _ => continue,
                 },

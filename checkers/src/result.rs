@@ -214,6 +214,27 @@ pub struct ExpectationOutcome {
     pub detail: String,
 }
 
+/// How a history was read: its format, and which order stood for real time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputSummary {
+    /// `jsonl`, `json-array` or `edn`.
+    pub format: String,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub gzip: bool,
+    /// Records read.
+    pub records: u64,
+    /// `time` (every record had one) or `history-order` (some had none: record order is
+    /// real-time order, as Elle reads it). DESIGN.md section 3.
+    pub realtime_order: String,
+    /// Whether values were `jepsen.independent` `[key value]` tuples.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub independent: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 /// Every checker's result for one history: the schema of `results.json` (DESIGN.md section 4).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Results {
@@ -221,6 +242,15 @@ pub struct Results {
     pub checkers: BTreeMap<String, CheckResult>,
     #[serde(default)]
     pub expectations: Vec<ExpectationOutcome>,
+    /// The planned parts of the run that did not run in full (clients that performed no
+    /// operation, a nemesis schedule cut short, final reads that never answered, an
+    /// interruption), each with its reason. Empty for a complete run and for a history checked
+    /// on its own; absent from the JSON when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub incomplete: Vec<String>,
+    /// How the history was read (`redline check`); absent for a live run's own history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<InputSummary>,
 }
 
 impl Results {
@@ -234,6 +264,18 @@ impl Results {
             valid,
             checkers,
             expectations: Vec::new(),
+            incomplete: Vec::new(),
+            input: None,
+        }
+    }
+
+    /// Records parts of the run that did not run. What the checkers saw is then only part of
+    /// what was planned, so nothing is known to be valid: `valid` becomes `unknown` (an
+    /// anomaly already found stays `false`: the ops that prove it did happen).
+    pub fn mark_incomplete(&mut self, parts: impl IntoIterator<Item = String>) {
+        self.incomplete.extend(parts);
+        if !self.incomplete.is_empty() {
+            self.valid = self.valid.and(Validity::Unknown);
         }
     }
 }
@@ -269,6 +311,19 @@ mod tests {
         assert_eq!(r.anomaly_count(), 4);
         assert_eq!(r.counts_by_kind()["stale-read"], 3);
         assert_eq!(r.valid, Validity::Invalid);
+    }
+
+    #[test]
+    fn an_incomplete_run_is_never_valid_and_old_files_still_load() {
+        let mut r = Results::new(BTreeMap::new());
+        assert_eq!(r.valid, Validity::Valid);
+        assert!(!serde_json::to_string(&r).unwrap().contains("incomplete"));
+        r.mark_incomplete(["final reads: n2 never answered".to_string()]);
+        assert_eq!(r.valid, Validity::Unknown);
+        let back: Results = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(back, r);
+        let old: Results = serde_json::from_str(r#"{"valid": true, "checkers": {}}"#).unwrap();
+        assert!(old.incomplete.is_empty());
     }
 
     #[test]

@@ -18,7 +18,8 @@
 //! Final reads (after healing) are excluded: they are one read per node made after convergence,
 //! and what they return is the lost-writes and divergence checkers' evidence.
 
-use crate::history::{History, Operation, Process};
+use crate::history::{Function, History, Operation, Process};
+use crate::names::{kind, stat};
 use crate::register_versions::{ms, Attribution, RegisterVersions, RegisterWrite, Version};
 use crate::registry::CheckOptions;
 use crate::result::{Anomaly, CheckResult};
@@ -45,6 +46,7 @@ pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
     let mut sessions: HashMap<(Process, &str), SessionState<'_>> = HashMap::new();
     let mut processes = BTreeSet::new();
     let mut reads = 0u64;
+    let mut collections = crate::stale_reads::Collections::default();
     let mut ryw = Vec::new();
     let mut monotonic = Vec::new();
     for op in history.operations() {
@@ -53,8 +55,8 @@ pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
             continue; // never written: every read is nil, the only version
         };
         let state = sessions.entry((op.invoke.process, key)).or_default();
-        match op.invoke.f.as_str() {
-            "write" | "cas" => {
+        match op.invoke.f {
+            Function::Write | Function::Cas => {
                 processes.insert(op.invoke.process);
                 let Some(w) = kv.write_by_invoke(op.invoke.index) else {
                     continue;
@@ -63,17 +65,13 @@ pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
                     state.own_write = Some(w);
                 }
             }
-            "read" => {
+            Function::Read => {
                 let Some(done) = op.completion else { continue };
                 if done.op_type != crate::OpType::Ok || op.invoke.is_final || done.is_final {
                     continue;
                 }
-                if done.value.is_array() || done.value.is_object() {
-                    return CheckResult::skipped(format!(
-                        "read op {} returned a collection ({}), not a register value: \
-                         not a register history",
-                        done.index, done.value
-                    ));
+                if collections.seen(done) {
+                    continue;
                 }
                 processes.insert(op.invoke.process);
                 reads += 1;
@@ -93,15 +91,22 @@ pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
         }
     }
     if reads == 0 {
-        return CheckResult::skipped("no completed reads of written register keys");
+        return CheckResult::skipped(if collections.any() {
+            collections.note()
+        } else {
+            "no completed reads of written register keys".to_string()
+        });
     }
     let mut stats = Map::new();
-    stats.insert("reads".into(), json!(reads));
+    stats.insert(stat::READS.into(), json!(reads));
     stats.insert("read_your_writes".into(), json!(ryw.len()));
     stats.insert("monotonic_reads".into(), json!(monotonic.len()));
     stats.insert("processes".into(), json!(processes.len()));
     let mut notes = Vec::new();
-    for (kind, list) in [("read-your-writes", &ryw), ("monotonic-reads", &monotonic)] {
+    for (kind, list) in [
+        (kind::READ_YOUR_WRITES, &ryw),
+        (kind::MONOTONIC_READS, &monotonic),
+    ] {
         if list.len() > MAX_ANOMALIES {
             notes.push(format!(
                 "{} {kind} violations found; the first {MAX_ANOMALIES} are listed",
@@ -111,9 +116,10 @@ pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
     }
     ryw.append(&mut monotonic);
     let mut result = CheckResult::from_anomalies(ryw, stats);
-    result.cap_kind("read-your-writes", MAX_ANOMALIES);
-    result.cap_kind("monotonic-reads", MAX_ANOMALIES);
+    result.cap_kind(kind::READ_YOUR_WRITES, MAX_ANOMALIES);
+    result.cap_kind(kind::MONOTONIC_READS, MAX_ANOMALIES);
     result.notes = notes;
+    collections.downgrade(&mut result);
     result
 }
 
@@ -236,7 +242,7 @@ fn read_your_writes(
         why_older(candidates, own)
     );
     Anomaly::new(
-        "read-your-writes",
+        kind::READ_YOUR_WRITES,
         witness(own.indices(), read, candidates),
         explanation,
     )
@@ -272,7 +278,7 @@ fn monotonic_reads(
     let mut first = earlier.indices();
     first.extend(newer.indices());
     Anomaly::new(
-        "monotonic-reads",
+        kind::MONOTONIC_READS,
         witness(first, read, candidates),
         explanation,
     )

@@ -25,8 +25,9 @@
 //! clients, keeps acknowledging writes that the new master never sees.
 
 use crate::final_reads::{declarations, node_of, Declaration};
-use crate::history::{History, OpType, Operation};
+use crate::history::{Function, History, OpType, Operation};
 use crate::lost_writes::faults;
+use crate::names::{kind, stat};
 use crate::registry::CheckOptions;
 use crate::result::{Anomaly, CheckResult};
 use serde_json::{json, Map, Value};
@@ -60,9 +61,9 @@ fn is_write(op: &Operation<'_>) -> bool {
     if op.outcome() != OpType::Ok {
         return false;
     }
-    match op.invoke.f.as_str() {
-        "write" | "add" | "incr" | "cas" => true,
-        "txn" => op.invoke.value.as_array().is_some_and(|mops| {
+    match op.invoke.f {
+        Function::Write | Function::Add | Function::Incr | Function::Cas => true,
+        Function::Txn => op.invoke.value.as_array().is_some_and(|mops| {
             mops.iter()
                 .any(|m| m.get(0).and_then(Value::as_str) == Some("append"))
         }),
@@ -131,7 +132,10 @@ pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
     }
     let mut stats = Map::new();
     stats.insert("intervals".into(), json!(anomalies.len()));
-    stats.insert("overlap_ms_total".into(), json!(overlap_ns as f64 / 1e6));
+    stats.insert(
+        stat::OVERLAP_MS_TOTAL.into(),
+        json!(overlap_ns as f64 / 1e6),
+    );
     let mut per_node: BTreeMap<&str, usize> = BTreeMap::new();
     for r in &reigns {
         *per_node.entry(r.node).or_default() += r.writes.len();
@@ -203,7 +207,7 @@ fn deposed_masters(history: &History, decls: &[Declaration]) -> Vec<(Anomaly, u6
                 "end_ms": end as f64 / 1e6,
                 "writes": {node: writes.len()},
             });
-            (Anomaly::new("split-brain", ops, explanation).with_details(details), end - decl.time)
+            (Anomaly::new(kind::SPLIT_BRAIN, ops, explanation).with_details(details), end - decl.time)
         })
         .collect()
 }
@@ -300,7 +304,7 @@ fn explain(history: &History, a: &Reign<'_>, b: &Reign<'_>, c: Chain<'_>) -> (An
         "writes": {a.node: a_count, b.node: b_count},
     });
     (
-        Anomaly::new("split-brain", ops, explanation).with_details(details),
+        Anomaly::new(kind::SPLIT_BRAIN, ops, explanation).with_details(details),
         end - start,
     )
 }

@@ -18,7 +18,8 @@
 //! newer version had been acknowledged when the read began. Versions behind = how many writes B
 //! with A ≺ B had completed before t.
 
-use crate::history::{History, Operation};
+use crate::history::{Function, History, Operation};
+use crate::names::{kind, stat};
 use crate::quantiles::{quantile, sorted};
 use crate::register_versions::{ms, Attribution, RegisterVersions, RegisterWrite, Version};
 use crate::registry::CheckOptions;
@@ -62,17 +63,14 @@ struct NodeTally {
 pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
     let mut reads = Vec::new();
     let mut final_reads = 0u64;
+    let mut collections = Collections::default();
     for op in history.operations() {
         let Some(done) = op.completion else { continue };
-        if op.invoke.f != "read" || done.op_type != crate::OpType::Ok {
+        if op.invoke.f != Function::Read || done.op_type != crate::OpType::Ok {
             continue;
         }
-        if done.value.is_array() || done.value.is_object() {
-            return CheckResult::skipped(format!(
-                "read op {} returned a collection ({}), not a register value: \
-                 not a register history",
-                done.index, done.value
-            ));
+        if collections.seen(done) {
+            continue;
         }
         // Final reads happen after healing and convergence: what they return is the
         // lost-writes and divergence checkers' evidence, not replication lag, so they are
@@ -84,7 +82,11 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
         reads.push(op);
     }
     if reads.is_empty() {
-        return CheckResult::skipped("no completed register reads (f = read)");
+        return CheckResult::skipped(if collections.any() {
+            collections.note()
+        } else {
+            "no completed register reads (f = read)".to_string()
+        });
     }
     let versions = RegisterVersions::from_history(history);
     let mut stale = Vec::new();
@@ -136,13 +138,62 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
     let mut anomalies = unexpected;
     anomalies.extend(stale.iter().take(cap).map(anomaly));
     let mut result = CheckResult::from_anomalies(anomalies, stats);
-    result.cap_kind("unexpected", cap);
+    result.cap_kind(kind::UNEXPECTED, cap);
     let unlisted = stale.len().saturating_sub(cap) as u64;
     if unlisted > 0 {
-        result.omitted.insert("stale-read".into(), unlisted);
+        result.omitted.insert(kind::STALE_READ.into(), unlisted);
     }
     result.notes = notes;
+    collections.downgrade(&mut result);
     result
+}
+
+/// Reads that returned a collection (a list, a set, a map), not a register value: a checker
+/// of registers cannot judge them. They are skipped one by one, never the whole history; a
+/// clean verdict is then `unknown`, since a stale read may hide among them.
+#[derive(Default)]
+pub(crate) struct Collections {
+    count: u64,
+    first: Option<(u64, String)>,
+}
+
+impl Collections {
+    /// Whether `done` returned a collection (and counts it).
+    pub(crate) fn seen(&mut self, done: &crate::Op) -> bool {
+        let collection = done.value.is_array() || done.value.is_object();
+        if collection {
+            self.count += 1;
+            self.first
+                .get_or_insert_with(|| (done.index, done.value.to_string()));
+        }
+        collection
+    }
+
+    /// Whether any read returned a collection.
+    pub(crate) fn any(&self) -> bool {
+        self.count > 0
+    }
+
+    pub(crate) fn note(&self) -> String {
+        let (index, value) = self.first.clone().unwrap_or_default();
+        let value: String = value.chars().take(80).collect();
+        format!(
+            "{} reads returned a collection, not a register value, and were not judged \
+             (first: op {index}, {value})",
+            self.count
+        )
+    }
+
+    /// Notes the skipped reads; a valid result becomes unknown.
+    pub(crate) fn downgrade(&self, result: &mut CheckResult) {
+        if self.count == 0 {
+            return;
+        }
+        result.notes.push(self.note());
+        if result.valid == crate::result::Validity::Valid {
+            result.valid = crate::result::Validity::Unknown;
+        }
+    }
 }
 
 /// The node that served a read, as the client saw it.
@@ -222,7 +273,7 @@ fn describe_read(read: Operation<'_>) -> String {
 fn never_written(read: Operation<'_>, key: &str) -> Anomaly {
     let value = &read.last().value;
     Anomaly::new(
-        "unexpected",
+        kind::UNEXPECTED,
         read.indices(),
         format!(
             "The {} of key {key} returned {value}, but no write or cas of {key} in the \
@@ -240,7 +291,7 @@ fn failed_write_read(read: Operation<'_>, key: &str, writes: &[&RegisterWrite]) 
     ops.extend(writes.iter().flat_map(|w| w.indices()));
     let described: Vec<String> = writes.iter().map(|w| w.describe()).collect();
     Anomaly::new(
-        "unexpected",
+        kind::UNEXPECTED,
         ops,
         format!(
             "The {} of key {key} returned {value}, but the only write of {value} to {key}, {}, \
@@ -285,7 +336,7 @@ fn anomaly(s: &StaleRead<'_>) -> Anomaly {
         s.versions_behind,
         s.versions_behind
     );
-    Anomaly::new("stale-read", ops, explanation)
+    Anomaly::new(kind::STALE_READ, ops, explanation)
         .with_key(s.key)
         .with_details(json!({
             "process": s.read.invoke.process.to_string(),
@@ -312,9 +363,9 @@ fn fraction(part: u64, whole: u64) -> f64 {
 /// p50 / p99 / max of staleness samples (ms) into `out`; null when there are none.
 fn put_quantiles(out: &mut Map<String, Value>, sorted_ms: &[f64]) {
     for (name, q) in [
-        ("staleness_ms_p50", 0.5),
-        ("staleness_ms_p99", 0.99),
-        ("staleness_ms_max", 1.0),
+        (stat::STALENESS_MS_P50, 0.5),
+        (stat::STALENESS_MS_P99, 0.99),
+        (stat::STALENESS_MS_MAX, 1.0),
     ] {
         out.insert(name.to_string(), json!(quantile(sorted_ms, q)));
     }
@@ -340,8 +391,8 @@ fn stats(
 ) -> Map<String, Value> {
     let all_ms = sorted(stale.iter().map(|s| s.staleness_ns as f64 / 1e6).collect());
     let mut m = Map::new();
-    m.insert("reads".into(), json!(reads));
-    m.insert("stale".into(), json!(stale.len()));
+    m.insert(stat::READS.into(), json!(reads));
+    m.insert(stat::STALE.into(), json!(stale.len()));
     m.insert(
         "stale_fraction".into(),
         json!(fraction(stale.len() as u64, reads)),
@@ -349,14 +400,14 @@ fn stats(
     put_quantiles(&mut m, &all_ms);
     let behind = stale.iter().map(|s| s.versions_behind).max().unwrap_or(0);
     m.insert("versions_behind_max".into(), json!(behind));
-    m.insert("unexpected".into(), json!(unexpected.len()));
+    m.insert(stat::UNEXPECTED.into(), json!(unexpected.len()));
     m.insert("final_reads_excluded".into(), json!(final_reads));
     let mut per_node = Map::new();
     for (node, tally) in nodes {
         let node_ms = sorted(tally.staleness_ns.iter().map(|&n| n as f64 / 1e6).collect());
         let mut n = Map::new();
-        n.insert("reads".into(), json!(tally.reads));
-        n.insert("stale".into(), json!(node_ms.len()));
+        n.insert(stat::READS.into(), json!(tally.reads));
+        n.insert(stat::STALE.into(), json!(node_ms.len()));
         n.insert(
             "stale_fraction".into(),
             json!(fraction(node_ms.len() as u64, tally.reads)),
@@ -365,7 +416,7 @@ fn stats(
         n.insert("staleness_ms".into(), json!(samples(&node_ms)));
         per_node.insert(node.clone(), Value::Object(n));
     }
-    m.insert("per_node".into(), Value::Object(per_node));
+    m.insert(stat::PER_NODE.into(), Value::Object(per_node));
     m
 }
 

@@ -19,6 +19,7 @@ use crate::final_reads::node_of;
 use crate::history::{History, Operation};
 use crate::lost_writes::analysis::{AddStatus, Element, Fate, KeyAnalysis, SetAnalysis};
 use crate::lost_writes::{analyse, faults};
+use crate::names::{kind, stat};
 use crate::registry::CheckOptions;
 use crate::result::{Anomaly, CheckResult, Validity};
 use serde_json::{json, Map, Value};
@@ -126,8 +127,8 @@ impl Ack {
 
     fn kind(self) -> &'static str {
         match self {
-            Ack::Wait { .. } => "wait-durable-lost",
-            Ack::WaitAof { .. } => "waitaof-durable-lost",
+            Ack::Wait { .. } => kind::WAIT_DURABLE_LOST,
+            Ack::WaitAof { .. } => kind::WAITAOF_DURABLE_LOST,
         }
     }
 
@@ -190,9 +191,9 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
     let mut result = CheckResult::from_anomalies(anomalies, stats(&tally, opts));
     let counts = result.counts_by_kind();
     for (k, name) in [
-        ("wait-durable-lost", "wait_durable_lost"),
-        ("waitaof-durable-lost", "waitaof_durable_lost"),
-        ("failed-but-visible", "failed_but_visible"),
+        (kind::WAIT_DURABLE_LOST, "wait_durable_lost"),
+        (kind::WAITAOF_DURABLE_LOST, "waitaof_durable_lost"),
+        (kind::FAILED_BUT_VISIBLE, "failed_but_visible"),
     ] {
         result
             .stats
@@ -253,7 +254,7 @@ fn judge(
                     r.op.indices(),
                     r.node().unwrap_or("?"),
                 );
-                out.push(Anomaly::new("failed-but-visible", ops, text));
+                out.push(Anomaly::new(kind::FAILED_BUT_VISIBLE, ops, text));
             }
         }
         return out;
@@ -348,14 +349,14 @@ fn stats(t: &Tally, opts: &CheckOptions) -> Map<String, Value> {
         "acknowledged".into(),
         json!(sum(&t.acknowledged).max(sum(&t.aof_acknowledged))),
     );
-    m.insert("lost".into(), json!(sum(&t.lost).max(sum(&t.aof_lost))));
+    m.insert(stat::LOST.into(), json!(sum(&t.lost).max(sum(&t.aof_lost))));
     m.insert("acknowledged_by_acked".into(), json!(t.acknowledged));
-    m.insert("lost_by_acked".into(), json!(t.lost));
+    m.insert(stat::LOST_BY_ACKED.into(), json!(t.lost));
     m.insert(
         "acknowledged_by_aof_acked".into(),
         json!(t.aof_acknowledged),
     );
-    m.insert("lost_by_aof_acked".into(), json!(t.aof_lost));
+    m.insert(stat::LOST_BY_AOF_ACKED.into(), json!(t.aof_lost));
     m.insert("timed_out".into(), json!(t.timed_out));
     m.insert(
         "timed_out_but_visible".into(),
@@ -430,7 +431,11 @@ mod tests {
             a.explanation
         );
         assert!(a.explanation.contains("kill n1 at 21.0 ms (op 5)"));
-        assert!(a.explanation.contains("promote {\"node\":\"n2\""));
+        assert!(
+            a.explanation.contains("promote n2 (was n1) at 31.0 ms"),
+            "{}",
+            a.explanation
+        );
         assert_eq!(r.stats["lost_by_acked"], json!({"1": 1}));
         assert_eq!(r.stats["acknowledged_by_acked"], json!({"1": 2}));
     }

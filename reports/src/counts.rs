@@ -36,7 +36,7 @@ pub fn ops_by_f(history: &History) -> BTreeMap<String, OutcomeCounts> {
         let f = if op.invoke.is_final {
             format!("{} (final)", op.invoke.f)
         } else {
-            op.invoke.f.clone()
+            op.invoke.f.to_string()
         };
         counts.entry(f).or_default().add(op.outcome());
     }

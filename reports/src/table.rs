@@ -6,6 +6,8 @@
 use crate::counts::ops_by_f;
 use crate::run_info::RunInfo;
 use crate::verdict::{checker_verdict, expectation_label, validity_label};
+use redline_checkers::names::stat;
+use redline_checkers::CheckerName::{self, *};
 use redline_checkers::{CheckResult, History, Results, Validity};
 use std::collections::BTreeMap;
 use tabled::builder::Builder;
@@ -19,7 +21,11 @@ pub fn summary_table(info: Option<&RunInfo>, history: &History, results: &Result
         out.push_str(&run_line(info));
         out.push('\n');
     }
-    out.push_str(&format!("verdict: {}\n\n", validity_label(results.valid)));
+    out.push_str(&format!("verdict: {}\n", validity_label(results.valid)));
+    for part in &results.incomplete {
+        out.push_str(&format!("incomplete: {part}\n"));
+    }
+    out.push('\n');
     out.push_str(&ops_section(history));
     out.push_str(&checkers_section(results));
     if let Some(anomalies) = anomalies_section(results) {
@@ -118,37 +124,37 @@ fn short_notes(notes: &[String]) -> String {
 }
 
 /// The statistics a reader looks for first. Absent ones are left out, not shown as zero.
-const KEY_STATS: &[(&str, &str, &str)] = &[
-    ("lost-writes", "lost", "lost writes"),
-    ("lost-writes", "acknowledged", "acknowledged writes"),
-    ("lost-writes", "recovered", "recovered (info) writes"),
-    ("lost-writes", "unexpected", "unexpected elements"),
-    ("lost-writes", "visibility_ms_p99", "visibility p99 (ms)"),
-    ("stale-reads", "stale_fraction", "stale read fraction"),
-    ("stale-reads", "staleness_ms_p99", "staleness p99 (ms)"),
-    ("stale-reads", "staleness_ms_max", "staleness max (ms)"),
-    ("wait", "lost_by_acked", "lost writes by WAIT ack count"),
+const KEY_STATS: &[(CheckerName, &str, &str)] = &[
+    (LostWrites, stat::LOST, "lost writes"),
+    (LostWrites, stat::ACKNOWLEDGED, "acknowledged writes"),
+    (LostWrites, stat::RECOVERED, "recovered (info) writes"),
+    (LostWrites, stat::UNEXPECTED, "unexpected elements"),
+    (LostWrites, stat::VISIBILITY_MS_P99, "visibility p99 (ms)"),
+    (StaleReads, stat::STALE_FRACTION, "stale read fraction"),
+    (StaleReads, stat::STALENESS_MS_P99, "staleness p99 (ms)"),
+    (StaleReads, stat::STALENESS_MS_MAX, "staleness max (ms)"),
+    (Wait, stat::LOST_BY_ACKED, "lost writes by WAIT ack count"),
     (
-        "wait",
-        "lost_by_aof_acked",
+        Wait,
+        stat::LOST_BY_AOF_ACKED,
         "lost writes by WAITAOF acks (local/replicas)",
     ),
     (
-        "wait",
-        "wait_durable_lost",
+        Wait,
+        stat::WAIT_DURABLE_LOST,
         "lost at or above the WAIT threshold",
     ),
-    ("counter", "out_of_bounds", "counter reads out of bounds"),
+    (Counter, stat::OUT_OF_BOUNDS, "counter reads out of bounds"),
     (
-        "linearizable",
-        "keys_nonlinearizable",
+        Linearizable,
+        stat::KEYS_NONLINEARIZABLE,
         "non-linearizable keys",
     ),
-    ("txn-cycles", "models_ruled_out", "models ruled out"),
-    ("split-brain", "overlap_ms_total", "split-brain time (ms)"),
+    (TxnCycles, stat::MODELS_RULED_OUT, "models ruled out"),
+    (SplitBrain, stat::OVERLAP_MS_TOTAL, "split-brain time (ms)"),
     (
-        "availability",
-        "throughput_ok_per_s",
+        Availability,
+        stat::THROUGHPUT_OK_PER_S,
         "throughput (ok ops/s)",
     ),
 ];
@@ -160,7 +166,7 @@ fn stats_section(results: &Results) -> Option<String> {
     for (checker, stat, label) in KEY_STATS {
         let Some(value) = results
             .checkers
-            .get(*checker)
+            .get(checker.as_str())
             .and_then(|r| r.stats.get(*stat))
         else {
             continue;
@@ -208,6 +214,8 @@ pub struct RunRow {
     pub verdict: Validity,
     /// Anomaly counts by kind, summed over checkers.
     pub anomalies: BTreeMap<String, usize>,
+    /// Not every planned part of the run ran (its results say so, or it has none).
+    pub incomplete: bool,
 }
 
 impl RunRow {
@@ -227,6 +235,22 @@ impl RunRow {
             ops,
             verdict: results.valid,
             anomalies,
+            incomplete: !results.incomplete.is_empty(),
+        }
+    }
+
+    /// A run that has no results: killed before it was checked, or failed before it had a
+    /// history. Its verdict is unknown, never valid.
+    pub fn unchecked(info: &RunInfo) -> RunRow {
+        RunRow {
+            time: info.started_at.clone(),
+            test: info.name.clone(),
+            workload: info.workload.clone(),
+            nemesis: info.nemesis.clone(),
+            ops: 0,
+            verdict: Validity::Unknown,
+            anomalies: BTreeMap::new(),
+            incomplete: true,
         }
     }
 }
@@ -257,7 +281,11 @@ pub fn runs_table(rows: &[RunRow]) -> String {
             row.workload.clone(),
             row.nemesis.clone(),
             row.ops.to_string(),
-            validity_label(row.verdict).to_string(),
+            if row.incomplete {
+                format!("{} (incomplete)", validity_label(row.verdict))
+            } else {
+                validity_label(row.verdict).to_string()
+            },
             anomalies.join(", "),
         ]);
     }

@@ -41,6 +41,7 @@ fn runs_are_listed_newest_first_with_anomaly_counts() {
         ops: 500,
         verdict: Validity::Valid,
         anomalies: BTreeMap::new(),
+        incomplete: false,
     };
     let table = runs_table(&[older, newer]);
     let new_at = table.find("register-pause").expect("newer row");

@@ -1,18 +1,20 @@
 //! What the runner, the nemesis and the final phase need from a cluster, whatever it runs on:
-//! the local proxy cluster or one network namespace per node. Faults come from the capability
-//! traits; this trait adds the layout, addresses and lifecycle.
+//! the layout, addresses and lifecycle, the process faults every backend has ([`Kill`],
+//! [`Pause`]), and what a backend may or may not have, which is asked for
+//! ([`Backend::partition`], [`Backend::link_delay`], [`Backend::power_loss`]) rather than
+//! assumed.
 
-use super::admin::{self, ServerIdentity};
-use super::capabilities::{Kill, LinkDelay, Partition, Pause, Promote};
+use super::admin::ServerIdentity;
+use super::capabilities::{Capabilities, Kill, LinkDelay, Partition, Pause, PowerLoss};
 use super::process::ProcessState;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use redline_workloads::Topology;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// A running cluster of this run. Dropping it stops everything it started.
 #[allow(async_fn_in_trait)]
-pub trait Backend: Kill + Pause + Partition + LinkDelay + Promote {
+pub trait Backend: Kill + Pause {
     /// The client view (addresses clients use; Sentinel discovery when enabled).
     fn topology(&self) -> Topology;
     /// Data nodes, in name order (`n1`, `n2`, ...).
@@ -32,6 +34,16 @@ pub trait Backend: Kill + Pause + Partition + LinkDelay + Promote {
     fn node_dirs(&self) -> Vec<(String, PathBuf)>;
     /// What the servers say they are.
     fn server(&self) -> &ServerIdentity;
+    /// What this backend can do beyond running processes; the same answer as
+    /// [`Backend::partition`] and [`Backend::link_delay`] give.
+    fn capabilities(&self) -> Capabilities;
+    /// The backend's partitions, or `None` when it cannot cut links.
+    fn partition(&mut self) -> Option<&mut dyn Partition>;
+    /// The backend's link delays, or `None` when it cannot slow links.
+    fn link_delay(&mut self) -> Option<&mut dyn LinkDelay>;
+    /// Power losses, or `None` when the nodes' data dirs are not on lazy disks (the backend
+    /// cannot mount them, or the run did not ask).
+    fn power_loss(&mut self) -> Option<&mut dyn PowerLoss>;
     /// Lifts every fault: resumes paused processes, starts dead ones, removes every link rule.
     async fn heal_all(&mut self) -> Result<Vec<String>>;
     /// Stops every process and removes everything the backend created. Idempotent.
@@ -49,53 +61,4 @@ pub trait Backend: Kill + Pause + Partition + LinkDelay + Promote {
     fn set_master(&mut self, node: &str) {
         self.topology().set_master(node);
     }
-}
-
-/// Manual failover as an operator does it: `REPLICAOF NO ONE` on `node`, declare it master
-/// (clients follow), then every other running node replicates from it. Nodes that are down or
-/// paused are repointed when they come back (their restart config, or convergence).
-pub async fn promote_by_replicaof<B: Backend>(cluster: &mut B, node: &str) -> Result<()> {
-    let addr = cluster
-        .admin_addr(node)
-        .with_context(|| format!("no node {node}"))?;
-    admin::replicaof(addr, None)
-        .await
-        .with_context(|| format!("REPLICAOF NO ONE on {node}"))?;
-    let new_master = cluster
-        .client_addr(node)
-        .context("the new master's address")?;
-    cluster.set_master(node);
-    for other in cluster.node_names().into_iter().filter(|n| n != node) {
-        if cluster.state(&other) != Some(ProcessState::Running) {
-            continue;
-        }
-        let addr = cluster.admin_addr(&other).context("node address")?;
-        if let Err(e) = admin::replicaof(addr, Some(new_master)).await {
-            tracing::warn!("repointing {other} to {node}: {e:#}");
-        }
-    }
-    Ok(())
-}
-
-/// What a node's config should say when the harness restarts it after a kill.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RestartConfig {
-    /// Leave the config as the server and Sentinel last rewrote it: with Sentinels, Sentinel
-    /// reconfigures the node, as in production.
-    Keep,
-    /// Without Sentinels the harness owns the topology: rewrite the config so the node
-    /// replicates from the current master (`None`: it is the master).
-    Write { replica_of: Option<SocketAddr> },
-}
-
-/// The one place that decides [`RestartConfig`] for every backend.
-pub fn restart_config<B: Backend>(cluster: &B, node: &str) -> RestartConfig {
-    if !cluster.sentinel_names().is_empty() {
-        return RestartConfig::Keep;
-    }
-    let master = cluster.master();
-    let replica_of = (node != master)
-        .then(|| cluster.client_addr(&master))
-        .flatten();
-    RestartConfig::Write { replica_of }
 }

@@ -10,9 +10,9 @@
 use super::admin::{self, ServerIdentity, ADMIN_TIMEOUT};
 use crate::nemesis::spec::{FailoverKind, Fault, NemesisSpec};
 use anyhow::{Context, Result};
-use redline_checkers::WorkloadKind;
+use redline_workloads::Workload;
 use serde::{Deserialize, Serialize};
-use std::fmt;
+
 use std::net::SocketAddr;
 
 /// What a running server supports, as recorded in `test.json`.
@@ -29,37 +29,17 @@ pub struct Features {
     pub repl_diskless_load: Option<String>,
 }
 
-/// One capability a test may need.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Feature {
-    Waitaof,
-    Failover,
-}
+/// One command a test may need; a workload declares its own
+/// ([`redline_workloads::Workload::needs`]).
+pub use redline_workloads::Feature;
 
-impl Feature {
-    /// Whether `features` has it.
-    pub fn present(self, features: &Features) -> bool {
-        match self {
-            Feature::Waitaof => features.waitaof,
-            Feature::Failover => features.failover,
+impl Features {
+    /// Whether the server has `feature`.
+    pub fn has(&self, feature: Feature) -> bool {
+        match feature {
+            Feature::Waitaof => self.waitaof,
+            Feature::Failover => self.failover,
         }
-    }
-
-    /// Where the feature came from, for the refusal message (history, not a probe).
-    fn since(self) -> &'static str {
-        match self {
-            Feature::Waitaof => "it arrived in Redis 7.2 and is in every Valkey",
-            Feature::Failover => "it arrived in Redis 6.2 and is in every Valkey",
-        }
-    }
-}
-
-impl fmt::Display for Feature {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Feature::Waitaof => "WAITAOF",
-            Feature::Failover => "FAILOVER",
-        })
     }
 }
 
@@ -72,14 +52,15 @@ pub struct Need {
 }
 
 /// The features a workload and a nemesis need.
-pub fn needs(workload: WorkloadKind, nemesis: &NemesisSpec) -> Vec<Need> {
-    let mut needs = Vec::new();
-    if workload == WorkloadKind::WaitAof {
-        needs.push(Need {
-            by: "workload waitaof".to_string(),
-            feature: Feature::Waitaof,
-        });
-    }
+pub fn needs(workload: &dyn Workload, nemesis: &NemesisSpec) -> Vec<Need> {
+    let mut needs: Vec<Need> = workload
+        .needs()
+        .iter()
+        .map(|&feature| Need {
+            by: format!("workload {}", workload.name()),
+            feature,
+        })
+        .collect();
     if nemesis
         .faults
         .contains(&Fault::Failover(FailoverKind::Coordinated))
@@ -98,12 +79,12 @@ pub fn needs(workload: WorkloadKind, nemesis: &NemesisSpec) -> Vec<Need> {
 pub fn require(
     features: &Features,
     server: &ServerIdentity,
-    workload: WorkloadKind,
+    workload: &dyn Workload,
     nemesis: &NemesisSpec,
 ) -> Result<()> {
     let missing: Vec<String> = needs(workload, nemesis)
         .into_iter()
-        .filter(|n| !n.feature.present(features))
+        .filter(|n| !features.has(n.feature))
         .map(|n| {
             format!(
                 "{} needs the {f} command, but {} {} (the server under test) has no {f} \
@@ -265,7 +246,7 @@ mod tests {
             failover: true,
             ..Features::default()
         };
-        let workload: WorkloadKind = "waitaof".parse().unwrap();
+        let workload = redline_workloads::by_name("waitaof").unwrap();
         let err = require(&features, &redis70, workload, &NemesisSpec::none()).unwrap_err();
         let text = err.to_string();
         assert!(
@@ -287,7 +268,7 @@ mod tests {
     #[test]
     fn coordinated_failover_needs_failover() {
         let nemesis: NemesisSpec = "failover:coordinated".parse().unwrap();
-        let set: WorkloadKind = "set".parse().unwrap();
+        let set = redline_workloads::by_name("set").unwrap();
         let none = Features::default();
         let server = ServerIdentity::default();
         let err = require(&none, &server, set, &nemesis).unwrap_err();

@@ -1,8 +1,11 @@
 //! The run's pid file (`pids.json` in the run folder) and the cleanup of runs whose harness
-//! was killed before it could stop its processes (`redline cleanup`).
+//! was killed before it could stop its processes (`redline cleanup`): their servers, then
+//! their lazy disks' mounts (normally `fusermount3`'s auto-unmount has removed those already;
+//! one whose helper died too is unmounted here, and only if it is a `redline-lazyfs` mount).
 //!
 //! A pid is only signalled when `/proc/<pid>/cwd` still lies inside the run folder, so a pid
-//! the kernel has since reused for something else is never touched.
+//! the kernel has since reused for something else is never touched; it is signalled with its
+//! process group, which redline created with it.
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -22,6 +25,9 @@ pub struct PidFile {
     pub harness: u32,
     /// Every server process currently running for the run.
     pub processes: Vec<PidEntry>,
+    /// The run's lazy disk mounts (none unless the run asked for them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<PathBuf>,
 }
 
 impl PidFile {
@@ -39,6 +45,10 @@ impl PidFile {
 #[derive(Debug, Default)]
 pub struct CleanupReport {
     pub killed: Vec<String>,
+    /// Mounts of lazy disks that were still there, unmounted.
+    pub unmounted: Vec<String>,
+    /// What could not be undone (the pid file is then kept for another try).
+    pub failures: Vec<String>,
     pub runs_scanned: usize,
 }
 
@@ -60,9 +70,15 @@ pub fn cleanup_store(store: &Path) -> Result<CleanupReport> {
         }
         for entry in &pids.processes {
             if alive(entry.pid) && belongs_to_run(entry.pid, run_dir) {
+                // A recorded pid leads the process group redline created for it: the group goes
+                // too, so a server that a `--server-bin` wrapper forked is not left behind.
+                let target = match super::process::process_group(entry.pid) {
+                    Some(group) if group == entry.pid => -(entry.pid as libc::pid_t),
+                    _ => entry.pid as libc::pid_t,
+                };
                 // SAFETY: plain signal delivery; the pid was checked to be this run's server.
                 unsafe {
-                    libc::kill(entry.pid as libc::pid_t, libc::SIGKILL);
+                    libc::kill(target, libc::SIGKILL);
                 }
                 report.killed.push(format!(
                     "{} (pid {}) of {}",
@@ -72,7 +88,21 @@ pub fn cleanup_store(store: &Path) -> Result<CleanupReport> {
                 ));
             }
         }
-        let _ = std::fs::remove_file(&file);
+        // After the servers: a mount their open files hold is detached lazily all the same.
+        let mut unmounted_all = true;
+        for mount in &pids.mounts {
+            match redline_lazyfs::unmount_stale(mount) {
+                Ok(true) => report.unmounted.push(mount.display().to_string()),
+                Ok(false) => {}
+                Err(e) => {
+                    unmounted_all = false;
+                    report.failures.push(format!("{e:#}"));
+                }
+            }
+        }
+        if unmounted_all {
+            let _ = std::fs::remove_file(&file);
+        }
     }
     Ok(report)
 }
@@ -115,19 +145,78 @@ pub fn harness_alive(pid: u32) -> bool {
     pid != std::process::id() && alive(pid) && cmdline(pid).contains("redline")
 }
 
-/// A server of this run: it works in a folder inside the run folder (redline starts every
-/// server with its node folder as working directory; servers rewrite their command line, so
-/// that cannot be used).
+/// A server of this run: it works in a folder inside the run folder, or writes its stdout to a
+/// file there (redline starts every server in its node folder with its output going to
+/// `stdout.log` there; servers rewrite their command line, so that cannot be used). The second
+/// test is needed because a server moves to its `dir`: on a lazy disk that is a mount, and once
+/// the mount is detached (its `fusermount3` helper unmounts it when a killed harness's FUSE
+/// connection closes) the kernel shows that working folder as `/`.
 fn belongs_to_run(pid: u32, run_dir: &Path) -> bool {
     let dir = run_dir
         .canonicalize()
         .unwrap_or_else(|_| run_dir.to_path_buf());
-    std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(&dir))
+    let inside = |link: &str| {
+        std::fs::read_link(format!("/proc/{pid}/{link}")).is_ok_and(|p| p.starts_with(&dir))
+    };
+    inside("cwd") || inside("fd/1")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server started through a wrapper that does not `exec` is the wrapper's child: cleanup
+    /// kills the whole process group redline created, not only the pid it recorded.
+    #[test]
+    fn cleanup_kills_the_recorded_process_group() {
+        use std::os::unix::process::CommandExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("t").join("20260101T000000");
+        std::fs::create_dir_all(&run).unwrap();
+        let mut wrapper = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 & echo $! > child; wait"])
+            .current_dir(&run)
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let child_file = run.join("child");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let child: u32 = loop {
+            if let Some(pid) = std::fs::read_to_string(&child_file)
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+            {
+                break pid;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the wrapper never forked"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        PidFile {
+            harness: 999_999_999,
+            processes: vec![PidEntry {
+                name: "n1".into(),
+                pid: wrapper.id(),
+            }],
+            mounts: Vec::new(),
+        }
+        .write(&run)
+        .unwrap();
+        cleanup_store(dir.path()).unwrap();
+        let _ = wrapper.wait();
+        let gone = (0..100).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            std::fs::read_to_string(format!("/proc/{child}/stat"))
+                .map_or(true, |s| s.contains(") Z"))
+        });
+        if !gone {
+            // SAFETY: plain signal delivery to the test's own grandchild.
+            unsafe { libc::kill(child as libc::pid_t, libc::SIGKILL) };
+        }
+        assert!(gone, "the wrapper's child {child} survived cleanup");
+    }
 
     #[test]
     fn cleanup_kills_only_processes_of_the_run() {
@@ -156,6 +245,7 @@ mod tests {
                     pid: bystander.id(),
                 },
             ],
+            mounts: Vec::new(),
         }
         .write(&run)
         .unwrap();

@@ -4,7 +4,7 @@
 
 use crate::recorder::Recorder;
 use futures_util::StreamExt;
-use redline_checkers::{Op, OpType, Process};
+use redline_checkers::{Function, Op, OpType, Process};
 use redline_workloads::Topology;
 use serde_json::json;
 use std::net::SocketAddr;
@@ -72,7 +72,7 @@ async fn stream_events(
             continue;
         }
         let text: String = msg.get_payload().unwrap_or_default();
-        let mut op = Op::new(0, 0, Process::Observer, OpType::Info, "sentinel");
+        let mut op = Op::new(0, 0, Process::Observer, OpType::Info, Function::Sentinel);
         op.node = Some(name.to_string());
         op.value = json!({"event": channel, "text": text});
         recorder.record(op);
@@ -109,7 +109,7 @@ pub fn topology_op(topology: &Topology) -> Op {
 
 /// A topology record declaring `master`.
 pub fn declaration(master: &str, replicas: &[String]) -> Op {
-    let mut op = Op::new(0, 0, Process::Observer, OpType::Info, "topology");
+    let mut op = Op::new(0, 0, Process::Observer, OpType::Info, Function::Topology);
     op.value = json!({"master": master, "replicas": replicas});
     op
 }

@@ -1,43 +1,9 @@
-//! Writing a checked run's outputs: `results.json`, `report.html`, `junit.xml`, and the summary
-//! on the terminal (or results.json on stdout with `--json`).
+//! Showing a checked run on the terminal: the summary table (or results.json on stdout with
+//! `--json`) and the warnings met while reading its history.
 
 use crate::analysis::Analysis;
-use crate::store;
-use anyhow::{Context, Result};
-use redline_checkers::history::jsonl;
-use redline_checkers::Op;
+use anyhow::Result;
 use redline_reports::RunInfo;
-use std::path::Path;
-
-/// Writes results.json, report.html and junit.xml into `run_dir`.
-pub fn write_all(run_dir: &Path, info: Option<&RunInfo>, analysis: &Analysis) -> Result<()> {
-    let results = &analysis.results;
-    let path = run_dir.join(store::RESULTS);
-    std::fs::write(&path, serde_json::to_vec_pretty(results)?)
-        .with_context(|| format!("writing {}", path.display()))?;
-    let telemetry = read_telemetry(&run_dir.join(store::TELEMETRY));
-    let html = redline_reports::render_html(info, &analysis.history, &telemetry, results)?;
-    let path = run_dir.join(store::REPORT_HTML);
-    std::fs::write(&path, html).with_context(|| format!("writing {}", path.display()))?;
-    let name = info.map(|i| i.name.as_str()).unwrap_or("redline");
-    let xml = redline_reports::junit_xml(name, &[(info, results)])?;
-    let path = run_dir.join(store::JUNIT);
-    std::fs::write(&path, xml).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
-}
-
-/// Telemetry samples, if the run has any (a missing or unreadable file just means none).
-pub fn read_telemetry(path: &Path) -> Vec<Op> {
-    match jsonl::read_file(path) {
-        Ok(read) => read.history.ops().to_vec(),
-        Err(e) => {
-            if path.exists() {
-                tracing::warn!("ignoring {}: {e}", path.display());
-            }
-            Vec::new()
-        }
-    }
-}
 
 /// Prints the summary table (or results.json with `json`) to stdout and warnings to stderr.
 pub fn print(info: Option<&RunInfo>, analysis: &Analysis, json: bool) -> Result<()> {

@@ -1,25 +1,30 @@
-//! `redline report RUN_DIR`: re-render a run's outputs from its files alone.
+//! `redline report RUN_DIR`: re-render a run's outputs from its files alone. The run's
+//! completeness comes from its `test.json` (a run without a finish record is incomplete), so
+//! the re-rendered verdict is the one the run had, never a `valid` the run did not earn.
 
 use super::outputs;
 use crate::analysis::{self, AnalysisRequest};
 use crate::cli::ReportArgs;
 use crate::runner::test_json::TestRecord;
+use crate::runner::{completeness, save};
 use crate::store;
 use anyhow::Result;
 use redline_checkers::expect::parse_rules;
-use std::str::FromStr;
 
 pub fn run(args: &ReportArgs) -> Result<i32> {
     let record = TestRecord::read(&args.run_dir)?;
     let req = AnalysisRequest {
-        workload: redline_checkers::WorkloadKind::from_str(&record.workload).ok(),
+        workload: redline_workloads::by_name(&record.workload)
+            .ok()
+            .map(|w| w.model()),
         checkers: Vec::new(),
         expect: parse_rules(&record.config.expect)?,
         reads_from_master: Some(record.config.read_from == "master"),
     };
-    let analysis = analysis::analyse_file(&args.run_dir.join(store::HISTORY), &req)?;
+    let mut analysis = analysis::analyse_file(&args.run_dir.join(store::HISTORY), &req)?;
+    completeness::apply(&mut analysis, &record.incomplete_parts());
     let info = record.run_info();
-    outputs::write_all(&args.run_dir, Some(&info), &analysis)?;
+    save::write_outputs(&args.run_dir, Some(&info), &analysis)?;
     outputs::print(Some(&info), &analysis, false)?;
     eprintln!(
         "redline: wrote {}",

@@ -1,4 +1,8 @@
 //! `redline runs` (the table of past runs) and `redline cleanup` (processes a killed run left).
+//!
+//! Every run folder with a `test.json` is listed. A run that has no results (killed before it
+//! was checked, or failed before it had a history) or whose `test.json` has no finish record
+//! is shown with an unknown verdict, marked incomplete: never as valid.
 
 use crate::cli::RunsArgs;
 use crate::cluster::pids;
@@ -17,14 +21,24 @@ pub fn list(args: &RunsArgs) -> Result<i32> {
         let results: Option<Results> = std::fs::read_to_string(dir.join(store::RESULTS))
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok());
-        let Some(results) = results else {
-            continue; // a run that never got checked (crashed or still going)
+        let info = record.run_info();
+        let row = match results {
+            // Results written before the run's finish record: the run did not end.
+            Some(mut results) => {
+                let unrecorded: Vec<String> = record
+                    .incomplete_parts()
+                    .into_iter()
+                    .filter(|p| !results.incomplete.contains(p))
+                    .collect();
+                results.mark_incomplete(unrecorded);
+                RunRow::new(&info, &results, client_ops(&results))
+            }
+            None => RunRow::unchecked(&info),
         };
-        let ops = client_ops(&results);
-        rows.push(RunRow::new(&record.run_info(), &results, ops));
+        rows.push(row);
     }
     if rows.is_empty() {
-        println!("no checked runs under {}", args.store.display());
+        println!("no runs under {}", args.store.display());
     } else {
         println!("{}", redline_reports::runs_table(&rows));
     }
@@ -71,10 +85,20 @@ pub fn cleanup(args: &RunsArgs) -> Result<i32> {
     for failure in &ssh.failures {
         eprintln!("redline: could not clean up on an SSH host: {failure}");
     }
-    let code = if ssh.failures.is_empty() { 0 } else { 2 };
     let report = pids::cleanup_store(&args.store)?;
+    let code = if ssh.failures.is_empty() && report.failures.is_empty() {
+        0
+    } else {
+        2
+    };
     for k in &report.killed {
         println!("stopped {k}");
+    }
+    for m in &report.unmounted {
+        println!("unmounted {m}");
+    }
+    for failure in &report.failures {
+        eprintln!("redline: could not clean up: {failure}");
     }
     println!(
         "scanned {} pid file(s) under {}; stopped {} process(es)",

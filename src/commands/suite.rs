@@ -3,10 +3,15 @@
 //! run was not started for lack of time budget, or the suite file is wrong).
 
 use crate::cli::{SuiteArgs, TestArgs};
+use crate::config::limits;
 use crate::store::RunDir;
 use crate::suite::{self, file, outputs, run::RunOptions, SuiteOutcome, SuiteTest};
 use anyhow::{bail, Result};
 use std::time::Duration;
+
+/// Thirty days: the longest `--time-budget` (a longer one would overflow no clock, but no CI
+/// waits that long).
+const MAX_TIME_BUDGET_S: f64 = 30.0 * 24.0 * 3600.0;
 
 /// `redline suite`.
 pub async fn run(args: &SuiteArgs) -> Result<i32> {
@@ -19,8 +24,10 @@ pub async fn run(args: &SuiteArgs) -> Result<i32> {
     };
     let tests = select(&suite_file.tests, &args.only)?;
     let time_budget = match args.time_budget {
-        Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
-        Some(s) => bail!("--time-budget must be a positive number of seconds, not {s}"),
+        Some(s) => {
+            limits::seconds("--time-budget", s, MAX_TIME_BUDGET_S)?;
+            Some(Duration::from_secs_f64(s))
+        }
         None => None,
     };
     let options = RunOptions {
@@ -77,7 +84,7 @@ pub async fn run_repeated(args: &TestArgs) -> Result<i32> {
         "redline: {} x{} (workload {}, nemesis {}, seeds {}..={})",
         plan.name,
         args.repeat,
-        plan.workload,
+        plan.workload.name(),
         plan.nemesis,
         plan.seed,
         plan.seed.wrapping_add(args.repeat - 1)

@@ -17,7 +17,7 @@ pub async fn run(args: &TestArgs) -> Result<i32> {
     eprintln!(
         "redline: {} (workload {}, nemesis {}, {} replica(s), {} Sentinel(s), {} s, seed {})",
         plan.name,
-        plan.workload,
+        plan.workload.name(),
         plan.nemesis,
         plan.config.replicas,
         plan.config.sentinels,
@@ -26,9 +26,11 @@ pub async fn run(args: &TestArgs) -> Result<i32> {
     );
     let outcome = runner::run_test(&plan, shutdown, &run_dir_tx).await?;
     let info = outcome.record.run_info();
-    outputs::write_all(&outcome.run_dir.path, Some(&info), &outcome.analysis)?;
     outputs::print(Some(&info), &outcome.analysis, args.json)?;
     eprintln!("redline: run folder {}", outcome.run_dir.path.display());
+    for part in &outcome.analysis.results.incomplete {
+        eprintln!("redline: incomplete: {part}");
+    }
     if outcome.interrupted {
         eprintln!(
             "redline: the run was interrupted; its history is checkable but incomplete (exit 2)"

@@ -8,13 +8,17 @@ use super::schedule::Step;
 use super::spec::{DelayTarget, FailoverKind, Fault, Target};
 use crate::cluster::admin::{self, ADMIN_TIMEOUT};
 use crate::cluster::backend::Backend;
+use crate::cluster::capabilities::{Capability, LinkDelay, Partition, PowerLoss};
 use crate::cluster::links::Delay;
 use crate::cluster::process::ProcessState;
 use crate::cluster::redis_conf::MASTER_NAME;
 use crate::recorder::Recorder;
 use crate::shutdown::Shutdown;
 use anyhow::{bail, Context, Result};
-use redline_checkers::{Op, OpType, Process};
+use redline_checkers::history::nemesis_value::{
+    delay_value, master_change_value, nodes_value, partition_value, promotion_intent_value,
+};
+use redline_checkers::{Function, NemesisValue, Op, OpType, Process};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -66,15 +70,15 @@ impl<B: Backend> Nemesis<B> {
     /// report's fault bands, see `kill ["n1"]` rather than `kill:random`), applies it and records
     /// what was done.
     async fn apply(&self, step: &Step) -> Undo {
-        let f = fault_f(step.kind);
+        let f = step.kind.function();
         let invoked = std::sync::atomic::AtomicBool::new(false);
         let invoke = |value: &Value| {
             invoked.store(true, std::sync::atomic::Ordering::Relaxed);
-            self.record(OpType::Invoke, f, value.clone(), None);
+            self.record(OpType::Invoke, f.clone(), value.clone(), None);
         };
         let result = self.inject(step, &invoke).await;
         if !invoked.load(std::sync::atomic::Ordering::Relaxed) {
-            self.record(OpType::Invoke, f, json!(step.fault), None);
+            self.record(OpType::Invoke, f.clone(), json!(step.fault), None);
         }
         match result {
             Ok((undo, done)) => {
@@ -96,34 +100,48 @@ impl<B: Backend> Nemesis<B> {
         match step.kind {
             Fault::Kill(t) => {
                 let nodes = targets(&mut *c, t, step.pick)?;
-                invoke(&json!(nodes));
+                invoke(&nodes_value(&nodes));
                 for n in &nodes {
                     c.kill(n).await?;
                 }
-                Ok((Undo::Start(nodes.clone()), json!(nodes)))
+                let done = nodes_value(&nodes);
+                Ok((Undo::Start(nodes), done))
+            }
+            Fault::PowerLoss(t) => {
+                let nodes = targets(&mut *c, t, step.pick)?;
+                invoke(&nodes_value(&nodes));
+                let mut lost = serde_json::Map::new();
+                for n in &nodes {
+                    let loss = power_loss(&mut *c)?.lose_power(n).await?;
+                    lost.insert(n.clone(), serde_json::to_value(&loss)?);
+                }
+                // What each disk dropped, beside the nodes: the evidence for a lost write.
+                let done = json!({"nodes": nodes, "lost": lost});
+                Ok((Undo::Start(nodes), done))
             }
             Fault::Pause(t) => {
                 let nodes = targets(&mut *c, t, step.pick)?;
-                invoke(&json!(nodes));
+                invoke(&nodes_value(&nodes));
                 for n in &nodes {
                     c.pause(n).await?;
                 }
-                Ok((Undo::Resume(nodes.clone()), json!(nodes)))
+                let done = nodes_value(&nodes);
+                Ok((Undo::Resume(nodes), done))
             }
             Fault::Partition(g) => {
-                let layout = layout(&*c);
+                let layout = Layout::of(&*c);
                 let cut = grudge::cut(g, &layout, step.pick);
-                let value = json!({
-                    "grudge": super::spec::grudge_name(g),
-                    "sides": [cut.sides.0, cut.sides.1],
-                    "cut": cut.links,
-                });
+                let value = partition_value(
+                    super::spec::grudge_name(g),
+                    (&cut.sides.0, &cut.sides.1),
+                    &cut.links,
+                );
                 invoke(&value);
-                c.cut(&cut.links).await?;
+                partition(&mut *c)?.cut(&cut.links).await?;
                 Ok((Undo::HealPartition, value))
             }
             Fault::Delay(target) => {
-                let l = layout(&*c);
+                let l = Layout::of(&*c);
                 let others: Vec<String> = match target {
                     DelayTarget::ReplicaLinks => l.replicas.clone(),
                     DelayTarget::ClientLinks => vec!["clients".into()],
@@ -141,22 +159,25 @@ impl<B: Backend> Nemesis<B> {
                         links.push((b.clone(), a.clone()));
                     }
                 }
-                let value = json!({"links": links, "ms": self.delay.base.as_millis() as u64,
-                                   "jitter_ms": self.delay.jitter.as_millis() as u64});
+                let value = delay_value(
+                    &links,
+                    self.delay.base.as_millis() as u64,
+                    self.delay.jitter.as_millis() as u64,
+                );
                 invoke(&value);
-                c.delay(&links, self.delay).await?;
+                link_delay(&mut *c)?.delay(&links, self.delay).await?;
                 Ok((Undo::Undelay, value))
             }
             Fault::Promote => {
                 let old = c.master();
                 let candidates = running_replicas(&mut *c);
                 let node = pick(&candidates, step.pick).context("no running replica to promote")?;
-                invoke(&json!({"candidate": node, "old_master": old}));
-                c.promote(&node).await?;
-                Ok((Undo::Nothing, json!({"node": node, "old_master": old})))
+                invoke(&promotion_intent_value(&node, &old));
+                super::promote::promote(&mut *c, &node).await?;
+                Ok((Undo::Nothing, master_change_value(Some(&node), &old)))
             }
             Fault::Failover(kind) => {
-                invoke(&json!({"old_master": c.master()}));
+                invoke(&master_change_value(None, &c.master()));
                 let value = failover(&mut *c, kind).await?;
                 Ok((Undo::Nothing, value))
             }
@@ -169,28 +190,36 @@ impl<B: Backend> Nemesis<B> {
             match &undo {
                 Undo::Nothing => return,
                 Undo::Start(nodes) => {
-                    self.record(OpType::Invoke, "start", json!(nodes), None);
+                    self.record(OpType::Invoke, Function::Start, nodes_value(nodes), None);
                     let mut r = Ok(());
                     for n in nodes {
                         r = r.and(c.start(n).await);
                     }
-                    ("start", r.map(|_| json!(nodes)))
+                    (Function::Start, r.map(|_| nodes_value(nodes)))
                 }
                 Undo::Resume(nodes) => {
-                    self.record(OpType::Invoke, "resume", json!(nodes), None);
+                    self.record(OpType::Invoke, Function::Resume, nodes_value(nodes), None);
                     let mut r = Ok(());
                     for n in nodes {
                         r = r.and(c.resume(n).await);
                     }
-                    ("resume", r.map(|_| json!(nodes)))
+                    (Function::Resume, r.map(|_| nodes_value(nodes)))
                 }
                 Undo::HealPartition => {
-                    self.record(OpType::Invoke, "heal", Value::Null, None);
-                    ("heal", c.heal().await.map(|_| json!("healed")))
+                    self.record(OpType::Invoke, Function::Heal, Value::Null, None);
+                    let healed = match partition(&mut *c) {
+                        Ok(p) => p.heal().await,
+                        Err(e) => Err(e),
+                    };
+                    (Function::Heal, healed.map(|_| json!("healed")))
                 }
                 Undo::Undelay => {
-                    self.record(OpType::Invoke, "undelay", Value::Null, None);
-                    ("undelay", c.undelay().await.map(|_| json!("undelayed")))
+                    self.record(OpType::Invoke, Function::Undelay, Value::Null, None);
+                    let undone = match link_delay(&mut *c) {
+                        Ok(d) => d.undelay().await,
+                        Err(e) => Err(e),
+                    };
+                    (Function::Undelay, undone.map(|_| json!("undelayed")))
                 }
             }
         };
@@ -201,7 +230,7 @@ impl<B: Backend> Nemesis<B> {
         self.set_active(None);
     }
 
-    fn record(&self, t: OpType, f: &str, value: Value, error: Option<String>) {
+    fn record(&self, t: OpType, f: Function, value: Value, error: Option<String>) {
         let mut op = Op::new(0, 0, Process::Nemesis, t, f);
         op.value = value;
         op.error = error;
@@ -216,45 +245,32 @@ impl<B: Backend> Nemesis<B> {
     }
 }
 
-/// The history `f` of a fault's invocation.
-fn fault_f(kind: Fault) -> &'static str {
-    match kind {
-        Fault::Kill(_) => "kill",
-        Fault::Pause(_) => "pause",
-        Fault::Partition(_) => "partition",
-        Fault::Delay(_) => "delay",
-        Fault::Promote => "promote",
-        Fault::Failover(_) => "failover",
-    }
-}
-
 fn short(v: &Value) -> String {
-    match v {
-        Value::Array(a) => a
-            .iter()
-            .filter_map(Value::as_str)
-            .collect::<Vec<_>>()
-            .join(","),
-        Value::Object(o) => o
-            .get("grudge")
-            .or_else(|| o.get("node"))
-            .map(|x| x.to_string())
-            .unwrap_or_default(),
-        _ => String::new(),
-    }
+    NemesisValue(v.get("nodes").unwrap_or(v)).target_words(30)
 }
 
-fn layout<B: Backend>(c: &B) -> Layout {
-    let master = c.master();
-    Layout {
-        replicas: c
-            .node_names()
-            .into_iter()
-            .filter(|n| *n != master)
-            .collect(),
-        sentinels: c.sentinel_names(),
-        master,
-    }
+/// The backend's partitions. Config validation refuses a plan with partitions on a backend
+/// that has none (it asks the same capabilities), so the error is for library callers only.
+fn partition<B: Backend>(c: &mut B) -> Result<&mut dyn Partition> {
+    let why = c.capabilities().refusal(Capability::Partition);
+    c.partition()
+        .with_context(|| why.unwrap_or("this backend cannot cut links"))
+}
+
+/// The backend's link delays, asked as [`partition`] is.
+fn link_delay<B: Backend>(c: &mut B) -> Result<&mut dyn LinkDelay> {
+    let why = c.capabilities().refusal(Capability::LinkDelay);
+    c.link_delay()
+        .with_context(|| why.unwrap_or("this backend cannot delay links"))
+}
+
+/// The backend's power losses, asked as [`partition`] is; a backend that can mount lazy disks
+/// has none when the run did not ask for them, which config validation prevents.
+fn power_loss<B: Backend>(c: &mut B) -> Result<&mut dyn PowerLoss> {
+    let why = c.capabilities().refusal(Capability::LazyDisk);
+    c.power_loss().with_context(|| {
+        why.unwrap_or("the nodes' data dirs are not on lazy disks (the run did not ask for them)")
+    })
 }
 
 fn running_replicas<B: Backend>(c: &mut B) -> Vec<String> {
@@ -319,7 +335,7 @@ async fn failover<B: Backend>(c: &mut B, kind: FailoverKind) -> Result<Value> {
                     c.set_master(n);
                 }
             }
-            Ok(json!({"old_master": old, "node": new}))
+            Ok(master_change_value(new.as_deref(), &old))
         }
     }
 }

@@ -3,6 +3,7 @@
 //! between them; parties are nodes (`n1`), Sentinels (`s1`) and `clients`.
 
 use super::spec::Grudge;
+use crate::cluster::backend::Backend;
 
 /// Who is in the cluster when the partition starts.
 #[derive(Debug, Clone)]
@@ -10,6 +11,23 @@ pub struct Layout {
     pub master: String,
     pub replicas: Vec<String>,
     pub sentinels: Vec<String>,
+}
+
+impl Layout {
+    /// The cluster's layout now: the master as the harness last made or saw it, the other
+    /// nodes as replicas.
+    pub fn of<B: Backend>(cluster: &B) -> Layout {
+        let master = cluster.master();
+        Layout {
+            replicas: cluster
+                .node_names()
+                .into_iter()
+                .filter(|n| *n != master)
+                .collect(),
+            sentinels: cluster.sentinel_names(),
+            master,
+        }
+    }
 }
 
 /// The two sides of a partition, plus the cut links.

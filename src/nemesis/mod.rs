@@ -4,8 +4,10 @@
 //! - [`schedule`]: the seeded plan of which fault fires when, written to `test.json`.
 //! - [`grudge`]: partitions as sets of cut links, from the layout at the time of the fault.
 //! - [`driver`]: applying and healing each fault, recording both in the history.
+//! - [`promote`]: manual failover (`REPLICAOF`), on any backend.
 
 pub mod driver;
 pub mod grudge;
+pub mod promote;
 pub mod schedule;
 pub mod spec;

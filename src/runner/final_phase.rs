@@ -1,24 +1,29 @@
 //! After the workload: heal every fault, bring every node back, converge replication, and read
-//! everything from every node (`final` reads), recording each step in the history.
+//! everything from every node (`final` reads), recording each step in the history. The reads
+//! themselves are the workload's ([`redline_workloads::read_node`]: its own timeout and
+//! retries); this module only chooses the nodes and the process ids and records.
 
 use crate::cluster::backend::Backend;
 use crate::cluster::convergence::{self, Convergence};
 use crate::cluster::sentinel_events::topology_op;
 use crate::recorder::Recorder;
 use anyhow::Result;
-use redline_checkers::{Op, OpType, Process};
-use redline_workloads::{final_read_invocations, Client, Endpoint, WorkloadConfig};
+use redline_checkers::{Function, Op, OpType, Process};
+use redline_workloads::{read_node, Endpoint, Topology, WorkloadConfig};
 use serde_json::json;
 use std::time::Duration;
 
-/// Attempts per final read: a read that fails (say, a node still loading its data) is retried.
-const FINAL_READ_ATTEMPTS: usize = 5;
-
 /// Heals every fault and restarts every dead process; records it as one nemesis op pair.
 pub async fn heal<B: Backend>(cluster: &mut B, recorder: &Recorder) -> Result<()> {
-    recorder.record(Op::new(0, 0, Process::Nemesis, OpType::Invoke, "heal-all"));
+    recorder.record(Op::new(
+        0,
+        0,
+        Process::Nemesis,
+        OpType::Invoke,
+        Function::HealAll,
+    ));
     let result = cluster.heal_all().await;
-    let mut done = Op::new(0, 0, Process::Nemesis, OpType::Info, "heal-all");
+    let mut done = Op::new(0, 0, Process::Nemesis, OpType::Info, Function::HealAll);
     match &result {
         Ok(steps) => done.value = json!(steps),
         Err(e) => done.error = Some(format!("{e:#}")),
@@ -34,7 +39,7 @@ pub async fn converge<B: Backend>(
     timeout: Duration,
 ) -> Result<Convergence> {
     let c = convergence::converge(cluster, timeout).await?;
-    let mut op = Op::new(0, 0, Process::Observer, OpType::Info, "converge");
+    let mut op = Op::new(0, 0, Process::Observer, OpType::Info, Function::Converge);
     op.value = serde_json::to_value(&c)?;
     recorder.record(op);
     recorder.record(topology_op(&cluster.topology()));
@@ -47,46 +52,117 @@ pub async fn converge<B: Backend>(
     Ok(c)
 }
 
-/// Reads everything from every node directly (admin address: no proxy), each node under a
-/// fresh process id starting at `first_process`.
-pub async fn final_reads<B: Backend>(
-    cluster: &B,
+/// Every data node at its admin address (no proxy: a final read is never cut by a fault).
+pub fn final_read_nodes<B: Backend>(cluster: &B) -> (Vec<Endpoint>, Vec<String>) {
+    let (mut nodes, mut missing) = (Vec::new(), Vec::new());
+    for node in cluster.node_names() {
+        match cluster.admin_addr(&node) {
+            Some(addr) => nodes.push(Endpoint { node, addr }),
+            None => missing.push(format!("{node} has no address to read from")),
+        }
+    }
+    (nodes, missing)
+}
+
+/// Reads everything from every node in `nodes` directly, each node under fresh process ids
+/// starting at `first_process`, and records every read. Returns the reads that never
+/// completed ok, described.
+pub async fn final_reads(
+    nodes: &[Endpoint],
+    topology: &Topology,
     cfg: &WorkloadConfig,
     recorder: &Recorder,
     first_process: u64,
-) {
-    let topology = cluster.topology();
+) -> Vec<String> {
     let mut process = first_process;
-    for node in cluster.node_names() {
-        let Some(addr) = cluster.admin_addr(&node) else {
-            continue;
-        };
-        let endpoint = Endpoint {
-            node: node.clone(),
-            addr,
-        };
-        for invoke in final_read_invocations(cfg, &node, process) {
-            for _attempt in 0..FINAL_READ_ATTEMPTS {
-                let mut client = Client::new(cfg, topology.clone(), process);
-                let invoke = recorder.record(Op {
-                    process: Process::Client(process),
-                    ..invoke.clone()
-                });
-                let mut completion = client.invoke_on(&invoke, &endpoint).await;
-                completion.is_final = true;
-                let outcome = completion.op_type;
-                recorder.record(completion);
-                if outcome != OpType::Info {
-                    // A fail did nothing: the same process may try again.
-                    if outcome == OpType::Ok {
-                        break;
-                    }
-                } else {
-                    process += 1;
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut unread = Vec::new();
+    for node in nodes {
+        let read = read_node(cfg, topology, node, process, |op| recorder.record(op)).await;
+        process = read.next_process;
+        unread.extend(read.unread);
+    }
+    unread
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redline_workloads::workload::set::Set;
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+
+    /// A server that answers `SMEMBERS` after `delay`, with one member, and anything else (the
+    /// client library's greetings) at once with `+OK`.
+    fn slow_server(delay: Duration) -> std::net::SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(8).flatten() {
+                std::thread::spawn(move || serve(stream, delay));
             }
+        });
+        addr
+    }
+
+    fn serve(stream: std::net::TcpStream, delay: Duration) {
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(20)));
+        let Ok(read_half) = stream.try_clone() else {
+            return;
+        };
+        let mut reader = BufReader::new(read_half);
+        let mut writer = stream;
+        let mut line = String::new();
+        // One RESP array per command: `*N`, then N pairs of `$len` and value lines.
+        while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+            let parts: usize = line
+                .trim()
+                .get(1..)
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            let mut words = Vec::new();
+            for _ in 0..parts {
+                let mut len = String::new();
+                let mut word = String::new();
+                let _ = reader.read_line(&mut len);
+                let _ = reader.read_line(&mut word);
+                words.push(word.trim().to_ascii_uppercase());
+            }
+            let reply: &[u8] = if words.first().map(String::as_str) == Some("SMEMBERS") {
+                std::thread::sleep(delay);
+                b"*1\r\n$1\r\n7\r\n"
+            } else {
+                b"+OK\r\n"
+            };
+            let _ = writer.write_all(reply);
+            line.clear();
         }
-        process += 1;
+    }
+
+    /// The runner once had its own copy of the final reads, which ran them under the 1 s
+    /// operation timeout: a node answering in 1.5 s was never read. They run under the
+    /// workload's final-read timeout now, whatever `--op-timeout` says.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn final_reads_wait_longer_than_the_operation_timeout() {
+        let addr = slow_server(Duration::from_millis(1500));
+        let nodes = [Endpoint {
+            node: "n1".into(),
+            addr,
+        }];
+        let topology = Topology::new(&[("n1".to_string(), addr)], "n1");
+        let cfg = WorkloadConfig {
+            op_timeout: Duration::from_millis(1000),
+            ..WorkloadConfig::new(&Set)
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.jsonl");
+        let recorder = Recorder::create(&path, std::time::Instant::now()).unwrap();
+        let unread = final_reads(&nodes, &topology, &cfg, &recorder, 100).await;
+        assert!(unread.is_empty(), "{unread:?}");
+        let history = std::fs::read_to_string(&path).unwrap();
+        let completion: serde_json::Value =
+            serde_json::from_str(history.lines().nth(1).unwrap()).unwrap();
+        assert_eq!(completion["type"], "ok", "{history}");
+        assert_eq!(completion["value"], json!([7]));
+        assert_eq!(completion["final"], true);
     }
 }

@@ -1,42 +1,52 @@
-//! The life of one test run, as one pipeline (Jepsen's `run!`): set up the cluster, run the
-//! workload and the nemesis while the history is recorded, heal, converge, take final reads,
-//! tear down, then check and report. The cluster is a guard: whatever path leaves
-//! [`run_test`] (success, error, panic, Ctrl-C), every process it started is stopped.
+//! The life of one test run, as one pipeline (Jepsen's `run!`), read top to bottom in
+//! [`run_test`] and [`run_on`]: claim a run folder, start the cluster, probe it, run the case
+//! (clients and nemesis), heal, converge, take final reads, tear down, analyse, save.
 //!
-//! - [`clients`]: the client loop (processes, `info` hand-over, rate limiting).
+//! Every step after the history opens is recorded whatever happens: a step that fails or is
+//! skipped becomes a reason the run is incomplete ([`completeness`]), never a silent gap, and
+//! the run is still analysed and saved. The cluster is torn down before the analysis (which
+//! reads only files); the backends' guards also tear down on any other exit (error, panic,
+//! Ctrl-C). Everything spawned is owned by the pipeline ([`tasks`]).
+//!
+//! - [`clients`]: the client loop (processes, `info` hand-over, rate limiting), panics caught.
+//! - [`case`]: the case: clients and nemesis together, with telemetry and progress beside them.
 //! - [`telemetry`]: `INFO replication` samples into `telemetry.jsonl`.
 //! - [`final_phase`]: heal, converge, final reads.
+//! - [`completeness`]: which planned parts did not run, and what that does to a verdict.
+//! - [`tasks`]: owning spawned tasks; panic messages.
 //! - [`progress`]: the progress line.
 //! - [`test_json`]: what `test.json` records about the run.
+//! - [`save`]: `results.json`, `report.html`, `junit.xml`.
 
+pub mod case;
 pub mod clients;
+pub mod completeness;
 pub mod final_phase;
 pub mod progress;
+pub mod save;
+pub mod tasks;
 pub mod telemetry;
 pub mod test_json;
 
 use crate::analysis::{self, Analysis, AnalysisRequest};
 use crate::cluster::backend::Backend;
 use crate::cluster::capabilities::READY_TIMEOUT;
-use crate::cluster::links::Delay;
-use crate::cluster::netns::NetnsCluster;
-use crate::cluster::ssh::SshCluster;
-use crate::cluster::{features, sentinel_events};
-use crate::cluster::{ClusterSpec, LocalCluster};
-use crate::config::{Net, Plan};
-use crate::nemesis::driver::{ActiveFaults, Nemesis};
+use crate::cluster::{convergence, features};
+use crate::cluster::{AnyCluster, ClusterSpec};
+use crate::config::Plan;
 use crate::nemesis::schedule::{self, Step};
-use crate::provision;
+use crate::provision::{self, ServerBinary};
 use crate::recorder::Recorder;
 use crate::shutdown::Shutdown;
 use crate::store::{self, RunDir};
 use anyhow::{Context, Result};
-use clients::{ClientRun, Counters};
-use redline_workloads::{Generator, ReadFrom};
-use std::sync::{Arc, Mutex};
+use completeness::{Completeness, Part};
+use redline_workloads::ReadFrom;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+use tasks::Background;
 use test_json::TestRecord;
-use tokio::time::Instant;
 
 /// What a finished run hands back to the CLI.
 pub struct RunOutcome {
@@ -47,27 +57,23 @@ pub struct RunOutcome {
     pub interrupted: bool,
 }
 
-/// Runs one test end to end. `run_dir_tx` learns the run folder as soon as it exists (the
-/// signal handler's second-signal path needs it).
+/// What every step of one run reads.
+struct Run<'a> {
+    plan: &'a Plan,
+    steps: &'a [Step],
+    run_dir: &'a RunDir,
+    shutdown: &'a Shutdown,
+}
+
+/// Runs one test end to end and saves its outputs. `run_dir_tx` learns the run folder as soon
+/// as it exists (the signal handler's second-signal path needs it). An error means the run
+/// never got as far as a history; anything later is in the outcome's completeness.
 pub async fn run_test(
     plan: &Plan,
     shutdown: Shutdown,
-    run_dir_tx: &tokio::sync::watch::Sender<Option<std::path::PathBuf>>,
+    run_dir_tx: &tokio::sync::watch::Sender<Option<PathBuf>>,
 ) -> Result<RunOutcome> {
-    let server = match plan.net {
-        // The server runs on the hosts: --server-bin names it there, and the hosts check it.
-        Net::Ssh => provision::ServerBinary {
-            path: plan
-                .config
-                .server_bin
-                .clone()
-                .unwrap_or_else(|| "redis-server".into()),
-            source: "on the SSH hosts",
-        },
-        Net::Local | Net::Netns => {
-            provision::locate_server(plan.config.server_bin.as_deref(), true)?
-        }
-    };
+    let server = server_binary(plan)?;
     let run_dir = RunDir::create(&plan.config.store, &plan.name)?;
     run_dir_tx.send_replace(Some(run_dir.path.clone()));
     let steps = schedule::plan(
@@ -77,40 +83,38 @@ pub async fn run_test(
         plan.config.nemesis_interval,
         plan.fault_duration,
     );
+    // test.json without a finish record: if this process is killed, the run stays incomplete.
     let mut record = TestRecord::new(plan, &server, &steps);
     record.write(&run_dir)?;
-
-    let spec = cluster_spec(plan, &server.path, &run_dir);
-    let started = std::time::Instant::now();
-    let ran = match plan.net {
-        Net::Local => {
-            let cluster = LocalCluster::start(spec).await?;
-            run_on(cluster, plan, &steps, &run_dir, &mut record, &shutdown).await
-        }
-        Net::Netns => {
-            let cluster = NetnsCluster::start(spec).await?;
-            run_on(cluster, plan, &steps, &run_dir, &mut record, &shutdown).await
-        }
-        Net::Ssh => {
-            let options = plan.ssh.clone().context("--nodes was not validated")?;
-            let cluster = SshCluster::start(spec, options).await?;
-            run_on(cluster, plan, &steps, &run_dir, &mut record, &shutdown).await
-        }
+    let run = Run {
+        plan,
+        steps: &steps,
+        run_dir: &run_dir,
+        shutdown: &shutdown,
     };
+
+    let started = std::time::Instant::now();
+    let mut parts = Completeness::default();
+    let ran = start_cluster_and_run(&run, &server, &mut record, &mut parts).await;
+    let interrupted = shutdown.is_triggered();
+    if interrupted {
+        parts.missing(Part::Run, "interrupted by a signal");
+    }
+    if let Err(e) = &ran {
+        parts.missing(Part::Setup, format!("{e:#}"));
+    }
     record.finish(
         started.elapsed(),
         ran.as_ref().err().map(|e| format!("{e:#}")),
+        interrupted,
+        parts.reasons(),
     );
     record.write(&run_dir)?;
-    let interrupted = ran?;
+    ran?;
 
-    let req = AnalysisRequest {
-        workload: Some(plan.workload),
-        checkers: Vec::new(),
-        expect: plan.expect.clone(),
-        reads_from_master: Some(plan.read_from == ReadFrom::Master),
-    };
-    let analysis = analysis::analyse_file(&run_dir.file(store::HISTORY), &req)?;
+    let mut analysis = analyse(plan, &run_dir)?;
+    completeness::apply(&mut analysis, parts.reasons());
+    save::write_outputs(&run_dir.path, Some(&record.run_info()), &analysis)?;
     Ok(RunOutcome {
         run_dir,
         analysis,
@@ -119,121 +123,135 @@ pub async fn run_test(
     })
 }
 
-/// With the cluster up: record, run, heal, read, and tear down (before any analysis: the
-/// analysis reads only the files). Returns whether the run was interrupted.
+/// The server binary: found here, or on SSH hosts the one `--server-bin` names there (the
+/// hosts check it).
+fn server_binary(plan: &Plan) -> Result<ServerBinary> {
+    if plan.backend.runs_servers_here() {
+        return provision::locate_server(plan.config.server_bin.as_deref(), true);
+    }
+    Ok(ServerBinary {
+        path: plan
+            .config
+            .server_bin
+            .clone()
+            .unwrap_or_else(|| "redis-server".into()),
+        source: "on the SSH hosts",
+    })
+}
+
+/// Starts the cluster of the plan's backend, and runs the test on it.
+async fn start_cluster_and_run(
+    run: &Run<'_>,
+    server: &ServerBinary,
+    record: &mut TestRecord,
+    parts: &mut Completeness,
+) -> Result<()> {
+    let spec = cluster_spec(run.plan, &server.path, run.run_dir);
+    let cluster = AnyCluster::start(&run.plan.backend, spec).await?;
+    run_on(cluster, run, record, parts).await
+}
+
+/// With the cluster up: probe, run the case, heal, converge, take final reads, tear down.
+/// Errors before the history opens are returned (the test could not run); after it, every
+/// step is tried and what did not run goes into `parts`.
 async fn run_on<B: Backend>(
     cluster: B,
-    plan: &Plan,
-    steps: &[Step],
-    run_dir: &RunDir,
+    run: &Run<'_>,
     record: &mut TestRecord,
-    shutdown: &Shutdown,
-) -> Result<bool> {
-    record.set_server(&cluster);
+    parts: &mut Completeness,
+) -> Result<()> {
+    probe(&cluster, run, record).await?;
+    let (history, telemetry) = open_history(run.run_dir)?;
+    let cluster = Arc::new(tokio::sync::Mutex::new(cluster));
+    let mut background = Background::new();
+    let recorders = case::Recorders {
+        history: &history,
+        telemetry: &telemetry,
+    };
+    let highest_process = case::run(&cluster, run, recorders, &mut background, parts).await;
+
+    let mut c = cluster.lock().await;
+    let interrupted = run.shutdown.is_triggered();
+    eprintln!(
+        "redline: healing every fault{}",
+        if interrupted { "" } else { " and converging" }
+    );
+    let healed = final_phase::heal(&mut *c, &history).await;
+    match healed {
+        Err(e) => parts.missing(Part::Heal, format!("{e:#}")),
+        // An interrupted run only heals: the user asked it to stop.
+        Ok(()) if interrupted => {}
+        Ok(()) => {
+            let timeout = Duration::from_secs_f64(run.plan.config.converge_timeout);
+            match final_phase::converge(&mut *c, &history, timeout).await {
+                Err(e) => parts.missing(Part::Converge, format!("{e:#}")),
+                Ok(_) => {
+                    let cfg = run.plan.workload_config();
+                    let first = highest_process + cfg.concurrency as u64 + 1;
+                    let (nodes, no_address) = final_phase::final_read_nodes(&*c);
+                    let unread =
+                        final_phase::final_reads(&nodes, &c.topology(), &cfg, &history, first)
+                            .await;
+                    for why in no_address.into_iter().chain(unread) {
+                        parts.missing(Part::FinalReads, why);
+                    }
+                }
+            }
+        }
+    }
+    drop(background);
+    c.teardown();
+    if history.failed() {
+        parts.missing(
+            Part::History,
+            format!(
+                "writing {} failed during the run; the history is incomplete",
+                run.run_dir.file(store::HISTORY).display()
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// What the server is and can do, into `test.json`; a test this server cannot run is refused
+/// here (dropping the cluster tears it down). Then waits until every replica streams.
+async fn probe<B: Backend>(cluster: &B, run: &Run<'_>, record: &mut TestRecord) -> Result<()> {
+    record.set_server(cluster);
     let n1 = cluster.admin_addr("n1").context("n1's address")?;
     let found = features::probe(n1)
         .await
         .context("probing the server's features")?;
     record.features = Some(found.clone());
-    record.write(run_dir)?;
-    // A test this server cannot run exits 2 with the reason; dropping the cluster tears it down.
-    features::require(&found, cluster.server(), plan.workload, &plan.nemesis)?;
-    crate::cluster::convergence::await_streaming(&cluster, READY_TIMEOUT).await?;
-    // Time zero of the history is the start of the workload, with the cluster up.
+    record.write(run.run_dir)?;
+    features::require(
+        &found,
+        cluster.server(),
+        run.plan.workload,
+        &run.plan.nemesis,
+    )?;
+    convergence::await_streaming(cluster, READY_TIMEOUT).await
+}
+
+/// `history.jsonl` and `telemetry.jsonl`, whose time zero is now: the start of the workload,
+/// with the cluster up.
+fn open_history(run_dir: &RunDir) -> Result<(Recorder, Recorder)> {
     let start = std::time::Instant::now();
-    let recorder =
+    let history =
         Recorder::create(&run_dir.file(store::HISTORY), start).context("creating history.jsonl")?;
     let telemetry = Recorder::create(&run_dir.file(store::TELEMETRY), start)
         .context("creating telemetry.jsonl")?;
-    let cluster = Arc::new(tokio::sync::Mutex::new(cluster));
-    let result = execute(
-        plan,
-        steps,
-        cluster.clone(),
-        &recorder,
-        &telemetry,
-        shutdown,
-    )
-    .await;
-    cluster.lock().await.teardown();
-    if recorder.failed() {
-        anyhow::bail!(
-            "writing {} failed during the run; the history is incomplete",
-            run_dir.file(store::HISTORY).display()
-        );
-    }
-    result
+    Ok((history, telemetry))
 }
 
-/// The middle of the pipeline: workload + nemesis + telemetry, then heal, converge and final
-/// reads. Returns whether the run was interrupted.
-async fn execute<B: Backend>(
-    plan: &Plan,
-    steps: &[Step],
-    cluster: Arc<tokio::sync::Mutex<B>>,
-    recorder: &Recorder,
-    telemetry_rec: &Recorder,
-    shutdown: &Shutdown,
-) -> Result<bool> {
-    let (topology, nodes, sentinels) = {
-        let c = cluster.lock().await;
-        let nodes: Vec<_> = c
-            .node_names()
-            .into_iter()
-            .filter_map(|n| Some((n.clone(), c.admin_addr(&n)?)))
-            .collect();
-        (c.topology(), nodes, c.sentinel_addrs())
+/// Checks the recorded history with the workload's checkers and the plan's expectations.
+fn analyse(plan: &Plan, run_dir: &RunDir) -> Result<Analysis> {
+    let req = AnalysisRequest {
+        workload: Some(plan.workload.model()),
+        checkers: Vec::new(),
+        expect: plan.expect.clone(),
+        reads_from_master: Some(plan.read_from == ReadFrom::Master),
     };
-    recorder.record(sentinel_events::topology_op(&topology));
-    sentinel_events::record_master_changes(&topology, recorder);
-    let _sentinel_events = sentinel_events::follow(sentinels, recorder.clone(), topology.clone());
-    let telemetry = telemetry::spawn(nodes, telemetry_rec.clone());
-
-    let wcfg = plan.workload_config();
-    let counters = Arc::new(Counters::default());
-    let clients = Arc::new(ClientRun {
-        cfg: wcfg.clone(),
-        topology,
-        recorder: recorder.clone(),
-        generator: Arc::new(Mutex::new(Generator::new(&wcfg, plan.seed))),
-        counters: counters.clone(),
-        rate: plan.config.rate,
-    });
-    let active = ActiveFaults::default();
-    let nemesis = Nemesis {
-        cluster: cluster.clone(),
-        recorder: recorder.clone(),
-        delay: Delay {
-            base: Duration::from_millis(plan.config.delay_ms),
-            jitter: Duration::from_millis(plan.config.delay_jitter_ms),
-        },
-        active: active.clone(),
-    };
-    let begin = Instant::now();
-    let deadline = begin + Duration::from_secs_f64(plan.config.time_limit);
-    let progress = progress::spawn(plan.config.time_limit, counters.clone(), active);
-    let (highest_process, ()) = tokio::join!(
-        clients::run(clients, deadline, shutdown.clone()),
-        nemesis.run(steps, begin, shutdown),
-    );
-    progress.finish();
-
-    let interrupted = shutdown.is_triggered();
-    let mut c = cluster.lock().await;
-    eprintln!(
-        "redline: healing every fault{}",
-        if interrupted { "" } else { " and converging" }
-    );
-    let healed = final_phase::heal(&mut *c, recorder).await;
-    if !interrupted {
-        healed?;
-        let timeout = Duration::from_secs_f64(plan.config.converge_timeout);
-        final_phase::converge(&mut *c, recorder, timeout).await?;
-        let first = highest_process + wcfg.concurrency as u64 + 1;
-        final_phase::final_reads(&*c, &wcfg, recorder, first).await;
-    }
-    telemetry.abort();
-    Ok(interrupted)
+    analysis::analyse_file(&run_dir.file(store::HISTORY), &req)
 }
 
 fn cluster_spec(plan: &Plan, server_bin: &std::path::Path, run_dir: &RunDir) -> ClusterSpec {
@@ -246,5 +264,6 @@ fn cluster_spec(plan: &Plan, server_bin: &std::path::Path, run_dir: &RunDir) -> 
         run_dir: run_dir.path.clone(),
         sentinel_down_after_ms: plan.config.sentinel_down_after,
         sentinel_failover_timeout_ms: plan.config.sentinel_failover_timeout,
+        lazy_disk: plan.lazy_disk(),
     }
 }

@@ -3,28 +3,42 @@
 //! every five seconds.
 
 use super::clients::Counters;
+use super::tasks::Background;
 use crate::nemesis::driver::ActiveFaults;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::task::JoinHandle;
+use tokio::task::AbortHandle;
 
-/// A running progress display; [`Progress::finish`] clears it.
+/// A running progress display; it stops and clears when dropped (or at [`Progress::finish`]).
 pub struct Progress {
     bar: ProgressBar,
-    task: JoinHandle<()>,
+    task: AbortHandle,
 }
 
 impl Progress {
+    /// Stops the display and clears the line.
     pub fn finish(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
         self.task.abort();
         self.bar.finish_and_clear();
     }
 }
 
-pub fn spawn(time_limit_s: f64, counters: Arc<Counters>, active: ActiveFaults) -> Progress {
+/// Starts the display in a task of `background`.
+pub fn spawn(
+    background: &mut Background,
+    time_limit_s: f64,
+    counters: Arc<Counters>,
+    active: ActiveFaults,
+) -> Progress {
     let tty = std::io::stderr().is_terminal();
     let bar = if tty {
         ProgressBar::new_spinner()
@@ -37,7 +51,7 @@ pub fn spawn(time_limit_s: f64, counters: Arc<Counters>, active: ActiveFaults) -
     );
     let start = Instant::now();
     let b = bar.clone();
-    let task = tokio::spawn(async move {
+    let task = background.spawn(async move {
         let mut last_plain = Instant::now();
         loop {
             let faults = active.lock().map(|a| a.join(", ")).unwrap_or_default();

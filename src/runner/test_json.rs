@@ -1,12 +1,20 @@
 //! `test.json`: everything needed to understand and replay a run: every option, the seed, the
 //! fault schedule, the server and how long it took. Written when the run starts (so even a
-//! crashed run has it) and rewritten as facts arrive.
+//! crashed run has it) and rewritten as facts arrive, each time whole (a temporary file renamed
+//! over the old one, so a kill mid-write never leaves half a file).
+//!
+//! The finish record (`duration_ms`, `incomplete`, `interrupted`, `error`) is written when the
+//! run ends; a file without one belongs to a run that was killed or is still going, and
+//! `redline report` and `redline runs` treat it as incomplete. Secret server options are
+//! redacted (see [`crate::config::reproduce`]).
 
 use crate::cluster::admin::ServerIdentity;
 use crate::cluster::backend::Backend;
+use crate::config::reproduce;
 use crate::config::{Plan, TestConfig};
 use crate::nemesis::schedule::Step;
 use crate::provision::ServerBinary;
+use crate::runner::completeness::NO_FINISH_RECORD;
 use crate::store::{RunDir, TEST_JSON};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -44,26 +52,35 @@ pub struct TestRecord {
     /// What the server supports, probed on the running master (WAITAOF, FAILOVER, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub features: Option<crate::cluster::features::Features>,
+    /// How long the run took; absent until it finished (no finish record: killed, or going).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
     /// Why the run ended early, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The run was cut short by a signal.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
+    /// The planned parts that did not run in full, each with its reason
+    /// ([`crate::runner::completeness`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub incomplete: Vec<String>,
 }
 
 impl TestRecord {
     pub fn new(plan: &Plan, server: &ServerBinary, steps: &[Step]) -> TestRecord {
+        let config = TestConfig {
+            seed: Some(plan.seed),
+            ..plan.config.clone()
+        };
         TestRecord {
             name: plan.name.clone(),
-            workload: plan.workload.to_string(),
+            workload: plan.workload.name().to_string(),
             nemesis: plan.nemesis.to_string(),
             seed: plan.seed,
             started_at: chrono::Utc::now().to_rfc3339(),
-            command: reproduce_command(plan),
-            config: TestConfig {
-                seed: Some(plan.seed),
-                ..plan.config.clone()
-            },
+            command: reproduce::command(&config),
+            config: reproduce::redacted(&config),
             schedule: serde_json::to_value(steps).unwrap_or_default(),
             server: ServerRecord {
                 binary: server.path.display().to_string(),
@@ -75,6 +92,8 @@ impl TestRecord {
             features: None,
             duration_ms: None,
             error: None,
+            interrupted: false,
+            incomplete: Vec::new(),
         }
     }
 
@@ -86,15 +105,47 @@ impl TestRecord {
         self.sentinels = cluster.sentinel_names();
     }
 
-    pub fn finish(&mut self, took: Duration, error: Option<String>) {
+    /// The finish record: how long the run took, why it failed (if it did), whether a signal
+    /// cut it short, and which planned parts did not run.
+    pub fn finish(
+        &mut self,
+        took: Duration,
+        error: Option<String>,
+        interrupted: bool,
+        incomplete: &[String],
+    ) {
         self.duration_ms = Some(took.as_millis() as u64);
         self.error = error;
+        self.interrupted = interrupted;
+        self.incomplete = incomplete.to_vec();
     }
 
+    /// The parts of the run that did not run, as `report` and `runs` must treat them: the
+    /// recorded list; for a record without a finish record, that fact; for an older record
+    /// that only kept an error, the error.
+    pub fn incomplete_parts(&self) -> Vec<String> {
+        if self.duration_ms.is_none() {
+            return vec![NO_FINISH_RECORD.to_string()];
+        }
+        match (&self.error, self.incomplete.is_empty()) {
+            (Some(error), true) => vec![format!("run: {error}")],
+            _ => self.incomplete.clone(),
+        }
+    }
+
+    /// Writes `test.json` whole: a temporary file in the run folder, renamed over the old one.
     pub fn write(&self, run: &RunDir) -> Result<()> {
         let path = run.file(TEST_JSON);
-        std::fs::write(&path, serde_json::to_vec_pretty(self)?)
+        let partial = run.file(".test.json.partial");
+        let write = || -> std::io::Result<()> {
+            std::fs::write(&partial, serde_json::to_vec_pretty(self)?)?;
+            std::fs::rename(&partial, &path)
+        };
+        write()
             .with_context(|| format!("writing {}", path.display()))
+            .inspect_err(|_| {
+                let _ = std::fs::remove_file(&partial);
+            })
     }
 
     pub fn read(run: &std::path::Path) -> Result<TestRecord> {
@@ -102,106 +153,6 @@ impl TestRecord {
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
-    }
-}
-
-/// `redline test ...` with every option that differs from its default, and the seed.
-fn reproduce_command(plan: &Plan) -> String {
-    let c = &plan.config;
-    let d = TestConfig::default();
-    let mut args = vec!["redline".to_string(), "test".to_string()];
-    let mut push = |flag: &str, v: String| {
-        args.push(format!("--{flag}"));
-        args.push(shell_quote(&v));
-    };
-    if c.name.is_some() {
-        push("name", plan.name.clone());
-    }
-    push("workload", c.workload.clone());
-    push("nemesis", c.nemesis.clone());
-    if c.nemesis_interval != d.nemesis_interval {
-        push("nemesis-interval", c.nemesis_interval.to_string());
-    }
-    if let Some(f) = c.fault_duration {
-        push("fault-duration", f.to_string());
-    }
-    if c.replicas != d.replicas {
-        push("replicas", c.replicas.to_string());
-    }
-    if c.net != d.net {
-        push("net", c.net.clone());
-    }
-    if c.sentinels != d.sentinels {
-        push("sentinels", c.sentinels.to_string());
-    }
-    push("time-limit", c.time_limit.to_string());
-    if c.concurrency != d.concurrency {
-        push("concurrency", c.concurrency.to_string());
-    }
-    if c.rate != d.rate {
-        push("rate", c.rate.to_string());
-    }
-    push("seed", plan.seed.to_string());
-    if c.read_from != d.read_from {
-        push("read-from", c.read_from.clone());
-    }
-    if c.replica_routing != d.replica_routing {
-        push("replica-routing", c.replica_routing.clone());
-    }
-    if let Some(k) = c.keys {
-        push("keys", k.to_string());
-    }
-    if c.wait_replicas != d.wait_replicas {
-        push("wait-replicas", c.wait_replicas.to_string());
-    }
-    if c.wait_timeout != d.wait_timeout {
-        push("wait-timeout", c.wait_timeout.to_string());
-    }
-    if c.waitaof_local != d.waitaof_local {
-        push("waitaof-local", c.waitaof_local.to_string());
-    }
-    if c.waitaof_replicas != d.waitaof_replicas {
-        push("waitaof-replicas", c.waitaof_replicas.to_string());
-    }
-    if c.max_txn_length != d.max_txn_length {
-        push("max-txn-length", c.max_txn_length.to_string());
-    }
-    if c.op_timeout != d.op_timeout {
-        push("op-timeout", c.op_timeout.to_string());
-    }
-    if c.delay_ms != d.delay_ms {
-        push("delay-ms", c.delay_ms.to_string());
-    }
-    if c.delay_jitter_ms != d.delay_jitter_ms {
-        push("delay-jitter-ms", c.delay_jitter_ms.to_string());
-    }
-    for o in &c.redis_options {
-        push("redis-option", o.clone());
-    }
-    if let Some(f) = &c.redis_conf {
-        push("redis-conf", f.display().to_string());
-    }
-    if let Some(b) = &c.server_bin {
-        push("server-bin", b.display().to_string());
-    }
-    for e in &c.expect {
-        push("expect", e.clone());
-    }
-    if c.cas {
-        args.push("--cas".into());
-    }
-    args.join(" ")
-}
-
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.,:=/%<>+".contains(c))
-        && !s.contains(['<', '>'])
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
 
@@ -234,7 +185,12 @@ impl TestRecord {
                 .collect(),
             sentinels: self.sentinels.len() as u32,
             replicas: self.config.replicas as u32,
-            redis_options: self.config.redis_options.clone(),
+            redis_options: self
+                .config
+                .redis_options
+                .iter()
+                .map(|o| reproduce::redact_option(o))
+                .collect(),
             concurrency: self.config.concurrency as u64,
             time_limit_s: self.config.time_limit,
             fault_schedule: self.schedule.clone(),

@@ -290,13 +290,10 @@ fn repeat_value(value: &toml::Value) -> Result<u64, String> {
 }
 
 fn check_folder_name(name: &str) -> Result<(), String> {
-    if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') || name == "suites" {
-        return Err(format!(
-            "{name:?} cannot be used as a folder name under the store (no `/`, no leading `.`, \
-             not `suites`)"
-        ));
+    match crate::config::folder_name_problem(name) {
+        Some(problem) => Err(format!("{name:?} {problem}")),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// The flag's spelling is accepted for the field whose serde name differs from its flag

@@ -1,7 +1,9 @@
 //! What a suite keeps of each run: how it ended, its seed and folder, each expectation's
-//! outcome, and the few measures the comparison table reads (DESIGN.md section 4 and
+//! outcome, and the few measures the comparison table reads (docs/design.md section 5 and
 //! docs/results.md name them). The full results stay in the run's own `results.json`.
 
+use redline_checkers::names::stat;
+use redline_checkers::CheckerName::{self, *};
 use redline_checkers::{ExpectationOutcome, Results};
 use redline_reports::RunInfo;
 use serde::Serialize;
@@ -96,21 +98,21 @@ pub struct Measures {
 impl Measures {
     /// Picks the measures out of a run's results.
     pub fn from_results(results: &Results) -> Measures {
-        let stat = |checker: &str, name: &str| -> Option<&Value> {
-            let r = results.checkers.get(checker)?;
+        let stat_of = |checker: CheckerName, name: &str| -> Option<&Value> {
+            let r = results.checkers.get(checker.as_str())?;
             if r.skipped.is_some() {
                 return None;
             }
             r.stats.get(name)
         };
-        let count = |checker: &str, name: &str| stat(checker, name).and_then(Value::as_u64);
+        let count = |checker, name| stat_of(checker, name).and_then(Value::as_u64);
         let mut anomalies = BTreeMap::new();
         for r in results.checkers.values() {
             for (kind, n) in r.counts_by_kind() {
                 *anomalies.entry(kind).or_insert(0) += n as u64;
             }
         }
-        let lost_by_acked = stat("wait", "lost_by_acked")
+        let lost_by_acked = stat_of(Wait, stat::LOST_BY_ACKED)
             .and_then(Value::as_object)
             .map(|m| {
                 m.iter()
@@ -119,15 +121,15 @@ impl Measures {
             })
             .unwrap_or_default();
         Measures {
-            lost: count("lost-writes", "lost").or_else(|| count("wait", "lost")),
-            reads: count("stale-reads", "reads"),
-            stale: count("stale-reads", "stale"),
-            staleness_ms_p99: stat("stale-reads", "staleness_ms_p99").and_then(Value::as_f64),
-            unavailable_ms: stat("availability", "unavailability")
+            lost: count(LostWrites, stat::LOST).or_else(|| count(Wait, stat::LOST)),
+            reads: count(StaleReads, stat::READS),
+            stale: count(StaleReads, stat::STALE),
+            staleness_ms_p99: stat_of(StaleReads, stat::STALENESS_MS_P99).and_then(Value::as_f64),
+            unavailable_ms: stat_of(Availability, stat::UNAVAILABILITY)
                 .and_then(|u| u.get("total_ms"))
                 .and_then(Value::as_f64)
                 .map(|ms| ms.max(0.0)),
-            failover_ms_max: stat("availability", "failover_ms_max").and_then(Value::as_f64),
+            failover_ms_max: stat_of(Availability, stat::FAILOVER_MS_MAX).and_then(Value::as_f64),
             lost_by_acked,
             anomalies,
         }

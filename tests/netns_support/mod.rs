@@ -1,10 +1,14 @@
 //! Shared helpers for the netns tests: skip when the machine cannot run them, start a small
-//! netns cluster, poll with a bound, and list what a run may have left behind.
+//! netns cluster, and list what a run may have left behind (with `cluster_support`'s helpers).
 
 #![allow(dead_code)]
 
+#[path = "../cluster_support/mod.rs"]
+mod shared;
+
 use redline::cluster::netns::{self, NetnsCluster};
-use redline::cluster::ClusterSpec;
+#[allow(unused_imports)] // each test binary uses its own few
+pub use shared::{eventually, link_up, live_servers_under, spec, spec_with, write_is_read_back};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -36,38 +40,9 @@ pub async fn cluster(dir: &Path) -> NetnsCluster {
 
 /// [`cluster`] with `sentinels` Sentinels (1 s down-after, 3 s failover timeout).
 pub async fn cluster_with_sentinels(dir: &Path, sentinels: usize) -> NetnsCluster {
-    let server = redline::provision::locate_server(None, false).expect("redis-server");
-    NetnsCluster::start(ClusterSpec {
-        replicas: 2,
-        sentinels,
-        server_bin: server.path,
-        redis_options: vec![
-            ("repl-timeout".into(), "2".into()),
-            ("save".into(), "".into()),
-        ],
-        redis_conf: None,
-        run_dir: dir.to_path_buf(),
-        sentinel_down_after_ms: 1000,
-        sentinel_failover_timeout_ms: 3000,
-    })
-    .await
-    .expect("netns cluster starts")
-}
-
-/// Polls `probe` every 50 ms until it returns true or `within` passes (then panics).
-pub async fn eventually<F, Fut>(within: Duration, what: &str, mut probe: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while start.elapsed() < within {
-        if probe().await {
-            return start.elapsed();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{what} did not happen within {within:?}");
+    NetnsCluster::start(spec(dir, sentinels))
+        .await
+        .expect("netns cluster starts")
 }
 
 fn sh(program: &str, args: &[&str]) -> String {
@@ -106,28 +81,6 @@ pub fn leftovers(tag: &str, dir: &Path) -> Vec<String> {
             .map(|p| format!("process {p}")),
     );
     found
-}
-
-/// Pids of live (not zombie) processes whose working directory lies under `dir`.
-pub fn live_servers_under(dir: &Path) -> Vec<u32> {
-    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-    let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        let zombie = stat
-            .rsplit(')')
-            .next()
-            .is_some_and(|s| s.trim_start().starts_with('Z'));
-        let in_dir =
-            std::fs::read_link(entry.path().join("cwd")).is_ok_and(|c| c.starts_with(&dir));
-        if in_dir && !zombie {
-            pids.push(pid);
-        }
-    }
-    pids
 }
 
 /// Tables in namespace `ns` (empty if the namespace is gone).

@@ -6,19 +6,24 @@
 //! it counts the replicas that acknowledged *this connection's* previous write. Connections are
 //! made lazily, one per node, and dropped after any failure so the next operation reconnects
 //! (and, under Sentinel, rediscovers the master) instead of reusing a socket in an unknown state.
+//!
+//! What the commands of an operation are is the workload's ([`crate::Workload::execute`]); the
+//! client routes the operation (reads per `--read-from`, anything else to the master), opens
+//! the connection, bounds the whole attempt by the operation timeout and turns its outcome
+//! into ok, fail or info.
 
 use crate::config::{ReadFrom, ReplicaRouting, WorkloadConfig};
-use crate::execute::{self, Done};
-use crate::outcome::Failure;
+use crate::outcome::{Effect, Failure};
 use crate::topology::{Endpoint, Topology};
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::{AsyncConnectionConfig, Cmd, Pipeline, Value};
 use redline_checkers::{Op, OpType};
+use serde_json::Value as Json;
 use std::collections::HashMap;
 
 /// What an attempt got to before it ended; read after a timeout cancelled it.
 #[derive(Debug, Default)]
-pub(crate) struct Attempt {
+pub struct Attempt {
     /// The node the operation was (or was to be) sent to.
     pub node: Option<String>,
     /// A command that may change data has been handed to a connection.
@@ -28,16 +33,69 @@ pub(crate) struct Attempt {
 }
 
 /// An open connection to one node.
-pub(crate) struct Connection {
-    pub conn: MultiplexedConnection,
+pub struct Connection {
+    conn: MultiplexedConnection,
     /// Whether the node knows `WAITAOF`, once asked.
-    pub waitaof: Option<bool>,
+    pub(crate) waitaof: Option<bool>,
+}
+
+/// One operation being executed, as a workload's [`execute`](crate::Workload::execute) sees
+/// it: the connection it goes on, the invocation, and what the attempt has got to.
+pub struct Call<'a> {
+    pub conn: &'a mut Connection,
+    pub invoke: &'a Op,
+    pub attempt: &'a mut Attempt,
+}
+
+impl<'a> Call<'a> {
+    /// The invocation's key, or a not-sent failure (nothing is sent for a malformed op).
+    pub fn key(&self) -> Result<&'a str, Failure> {
+        let invoke: &'a Op = self.invoke;
+        invoke
+            .key
+            .as_deref()
+            .ok_or_else(|| Failure::NotSent(format!("{} without a key", invoke.f)))
+    }
+
+    /// Sends one command ([`Connection::send`]).
+    pub async fn send(&mut self, cmd: &Cmd) -> Result<Value, Failure> {
+        self.conn.send(cmd, self.attempt).await
+    }
+
+    /// Marks the write acknowledged: from here on only a following wait is outstanding, and
+    /// whatever it says, the operation took effect.
+    pub fn applied(&mut self) {
+        self.attempt.applied = true;
+    }
+}
+
+/// What a successful attempt produced.
+#[derive(Debug, Default)]
+pub struct Done {
+    /// The completion's value, when it differs from the invocation's (reads, txns).
+    pub value: Option<Json>,
+    /// WAIT's reply.
+    pub wait_acked: Option<u64>,
+    /// WAITAOF's reply: (local fsynced, replicas fsynced).
+    pub waitaof_acked: Option<(u64, u64)>,
+    /// A cas whose compare did not match: completes `fail` with error `mismatch`.
+    pub mismatch: bool,
+}
+
+impl Done {
+    /// A read that returned `value`.
+    pub fn read(value: Json) -> Done {
+        Done {
+            value: Some(value),
+            ..Done::default()
+        }
+    }
 }
 
 /// The Redis client of one process. Create a fresh one for the process that replaces a
 /// process whose operation ended `info`.
 pub struct Client {
-    pub(crate) cfg: WorkloadConfig,
+    cfg: WorkloadConfig,
     topology: Topology,
     process: u64,
     connections: HashMap<String, Connection>,
@@ -77,11 +135,26 @@ impl Client {
             node: node.map(|n| n.node.clone()),
             ..Attempt::default()
         };
+        let workload = self.cfg.workload;
+        let effect = workload.effect(invoke);
         let timeout = self.cfg.op_timeout;
-        let result =
-            tokio::time::timeout(timeout, execute::execute(self, invoke, node, &mut attempt))
-                .await
-                .unwrap_or_else(|_| Err(Failure::timed_out(timeout, attempt.sent)));
+        let attempted = async {
+            let target = match (node, effect) {
+                (Some(node), _) => node.clone(),
+                (None, Effect::Read) => self.read_target().await?,
+                (None, Effect::Write) => self.master().await?,
+            };
+            let conn = self.connection(&target, &mut attempt).await?;
+            let call = Call {
+                conn,
+                invoke,
+                attempt: &mut attempt,
+            };
+            workload.execute(call).await
+        };
+        let result = tokio::time::timeout(timeout, attempted)
+            .await
+            .unwrap_or_else(|_| Err(Failure::timed_out(timeout, attempt.sent)));
         let mut completion = invoke.clone();
         completion.node = attempt.node.clone();
         match result {
@@ -96,7 +169,7 @@ impl Client {
             Err(failure) => {
                 tracing::debug!(process = self.process, node = ?attempt.node, f = %invoke.f,
                     error = %failure.message(), sent = attempt.sent, "operation failed");
-                completion.op_type = failure.outcome(execute::effect(invoke));
+                completion.op_type = failure.outcome(effect);
                 completion.error = Some(failure.message());
                 self.forget(&attempt);
             }
@@ -116,7 +189,7 @@ impl Client {
 
     /// The master to write to: asked of Sentinel (once, then cached until a failure) when the
     /// run uses Sentinel, else the harness's current view.
-    pub(crate) async fn master(&mut self) -> Result<Endpoint, Failure> {
+    async fn master(&mut self) -> Result<Endpoint, Failure> {
         if !self.topology.uses_sentinel() {
             return self
                 .topology
@@ -137,7 +210,7 @@ impl Client {
 
     /// Where a read goes, per `read_from` and `replica_routing`. "Replicas" means every node
     /// but the master this client currently knows.
-    pub(crate) async fn read_target(&mut self) -> Result<Endpoint, Failure> {
+    async fn read_target(&mut self) -> Result<Endpoint, Failure> {
         let candidates = match self.cfg.read_from {
             ReadFrom::Master => return self.master().await,
             ReadFrom::Any => self.topology.nodes(),
@@ -164,7 +237,7 @@ impl Client {
 
     /// The open connection to `node`, connecting first if needed. Nothing of the operation has
     /// been sent while this runs, so its failures are [`Failure::NotSent`].
-    pub(crate) async fn connection(
+    async fn connection(
         &mut self,
         node: &Endpoint,
         attempt: &mut Attempt,
@@ -196,25 +269,21 @@ impl Client {
 impl Connection {
     /// Sends one command; from here on the operation counts as sent (`attempt.sent`), so a
     /// lost reply is indeterminate. Error replies come back as `Err(Failure::Rejected)`.
-    pub(crate) async fn send(
-        &mut self,
-        cmd: &Cmd,
-        attempt: &mut Attempt,
-    ) -> Result<Value, Failure> {
+    pub async fn send(&mut self, cmd: &Cmd, attempt: &mut Attempt) -> Result<Value, Failure> {
         attempt.sent = true;
         let reply = self.conn.req_packed_command(cmd).await;
         server_error_to_failure(reply.map_err(|e| Failure::from_redis(&e, true))?)
     }
 
     /// Sends a command that changes nothing (a feature probe) without marking the attempt sent.
-    pub(crate) async fn probe(&mut self, cmd: &Cmd) -> Result<Value, Failure> {
+    pub async fn probe(&mut self, cmd: &Cmd) -> Result<Value, Failure> {
         let reply = self.conn.req_packed_command(cmd).await;
         server_error_to_failure(reply.map_err(|e| Failure::from_redis(&e, false))?)
     }
 
     /// Sends a pipeline of `count` commands and returns every reply, error replies included
     /// as `Value::ServerError` (a transaction's queued-command errors must be seen one by one).
-    pub(crate) async fn send_pipeline(
+    pub async fn send_pipeline(
         &mut self,
         pipeline: &Pipeline,
         count: usize,
@@ -229,7 +298,7 @@ impl Connection {
 }
 
 /// An error reply delivered as a value becomes a [`Failure::Rejected`].
-pub(crate) fn server_error_to_failure(value: Value) -> Result<Value, Failure> {
+pub fn server_error_to_failure(value: Value) -> Result<Value, Failure> {
     match value {
         Value::ServerError(e) => Err(Failure::from_redis(&e.into(), true)),
         other => Ok(other),

@@ -4,6 +4,7 @@
 //! One [`WorkloadConfig`] is shared by the [`Generator`](crate::Generator) (what to ask) and every
 //! [`Client`](crate::Client) (how to ask it), so the two can never disagree.
 
+use crate::workload::{self, Workload};
 use redline_checkers::WorkloadKind;
 use std::fmt;
 use std::str::FromStr;
@@ -34,8 +35,8 @@ pub enum ReplicaRouting {
 /// Everything a workload needs to know, with [`Default`] values a short local run can use.
 #[derive(Debug, Clone)]
 pub struct WorkloadConfig {
-    /// Which workload (set, register, counter, wait, waitaof, list-append).
-    pub kind: WorkloadKind,
+    /// Which workload (one of [`workload::ALL`]).
+    pub workload: &'static dyn Workload,
     /// Number of keys: sets for set/wait/waitaof (1 means the single key `set`), registers
     /// `r0..`, counters, and list-append lists.
     pub keys: usize,
@@ -67,47 +68,13 @@ pub struct WorkloadConfig {
 }
 
 impl WorkloadConfig {
-    /// The defaults, with the key count that suits `kind`: one set or counter, four registers,
-    /// eight lists (Elle needs several keys to find cycles). Set reads return the whole set, so
-    /// their cost grows with the run; set-like workloads read one op in ten, enough for the
-    /// visibility timeline without making the history quadratic.
-    pub fn for_kind(kind: WorkloadKind) -> WorkloadConfig {
-        let read_ratio = match kind {
-            WorkloadKind::Set | WorkloadKind::Wait | WorkloadKind::WaitAof => 0.1,
-            _ => 0.5,
-        };
-        let keys = match kind {
-            WorkloadKind::Register => 4,
-            WorkloadKind::ListAppend => 8,
-            WorkloadKind::Set
-            | WorkloadKind::Counter
-            | WorkloadKind::Wait
-            | WorkloadKind::WaitAof => 1,
-        };
+    /// `workload` with its own defaults (key count, read ratio) and the common ones.
+    pub fn new(workload: &'static dyn Workload) -> WorkloadConfig {
+        let defaults = workload.defaults();
         WorkloadConfig {
-            kind,
-            keys,
-            read_ratio,
-            ..WorkloadConfig::default()
-        }
-    }
-
-    /// `concurrency`, never zero (value uniqueness divides by it).
-    pub(crate) fn slots(&self) -> u64 {
-        self.concurrency.max(1) as u64
-    }
-
-    /// `keys`, never zero.
-    pub(crate) fn key_count(&self) -> usize {
-        self.keys.max(1)
-    }
-}
-
-impl Default for WorkloadConfig {
-    fn default() -> Self {
-        WorkloadConfig {
-            kind: WorkloadKind::Set,
-            keys: 1,
+            workload,
+            keys: defaults.keys,
+            read_ratio: defaults.read_ratio,
             concurrency: 5,
             read_from: ReadFrom::Replicas,
             replica_routing: ReplicaRouting::Sticky,
@@ -118,8 +85,34 @@ impl Default for WorkloadConfig {
             waitaof_replicas: 1,
             max_txn_length: 4,
             op_timeout: Duration::from_secs(2),
-            read_ratio: 0.5,
         }
+    }
+
+    /// The live workload that writes histories of model `kind`, named like it, with its
+    /// defaults. Every model but the check-only ones has one (a registry test says so); asking
+    /// for a check-only model is a programming error.
+    pub fn for_kind(kind: WorkloadKind) -> WorkloadConfig {
+        match workload::by_name(kind.as_str()) {
+            Ok(w) => WorkloadConfig::new(w),
+            Err(e) => panic!("no live workload writes {kind} histories: {e}"),
+        }
+    }
+
+    /// `concurrency`, never zero (value uniqueness divides by it).
+    pub(crate) fn slots(&self) -> u64 {
+        self.concurrency.max(1) as u64
+    }
+
+    /// `keys`, never zero.
+    pub fn key_count(&self) -> usize {
+        self.keys.max(1)
+    }
+}
+
+/// The set workload with the defaults.
+impl Default for WorkloadConfig {
+    fn default() -> Self {
+        WorkloadConfig::new(&workload::set::Set)
     }
 }
 

@@ -9,6 +9,7 @@
 use super::key_history::{KeyHistory, KeyOp};
 use super::model::{describe, RegisterInput, Value, NULL};
 use super::search::Step;
+use crate::names::kind;
 use crate::result::Anomaly;
 use serde_json::json;
 
@@ -77,7 +78,7 @@ pub fn anomaly(key: &KeyHistory, prefix: &[Step], window: Option<u32>) -> Anomal
         "state": key.values.text(state),
         "window_returns": window,
     });
-    Anomaly::new("nonlinearizable", witnesses, explanation)
+    Anomaly::new(kind::NONLINEARIZABLE, witnesses, explanation)
         .with_key(key.key.clone())
         .with_details(details)
 }

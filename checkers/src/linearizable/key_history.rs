@@ -14,7 +14,7 @@
 //!   of the run itself are held to linearizability.
 
 use super::model::{RegisterInput, Value, Values, NULL};
-use crate::history::{History, OpType, Operation};
+use crate::history::{Function, History, OpType, Operation};
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, HashSet};
 
@@ -79,8 +79,8 @@ pub fn split_by_key(history: &History) -> Split {
     let mut split = Split::default();
     let mut by_key: BTreeMap<String, KeyHistory> = BTreeMap::new();
     for op in history.operations() {
-        let f = op.invoke.f.as_str();
-        if !matches!(f, "read" | "write" | "cas") {
+        let f = &op.invoke.f;
+        if !matches!(f, Function::Read | Function::Write | Function::Cas) {
             continue;
         }
         // Jepsen's and Knossos's single-register histories carry no key: they are one register.
@@ -104,7 +104,7 @@ pub fn split_by_key(history: &History) -> Split {
         };
         match key_op(&op, &mut entry.values) {
             Ok(Some(k)) => {
-                entry.has_cas |= f == "cas";
+                entry.has_cas |= *f == Function::Cas;
                 entry.ops.push(k);
                 split.ops += 1;
             }
@@ -127,15 +127,15 @@ pub fn split_by_key(history: &History) -> Split {
 fn key_op(op: &Operation<'_>, values: &mut Values) -> Result<Option<KeyOp>, ()> {
     let outcome = op.outcome();
     let completion = op.completion.filter(|c| c.op_type != OpType::Info);
-    let input = match (op.invoke.f.as_str(), outcome) {
-        ("read", OpType::Ok) => {
+    let input = match (&op.invoke.f, outcome) {
+        (Function::Read, OpType::Ok) => {
             let v = completion.map_or(&Json::Null, |c| &c.value);
             RegisterInput::Read(values.intern(v))
         }
-        ("write", OpType::Ok | OpType::Info) => {
+        (Function::Write, OpType::Ok | OpType::Info) => {
             RegisterInput::Write(values.intern(&op.invoke.value))
         }
-        ("cas", OpType::Ok | OpType::Info | OpType::Fail) => {
+        (Function::Cas, OpType::Ok | OpType::Info | OpType::Fail) => {
             let (old, new) = match op.invoke.value.as_array().map(Vec::as_slice) {
                 Some([old, new]) => (values.intern(old), values.intern(new)),
                 _ => return Err(()),

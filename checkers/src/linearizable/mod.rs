@@ -41,6 +41,7 @@ pub mod steps;
 pub mod window;
 
 use crate::history::History;
+use crate::names::stat;
 use crate::registry::CheckOptions;
 use crate::result::{Anomaly, CheckResult, Validity};
 use key_history::KeyHistory;
@@ -102,7 +103,7 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
         json!(split.keys.len() - unknown.len()),
     );
     stats.insert("keys_unknown".into(), json!(unknown.len()));
-    stats.insert("keys_nonlinearizable".into(), json!(anomalies.len()));
+    stats.insert(stat::KEYS_NONLINEARIZABLE.into(), json!(anomalies.len()));
     let max_states = reports.iter().map(|r| r.states).max().unwrap_or(0);
     stats.insert("max_search_states".into(), json!(max_states));
     let max_bytes = reports.iter().map(|r| r.peak_bytes).max().unwrap_or(0);

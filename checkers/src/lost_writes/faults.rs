@@ -4,7 +4,7 @@
 //! Shared by lost-writes, wait and split-brain, whose explanations all say what the nemesis did
 //! between an acknowledgement and the read that proved it lost.
 
-use crate::history::{History, Op, OpType, Process};
+use crate::history::{Function, History, NemesisValue, Op, OpType, Process};
 use serde_json::Value;
 
 /// Nemesis records and master-change observer records (`topology`, `sentinel`) with time in
@@ -18,7 +18,7 @@ pub fn between(history: &History, from: u64, to: u64) -> Vec<&Op> {
         .filter(|(_, op)| op.time >= from && op.time <= to)
         .filter(|(pos, op)| match op.process {
             Process::Nemesis => op.op_type != OpType::Invoke || history.partner(*pos).is_none(),
-            Process::Observer => op.f == "topology" || op.f == "sentinel",
+            Process::Observer => matches!(op.f, Function::Topology | Function::Sentinel),
             Process::Client(_) => false,
         })
         .map(|(_, op)| op)
@@ -27,17 +27,19 @@ pub fn between(history: &History, from: u64, to: u64) -> Vec<&Op> {
 
 /// One record in words: `kill n1 at 1234.5 ms (op 56)`.
 pub fn describe(op: &Op) -> String {
-    let what = match (op.process, op.f.as_str()) {
-        (Process::Observer, "topology") => match op.value.get("master").and_then(Value::as_str) {
-            Some(m) => format!("topology: master is {m}"),
-            None => "topology record".to_string(),
-        },
-        (Process::Observer, "sentinel") => {
+    let what = match (op.process, &op.f) {
+        (Process::Observer, Function::Topology) => {
+            match op.value.get("master").and_then(Value::as_str) {
+                Some(m) => format!("topology: master is {m}"),
+                None => "topology record".to_string(),
+            }
+        }
+        (Process::Observer, Function::Sentinel) => {
             let event = op.value.get("event").and_then(Value::as_str).unwrap_or("");
             let text = op.value.get("text").and_then(Value::as_str).unwrap_or("");
             format!("sentinel {event} {text}").trim_end().to_string()
         }
-        _ => format!("{} {}", op.f, value_words(&op.value)),
+        _ => format!("{} {}", op.f, NemesisValue(&op.value).target_words(120)),
     };
     format!(
         "{} at {:.1} ms (op {})",
@@ -59,26 +61,6 @@ pub fn narrative(history: &History, from: u64, to: u64, limit: usize) -> String 
         words.push(format!("and {} more", ops.len() - limit));
     }
     words.join("; ")
-}
-
-/// A nemesis value in few words: a list of nodes as `n1, n2`, other JSON compact and capped.
-fn value_words(value: &Value) -> String {
-    if let Some(items) = value.as_array() {
-        if items.iter().all(Value::is_string) {
-            let names: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
-            return names.join(", ");
-        }
-    }
-    if value.is_null() {
-        return String::new();
-    }
-    let text = value.to_string();
-    if text.chars().count() > 120 {
-        let cut: String = text.chars().take(117).collect();
-        format!("{cut}...")
-    } else {
-        text
-    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //!
 //! - [`analysis`]: the per-element timeline (known time, last seen, last missed, fate,
 //!   visibility latency), shared with the wait checker.
+//! - [`element`]: a set's element, an integer or any other value.
 //! - [`faults`]: the nemesis narrative quoted in explanations (shared with wait, split-brain).
 //!
 //! Verdicts (DESIGN.md section 4): an `ok` add absent from the master's final read, which began
@@ -14,13 +15,16 @@
 //! read nothing can be lost, so the verdict is `unknown`.
 
 pub mod analysis;
+pub mod element;
 pub mod faults;
 
 use crate::history::History;
+use crate::names::{kind, stat};
 use crate::quantiles::{quantile, sorted};
 use crate::registry::CheckOptions;
 use crate::result::{Anomaly, CheckResult, Validity};
 use analysis::{AddStatus, Element, Fate, KeyAnalysis, SetAnalysis, SetRead};
+use element::SetElement;
 use serde_json::{json, Map, Value};
 
 pub use analysis::analyse;
@@ -34,14 +38,16 @@ const ELEMENTS_QUOTED: usize = 5;
 /// elements. Skipped when the history has no adds and no set reads.
 pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
     let analysis = analyse(history);
-    if analysis.keys.is_empty() {
+    if analysis.keys.is_empty() && analysis.unjudged == 0 {
         return CheckResult::skipped("no add operations and no set reads in the history");
     }
     let mut anomalies = Vec::new();
     for key in &analysis.keys {
         anomalies.extend(lost_anomalies(history, &analysis, key));
         anomalies.extend(failed_but_visible(key));
-        anomalies.extend(unexpected(key));
+        if !analysis.keys_with_unjudged_adds.contains(&key.key) {
+            anomalies.extend(unexpected(key));
+        }
         anomalies.extend(divergent(&analysis, key));
     }
     let stats = stats(&analysis, &anomalies);
@@ -73,7 +79,7 @@ fn undecided_keys(analysis: &SetAnalysis<'_>) -> Vec<String> {
                 key_name(k)
             ),
             Some(m) => {
-                let failed = analysis.final_reads.failed("read", k.key.as_deref());
+                let failed = analysis.final_reads.failed(k.key.as_deref());
                 let failed: Vec<String> =
                     failed.iter().map(|o| o.invoke.index.to_string()).collect();
                 format!(
@@ -166,7 +172,7 @@ fn explain_lost(
         ms(final_read.invoke_time()),
         final_read.elements.len(),
     );
-    let mut anomaly = Anomaly::new("lost", ops, explanation).with_details(json!({
+    let mut anomaly = Anomaly::new(kind::LOST, ops, explanation).with_details(json!({
         "element": e.element,
         "status": status_word(e.status),
         "acknowledged_by": crate::final_reads::node_of(&e.add),
@@ -210,7 +216,7 @@ fn failed_but_visible(key: &KeyAnalysis<'_>) -> Vec<Anomaly> {
                 ms(r.complete_time()),
             );
             Some(with_key(
-                Anomaly::new("failed-but-visible", ops, explanation),
+                Anomaly::new(kind::FAILED_BUT_VISIBLE, ops, explanation),
                 key,
             ))
         })
@@ -239,7 +245,10 @@ fn unexpected(key: &KeyAnalysis<'_>) -> Vec<Anomaly> {
                 u.element,
                 key_name(key),
             );
-            with_key(Anomaly::new("unexpected", r.op.indices(), explanation), key)
+            with_key(
+                Anomaly::new(kind::UNEXPECTED, r.op.indices(), explanation),
+                key,
+            )
         })
         .collect()
 }
@@ -275,7 +284,7 @@ fn divergent(a: &SetAnalysis<'_>, key: &KeyAnalysis<'_>) -> Vec<Anomaly> {
                 list_words(&extra.0),
                 extra.1,
             );
-            with_key(Anomaly::new("divergent", ops, explanation), key).with_details(json!({
+            with_key(Anomaly::new(kind::DIVERGENT, ops, explanation), key).with_details(json!({
                 "replica": r.node(),
                 "missing": missing.0,
                 "extra": extra.0,
@@ -287,16 +296,16 @@ fn divergent(a: &SetAnalysis<'_>, key: &KeyAnalysis<'_>) -> Vec<Anomaly> {
 }
 
 /// The smallest few elements of a difference and its size.
-fn first_few<'x>(diff: impl Iterator<Item = &'x i64>) -> (Vec<i64>, usize) {
-    let mut all: Vec<i64> = diff.copied().collect();
+fn first_few<'x>(diff: impl Iterator<Item = &'x SetElement>) -> (Vec<SetElement>, usize) {
+    let mut all: Vec<SetElement> = diff.cloned().collect();
     all.sort_unstable();
     let n = all.len();
     all.truncate(ELEMENTS_QUOTED);
     (all, n)
 }
 
-fn list_words(v: &[i64]) -> String {
-    let items: Vec<String> = v.iter().map(i64::to_string).collect();
+fn list_words(v: &[SetElement]) -> String {
+    let items: Vec<String> = v.iter().map(SetElement::to_string).collect();
     format!("[{}]", items.join(", "))
 }
 
@@ -306,14 +315,14 @@ fn stats(a: &SetAnalysis<'_>, anomalies: &[Anomaly]) -> Map<String, Value> {
     let count = |p: &dyn Fn(&Element<'_>) -> bool| all.iter().filter(|e| p(e)).count();
     let kind = |k: &str| anomalies.iter().filter(|x| x.kind == k).count();
     let latencies = sorted(all.iter().filter_map(|e| e.visibility_ms).collect());
-    let mut lost: Vec<i64> = all
+    let mut lost: Vec<SetElement> = all
         .iter()
         .filter(|e| e.fate == Some(Fate::Lost))
-        .map(|e| e.element)
+        .map(|e| e.element.clone())
         .collect();
     lost.sort_unstable();
     let mut m = Map::new();
-    m.insert("attempted".into(), json!(all.len()));
+    m.insert(stat::ATTEMPTED.into(), json!(all.len()));
     m.insert(
         "acknowledged".into(),
         json!(count(&|e| e.status == AddStatus::Ok)),
@@ -326,12 +335,12 @@ fn stats(a: &SetAnalysis<'_>, anomalies: &[Anomaly]) -> Map<String, Value> {
         "failed".into(),
         json!(count(&|e| e.status == AddStatus::Fail)),
     );
-    m.insert("lost".into(), json!(lost.len()));
+    m.insert(stat::LOST.into(), json!(lost.len()));
     m.insert(
         "recovered".into(),
         json!(count(&|e| e.status == AddStatus::Info && e.in_final)),
     );
-    m.insert("unexpected".into(), json!(kind("unexpected")));
+    m.insert(stat::UNEXPECTED.into(), json!(kind(kind::UNEXPECTED)));
     m.insert(
         "never_read".into(),
         json!(count(&|e| e.fate == Some(Fate::NeverRead))),
@@ -346,9 +355,9 @@ fn stats(a: &SetAnalysis<'_>, anomalies: &[Anomaly]) -> Map<String, Value> {
     );
     m.insert(
         "failed_but_visible".into(),
-        json!(kind("failed-but-visible")),
+        json!(kind(kind::FAILED_BUT_VISIBLE)),
     );
-    m.insert("divergent".into(), json!(kind("divergent")));
+    m.insert("divergent".into(), json!(kind(kind::DIVERGENT)));
     for (name, q) in [("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("max", 1.0)] {
         m.insert(
             format!("visibility_ms_{name}"),

@@ -115,7 +115,7 @@ fn anomaly_rows(
                     op.process,
                     op.time_ms(),
                     escape(op.node.as_deref().unwrap_or("")),
-                    escape(&op.f),
+                    escape(op.f.as_str()),
                     escape(op.key.as_deref().unwrap_or("")),
                     escape(&short_value(&op.value, 200))
                 )?

@@ -11,7 +11,7 @@ use crate::error::ReportError;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use redline_checkers::{History, OpType};
+use redline_checkers::{Function, History, OpType};
 use std::collections::{BTreeMap, HashSet};
 
 /// One chart of the page: an inline SVG, or the reason it was left out.
@@ -89,12 +89,12 @@ impl TimeAxis {
     }
 }
 
-fn band_color(kind: &str) -> RGBColor {
+fn band_color(kind: &Function) -> RGBColor {
     match kind {
-        "kill" => RGBColor(214, 39, 40),
-        "pause" => RGBColor(148, 103, 189),
-        "partition" => RGBColor(31, 119, 180),
-        "delay" => RGBColor(188, 189, 34),
+        Function::Kill | Function::PowerLoss => RGBColor(214, 39, 40),
+        Function::Pause => RGBColor(148, 103, 189),
+        Function::Partition => RGBColor(31, 119, 180),
+        Function::Delay => RGBColor(188, 189, 34),
         _ => RGBColor(90, 90, 90),
     }
 }
@@ -163,12 +163,12 @@ pub fn latency_charts(
     let mut open: BTreeMap<String, u64> = BTreeMap::new();
     for op in history.operations() {
         match op.completion {
-            Some(c) => by_f.entry(op.invoke.f.clone()).or_default().push((
+            Some(c) => by_f.entry(op.invoke.f.to_string()).or_default().push((
                 op.invoke.time as f64 / 1e9,
                 c.time.saturating_sub(op.invoke.time) as f64 / 1e6,
                 c.op_type,
             )),
-            None => *open.entry(op.invoke.f.clone()).or_default() += 1,
+            None => *open.entry(op.invoke.f.to_string()).or_default() += 1,
         }
     }
     if by_f.is_empty() {

@@ -1,7 +1,7 @@
 //! Fault intervals from the nemesis records: what was broken, from when to when.
 //!
-//! Pairing rules (settled here): `kill`→`start`, `pause`→`resume`, `partition`→`heal`,
-//! `delay`→`undelay`. An interval starts at the *invocation* of the fault and ends at the
+//! Pairing rules: each fault ends with the event [`Function::heal`] names for it (`kill`→`start`,
+//! `pause`→`resume`, `partition`→`heal`, `delay`→`undelay`). An interval starts at the *invocation* of the fault and ends at the
 //! *completion* of the healing op, so the shaded band covers every moment the fault may have
 //! been in effect. A healing op that names nodes closes only the open faults on those nodes; one
 //! that names none (a bare `heal`) closes every open fault of its kind. A fault still open at the
@@ -9,14 +9,14 @@
 //! any other nemesis action are instants. A nemesis op that completed `fail` did nothing and is
 //! not drawn.
 
-use redline_checkers::{History, OpType, Process};
+use redline_checkers::{Function, History, NemesisValue, OpType, Process};
 use serde_json::Value;
 
 /// One fault to shade (or, for an instant, to mark with a line) on every time chart.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaultBand {
     /// The nemesis function that started it: `kill`, `partition`, `promote`, ...
-    pub kind: String,
+    pub kind: Function,
     /// `"kill n1"`, `"partition isolate-master"`, `"promote n2"`.
     pub label: String,
     /// Nanoseconds since the run started.
@@ -29,25 +29,10 @@ pub struct FaultBand {
     pub healed: bool,
 }
 
-/// The fault that a healing function ends.
-fn opener_of(f: &str) -> Option<&'static str> {
-    match f {
-        "start" => Some("kill"),
-        "resume" => Some("pause"),
-        "heal" => Some("partition"),
-        "undelay" => Some("delay"),
-        _ => None,
-    }
-}
-
-fn is_opener(f: &str) -> bool {
-    matches!(f, "kill" | "pause" | "partition" | "delay")
-}
-
 /// Every fault interval and instant of the history, in start order.
 pub fn fault_bands(history: &History) -> Vec<FaultBand> {
     let mut bands: Vec<FaultBand> = Vec::new();
-    let mut open: Vec<(usize, Vec<String>)> = Vec::new(); // (band position, nodes)
+    let mut open: Vec<(usize, Vec<&str>)> = Vec::new(); // (band position, nodes)
     for (pos, op) in history.ops().iter().enumerate() {
         if op.process != Process::Nemesis {
             continue;
@@ -64,8 +49,8 @@ pub fn fault_bands(history: &History) -> Vec<FaultBand> {
             (v, _) => v,
         };
         let done_at = completion.map_or(op.time, |c| c.time);
-        let nodes = nodes_of(value);
-        if is_opener(&op.f) {
+        let nodes = NemesisValue(value).nodes();
+        if op.f.heal().is_some() {
             open.push((bands.len(), nodes));
             bands.push(FaultBand {
                 kind: op.f.clone(),
@@ -75,10 +60,10 @@ pub fn fault_bands(history: &History) -> Vec<FaultBand> {
                 instant: false,
                 healed: false,
             });
-        } else if let Some(opener) = opener_of(&op.f) {
+        } else if !op.f.heals().is_empty() {
             open.retain(|(band, band_nodes)| {
                 let b = &mut bands[*band];
-                let matches = b.kind == opener
+                let matches = op.f.heals().contains(&b.kind)
                     && (nodes.is_empty()
                         || band_nodes.is_empty()
                         || band_nodes.iter().any(|n| nodes.contains(n)));
@@ -108,65 +93,13 @@ pub fn fault_bands(history: &History) -> Vec<FaultBand> {
     bands
 }
 
-/// The nodes a nemesis value names: `["n1"]`, `"n1"`, `{"node":"n1"}` or `{"nodes":[..]}`.
-fn nodes_of(value: &Value) -> Vec<String> {
-    match value {
-        Value::String(s) => vec![s.clone()],
-        Value::Array(items) => items
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect(),
-        Value::Object(map) => {
-            if let Some(node) = map.get("node").and_then(Value::as_str) {
-                vec![node.to_string()]
-            } else {
-                map.get("nodes").map(nodes_of).unwrap_or_default()
-            }
-        }
-        _ => Vec::new(),
-    }
-}
-
 /// `"kill n1"`, `"partition isolate-master"`, `"promote n2 (was n1)"`, or the f alone.
-fn label_of(f: &str, value: &Value) -> String {
-    let target = match value {
-        Value::Null => String::new(),
-        Value::Object(map) => {
-            if let Some(grudge) = map.get("grudge").and_then(Value::as_str) {
-                grudge.to_string()
-            } else if let Some(node) = map.get("node").and_then(Value::as_str) {
-                match map.get("old_master").and_then(Value::as_str) {
-                    Some(old) => format!("{node} (was {old})"),
-                    None => node.to_string(),
-                }
-            } else {
-                short_json(value)
-            }
-        }
-        Value::Array(_) | Value::String(_) => {
-            let nodes = nodes_of(value);
-            if nodes.is_empty() {
-                short_json(value)
-            } else {
-                nodes.join(",")
-            }
-        }
-        other => short_json(other),
-    };
+fn label_of(f: &Function, value: &Value) -> String {
+    let target = NemesisValue(value).target_words(30);
     if target.is_empty() {
         f.to_string()
     } else {
         format!("{f} {target}")
-    }
-}
-
-fn short_json(value: &Value) -> String {
-    let text = value.to_string();
-    if text.chars().count() > 30 {
-        let cut: String = text.chars().take(29).collect();
-        format!("{cut}…")
-    } else {
-        text
     }
 }
 

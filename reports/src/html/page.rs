@@ -77,6 +77,15 @@ pub fn header(out: &mut String, info: Option<&RunInfo>, results: &Results) -> fm
         validity_class(results.valid),
         validity_label(results.valid)
     )?;
+    if !results.incomplete.is_empty() {
+        let parts: Vec<String> = results.incomplete.iter().map(|p| escape(p)).collect();
+        writeln!(
+            out,
+            "<p class=\"note\" id=\"incomplete\">Not every planned part of this run ran, so \
+             its verdict cannot be valid: {}</p>",
+            parts.join("; ")
+        )?;
+    }
     writeln!(
         out,
         "<nav class=\"toc\"><a href=\"#charts\">charts</a><a href=\"#anomalies\">anomalies</a>\

@@ -6,12 +6,17 @@ use super::charts::{render_svg, Figure, PALETTE};
 use crate::error::ReportError;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+use redline_checkers::names::{kind, stat};
 use redline_checkers::quantiles::{quantile, sorted};
 use redline_checkers::{CheckResult, History, Results};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-const STALENESS_QUANTILES: [&str; 3] = ["staleness_ms_p50", "staleness_ms_p99", "staleness_ms_max"];
+const STALENESS_QUANTILES: [&str; 3] = [
+    stat::STALENESS_MS_P50,
+    stat::STALENESS_MS_P99,
+    stat::STALENESS_MS_MAX,
+];
 
 /// Staleness quantiles per node, from the stale-reads `per_node` statistic, or else computed
 /// from the stale-read anomalies (which may list only the worst N: the note says so).
@@ -61,7 +66,7 @@ fn per_node_stats(result: &CheckResult) -> Option<BTreeMap<String, QuantileRow>>
     let row =
         |m: &Map<String, Value>| STALENESS_QUANTILES.map(|q| m.get(q).and_then(Value::as_f64));
     let mut rows = BTreeMap::new();
-    match result.stats.get("per_node")? {
+    match result.stats.get(stat::PER_NODE)? {
         Value::Object(nodes) => {
             for (node, stats) in nodes {
                 if let Some(m) = stats.as_object() {
@@ -89,7 +94,11 @@ fn staleness_from_anomalies(
     result: &CheckResult,
 ) -> BTreeMap<String, QuantileRow> {
     let mut samples: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for a in result.anomalies.iter().filter(|a| a.kind == "stale-read") {
+    for a in result
+        .anomalies
+        .iter()
+        .filter(|a| a.kind == kind::STALE_READ)
+    {
         let Some(ms) = a.details.get("staleness_ms").and_then(Value::as_f64) else {
             continue;
         };

@@ -15,7 +15,7 @@ use super::charts::{draw_fault_bands, render_svg, Figure, TimeAxis, PALETTE};
 use super::faults::FaultBand;
 use crate::error::ReportError;
 use plotters::prelude::*;
-use redline_checkers::{History, Op, Process};
+use redline_checkers::{Function, History, Op, Process};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -133,7 +133,7 @@ pub fn replication_lag_chart(
     let samples: Vec<Sample> = telemetry
         .iter()
         .chain(from_history)
-        .filter(|o| o.f == "replication")
+        .filter(|o| o.f == Function::Replication)
         .filter_map(sample)
         .collect();
     if samples.is_empty() {

@@ -260,7 +260,7 @@ pub fn windows(out: &mut String, history: &History, windows: &Windows) -> fmt::R
                 if cited.is_some() { " class=\"witness\"" } else { "" },
                 op.time_ms(),
                 op.process,
-                escape(&op.f),
+                escape(op.f.as_str()),
                 escape(op.key.as_deref().unwrap_or("")),
                 escape(&short_value(&op.value, 160)),
                 escape(op.node.as_deref().unwrap_or("")),

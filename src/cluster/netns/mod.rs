@@ -6,27 +6,25 @@
 //! - [`names`]: the run tag, the subnet and the address plan; what counts as a redline name.
 //! - [`command`]: running `ip` and `nft`, with errors that say what failed.
 //! - [`namespace`]: creating and removing the bridge, namespaces and veths; `netns.json`.
-//! - [`firewall`]: cut links as nftables rules, one `inet redline_<hex>` table per namespace.
-//! - [`cluster`]: [`NetnsCluster`], the servers inside the namespaces.
-//! - [`faults`]: the capability traits (`Kill`, `Pause`, `Partition`, `Promote`; `LinkDelay`
-//!   refuses), healing and convergence.
+//! - [`firewall`]: each namespace as a host of the shared nftables firewall.
+//! - [`transport`]: [`NetnsCluster`]: the servers inside the namespaces, and what this backend
+//!   can do (kill, pause and partition; no link delay, as this kernel has no netem). Starting,
+//!   healing and the rest are the cluster core's.
 //! - [`cleanup`]: removing what a killed run left ([`cleanup_netns`], [`cleanup_recorded`]).
 //!
 //! See `docs/hosts.md` for what is created and removed, and why.
 
 pub mod cleanup;
-pub mod cluster;
 pub mod command;
-pub mod faults;
 pub mod firewall;
 pub mod names;
 pub mod namespace;
+pub mod transport;
 
 pub use cleanup::{cleanup_netns, cleanup_recorded, NetnsCleanup};
-pub use cluster::{NetnsCluster, NetnsOptions};
-pub use faults::NO_NETEM;
 pub use names::{Subnet, Tag};
 pub use namespace::NETNS_FILE;
+pub use transport::{NetnsCluster, NetnsOptions, NetnsTransport, NO_NETEM};
 
 /// Why the netns backend cannot run here, or `None` when it can: it needs root, `ip netns`
 /// and `nft`. Tests and the runner call this to skip or refuse with a clear reason.

@@ -6,28 +6,31 @@
 //! - [`hosts`]: parsing `--nodes`.
 //! - [`remote`]: one SSH session per host; commands with timeouts; port forwards.
 //! - [`scripts`]: the shell scripts run on the hosts (start, signal, probe, sweep), pure.
-//! - [`cluster`]: [`SshCluster`]: configs, starting servers, teardown.
+//! - [`transport`]: [`SshCluster`]: uploading configs, teardown, and what this backend can do
+//!   (kill, pause and partition; no link delay). Starting, healing and the rest are the
+//!   cluster core's.
 //! - [`setup`]: preparing the hosts, with a sweep of what earlier runs left.
-//! - [`faults`]: the capability traits and healing.
-//! - [`view`]: names, addresses and states; the `Backend` implementation.
+//! - [`server`]: a member's server on its host: start, signal, probe.
+//! - [`firewall`]: partitions as nftables tables on the hosts.
 //! - [`record`]: `ssh.json`, and `redline cleanup` for a killed run.
 //!
 //! See `docs/hosts.md` for what a host needs and what redline changes on it.
 
-pub mod cluster;
-pub mod faults;
+pub mod firewall;
 pub mod hosts;
 pub mod record;
 pub mod remote;
 pub mod scripts;
+pub mod server;
 pub mod setup;
-pub mod view;
+pub mod transport;
 
-pub use cluster::{SshCluster, SshOptions, DEFAULT_REMOTE_DIR};
-pub use faults::NO_DELAY;
 pub use hosts::{HostLayout, HostSpec};
 pub use record::{cleanup_recorded, SSH_FILE};
 pub use remote::SshLogin;
+pub use transport::{
+    SshCluster, SshOptions, SshTransport, DEFAULT_REMOTE_DIR, NO_DELAY, NO_LAZY_DISK,
+};
 
 /// Why the SSH backend cannot run from this machine, or `None`: it drives OpenSSH's client.
 pub fn unavailable() -> Option<String> {

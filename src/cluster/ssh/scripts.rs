@@ -5,7 +5,9 @@
 //!
 //! A server redline started is recognised by its pid file *and* its working folder (redline
 //! starts every server in its member folder and owns the `dir` option), so a recycled pid never
-//! gets a signal meant for a server that is gone.
+//! gets a signal meant for a server that is gone. Nothing is removed under a base folder
+//! (`--remote-dir`) before it is checked to be a real folder of the SSH user, and then only run
+//! folders named like redline's tags.
 
 use std::fmt::Write as _;
 
@@ -24,6 +26,20 @@ const PRELUDE: &str = r#"ours() {
 }
 "#;
 
+/// The shell prelude that defines `own_base DIR`: exits 3 with a message unless DIR is absent
+/// or a real folder (not a symlink) owned by the user running the script.
+const OWN_BASE: &str = r#"own_base() {
+	[ -e "$1" ] || [ -L "$1" ] || return 0
+	if [ -L "$1" ] || [ ! -d "$1" ] || [ "$(stat -c %u "$1")" != "$(id -u)" ]; then
+		printf '%s is not a folder of this user (a symlink, a file, or owned by another user); choose another --remote-dir\n' "$1" >&2
+		exit 3
+	fi
+}
+"#;
+
+/// The file in a member's folder that gets its server's stdout and stderr.
+pub use crate::cluster::process::OUTPUT_FILE;
+
 /// Checks the tools a member needs: the server binary (`bin`) and, for partitions, `nft`.
 /// Prints `nft` when nft is there.
 pub fn preflight(bin: &str) -> String {
@@ -40,8 +56,9 @@ pub fn preflight(bin: &str) -> String {
 pub const ANY_REDLINE_TABLE: &str =
     "$3 ~ /^redline_[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]$/";
 
-/// The run-folder glob matching every run (`rl-` and six characters).
-pub const ANY_RUN: &str = "rl-??????";
+/// The run-folder glob matching every run redline tags (`rl-` and six lowercase hex digits, as
+/// [`Tag`](crate::cluster::netns::Tag) makes them), and nothing else.
+pub const ANY_RUN: &str = "rl-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]";
 
 /// The first step of removing what earlier runs left on a host: kills the servers whose pid
 /// files are in a run folder matching `run_glob` under `base` (and that still work there), and
@@ -52,15 +69,16 @@ pub const ANY_RUN: &str = "rl-??????";
 /// may share a filesystem, and a pid file removed early would hide a server on another host.
 /// `run_glob` and `table_test` are fixed text or built from a validated tag, never user input.
 pub fn sweep_servers(base: &str, run_glob: &str, table_test: &str, keep: &str) -> String {
-    let mut s = String::from(PRELUDE);
+    let mut s = format!("{PRELUDE}{OWN_BASE}");
     let _ = writeln!(s, "base={}; keep={}", quote(base), quote(keep));
+    let _ = writeln!(s, r#"own_base "$base""#);
     let _ = writeln!(
         s,
         r#"for f in "$base"/{run_glob}/*/pid; do
 	[ -f "$f" ] || continue
 	case "$f" in "$base/$keep/"*) continue;; esac
 	d=$(dirname "$f"); pid=$(cat "$f")
-	if ours "$pid" "$d"; then kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid"; echo "killed $pid ($d)"; fi
+	if ours "$pid" "$d"; then kill -KILL "-$pid" 2>/dev/null || kill -KILL "$pid"; echo "killed $pid ($d)"; fi
 done
 if command -v nft >/dev/null 2>&1; then
 	for t in $(nft list tables 2>/dev/null | awk '$2 == "inet" && ({table_test}) {{ print $3 }}'); do
@@ -75,7 +93,8 @@ true"#
 /// The second step: removes the run folders matching `run_glob` under `base`, but `keep`.
 pub fn sweep_folders(base: &str, run_glob: &str, keep: &str) -> String {
     format!(
-        r#"base={}; keep={}
+        r#"{OWN_BASE}base={}; keep={}
+own_base "$base"
 for d in "$base"/{run_glob}; do [ -d "$d" ] && [ "$d" != "$base/$keep" ] && rm -rf "$d" && echo "removed $d"; done
 true
 "#,
@@ -88,9 +107,10 @@ true
 /// (root may write there) and refused when another user owns it.
 pub fn make_dir(base: &str, dir: &str) -> String {
     format!(
-        r#"b={b}
+        r#"{OWN_BASE}b={b}
+own_base "$b"
 mkdir -p -m 700 "$b" || exit 1
-[ "$(stat -c %u "$b")" = "$(id -u)" ] || {{ printf '%s is owned by another user; choose another --remote-dir\n' "$b" >&2; exit 3; }}
+own_base "$b"
 rm -rf {d} && mkdir -p {d}
 "#,
         b = quote(base),
@@ -108,16 +128,17 @@ pub fn remove_dir(member_dir: &str, run_dir: &str) -> String {
     )
 }
 
-/// Writes stdin to `path`.
+/// Writes stdin to `path`, readable by its owner only (a config may hold passwords).
 pub fn write_file(path: &str) -> String {
-    format!("cat > {}\n", quote(path))
+    format!("umask 077; cat > {p} && chmod 600 {p}\n", p = quote(path))
 }
 
-/// Starts `bin args..` in `dir`, detached (its own session, stdio to `stdout.log`), records its
+/// Starts `bin args..` in `dir`, detached (its own session, so it leads a process group of its
+/// own; stdio to `stdout.log`; umask 077, so what it writes is its owner's only), records its
 /// pid in `dir/pid` and prints it. Refuses when the member's server is already running.
 pub fn start(dir: &str, bin: &str, args: &[&str]) -> String {
     let mut s = String::from(PRELUDE);
-    let _ = writeln!(s, "d={}; cd \"$d\" || exit 1", quote(dir));
+    let _ = writeln!(s, "d={}; cd \"$d\" || exit 1; umask 077", quote(dir));
     let _ = writeln!(
         s,
         r#"if [ -f pid ] && ours "$(cat pid)" "$d"; then echo "already running as $(cat pid)" >&2; exit 1; fi"#
@@ -135,7 +156,9 @@ pub fn start(dir: &str, bin: &str, args: &[&str]) -> String {
 /// Sends `signal` (`KILL`, `STOP`, `CONT`) to the member's server and what it forked (its
 /// process group: the server leads its own session) if the server is still ours, then prints
 /// `sent`; prints `gone` when it is not running. For `KILL`, waits up to 2 s for it to be gone.
-/// `pid`: the one redline holds, or `None` for the member's pid file.
+/// `pid`: the one redline holds, or `None` for the member's pid file. (`kill -SIG -PID`, not
+/// `kill -SIG -- -PID`: dash's `kill`, Debian's `sh`, refuses `--` as an illegal number, and the
+/// fallback then signalled the leader alone, leaving what a wrapper had forked.)
 pub fn signal(dir: &str, pid: Option<u32>, signal: &str) -> String {
     let mut s = String::from(PRELUDE);
     let pid = pid.map_or_else(
@@ -146,7 +169,7 @@ pub fn signal(dir: &str, pid: Option<u32>, signal: &str) -> String {
         s,
         r#"d={}; pid={pid}
 ours "$pid" "$d" || {{ echo gone; exit 0; }}
-kill -{signal} -- "-$pid" 2>/dev/null || kill -{signal} "$pid" || exit 1"#,
+kill -{signal} "-$pid" 2>/dev/null || kill -{signal} "$pid" || exit 1"#,
         quote(dir)
     );
     if signal == "KILL" {
@@ -171,6 +194,17 @@ case "$state" in T|t) echo paused;; Z|X|x) echo dead;; *) echo running;; esac"#,
         quote(dir)
     );
     s
+}
+
+/// Prints `yes` when process `pid` is in the process group `leader` leads (a server that a
+/// wrapper script forked), else `no`.
+pub fn in_group(leader: u32, pid: u32) -> String {
+    format!(
+        r#"pid={pid}; [ -r "/proc/$pid/stat" ] || {{ echo no; exit 0; }}
+group=$(sed 's/.*) //' "/proc/$pid/stat" | cut -d' ' -f3)
+[ "$group" = {leader} ] && echo yes || echo no
+"#
+    )
 }
 
 /// Prints the last `lines` lines of `file` (for error messages), or nothing.
@@ -237,6 +271,7 @@ mod tests {
             signal("/tmp/d", Some(42), "KILL"),
             signal("/tmp/d", None, "STOP"),
             probe("/tmp/d", 42),
+            in_group(42, 43),
             tail("/tmp/d/redis.log", 20),
             cat("/tmp/d/redis.log"),
             nft_delete("redline_abcdef"),
@@ -302,6 +337,36 @@ mod tests {
         assert_eq!(run(&signal(d, Some(pid), "KILL")).1, "gone");
     }
 
+    /// A server that a wrapper forked is in the group `start` created, and a signal reaches it.
+    #[test]
+    fn signals_reach_what_the_started_process_forked() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap();
+        let (ok, leader) = run(&start(d, "sh", &["-c", "sleep 30 & echo $! > child; wait"]));
+        assert!(ok);
+        let leader: u32 = leader.parse().unwrap();
+        let child_file = dir.path().join("child");
+        let child: u32 = (0..100)
+            .find_map(|_| {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                std::fs::read_to_string(&child_file)
+                    .ok()?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .expect("the wrapper forked");
+        assert_eq!(run(&in_group(leader, child)).1, "yes");
+        assert_eq!(run(&in_group(leader, std::process::id())).1, "no");
+        assert_eq!(run(&signal(d, Some(leader), "KILL")).1, "sent");
+        let gone = (0..100).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            std::fs::read_to_string(format!("/proc/{child}/stat"))
+                .map_or(true, |s| s.contains(") Z"))
+        });
+        assert!(gone, "the forked child {child} survived");
+    }
+
     #[test]
     fn sweep_kills_leftover_servers_then_removes_their_folders() {
         let base = tempfile::tempdir().unwrap();
@@ -326,6 +391,40 @@ mod tests {
             std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z"))
         });
         assert!(gone, "the leftover server was killed");
+    }
+
+    /// Only folders named like redline's own tags (`rl-` and six lowercase hex digits) are
+    /// removed, and nothing at all under a base folder another user owns.
+    #[test]
+    fn sweep_removes_only_redline_tags_under_a_base_we_own() {
+        let base = tempfile::tempdir().unwrap();
+        let b = base.path().to_str().unwrap();
+        for name in ["rl-abc123", "rl-zzzzzz", "rl-ABC123", "rl-cccccc"] {
+            std::fs::create_dir_all(base.path().join(name).join("n1")).unwrap();
+        }
+        let (ok, text) = run(&sweep_folders(b, ANY_RUN, "rl-cccccc"));
+        assert!(ok, "{text}");
+        assert!(!base.path().join("rl-abc123").exists(), "{text}");
+        for kept in ["rl-zzzzzz", "rl-ABC123", "rl-cccccc"] {
+            assert!(
+                base.path().join(kept).exists(),
+                "{kept} is not ours: {text}"
+            );
+        }
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return; // giving a folder to another user needs root
+        }
+        let theirs = tempfile::tempdir().unwrap();
+        let leftover = theirs.path().join("rl-abc123").join("n1");
+        std::fs::create_dir_all(&leftover).unwrap();
+        std::os::unix::fs::chown(theirs.path(), Some(65534), Some(65534)).unwrap();
+        let t = theirs.path().to_str().unwrap();
+        let (ok, _) = run(&sweep_folders(t, ANY_RUN, "rl-cccccc"));
+        assert!(!ok, "a base folder owned by another user is refused");
+        let (ok, _) = run(&sweep_servers(t, ANY_RUN, "0", "rl-cccccc"));
+        assert!(!ok, "a base folder owned by another user is refused");
+        assert!(leftover.exists(), "nothing is removed there");
     }
 
     #[test]

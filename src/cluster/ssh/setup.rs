@@ -7,14 +7,20 @@
 //! made (hosts may share a filesystem; a pid file removed early would hide another host's
 //! leftover server).
 
-use super::cluster::{Member, SshCluster, NODE_PORT, SENTINEL_PORT};
+use super::firewall::SshHost;
 use super::hosts::HostSpec;
 use super::remote::{Remote, SshConnection};
 use super::scripts;
-use crate::cluster::process::ProcessState;
+use super::server::RemoteServer;
+use super::transport::{SshTransport, NODE_PORT, SENTINEL_PORT};
+use crate::cluster::nft_rules::Party;
+use crate::cluster::transport::{Endpoint, Member, Role};
 use anyhow::{bail, Context, Result};
 use futures_util::future::join_all;
 use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 /// A host after the first phase.
 struct Connected {
@@ -23,31 +29,31 @@ struct Connected {
     connection: SshConnection,
 }
 
-impl SshCluster {
-    /// Both phases for every host; fills `nodes` and `sentinels`.
-    pub(super) async fn prepare_hosts(&mut self) -> Result<()> {
+impl SshTransport {
+    /// Both phases for every host; returns the members in the layout's order (nodes by number,
+    /// then Sentinels by number: `join_all` keeps it) and gives the firewall their hosts.
+    pub(super) async fn prepare_hosts(&mut self) -> Result<Vec<Member<RemoteServer>>> {
         let specs: Vec<HostSpec> = self.options.layout.members().cloned().collect();
         let connected = all_or_error(join_all(specs.iter().map(|s| self.connect(s))).await)?;
         check_addresses(&connected)?;
-        let members =
+        let made =
             all_or_error(join_all(connected.into_iter().map(|c| self.make_member(c))).await)?;
-        // `join_all` keeps the layout's order: nodes by number, then Sentinels by number.
-        for m in members {
-            if m.sentinel {
-                self.sentinels.push(m);
-            } else {
-                self.nodes.push(m);
-            }
+        let mut members = Vec::new();
+        for (member, host) in made {
+            self.firewall.add_host(host);
+            members.push(member);
         }
-        Ok(())
+        Ok(members)
     }
 
     /// Phase one: connect, check the tools, kill what earlier runs left running.
     async fn connect(&self, spec: &HostSpec) -> Result<Connected> {
         let remote = Remote::connect(spec, &self.options.login, &self.control_dir).await?;
-        let bin = self.spec.server_bin.display().to_string();
         let tools = remote
-            .run("checking the server binary", &scripts::preflight(&bin))
+            .run(
+                "checking the server binary",
+                &scripts::preflight(&self.server_bin),
+            )
             .await?;
         if self.options.partitions && !tools.contains("nft") {
             bail!(
@@ -77,7 +83,7 @@ impl SshCluster {
     }
 
     /// Phase two: remove leftover folders, make the member's, open the admin forward.
-    async fn make_member(&self, c: Connected) -> Result<Member> {
+    async fn make_member(&self, c: Connected) -> Result<(Member<RemoteServer>, SshHost)> {
         let base = &self.options.remote_dir;
         let swept = c
             .remote
@@ -93,26 +99,50 @@ impl SshCluster {
         c.remote
             .run("making the member folder", &scripts::make_dir(base, &dir))
             .await?;
-        let sentinel = c.spec.is_sentinel();
-        let port = if sentinel { SENTINEL_PORT } else { NODE_PORT };
+        let role = match c.spec.is_sentinel() {
+            true => Role::Sentinel,
+            false => Role::Node,
+        };
+        let port = match role {
+            Role::Node => NODE_PORT,
+            Role::Sentinel => SENTINEL_PORT,
+        };
         let admin = c.remote.forward(port).await?;
-        let local_dir = self.spec.run_dir.join("nodes").join(&c.spec.name);
+        let local_dir = self.run_dir().join("nodes").join(&c.spec.name);
         std::fs::create_dir_all(&local_dir)
             .with_context(|| format!("creating {}", local_dir.display()))?;
-        Ok(Member {
-            name: c.spec.name,
-            sentinel,
-            addr: c.connection.host,
+        let host = c.connection.host;
+        let endpoint = Endpoint {
+            admin,
+            client: SocketAddr::from((host, port)),
             port,
+            // The host's address, and its loopback, where the harness's forward arrives.
+            bind: vec![host.into(), Ipv4Addr::LOCALHOST.into()],
+            dir: PathBuf::from(&dir),
+            local_dir,
+        };
+        let mut args = vec![endpoint.conf(role).display().to_string()];
+        if role == Role::Sentinel {
+            args.push("--sentinel".to_string());
+        }
+        let remote = Arc::new(c.remote);
+        let server = RemoteServer::new(remote.clone(), &c.spec.name, &dir, &self.server_bin, args);
+        let firewall_host = SshHost {
+            party: Party {
+                name: c.spec.name.clone(),
+                addr: host,
+            },
             harness: c.connection.harness,
             sshd_port: c.connection.sshd_port,
-            remote: c.remote,
-            dir,
-            local_dir,
-            admin,
-            pid: None,
-            state: ProcessState::Dead,
-        })
+            remote,
+        };
+        let member = Member {
+            name: c.spec.name,
+            role,
+            endpoint,
+            server,
+        };
+        Ok((member, firewall_host))
     }
 }
 

@@ -1,0 +1,150 @@
+//! The list-append workload (Elle's): each operation is a transaction of 1..=`max_txn_length`
+//! micro-operations on integer keys, `["append", k, v]` (a fresh, unique v) or `["r", k, nil]`,
+//! run as `MULTI`, `RPUSH la:k v` / `LRANGE la:k 0 -1`..., `EXEC` in one pipeline. Reads fill
+//! in the list they saw; the txn-cycles checker infers version orders from list prefixes.
+//!
+//! A read-only transaction changes nothing, so it is routed as a read (`--read-from`) and a
+//! failed one is `fail`; a transaction with an append goes to the master.
+
+use super::{invocation, read_or_write, unsupported, About, Defaults, Execution, Workload};
+use crate::client::{server_error_to_failure, Call, Done};
+use crate::config::WorkloadConfig;
+use crate::generator::Slot;
+use crate::outcome::{Effect, Failure};
+use crate::reply::list_elements;
+use rand::Rng;
+use redis::{Cmd, Value};
+use redline_checkers::{Function, Op, WorkloadKind};
+use serde_json::{json, Value as Json};
+
+/// `--workload list-append`.
+#[derive(Debug, Clone, Copy)]
+pub struct ListAppend;
+
+/// The Redis key of list-append key `k` (histories use the integer, Elle style): `la:k`.
+pub fn key(k: u64) -> String {
+    format!("la:{k}")
+}
+
+/// What the list-append workload is.
+pub const ABOUT: About = About {
+    name: "list-append",
+    model: WorkloadKind::ListAppend,
+    // Eight lists: Elle needs several keys to find cycles.
+    defaults: Defaults {
+        keys: 8,
+        read_ratio: 0.5,
+    },
+    needs: &[],
+};
+
+impl Workload for ListAppend {
+    fn about(&self) -> &'static About {
+        &ABOUT
+    }
+
+    fn generate(&self, slot: &mut Slot, cfg: &WorkloadConfig) -> Op {
+        let len = slot.rng().gen_range(1..=cfg.max_txn_length.max(1));
+        let mut micro_ops = Vec::new();
+        for _ in 0..len {
+            let k = slot.rng().gen_range(0..cfg.key_count()) as u64;
+            if slot.reads(cfg.read_ratio) {
+                micro_ops.push(json!(["r", k, null]));
+            } else {
+                micro_ops.push(json!(["append", k, slot.fresh_value()]));
+            }
+        }
+        Op {
+            value: Json::Array(micro_ops),
+            ..invocation(Function::Txn)
+        }
+    }
+
+    fn effect(&self, op: &Op) -> Effect {
+        let read_only = op.f == Function::Txn
+            && op.value.as_array().is_some_and(|m| {
+                m.iter()
+                    .all(|m| m.get(0).and_then(Json::as_str) == Some("r"))
+            });
+        if read_only {
+            Effect::Read
+        } else {
+            read_or_write(op)
+        }
+    }
+
+    fn execute<'a>(&'a self, mut call: Call<'a>) -> Execution<'a> {
+        Box::pin(async move {
+            match call.invoke.f {
+                Function::Txn => transaction(&mut call).await,
+                _ => Err(unsupported(self, &call)),
+            }
+        })
+    }
+
+    /// One transaction reading every list.
+    fn final_reads(&self, cfg: &WorkloadConfig) -> Vec<Op> {
+        let reads: Vec<Json> = (0..cfg.key_count() as u64)
+            .map(|k| json!(["r", k, null]))
+            .collect();
+        vec![Op {
+            value: Json::Array(reads),
+            ..invocation(Function::Txn)
+        }]
+    }
+}
+
+/// A transaction as MULTI/EXEC in one pipeline; reads are filled in from EXEC's replies.
+async fn transaction(call: &mut Call<'_>) -> Result<Done, Failure> {
+    let micro_ops = call.invoke.value.as_array().cloned().unwrap_or_default();
+    let mut pipeline = redis::pipe();
+    pipeline.cmd("MULTI");
+    for m in &micro_ops {
+        pipeline.add_command(micro_op_command(m)?);
+    }
+    pipeline.cmd("EXEC");
+    let count = micro_ops.len() + 2;
+    let mut replies = call
+        .conn
+        .send_pipeline(&pipeline, count, call.attempt)
+        .await?;
+    let exec = match replies.pop() {
+        Some(reply) if replies.len() + 1 == count => server_error_to_failure(reply)?,
+        _ => return Err(Failure::Indeterminate("transaction replies missing".into())),
+    };
+    let results = match exec {
+        Value::Array(results) if results.len() == micro_ops.len() => results,
+        other => return Err(Failure::Indeterminate(format!("EXEC replied {other:?}"))),
+    };
+    let mut filled = Vec::with_capacity(micro_ops.len());
+    for (m, result) in micro_ops.iter().zip(results) {
+        // A command that failed inside EXEC does not undo the others: the transaction was
+        // partly applied, which the history cannot say, so it is indeterminate.
+        let result = server_error_to_failure(result)
+            .map_err(|e| Failure::Indeterminate(format!("inside EXEC: {}", e.message())))?;
+        if m.get(0).and_then(Json::as_str) == Some("r") {
+            filled.push(json!(["r", m[1].clone(), list_elements(&result)]));
+        } else {
+            filled.push(m.clone());
+        }
+    }
+    Ok(Done::read(Json::Array(filled)))
+}
+
+/// `["append", k, v]` → `RPUSH la:k v`; `["r", k, _]` → `LRANGE la:k 0 -1`.
+fn micro_op_command(m: &Json) -> Result<Cmd, Failure> {
+    let bad = || Failure::NotSent(format!("malformed micro-op {m}"));
+    let list = match m.get(1) {
+        Some(Json::Number(n)) => key(n.as_u64().ok_or_else(bad)?),
+        Some(Json::String(s)) => format!("la:{s}"),
+        _ => return Err(bad()),
+    };
+    match (m.get(0).and_then(Json::as_str), m.get(2)) {
+        (Some("append"), Some(v)) => Ok(redis::cmd("RPUSH")
+            .arg(list)
+            .arg(v.as_i64().ok_or_else(bad)?)
+            .clone()),
+        (Some("r"), _) => Ok(redis::cmd("LRANGE").arg(list).arg(0).arg(-1).clone()),
+        _ => Err(bad()),
+    }
+}
