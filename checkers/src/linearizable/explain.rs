@@ -20,8 +20,23 @@ const PREFIX_DETAILS: usize = 200;
 /// Concurrent ops cited as witnesses.
 const CONCURRENT_SHOWN: usize = 20;
 
-fn ms(ns: u64) -> String {
-    format!("{:.3} ms", ns as f64 / 1e6)
+/// When an op was invoked or completed: a clock time, or in a history without times the
+/// record's position (its times are positions, see [`KeyHistory::clocked`]).
+fn when(key: &KeyHistory, t: u64) -> String {
+    if key.clocked {
+        format!("{:.3} ms", t as f64 / 1e6)
+    } else {
+        format!("record {t}")
+    }
+}
+
+/// The register named in an explanation: a keyless (Jepsen or Knossos) history has one.
+fn register_name(key: &KeyHistory) -> String {
+    if key.key.is_empty() {
+        "the register".to_string()
+    } else {
+        format!("key {}", key.key)
+    }
 }
 
 /// The `nonlinearizable` anomaly for one key. `window`: the violation was proved on the ops
@@ -46,13 +61,13 @@ pub fn anomaly(key: &KeyHistory, prefix: &[Step], window: Option<u32>) -> Anomal
     concurrent.truncate(CONCURRENT_SHOWN);
 
     let explanation = format!(
-        "key {key_name}: {what} at op {idx} (invoked {start}, completed {end}) cannot be \
+        "{key_name}: {what} at op {idx} (invoked {start}, completed {end}) cannot be \
          linearized: after the longest linearizable prefix the search found [{prefix_text}] the \
          register holds {held} and {reason}. {tried}; concurrent ops: [{conc}].",
-        key_name = key.key,
+        key_name = register_name(key),
         idx = op.invoke_index,
-        start = ms(op.start),
-        end = op.end.map_or("never".to_string(), ms),
+        start = when(key, op.start),
+        end = op.end.map_or("never".to_string(), |e| when(key, e)),
         prefix_text = prefix_text(key, prefix, &held),
         held = key.values.text(state),
         reason = reason(key, prefix, stuck, state),
@@ -207,7 +222,7 @@ fn writer_fate(key: &KeyHistory, prefix: &[Step], stuck: usize, v: Value) -> Str
         return format!(
             "the only op that wrote it ({}) was invoked at {}, after op {} completed",
             cite(key, w),
-            ms(ops[w].start),
+            when(key, ops[w].start),
             ops[stuck].invoke_index
         );
     }

@@ -14,7 +14,7 @@
 //!   of the run itself are held to linearizability.
 
 use super::model::{RegisterInput, Value, Values, NULL};
-use crate::history::{Function, History, OpType, Operation};
+use crate::history::{Function, History, OpType, Operation, RealtimeOrder};
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, HashSet};
 
@@ -61,6 +61,9 @@ pub struct KeyHistory {
     pub has_cas: bool,
     /// Info writes/cas dropped because nobody observed their value (see [`prune_unobserved`]).
     pub pruned: usize,
+    /// Whether `start`/`end` are clock times (ns); else they are record positions (a history
+    /// without times, ordered by its records: `RealtimeOrder::HistoryOrder`).
+    pub clocked: bool,
 }
 
 /// Every key's sub-history, and what was left out.
@@ -78,6 +81,7 @@ pub struct Split {
 pub fn split_by_key(history: &History) -> Split {
     let mut split = Split::default();
     let mut by_key: BTreeMap<String, KeyHistory> = BTreeMap::new();
+    let clocked = history.realtime() == RealtimeOrder::Time;
     for op in history.operations() {
         let f = &op.invoke.f;
         if !matches!(f, Function::Read | Function::Write | Function::Cas) {
@@ -96,6 +100,7 @@ pub fn split_by_key(history: &History) -> Split {
                 values: Values::default(),
                 has_cas: false,
                 pruned: 0,
+                clocked,
             };
             by_key.insert(key.to_string(), history);
         }

@@ -349,4 +349,30 @@ mod tests {
 "#;
         assert_eq!(verdict(good), Validity::Valid);
     }
+
+    #[test]
+    fn a_keyless_clockless_violation_names_the_register_and_record_positions() {
+        // Write 1 completes, then a read returns nil: no op deletes the key.
+        let bad = r#"{"process":0,"type":"invoke","f":"write","value":1}
+{"process":0,"type":"ok","f":"write","value":1}
+{"process":1,"type":"invoke","f":"read","value":null}
+{"process":1,"type":"ok","f":"read","value":null}
+"#;
+        let h = read_str(bad).expect("well-formed JSONL").history;
+        let opts = CheckOptions {
+            reads_from_master: Some(true),
+            ..Default::default()
+        };
+        let result = check(&h, &opts);
+        let text = &result.anomalies[0].explanation;
+        assert!(
+            text.starts_with("the register: read of nil at op 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("(invoked record 2, completed record 3)"),
+            "{text}"
+        );
+        assert!(!text.contains(" ms"), "{text}");
+    }
 }
