@@ -188,8 +188,8 @@ fn check_key(key: &KeyHistory, prepared: search::Prepared, budget: &Budget) -> R
 
 /// How far the search got on each key and what it held: `longest_prefix_ops` (determinate ops
 /// in the longest linearizable prefix found), `decided_until_ms` (every op that completed
-/// before this time is in that prefix; the last completion when the key is linearizable),
-/// `search_bytes` (peak bytes of search state), `states` (configurations cached).
+/// before this time is in that prefix; the last completion when the key is linearizable; in a
+/// history without times `decided_until_record`, a record position), `search_bytes` (peak bytes of search state), `states` (configurations cached).
 fn per_key(keys: &[KeyHistory], reports: &[Report]) -> Json {
     let mut order: Vec<usize> = (0..keys.len()).collect();
     order.sort_by_key(|&i| {
@@ -213,17 +213,21 @@ fn per_key(keys: &[KeyHistory], reports: &[Report]) -> Json {
             .filter_map(|i| key.ops[i].end)
             .min()
             .or_else(|| key.ops.iter().filter_map(|o| o.end).max());
-        out.insert(
-            key.key.clone(),
-            json!({
-                "ops": key.ops.len(),
-                "verdict": verdict,
-                "longest_prefix_ops": r.prefix_ops,
-                "decided_until_ms": until.map(|ns| ns as f64 / 1e6),
-                "search_bytes": r.peak_bytes,
-                "states": r.states,
-            }),
-        );
+        let mut entry = json!({
+            "ops": key.ops.len(),
+            "verdict": verdict,
+            "longest_prefix_ops": r.prefix_ops,
+            "search_bytes": r.peak_bytes,
+            "states": r.states,
+        });
+        // A history without times has record positions for times (`KeyHistory::clocked`).
+        let (name, until) = if key.clocked {
+            ("decided_until_ms", until.map(|ns| json!(ns as f64 / 1e6)))
+        } else {
+            ("decided_until_record", until.map(|p| json!(p)))
+        };
+        entry[name] = until.unwrap_or(Json::Null);
+        out.insert(key.key.clone(), entry);
     }
     Json::Object(out)
 }
@@ -374,5 +378,8 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains(" ms"), "{text}");
+        let key = &result.stats["per_key"][""];
+        assert_eq!(key["decided_until_record"], 3, "{key}");
+        assert!(key.get("decided_until_ms").is_none(), "{key}");
     }
 }
