@@ -247,13 +247,16 @@ pub fn prune_unobserved(mut ops: Vec<KeyOp>) -> (Vec<KeyOp>, usize) {
     }
 }
 
+/// For tests: an op invoked at time `start`, whose invocation index is `start` too.
+#[cfg(test)]
+pub(super) fn test_op(input: RegisterInput, start: u64, end: Option<u64>) -> KeyOp {
+    KeyOp::new(input, start, end, start)
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_op as op;
     use super::*;
-
-    fn op(input: RegisterInput, start: u64, end: Option<u64>) -> KeyOp {
-        KeyOp::new(input, start, end, start)
-    }
 
     #[test]
     fn prunes_unread_info_writes_but_keeps_read_ones_and_ok_ones() {

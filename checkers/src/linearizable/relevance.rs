@@ -172,11 +172,8 @@ pub fn value_count(ops: &[KeyOp]) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use super::super::key_history::test_op as op;
     use super::*;
-
-    fn op(input: RegisterInput, start: u64, end: Option<u64>) -> KeyOp {
-        KeyOp::new(input, start, end, start)
-    }
 
     #[test]
     fn an_info_write_matters_until_the_last_read_of_its_value_or_of_what_it_leads_to() {
