@@ -266,6 +266,10 @@ mod tests {
                 serde_json::to_string_pretty(&lean.results).unwrap()
             );
             assert_eq!(full.history.len(), lean.history.len());
+            // The nemesis and observer records are back among the transactions, in order.
+            let ops = lean.history.ops();
+            assert!(ops.windows(2).all(|w| w[0].index < w[1].index));
+            assert_eq!(ops[0].f, full.history.ops()[0].f);
             assert!(full.results.checkers.contains_key("txn-cycles"));
         }
     }

@@ -28,15 +28,13 @@ struct LeanTxn {
     node: Option<u32>,
 }
 
-/// One record as kept while the transactional checkers run.
-enum Record {
-    Txn(LeanTxn),
-    Other(Box<Op>),
-}
-
 /// A history read once (see the module doc).
 pub struct ReadOnce {
-    records: Vec<Record>,
+    /// Every record but client `txn` ones, in input order: for a history without
+    /// transactions, the history itself, moved into [`History`] without a copy.
+    others: Vec<Op>,
+    /// Client `txn` records, each with its position among all records.
+    lean: Vec<(usize, LeanTxn)>,
     nodes: Vec<String>,
     /// The transactions, for txn-cycles and rw-register; `None` without `txn` records.
     pub txns: Option<Txns>,
@@ -47,7 +45,8 @@ pub struct ReadOnce {
 /// others when the history is built ([`ReadOnce::into_history`]).
 pub fn read_once(input: impl Read, limits: Limits) -> Result<ReadOnce, HistoryError> {
     let mut pairer = stream::Pairer::default();
-    let mut records = Vec::new();
+    let mut others = Vec::new();
+    let mut lean = Vec::new();
     let mut nodes: Vec<String> = Vec::new();
     let mut missing_time = false;
     let info = input::read_each(input, limits, |op| {
@@ -55,25 +54,30 @@ pub fn read_once(input: impl Read, limits: Limits) -> Result<ReadOnce, HistoryEr
         match (op.f == Function::Txn, op.process) {
             (true, Process::Client(process)) => {
                 let node = op.node.as_ref().map(|n| intern(&mut nodes, n));
-                records.push(Record::Txn(LeanTxn {
-                    index: op.index,
-                    time: op.time,
-                    process,
-                    op_type: op.op_type,
-                    appended: op.op_type == OpType::Invoke && appends(&op.value),
-                    is_final: op.is_final,
-                    node,
-                }));
+                let position = others.len() + lean.len();
+                lean.push((
+                    position,
+                    LeanTxn {
+                        index: op.index,
+                        time: op.time,
+                        process,
+                        op_type: op.op_type,
+                        appended: op.op_type == OpType::Invoke && appends(&op.value),
+                        is_final: op.is_final,
+                        node,
+                    },
+                ));
                 pairer.push(op);
             }
-            _ => records.push(Record::Other(Box::new(op))),
+            _ => others.push(op),
         }
     })?;
     if missing_time {
         pairer.set_history_order();
     }
     Ok(ReadOnce {
-        records,
+        others,
+        lean,
         nodes,
         txns: pairer.finish()?,
         info,
@@ -110,30 +114,11 @@ impl ReadOnce {
     /// outcome, node and finality; an invocation that appended has the value `[["append"]]`,
     /// any other txn record none. With how the input was read.
     pub fn into_history(self) -> Result<(History, InputSummary, Vec<String>), HistoryError> {
-        let nodes = self.nodes;
-        let ops: Vec<Op> = self
-            .records
-            .into_iter()
-            .map(|r| match r {
-                Record::Other(op) => *op,
-                Record::Txn(t) => Op {
-                    value: if t.appended {
-                        json!([["append"]])
-                    } else {
-                        Value::Null
-                    },
-                    node: t.node.map(|n| nodes[n as usize].clone()),
-                    is_final: t.is_final,
-                    ..Op::new(
-                        t.index,
-                        t.time,
-                        Process::Client(t.process),
-                        t.op_type,
-                        Function::Txn,
-                    )
-                },
-            })
-            .collect();
+        let ops = if self.lean.is_empty() {
+            self.others
+        } else {
+            merge(self.others, self.lean, &self.nodes)
+        };
         let history = History::new(ops)?;
         let summary = InputSummary {
             format: self.info.format.as_str().to_string(),
@@ -144,4 +129,31 @@ impl ReadOnce {
         };
         Ok((history, summary, self.info.warnings))
     }
+}
+
+/// The records in input order: `others` with each lean transaction put back at its position.
+fn merge(others: Vec<Op>, lean: Vec<(usize, LeanTxn)>, nodes: &[String]) -> Vec<Op> {
+    let mut ops = Vec::with_capacity(others.len() + lean.len());
+    let mut others = others.into_iter();
+    for (position, t) in lean {
+        ops.extend(others.by_ref().take(position - ops.len()));
+        ops.push(Op {
+            value: if t.appended {
+                json!([["append"]])
+            } else {
+                Value::Null
+            },
+            node: t.node.map(|n| nodes[n as usize].clone()),
+            is_final: t.is_final,
+            ..Op::new(
+                t.index,
+                t.time,
+                Process::Client(t.process),
+                t.op_type,
+                Function::Txn,
+            )
+        });
+    }
+    ops.extend(others);
+    ops
 }
