@@ -95,6 +95,73 @@ impl Persistence {
     pub fn aof_on(&self) -> bool {
         self.aof_enabled != 0
     }
+
+    /// What in a sample is worth saying, in words (`a background fsync pending`) and as the
+    /// `field value` pairs that show it; both empty for a quiet node with AOF on.
+    pub fn notable(&self) -> (Vec<String>, Vec<String>) {
+        let mut had = Vec::new();
+        let mut fields = Vec::new();
+        let mut say = |words: String, field: String| {
+            had.push(words);
+            fields.push(field);
+        };
+        if !self.aof_on() {
+            let changes = self.rdb_changes_since_last_save;
+            say(
+                format!("AOF off and {changes} changes since its last RDB save"),
+                format!("aof_enabled 0, rdb_changes_since_last_save {changes}"),
+            );
+        }
+        if self.aof_on() && self.aof_pending_bio_fsync > 0 {
+            say(
+                "a background fsync pending".into(),
+                format!("aof_pending_bio_fsync {}", self.aof_pending_bio_fsync),
+            );
+        }
+        if self.aof_on() && self.aof_buffer_length > 0 {
+            say(
+                format!("{} of AOF buffer unwritten", bytes(self.aof_buffer_length)),
+                format!("aof_buffer_length {}", self.aof_buffer_length),
+            );
+        }
+        if self.aof_on() && self.aof_delayed_fsync > 0 {
+            say(
+                format!(
+                    "postponed its AOF write past the 2 s limit {} time(s) since it started",
+                    self.aof_delayed_fsync
+                ),
+                format!("aof_delayed_fsync {}", self.aof_delayed_fsync),
+            );
+        }
+        if self.aof_on() && self.aof_last_write_status != "ok" {
+            say(
+                "its last AOF write failed".into(),
+                format!("aof_last_write_status {}", self.aof_last_write_status),
+            );
+        }
+        if self.aof_on() && self.aof_rewrite_in_progress != 0 {
+            say(
+                "an AOF rewrite running".into(),
+                "aof_rewrite_in_progress 1".into(),
+            );
+        }
+        if self.rdb_bgsave_in_progress != 0 {
+            say(
+                "an RDB save running".into(),
+                "rdb_bgsave_in_progress 1".into(),
+            );
+        }
+        (had, fields)
+    }
+}
+
+/// `48 KB`, `512 bytes`.
+pub fn bytes(n: u64) -> String {
+    if n < 1000 {
+        format!("{n} bytes")
+    } else {
+        format!("{} KB", (n + 500) / 1000)
+    }
 }
 
 /// One sample: when it was taken (ns since the run started) and what it said.
@@ -203,6 +270,15 @@ mod tests {
         let back: Persistence = serde_json::from_str(&text).unwrap();
         assert_eq!(back, busy);
         assert_eq!(back.aof_last_write_status, "ok");
+        assert_eq!(
+            (bytes(999).as_str(), bytes(48213).as_str()),
+            ("999 bytes", "48 KB")
+        );
+        let quiet = Persistence {
+            aof_enabled: 1,
+            ..Persistence::default()
+        };
+        assert!(quiet.notable().0.is_empty());
     }
 
     #[test]

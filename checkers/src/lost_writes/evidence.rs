@@ -10,7 +10,7 @@
 //! sentence: that is the ordinary state of a node.
 
 use crate::history::{Function, Op};
-use crate::telemetry::{Persistence, Telemetry};
+use crate::telemetry::Telemetry;
 
 /// How old the last sample before a fault may be to speak for it.
 pub const LOOKBACK_NS: u64 = 1_000_000_000;
@@ -25,7 +25,7 @@ pub fn at_fault(telemetry: &Telemetry, node: &str, fault: &Op) -> Option<String>
     if fault.time - sample.time > LOOKBACK_NS {
         return None;
     }
-    let (had, fields) = notable(&sample.persistence);
+    let (had, fields) = sample.persistence.notable();
     if had.is_empty() {
         return None;
     }
@@ -40,64 +40,6 @@ pub fn at_fault(telemetry: &Telemetry, node: &str, fault: &Op) -> Option<String>
         fields.join(", "),
         sample.time_ms()
     ))
-}
-
-/// What in a sample is worth saying, in words and as `field value` pairs.
-fn notable(p: &Persistence) -> (Vec<String>, Vec<String>) {
-    let mut had = Vec::new();
-    let mut fields = Vec::new();
-    if !p.aof_on() {
-        had.push(format!(
-            "AOF off and {} changes since its last RDB save",
-            p.rdb_changes_since_last_save
-        ));
-        fields.push("aof_enabled 0".to_string());
-        fields.push(format!(
-            "rdb_changes_since_last_save {}",
-            p.rdb_changes_since_last_save
-        ));
-    } else {
-        if p.aof_pending_bio_fsync > 0 {
-            had.push("a background fsync pending".to_string());
-            fields.push(format!("aof_pending_bio_fsync {}", p.aof_pending_bio_fsync));
-        }
-        if p.aof_buffer_length > 0 {
-            had.push(format!(
-                "{} of AOF buffer unwritten",
-                bytes(p.aof_buffer_length)
-            ));
-            fields.push(format!("aof_buffer_length {}", p.aof_buffer_length));
-        }
-        if p.aof_delayed_fsync > 0 {
-            had.push(format!(
-                "postponed its AOF write past the 2 s limit {} time(s) since it started",
-                p.aof_delayed_fsync
-            ));
-            fields.push(format!("aof_delayed_fsync {}", p.aof_delayed_fsync));
-        }
-        if p.aof_last_write_status != "ok" {
-            had.push("its last AOF write failed".to_string());
-            fields.push(format!("aof_last_write_status {}", p.aof_last_write_status));
-        }
-        if p.aof_rewrite_in_progress != 0 {
-            had.push("an AOF rewrite running".to_string());
-            fields.push("aof_rewrite_in_progress 1".to_string());
-        }
-    }
-    if p.rdb_bgsave_in_progress != 0 {
-        had.push("an RDB save running".to_string());
-        fields.push("rdb_bgsave_in_progress 1".to_string());
-    }
-    (had, fields)
-}
-
-/// `48 KB`, `512 bytes`.
-fn bytes(n: u64) -> String {
-    if n < 1000 {
-        format!("{n} bytes")
-    } else {
-        format!("{} KB", (n + 500) / 1000)
-    }
 }
 
 /// `a`, `a and b`, `a, b and c`.
@@ -181,7 +123,6 @@ mod tests {
             ),
             "{words}"
         );
-        assert_eq!(bytes(999), "999 bytes");
         assert_eq!(
             and_list(&["a".into(), "b".into(), "c".into()]),
             "a, b and c"
