@@ -10,7 +10,7 @@
 //! ([`Persistence`]); records without one (runs before redline kept it, foreign histories) are
 //! simply not persistence samples.
 
-use crate::history::{Function, Op, Process};
+use crate::history::{Function, Op, OpType, Process};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -177,6 +177,22 @@ impl PersistenceSample {
     }
 }
 
+/// A telemetry record as the observer writes it: an `info` `replication` record of `node` at
+/// `time` (ns since the run began), whose value holds the node's `INFO replication` fields and,
+/// under [`Persistence::FIELD`], its [`Persistence`].
+pub fn sample_record(time: u64, node: &str, value: serde_json::Value) -> Op {
+    let mut op = Op::new(
+        0,
+        time,
+        Process::Observer,
+        OpType::Info,
+        Function::Replication,
+    );
+    op.node = Some(node.to_string());
+    op.value = value;
+    op
+}
+
 /// A run's telemetry, by node, in time order. Cheap to clone (shared), so it can ride in
 /// [`crate::CheckOptions`]; empty by default.
 #[derive(Debug, Clone, Default)]
@@ -238,20 +254,10 @@ impl Telemetry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::OpType;
     use serde_json::json;
 
     fn sample(ms: u64, node: &str, value: serde_json::Value) -> Op {
-        let mut op = Op::new(
-            0,
-            ms * 1_000_000,
-            Process::Observer,
-            OpType::Info,
-            "replication",
-        );
-        op.node = Some(node.to_string());
-        op.value = value;
-        op
+        sample_record(ms * 1_000_000, node, value)
     }
 
     #[test]

@@ -12,8 +12,8 @@ use super::tasks::Background;
 use crate::cluster::admin;
 use crate::recorder::Recorder;
 use futures_util::future::join_all;
-use redline_checkers::telemetry::Persistence;
-use redline_checkers::{Function, Op, OpType, Process};
+use redline_checkers::telemetry::{sample_record, Persistence};
+use redline_checkers::Op;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -48,9 +48,11 @@ pub fn spawn(background: &mut Background, nodes: Vec<(String, SocketAddr)>, reco
 /// One node's sample: its `INFO replication` fields, with its persistence fields under
 /// `persistence`.
 fn record(node: &str, replication: &admin::Replication, persistence: &Persistence) -> Op {
-    let mut op = Op::new(0, 0, Process::Observer, OpType::Info, Function::Replication);
-    op.node = Some(node.to_string());
-    op.value = serde_json::to_value(replication).unwrap_or_default();
+    let mut op = sample_record(
+        0,
+        node,
+        serde_json::to_value(replication).unwrap_or_default(),
+    );
     if let (Some(map), Ok(p)) = (op.value.as_object_mut(), serde_json::to_value(persistence)) {
         map.insert(Persistence::FIELD.to_string(), p);
     }

@@ -353,13 +353,14 @@ fn a_lost_write_names_the_fault_that_lost_it_and_its_age() {
 
 #[test]
 fn the_nodes_persistence_at_the_kill_joins_the_explanation_and_changes_no_verdict() {
-    use crate::history::{Op, OpType, Process};
-    use crate::telemetry::Telemetry;
+    use crate::telemetry::{sample_record, Telemetry};
     let history = lost_to_a_kill();
-    let mut sample = Op::new(0, 9_500_000, Process::Observer, OpType::Info, "replication");
-    sample.node = Some("n1".into());
-    sample.value = json!({"role": "master", "persistence": {"aof_enabled": 1,
-        "aof_pending_bio_fsync": 1, "aof_buffer_length": 2310}});
+    let sample = sample_record(
+        9_500_000,
+        "n1",
+        json!({"role": "master", "persistence": {"aof_enabled": 1,
+            "aof_pending_bio_fsync": 1, "aof_buffer_length": 2310}}),
+    );
     let opts = CheckOptions {
         telemetry: Telemetry::from_records(&[sample]),
         ..CheckOptions::default()

@@ -221,20 +221,12 @@ pub fn at_fault(telemetry: &Telemetry, band: &FaultBand) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use redline_checkers::{Op, OpType, Process};
+    use redline_checkers::Op;
     use serde_json::json;
 
     fn sample(ms: u64, node: &str, persistence: serde_json::Value) -> Op {
-        let mut op = Op::new(
-            0,
-            ms * 1_000_000,
-            Process::Observer,
-            OpType::Info,
-            "replication",
-        );
-        op.node = Some(node.to_string());
-        op.value = json!({"role": "master", "persistence": persistence});
-        op
+        let value = json!({"role": "master", "persistence": persistence});
+        redline_checkers::telemetry::sample_record(ms * 1_000_000, node, value)
     }
 
     fn telemetry() -> Telemetry {
