@@ -79,9 +79,11 @@ fn appendfsync_no_loses_acknowledged_writes_to_power_loss() {
 /// The nightly suite's everysec row, reproduced: no power loss, only SIGKILL of the master,
 /// but with fsync 1 s slow. Acknowledged writes sat in Redis's AOF buffer, whose write it
 /// had postponed behind the background fsync (for at most 2 s), and died with the process: so
-/// every lost write was acknowledged within about 2 s of the kill that lost it. (Redis logs
-/// "Asynchronous AOF fsync is taking too long" only when a postponement passes 2 whole
-/// seconds, so its log is no witness of the shorter ones.)
+/// every lost write was acknowledged within about 2 s of the kill that lost it, which is what
+/// `lost-within` checks (the fault that lost a write is the checker's one definition,
+/// `FaultLog::that_lost`). Redis logs "Asynchronous AOF fsync is taking too long" only when a
+/// postponement passes 2 whole seconds, so its log is no witness of the shorter ones; the
+/// telemetry's INFO persistence is, and the explanations cite it.
 #[test]
 fn appendfsync_everysec_loses_acknowledged_writes_to_a_kill_when_fsync_is_slow() {
     skip_unless_lazy_disk!();
@@ -107,67 +109,31 @@ fn appendfsync_everysec_loses_acknowledged_writes_to_a_kill_when_fsync_is_slow()
             "1000",
             "--seed",
             "1",
+            "--expect",
+            "lost-writes>=1",
+            "--expect",
+            "lost-within=2500",
         ],
     );
-    assert_exit(&out, 1);
+    assert_exit(&out, 0);
     let results = store.results();
     let lost_writes = &results["checkers"]["lost-writes"];
+    let stats = &lost_writes["stats"];
+    assert!(stats["lost"].as_u64().unwrap() > 0, "{stats}");
+    assert_eq!(stats["lost_without_fault"], 0, "{stats}");
     assert!(
-        lost_writes["stats"]["lost"].as_u64().unwrap() > 0,
-        "{}",
-        lost_writes["stats"]
+        stats["lost_age_ms_max"].as_f64().unwrap() < 2500.0,
+        "{stats}"
     );
-    let history = History::read(&store.latest());
-    for anomaly in lost_writes["anomalies"].as_array().unwrap() {
-        // The kill that lost it: the first after the write was sent (its reply may arrive
-        // after the kill, sent just before the server died).
-        let invoked = history.time_ms(anomaly["ops"][0].as_u64().unwrap());
-        let acked = anomaly["details"]["known_ms"].as_f64().unwrap();
-        let kill = history
-            .kills_ms
-            .iter()
-            .find(|k| **k > invoked)
-            .expect("a kill after it");
-        assert!(
-            kill - acked < 2500.0,
-            "a lost write acknowledged {} ms before the kill: {}",
-            kill - acked,
-            anomaly["explanation"]
-        );
-    }
+    // At least one kill caught a pending fsync in the node's last sample, and said so.
+    let evidence = lost_writes["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["explanation"].as_str())
+        .any(|e| e.contains("aof_pending_bio_fsync 1"));
+    assert!(evidence, "no explanation cites a pending fsync");
     assert_nothing_left(&store);
-}
-
-/// The times (ms since the start of the history) of a run's ops and of its kills.
-struct History {
-    time_ms: std::collections::HashMap<u64, f64>,
-    kills_ms: Vec<f64>,
-}
-
-impl History {
-    fn read(run: &std::path::Path) -> History {
-        let text = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
-        let ops: Vec<serde_json::Value> = text
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect();
-        let ms = |op: &serde_json::Value| op["time"].as_u64().map(|ns| ns as f64 / 1e6);
-        History {
-            time_ms: ops
-                .iter()
-                .filter_map(|op| Some((op["index"].as_u64()?, ms(op)?)))
-                .collect(),
-            kills_ms: ops
-                .iter()
-                .filter(|op| op["f"] == "kill" && op["type"] == "invoke")
-                .filter_map(ms)
-                .collect(),
-        }
-    }
-
-    fn time_ms(&self, index: u64) -> f64 {
-        self.time_ms[&index]
-    }
 }
 
 /// The netns backend mounts the same disks before it starts servers in their namespaces,

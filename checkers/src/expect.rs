@@ -10,6 +10,8 @@
 //! as `stale-reads<=5%` or `lost-writes>=1` let a run accept, or document, behaviour that
 //! asynchronous replication is known to have.
 
+mod window;
+
 use crate::names::{kind, stat};
 use crate::registry::{CheckOptions, CheckerName};
 use crate::result::{CheckResult, ExpectationOutcome, Results, Validity};
@@ -19,7 +21,7 @@ use thiserror::Error;
 
 /// Every rule form, for help texts and error messages.
 pub const RULE_FORMS: &str = "valid, no-lost-writes, lost-writes<=N, lost-writes>=N, \
-    no-stale-reads, stale-reads<=P%, stale-reads>=P%, staleness-p99<=MS, wait-durable=N, \
+    lost-within=MS, no-stale-reads, stale-reads<=P%, stale-reads>=P%, staleness-p99<=MS, wait-durable=N, \
     waitaof-durable=R, read-your-writes, monotonic-reads, linearizable, serializable, \
     no-split-brain, checker:NAME";
 
@@ -34,6 +36,9 @@ pub enum Rule {
     LostWritesAtMost(u64),
     /// At least N acknowledged writes were lost: documents that writes ARE lost.
     LostWritesAtLeast(u64),
+    /// Every lost write was acknowledged at most this many ms before the fault that lost it
+    /// (a loss window, as `appendfsync everysec` promises one).
+    LostWithin(f64),
     /// No read was stale.
     NoStaleReads,
     /// At most P percent of reads were stale.
@@ -105,6 +110,9 @@ fn parse_parameterised(s: &str) -> Result<Rule, String> {
     if let Some(n) = s.strip_prefix("lost-writes>=") {
         return count(n).map(Rule::LostWritesAtLeast);
     }
+    if let Some(t) = s.strip_prefix("lost-within=") {
+        return millis(t).map(Rule::LostWithin);
+    }
     if let Some(p) = s.strip_prefix("stale-reads<=") {
         return percent(p).map(Rule::StaleReadsAtMost);
     }
@@ -158,6 +166,7 @@ impl fmt::Display for Rule {
             Rule::NoLostWrites => f.write_str("no-lost-writes"),
             Rule::LostWritesAtMost(n) => write!(f, "lost-writes<={n}"),
             Rule::LostWritesAtLeast(n) => write!(f, "lost-writes>={n}"),
+            Rule::LostWithin(t) => write!(f, "lost-within={t}"),
             Rule::NoStaleReads => f.write_str("no-stale-reads"),
             Rule::StaleReadsAtMost(p) => write!(f, "stale-reads<={p}%"),
             Rule::StaleReadsAtLeast(p) => write!(f, "stale-reads>={p}%"),
@@ -238,6 +247,7 @@ fn evaluate_one(rule: &Rule, results: &Results) -> ExpectationOutcome {
         Rule::NoLostWrites => lost_writes(results, Bound::AtMost(0)),
         Rule::LostWritesAtMost(n) => lost_writes(results, Bound::AtMost(*n)),
         Rule::LostWritesAtLeast(n) => lost_writes(results, Bound::AtLeast(*n)),
+        Rule::LostWithin(t) => window::lost_within(results, *t),
         Rule::NoStaleReads => stale_fraction(results, PercentBound::None),
         Rule::StaleReadsAtMost(p) => stale_fraction(results, PercentBound::AtMost(*p)),
         Rule::StaleReadsAtLeast(p) => stale_fraction(results, PercentBound::AtLeast(*p)),
@@ -262,7 +272,7 @@ fn evaluate_one(rule: &Rule, results: &Results) -> ExpectationOutcome {
 type Decision = (Option<bool>, String);
 
 /// The result of a checker that ran and decided, or why the rule cannot be decided.
-fn decided(results: &Results, name: CheckerName) -> Result<&CheckResult, String> {
+pub(crate) fn decided(results: &Results, name: CheckerName) -> Result<&CheckResult, String> {
     let Some(r) = results.checkers.get(name.as_str()) else {
         return Err(format!("checker {name} did not run"));
     };

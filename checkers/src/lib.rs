@@ -21,6 +21,8 @@
 //! - [`rw_register`]: Elle's rw-register checker (transactions of register writes and reads).
 //! - [`availability`]: outcome counts, latency quantiles, unavailability windows.
 //! - [`split_brain`]: intervals in which two nodes acted as master and both acknowledged writes.
+//! - [`telemetry`]: what a run sampled beside its history (`INFO persistence` per node), as
+//!   data that explanations cite; never part of a verdict.
 //! - [`names`]: anomaly kinds and statistic keys, shared by checkers, rules, reports, suites.
 //! - [`quantiles`]: small statistics helpers shared by the checkers.
 
@@ -41,6 +43,7 @@ pub mod rw_register;
 pub mod session;
 pub mod split_brain;
 pub mod stale_reads;
+pub mod telemetry;
 pub mod txn_cycles;
 pub mod wait;
 

@@ -45,6 +45,16 @@ pub mod stat {
     pub const RECOVERED: &str = "recovered";
     /// lost-writes: elements present that were never attempted.
     pub const UNEXPECTED: &str = "unexpected";
+    /// lost-writes: over lost writes charged to a fault, how long before that fault each was
+    /// acknowledged (ms): the largest and the median.
+    pub const LOST_AGE_MS_MAX: &str = "lost_age_ms_max";
+    pub const LOST_AGE_MS_P50: &str = "lost_age_ms_p50";
+    /// lost-writes: the lost write of `lost_age_ms_max`, as a witness object (element, key, ops,
+    /// known_ms, fault, fault_op, fault_ms, age_ms).
+    pub const LOST_OLDEST: &str = "lost_oldest";
+    /// lost-writes: lost writes no fault can be charged with, and the first of them.
+    pub const LOST_WITHOUT_FAULT: &str = "lost_without_fault";
+    pub const LOST_WITHOUT_FAULT_FIRST: &str = "lost_without_fault_first";
     /// lost-writes: visibility latency, 99th percentile (ms).
     pub const VISIBILITY_MS_P99: &str = "visibility_ms_p99";
     /// stale-reads / session: reads checked.

@@ -3,6 +3,7 @@
 
 use crate::history::{Function, History};
 use crate::result::{CheckResult, Results};
+use crate::telemetry::Telemetry;
 use crate::txn_cycles::micro_op::{MopKind, Txns};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -317,6 +318,14 @@ pub struct CheckOptions {
     pub consistency_models: Vec<String>,
     /// rw-register's key assumptions, from which it infers version orders (Elle's options).
     pub key_assumptions: KeyAssumptions,
+    /// What the run sampled beside its history (`telemetry.jsonl`): evidence for explanations
+    /// only. It rides here rather than in the [`History`] because it is not part of the
+    /// history's contract: merged in, its thousands of samples would renumber the ops (every
+    /// witness index would stop matching `history.jsonl`) and every checker would walk them;
+    /// and a history from elsewhere never has it. The harness reads the file and hands the
+    /// samples in as data, so checkers stay free of I/O; empty (the default, and `redline
+    /// check`) changes no verdict, only leaves some explanations without their evidence.
+    pub telemetry: Telemetry,
 }
 
 /// What rw-register may assume of each key to order its versions (Elle's
@@ -343,6 +352,7 @@ impl Default for CheckOptions {
             waitaof_durable: None,
             consistency_models: vec!["strict-serializable".to_string()],
             key_assumptions: KeyAssumptions::default(),
+            telemetry: Telemetry::default(),
         }
     }
 }

@@ -87,8 +87,9 @@ fn every_witness_op_is_listed_and_linked_to_its_window() {
 fn one_svg_per_chart_with_fault_bands_labelled() {
     let page = page();
     let figures = page.matches(r#"<figure class="chart">"#).count();
-    // latency of add, read, write; throughput; staleness; replication lag; visibility.
-    assert_eq!(figures, 7, "charts drawn");
+    // latency of add, read, write; throughput; staleness; replication lag; AOF buffer and
+    // fsyncs; visibility.
+    assert_eq!(figures, 8, "charts drawn");
     assert_eq!(page.matches("<svg").count(), figures, "one <svg> per chart");
     assert!(
         !page.contains("chart-omitted"),
@@ -100,6 +101,14 @@ fn one_svg_per_chart_with_fault_bands_labelled() {
         assert!(in_svg, "fault label {label} not drawn in a chart");
     }
     assert!(page.contains("<td>kill n1</td>"), "fault list");
+    assert!(
+        page.contains("n2: 1 samples, fsync pending in 1, AOF buffer up to 5 KB"),
+        "persistence caption"
+    );
+    assert!(
+        page.contains("<th>persistence just before (INFO persistence)</th>"),
+        "persistence beside the faults"
+    );
 }
 
 #[test]

@@ -7,18 +7,27 @@
 //! describes. Results are the same as [`analyse_file`]'s.
 //!
 //! - [`read_once`]: the single read, transactions compact, the rest as records.
+//!
+//! A run folder ([`analyse_run`]) also has `telemetry.jsonl`. The harness reads it here and
+//! hands its samples to the checkers as data ([`CheckOptions::telemetry`]), rather than the
+//! checkers opening files (they do no I/O) or the samples being merged into the history (they
+//! are not client, nemesis or master-change records, would renumber every witness index, and a
+//! bare history has none). Telemetry only adds evidence to explanations: `redline check` on a
+//! history alone decides exactly the same verdicts and rules.
 
 pub mod read_once;
 
+use crate::store;
 use anyhow::{Context, Result};
 use read_once::read_once;
 use redline_checkers::expect::{self, Rule, Verdict};
 use redline_checkers::history::input::Limits;
 use redline_checkers::history::jsonl;
+use redline_checkers::telemetry::Telemetry;
 use redline_checkers::txn_cycles;
 use redline_checkers::{
     registry, rw_register, CheckOptions, CheckResult, CheckerName, History, KeyAssumptions, Model,
-    Results, WorkloadKind,
+    Op, Results, WorkloadKind,
 };
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -59,6 +68,8 @@ pub struct Analysis {
     pub verdict: Verdict,
     /// Things tolerated while reading (a truncated final line).
     pub warnings: Vec<String>,
+    /// The run's telemetry records (empty for a bare history), for the report's charts.
+    pub telemetry: Vec<Op>,
 }
 
 /// Reads a history file and checks it.
@@ -67,6 +78,43 @@ pub fn analyse_file(path: &Path, req: &AnalysisRequest) -> Result<Analysis> {
     let mut a = analyse(read.history, req);
     a.warnings = read.warnings;
     Ok(a)
+}
+
+/// Reads a run folder's history and telemetry and checks them (`redline test`, `redline
+/// report`); the telemetry's samples reach the checkers as evidence (see the module doc).
+pub fn analyse_run(run_dir: &Path, req: &AnalysisRequest) -> Result<Analysis> {
+    let path = run_dir.join(store::HISTORY);
+    let read = jsonl::read_file(&path).with_context(|| format!("reading {}", path.display()))?;
+    let telemetry = read_telemetry(&run_dir.join(store::TELEMETRY));
+    let model = req
+        .workload
+        .map(Model::Workload)
+        .or_else(|| Model::detect(&read.history, None));
+    let mut a = analyse_with(
+        read.history,
+        req,
+        model,
+        &ModelOptions::default(),
+        BTreeMap::new(),
+        Telemetry::from_records(&telemetry),
+    );
+    a.warnings = read.warnings;
+    a.telemetry = telemetry;
+    Ok(a)
+}
+
+/// Telemetry records, if the run has any (a missing or unreadable file just means none: the
+/// telemetry is evidence, never needed for a verdict).
+pub fn read_telemetry(path: &Path) -> Vec<Op> {
+    match jsonl::read_file(path) {
+        Ok(read) => read.history.ops().to_vec(),
+        Err(e) => {
+            if path.exists() {
+                tracing::warn!("ignoring {}: {e}", path.display());
+            }
+            Vec::new()
+        }
+    }
 }
 
 /// Reads a history from `input` exactly once and checks it (see the module doc). `source`
@@ -111,7 +159,7 @@ pub fn analyse_input(
     let model = known
         .or(txn_model)
         .or_else(|| Model::detect(&history, None));
-    let mut a = analyse_with(history, req, model, models, done);
+    let mut a = analyse_with(history, req, model, models, done, Telemetry::default());
     a.results.input = Some(input);
     a.warnings = warnings;
     Ok(a)
@@ -129,6 +177,7 @@ pub fn analyse(history: History, req: &AnalysisRequest) -> Analysis {
         model,
         &ModelOptions::default(),
         BTreeMap::new(),
+        Telemetry::default(),
     )
 }
 
@@ -164,9 +213,11 @@ fn analyse_with(
     model: Option<Model>,
     models: &ModelOptions,
     done: BTreeMap<CheckerName, CheckResult>,
+    telemetry: Telemetry,
 ) -> Analysis {
     let checkers = checkers_for(req, model);
-    let opts = options(req, models);
+    let mut opts = options(req, models);
+    opts.telemetry = telemetry;
     let mut results = Results::new(
         checkers
             .iter()
@@ -188,6 +239,7 @@ fn analyse_with(
         results,
         verdict,
         warnings: Vec::new(),
+        telemetry: Vec::new(),
     }
 }
 
@@ -287,5 +339,57 @@ mod tests {
         .unwrap();
         assert_eq!(lean.workload, Some(WorkloadKind::Set));
         assert_eq!(lean.history.ops()[1].value, json!(1));
+    }
+
+    /// A run folder's telemetry reaches the lost-writes explanation; the same history checked
+    /// bare (`redline check`) gives the same verdict and rules, without the evidence.
+    #[test]
+    fn a_run_folders_telemetry_explains_a_lost_write_and_a_bare_history_still_checks() {
+        let history = [
+            json!({"process": 0, "type": "invoke", "f": "add", "value": 1, "node": "n1", "time": 1_000_000}),
+            json!({"process": 0, "type": "ok", "f": "add", "value": 1, "node": "n1", "time": 3_000_000}),
+            json!({"process": "nemesis", "type": "invoke", "f": "kill", "value": ["n1"], "time": 10_000_000}),
+            json!({"process": "nemesis", "type": "info", "f": "kill", "value": ["n1"], "time": 11_000_000}),
+            json!({"process": "observer", "type": "info", "f": "topology", "value": {"master": "n1"}, "time": 90_000_000}),
+            json!({"process": 9, "type": "invoke", "f": "read", "node": "n1", "final": true, "time": 100_000_000}),
+            json!({"process": 9, "type": "ok", "f": "read", "value": [], "node": "n1", "final": true, "time": 101_000_000}),
+        ];
+        let text: String = history
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let mut l = l.clone();
+                l["index"] = json!(i);
+                format!("{l}\n")
+            })
+            .collect();
+        let sample = json!({"index": 0, "time": 9_000_000, "process": "observer", "type": "info",
+            "f": "replication", "node": "n1", "value": {"role": "master", "master_repl_offset": 1,
+            "persistence": {"aof_enabled": 1, "aof_pending_bio_fsync": 1, "aof_buffer_length": 97}}});
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(store::HISTORY), &text).unwrap();
+        std::fs::write(dir.path().join(store::TELEMETRY), format!("{sample}\n")).unwrap();
+        let req = AnalysisRequest {
+            expect: vec!["lost-within=7".parse().unwrap()],
+            ..AnalysisRequest::default()
+        };
+        let run = analyse_run(dir.path(), &req).unwrap();
+        let bare = analyse_input(text.as_bytes(), "test", &req, &ModelOptions::default()).unwrap();
+        let explanation = |a: &Analysis| {
+            a.results.checkers["lost-writes"].anomalies[0]
+                .explanation
+                .clone()
+        };
+        assert!(
+            explanation(&run)
+                .contains("n1 had a background fsync pending and 97 bytes of AOF buffer"),
+            "{}",
+            explanation(&run)
+        );
+        assert!(!explanation(&bare).contains("fsync"));
+        assert_eq!(run.telemetry.len(), 1);
+        assert_eq!(run.results.expectations, bare.results.expectations);
+        assert_eq!(run.results.expectations[0].held, Some(true));
+        assert_eq!(run.verdict, bare.verdict);
     }
 }

@@ -2,6 +2,7 @@
 //! they work during partitions): INFO, REPLICAOF, probes. Every call is bounded in time.
 
 use anyhow::{Context, Result};
+use redline_checkers::telemetry::Persistence;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -176,6 +177,50 @@ pub async fn replication(addr: SocketAddr, timeout: Duration) -> Result<Replicat
     ))
 }
 
+/// The fields of `INFO persistence` the telemetry keeps. A field the server does not report
+/// (the AOF fields of a node with AOF off, in Redis 7.0; anything an older server lacks) reads
+/// as zero or `ok`, which is what its absence means.
+pub fn parse_persistence(info: &BTreeMap<String, String>) -> Persistence {
+    let int = |k: &str| {
+        info.get(k)
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let flag = |k: &str| u8::from(int(k) != 0);
+    let status = |k: &str| {
+        info.get(k)
+            .map_or("ok".to_string(), |v| v.trim().to_string())
+    };
+    Persistence {
+        aof_enabled: flag("aof_enabled"),
+        aof_pending_bio_fsync: int("aof_pending_bio_fsync"),
+        aof_buffer_length: int("aof_buffer_length"),
+        aof_delayed_fsync: int("aof_delayed_fsync"),
+        aof_last_write_status: status("aof_last_write_status"),
+        aof_rewrite_in_progress: flag("aof_rewrite_in_progress"),
+        rdb_bgsave_in_progress: flag("rdb_bgsave_in_progress"),
+        rdb_last_bgsave_status: status("rdb_last_bgsave_status"),
+        rdb_changes_since_last_save: int("rdb_changes_since_last_save"),
+        loading: flag("loading"),
+    }
+}
+
+/// `INFO replication` and `INFO persistence` of one node, on one connection (one INFO with two
+/// sections needs Redis 7; two commands work on every server).
+pub async fn replication_and_persistence(
+    addr: SocketAddr,
+    timeout: Duration,
+) -> Result<(Replication, Persistence)> {
+    let mut pipe = redis::pipe();
+    pipe.cmd("INFO").arg("replication");
+    pipe.cmd("INFO").arg("persistence");
+    let (replication, persistence): (String, String) = pipeline(addr, &pipe, timeout).await?;
+    Ok((
+        Replication::parse(&parse_info(&replication)),
+        parse_persistence(&parse_info(&persistence)),
+    ))
+}
+
 /// `REPLICAOF host port`, or `REPLICAOF NO ONE` for `None`.
 pub async fn replicaof(addr: SocketAddr, master: Option<SocketAddr>) -> Result<()> {
     let mut cmd = redis::cmd("REPLICAOF");
@@ -240,6 +285,38 @@ mod tests {
         assert!(r.link_up());
         assert_eq!(r.replica_offset, Some(400));
         assert_eq!(r.master_port, Some(17000));
+    }
+
+    #[test]
+    fn parses_persistence_of_a_busy_aof_node_and_of_one_without_aof() {
+        // From Redis 7.0.15 with every fsync 1.5 s slow (scripts/everysec-evidence.sh).
+        let busy = parse_info(
+            "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\n\
+             rdb_changes_since_last_save:8231\r\nrdb_bgsave_in_progress:0\r\n\
+             rdb_last_bgsave_status:ok\r\naof_enabled:1\r\naof_rewrite_in_progress:0\r\n\
+             aof_last_write_status:ok\r\naof_current_size:431233\r\n\
+             aof_pending_rewrite:0\r\naof_buffer_length:48213\r\n\
+             aof_pending_bio_fsync:1\r\naof_delayed_fsync:2\r\n",
+        );
+        let p = parse_persistence(&busy);
+        assert_eq!(
+            p,
+            Persistence {
+                aof_enabled: 1,
+                aof_pending_bio_fsync: 1,
+                aof_buffer_length: 48213,
+                aof_delayed_fsync: 2,
+                rdb_changes_since_last_save: 8231,
+                ..Persistence::default()
+            }
+        );
+        let off = parse_info(
+            "rdb_changes_since_last_save:3\r\nrdb_last_bgsave_status:err\r\naof_enabled:0\r\n",
+        );
+        let p = parse_persistence(&off);
+        assert!(!p.aof_on());
+        assert_eq!(p.rdb_last_bgsave_status, "err");
+        assert_eq!(p.aof_last_write_status, "ok");
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub fn run(args: &ReportArgs) -> Result<i32> {
         expect: parse_rules(&record.config.expect)?,
         reads_from_master: Some(record.config.read_from == "master"),
     };
-    let mut analysis = analysis::analyse_file(&args.run_dir.join(store::HISTORY), &req)?;
+    let mut analysis = analysis::analyse_run(&args.run_dir, &req)?;
     completeness::apply(&mut analysis, &record.incomplete_parts());
     let info = record.run_info();
     save::write_outputs(&args.run_dir, Some(&info), &analysis)?;

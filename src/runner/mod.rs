@@ -251,7 +251,7 @@ fn analyse(plan: &Plan, run_dir: &RunDir) -> Result<Analysis> {
         expect: plan.expect.clone(),
         reads_from_master: Some(plan.read_from == ReadFrom::Master),
     };
-    analysis::analyse_file(&run_dir.file(store::HISTORY), &req)
+    analysis::analyse_run(&run_dir.path, &req)
 }
 
 fn cluster_spec(plan: &Plan, server_bin: &std::path::Path, run_dir: &RunDir) -> ClusterSpec {

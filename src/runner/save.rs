@@ -4,8 +4,6 @@
 use crate::analysis::Analysis;
 use crate::store;
 use anyhow::{Context, Result};
-use redline_checkers::history::jsonl;
-use redline_checkers::Op;
 use redline_reports::RunInfo;
 use std::path::Path;
 
@@ -15,8 +13,7 @@ pub fn write_outputs(run_dir: &Path, info: Option<&RunInfo>, analysis: &Analysis
     let path = run_dir.join(store::RESULTS);
     std::fs::write(&path, serde_json::to_vec_pretty(results)?)
         .with_context(|| format!("writing {}", path.display()))?;
-    let telemetry = read_telemetry(&run_dir.join(store::TELEMETRY));
-    let html = redline_reports::render_html(info, &analysis.history, &telemetry, results)?;
+    let html = redline_reports::render_html(info, &analysis.history, &analysis.telemetry, results)?;
     let path = run_dir.join(store::REPORT_HTML);
     std::fs::write(&path, html).with_context(|| format!("writing {}", path.display()))?;
     let name = info.map(|i| i.name.as_str()).unwrap_or("redline");
@@ -24,17 +21,4 @@ pub fn write_outputs(run_dir: &Path, info: Option<&RunInfo>, analysis: &Analysis
     let path = run_dir.join(store::JUNIT);
     std::fs::write(&path, xml).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
-}
-
-/// Telemetry samples, if the run has any (a missing or unreadable file just means none).
-pub fn read_telemetry(path: &Path) -> Vec<Op> {
-    match jsonl::read_file(path) {
-        Ok(read) => read.history.ops().to_vec(),
-        Err(e) => {
-            if path.exists() {
-                tracing::warn!("ignoring {}: {e}", path.display());
-            }
-            Vec::new()
-        }
-    }
 }

@@ -38,6 +38,8 @@ fn every_rule_form_parses_and_round_trips() {
         "no-lost-writes",
         "lost-writes<=3",
         "lost-writes>=1",
+        "lost-within=2000",
+        "lost-within=1500.5",
         "no-stale-reads",
         "stale-reads<=5%",
         "stale-reads>=0.5%",
@@ -62,6 +64,7 @@ fn parsing_tolerates_spaces_and_bare_milliseconds() {
     assert_eq!(parse(" lost-writes <= 3 "), Rule::LostWritesAtMost(3));
     assert_eq!(parse("staleness-p99<=250"), Rule::StalenessP99AtMost(250.0));
     assert_eq!(parse("stale-reads<=2.5%"), Rule::StaleReadsAtMost(2.5));
+    assert_eq!(parse("lost-within = 2000ms"), Rule::LostWithin(2000.0));
 }
 
 #[test]
@@ -77,6 +80,8 @@ fn bad_rules_are_refused_with_the_list_of_valid_rules() {
         ("stale-reads<=150%", "between 0% and 100%"),
         ("staleness-p99<=-3ms", "milliseconds"),
         ("staleness-p99<=NaN", "milliseconds"),
+        ("lost-within=-1", "milliseconds"),
+        ("lost-within<=1000", "unknown rule"),
         ("wait-durable=two", "whole number"),
         ("checker:elle", "unknown checker"),
     ] {

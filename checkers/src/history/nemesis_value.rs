@@ -77,6 +77,32 @@ impl<'a> NemesisValue<'a> {
         self.0.get("old_master").and_then(Value::as_str)
     }
 
+    /// Whether the fault acted on `node`, as far as the record says: a node it names (kill,
+    /// pause, power loss, the new master of a promotion), the master a promotion or failover
+    /// replaced, an end of a link a partition cut (else a node on either of its sides). `None`
+    /// when the record names no node at all (a foreign history's bare `partition`): then no
+    /// node can be ruled out.
+    pub fn involves(self, node: &str) -> Option<bool> {
+        let mut named: Vec<&str> = self.nodes();
+        named.extend(self.old_master());
+        let strings = |v: Option<&'a Value>| -> Vec<&'a str> {
+            v.and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_array)
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect()
+        };
+        let cut = strings(self.0.get("cut"));
+        if cut.is_empty() {
+            named.extend(strings(self.0.get("sides")));
+        } else {
+            named.extend(cut);
+        }
+        (!named.is_empty()).then(|| named.contains(&node))
+    }
+
     /// The target in a few words, for labels: `n1,n2`, `isolate-master`, `n2 (was n1)`; compact
     /// JSON (at most `limit` characters) for anything else; empty for null.
     pub fn target_words(self, limit: usize) -> String {
@@ -125,6 +151,34 @@ mod tests {
         assert_eq!(NemesisValue(&v).new_master(), Some("n2"));
         assert_eq!(NemesisValue(&v).target_words(30), "n2 (was n1)");
         assert_eq!(NemesisValue(&v).nodes(), vec!["n2"]);
+    }
+
+    #[test]
+    fn says_which_nodes_a_fault_acted_on() {
+        let v = nodes_value(&["n1"]);
+        assert_eq!(NemesisValue(&v).involves("n1"), Some(true));
+        assert_eq!(NemesisValue(&v).involves("n2"), Some(false));
+        let sides = (
+            vec!["n1".to_string()],
+            vec!["n2".to_string(), "n3".to_string()],
+        );
+        let cut = [("n1".to_string(), "n2".to_string())];
+        let v = partition_value("isolate-master", (&sides.0, &sides.1), &cut);
+        assert_eq!(NemesisValue(&v).involves("n2"), Some(true));
+        assert_eq!(
+            NemesisValue(&v).involves("n3"),
+            Some(false),
+            "n3's links stayed up"
+        );
+        let v = partition_value("halves", (&sides.0, &sides.1), &[]);
+        assert_eq!(NemesisValue(&v).involves("n3"), Some(true));
+        let v = promotion_intent_value("n2", "n1");
+        assert_eq!(NemesisValue(&v).involves("n1"), Some(true));
+        assert_eq!(NemesisValue(&v).involves("n3"), Some(false));
+        let v = master_change_value(None, "n1");
+        assert_eq!(NemesisValue(&v).involves("n1"), Some(true));
+        assert_eq!(NemesisValue(&Value::Null).involves("n1"), None);
+        assert_eq!(NemesisValue(&json!({"grudge": "x"})).involves("n1"), None);
     }
 
     #[test]

@@ -3,9 +3,103 @@
 //!
 //! Shared by lost-writes, wait and split-brain, whose explanations all say what the nemesis did
 //! between an acknowledgement and the read that proved it lost.
+//!
+//! [`FaultLog::that_lost`] is the one definition of *the fault that lost a write*, which the
+//! lost-writes explanations, the `lost-within=MS` rule (through the checker's statistics) and
+//! `scripts/lost-write-ages.py` (through the anomalies' details) all use.
 
 use crate::history::{Function, History, NemesisValue, Op, OpType, Process};
 use serde_json::Value;
+
+/// The faults that can lose an acknowledged write: a process death (kill, power loss), a
+/// node that stops (pause, which lets a failover pass it by), cut links, and any change of
+/// master. Delays only slow links; slot migration is the cluster topology's own account.
+fn can_lose_writes(f: &Function) -> bool {
+    matches!(
+        f,
+        Function::Kill
+            | Function::PowerLoss
+            | Function::Pause
+            | Function::Partition
+            | Function::Promote
+            | Function::Failover
+    )
+}
+
+/// One fault that can lose writes: its invocation (cited, and the moment it began), the value
+/// naming its targets, and until when a partition stayed in force.
+#[derive(Debug, Clone)]
+struct Chargeable<'h> {
+    op: &'h Op,
+    value: &'h Value,
+    /// For a partition: the completion of the heal that lifted it (`u64::MAX` if none did).
+    lifted: u64,
+}
+
+/// The faults of a history that can be charged with losing a write, built once per check.
+#[derive(Debug, Clone)]
+pub struct FaultLog<'h> {
+    faults: Vec<Chargeable<'h>>,
+}
+
+impl<'h> FaultLog<'h> {
+    /// Every fault of [`can_lose_writes`] that did not fail (a `fail` completion did nothing),
+    /// in history order.
+    pub fn new(history: &'h History) -> FaultLog<'h> {
+        let ops = history.ops();
+        let mut faults: Vec<Chargeable<'h>> = Vec::new();
+        for (pos, op) in ops.iter().enumerate() {
+            if op.process != Process::Nemesis || !op.is_invoke() {
+                continue;
+            }
+            let done = history.partner(pos).map(|p| &ops[p]);
+            if can_lose_writes(&op.f) && done.is_none_or(|d| d.op_type != OpType::Fail) {
+                let value = match (&op.value, done) {
+                    (Value::Null, Some(d)) => &d.value,
+                    (v, _) => v,
+                };
+                faults.push(Chargeable {
+                    op,
+                    value,
+                    lifted: u64::MAX,
+                });
+            } else if op.f.heals().contains(&Function::Partition) || op.f == Function::HealAll {
+                let at = done.map_or(op.time, |d| d.time);
+                for f in faults.iter_mut().filter(|f| f.op.f == Function::Partition) {
+                    f.lifted = f.lifted.min(at);
+                }
+            }
+        }
+        FaultLog { faults }
+    }
+
+    /// The fault that lost a write acknowledged by `node` (`None`: unrecorded) and invoked at
+    /// `invoked` (ns), looked for up to `until` (the final read): the first fault acting on
+    /// the node ([`NemesisValue::involves`]; one naming no node acts on every node) that began
+    /// at or after the write's invocation, or a partition of the node still in force then.
+    ///
+    /// Why the invocation and not the acknowledgement: a server can reply and die a moment
+    /// later, so a write's acknowledgement may arrive after the kill that lost it (the reply
+    /// was in flight); and a fault over before the write was sent cannot have lost it. Why a
+    /// partition in force counts: a master cut off from its replicas keeps acknowledging its
+    /// clients' writes, and those are exactly the writes the partition's failover and heal
+    /// lose (acknowledged *after* the fault began: a negative age). A killed, powered-off or
+    /// paused node acknowledges nothing while the fault lasts, so for them only later faults
+    /// count. The fault is cited by its invocation, the earliest moment it could act.
+    pub fn that_lost(&self, node: Option<&str>, invoked: u64, until: u64) -> Option<&'h Op> {
+        self.faults
+            .iter()
+            .filter(|f| f.op.time <= until)
+            .filter(|f| {
+                f.op.time >= invoked || (f.op.f == Function::Partition && f.lifted >= invoked)
+            })
+            .find(|f| match node {
+                Some(n) => NemesisValue(f.value).involves(n) != Some(false),
+                None => true,
+            })
+            .map(|f| f.op)
+    }
+}
 
 /// Nemesis records and master-change observer records (`topology`, `sentinel`) with time in
 /// `[from, to]` (ns), in history order. A nemesis fault is cited by its completion (which says
@@ -86,5 +180,65 @@ mod tests {
         );
         assert_eq!(narrative(&h, 0, 100, 10), "none");
         assert!(narrative(&h, 0, 10_000_000, 1).ends_with("and 2 more"));
+    }
+
+    #[test]
+    fn charges_the_first_fault_of_the_node_after_the_invocation() {
+        let h = read_str(
+            r#"{"index":0,"time":1000000,"process":"nemesis","type":"invoke","f":"kill","value":["n2"]}
+{"index":1,"time":1500000,"process":"nemesis","type":"info","f":"kill","value":["n2"]}
+{"index":2,"time":2000000,"process":"nemesis","type":"invoke","f":"kill","value":["n1"]}
+{"index":3,"time":2500000,"process":"nemesis","type":"info","f":"kill","value":["n1"]}
+{"index":4,"time":3000000,"process":"nemesis","type":"invoke","f":"delay","value":{"links":[["n1","n2"]]}}
+{"index":5,"time":4000000,"process":"nemesis","type":"invoke","f":"power-loss","value":["n1"]}
+{"index":6,"time":4100000,"process":"nemesis","type":"fail","f":"power-loss","value":["n1"]}
+{"index":7,"time":5000000,"process":"nemesis","type":"invoke","f":"promote","value":{"candidate":"n2","old_master":"n1"}}"#,
+        )
+        .unwrap()
+        .history;
+        let log = FaultLog::new(&h);
+        let at = |node, ms: u64| {
+            log.that_lost(node, ms * 1_000_000, u64::MAX)
+                .map(|o| o.index)
+        };
+        assert_eq!(at(Some("n1"), 0), Some(2), "n2's kill is not n1's");
+        assert_eq!(at(None, 0), Some(0), "an unrecorded node: any fault");
+        assert_eq!(
+            at(Some("n1"), 2),
+            Some(2),
+            "a fault at the invocation's instant counts"
+        );
+        assert_eq!(
+            at(Some("n1"), 3),
+            Some(7),
+            "delays and failed faults lose nothing"
+        );
+        assert_eq!(at(Some("n1"), 6), None);
+        assert_eq!(
+            log.that_lost(Some("n1"), 3_000_000, 4_000_000),
+            None,
+            "after the final read"
+        );
+    }
+
+    #[test]
+    fn a_partition_in_force_is_charged_until_its_heal_completes() {
+        let h = read_str(
+            r#"{"index":0,"time":1000000,"process":"nemesis","type":"invoke","f":"partition","value":{"grudge":"isolate-master","cut":[["n1","n2"]]}}
+{"index":1,"time":1100000,"process":"nemesis","type":"info","f":"partition","value":{"grudge":"isolate-master","cut":[["n1","n2"]]}}
+{"index":2,"time":5000000,"process":"nemesis","type":"invoke","f":"heal","value":null}
+{"index":3,"time":5200000,"process":"nemesis","type":"info","f":"heal","value":"healed"}
+{"index":4,"time":9000000,"process":"nemesis","type":"invoke","f":"kill","value":["n1"]}"#,
+        )
+        .unwrap()
+        .history;
+        let log = FaultLog::new(&h);
+        let at = |ms: f64| {
+            log.that_lost(Some("n1"), (ms * 1e6) as u64, u64::MAX)
+                .map(|o| o.index)
+        };
+        assert_eq!(at(3.0), Some(0), "invoked during the partition");
+        assert_eq!(at(5.2), Some(0), "up to the heal's completion");
+        assert_eq!(at(5.3), Some(4), "after the heal: the next fault");
     }
 }

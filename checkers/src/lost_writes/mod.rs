@@ -4,7 +4,10 @@
 //! - [`analysis`]: the per-element timeline (known time, last seen, last missed, fate,
 //!   visibility latency), shared with the wait checker.
 //! - [`element`]: a set's element, an integer or any other value.
-//! - [`faults`]: the nemesis narrative quoted in explanations (shared with wait, split-brain).
+//! - [`faults`]: the nemesis narrative quoted in explanations (shared with wait, split-brain),
+//!   and the one definition of the fault that lost a write.
+//! - [`window`]: each lost write's age at the fault that lost it (`--expect lost-within=MS`).
+//! - [`evidence`]: the node's `INFO persistence` at that fault, from the run's telemetry.
 //!
 //! Verdicts (DESIGN.md section 4): an `ok` add absent from the master's final read, which began
 //! after the add was known, is `lost`; so is an `info` add that some read saw and the final read
@@ -16,16 +19,21 @@
 
 pub mod analysis;
 pub mod element;
+pub mod evidence;
 pub mod faults;
+pub mod window;
 
-use crate::history::History;
+use crate::history::{History, NemesisValue};
 use crate::names::{kind, stat};
 use crate::quantiles::{quantile, sorted};
 use crate::registry::CheckOptions;
 use crate::result::{Anomaly, CheckResult, Validity};
+use crate::telemetry::Telemetry;
 use analysis::{AddStatus, Element, Fate, KeyAnalysis, SetAnalysis, SetRead};
 use element::SetElement;
+use faults::FaultLog;
 use serde_json::{json, Map, Value};
+use window::Charge;
 
 pub use analysis::analyse;
 
@@ -36,21 +44,33 @@ const ELEMENTS_QUOTED: usize = 5;
 
 /// Checks a set (or wait) history for lost, unexpected, failed-but-visible and divergent
 /// elements. Skipped when the history has no adds and no set reads.
-pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
+pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
     let analysis = analyse(history);
     if analysis.keys.is_empty() && analysis.unjudged == 0 {
         return CheckResult::skipped("no add operations and no set reads in the history");
     }
+    let context = Context {
+        history,
+        faults: FaultLog::new(history),
+        telemetry: &opts.telemetry,
+        master: analysis
+            .final_reads
+            .master
+            .as_ref()
+            .map_or("?".to_string(), |m| m.describe()),
+    };
+    let lost = charged_losses(&context, &analysis);
     let mut anomalies = Vec::new();
     for key in &analysis.keys {
-        anomalies.extend(lost_anomalies(history, &analysis, key));
+        anomalies.extend(lost_anomalies(&context, key, &lost));
         anomalies.extend(failed_but_visible(key));
         if !analysis.keys_with_unjudged_adds.contains(&key.key) {
             anomalies.extend(unexpected(key));
         }
         anomalies.extend(divergent(&analysis, key));
     }
-    let stats = stats(&analysis, &anomalies);
+    let mut stats = stats(&analysis, &anomalies);
+    window::stats(&lost, &mut stats);
     let mut result = CheckResult::from_anomalies(anomalies, stats);
     result.notes = analysis.notes.clone();
     let undecided = undecided_keys(&analysis);
@@ -105,32 +125,60 @@ fn ms(ns: u64) -> f64 {
     ns as f64 / 1e6
 }
 
+/// What every lost write's explanation draws on.
+struct Context<'h, 'o> {
+    history: &'h History,
+    faults: FaultLog<'h>,
+    telemetry: &'o Telemetry,
+    /// The post-failover master, described.
+    master: String,
+}
+
+/// A lost element of a key, with the fault charged with its loss.
+type LostWrite<'a, 'h> = (&'a KeyAnalysis<'h>, &'a Element<'h>, Option<Charge<'h>>);
+
+/// Every lost element, with its charge (looked for up to its key's final read).
+fn charged_losses<'a, 'h>(c: &Context<'h, '_>, a: &'a SetAnalysis<'h>) -> Vec<LostWrite<'a, 'h>> {
+    a.keys
+        .iter()
+        .filter_map(|k| Some((k, k.reads[k.final_read?].invoke_time())))
+        .flat_map(|(k, until)| {
+            k.elements
+                .iter()
+                .filter(|e| e.fate == Some(Fate::Lost))
+                .map(move |e| (k, e, window::charge(&c.faults, e, until)))
+        })
+        .collect()
+}
+
 /// One `lost` anomaly per lost element of `key`.
-fn lost_anomalies(history: &History, a: &SetAnalysis<'_>, key: &KeyAnalysis<'_>) -> Vec<Anomaly> {
+fn lost_anomalies(
+    c: &Context<'_, '_>,
+    key: &KeyAnalysis<'_>,
+    lost: &[LostWrite<'_, '_>],
+) -> Vec<Anomaly> {
     let Some(f) = key.final_read else {
         return Vec::new();
     };
     let final_read = &key.reads[f];
-    let master = a
-        .final_reads
-        .master
-        .as_ref()
-        .map_or("?".to_string(), |m| m.describe());
-    key.elements
-        .iter()
-        .filter(|e| e.fate == Some(Fate::Lost))
-        .map(|e| explain_lost(history, key, e, final_read, &master))
+    lost.iter()
+        .filter(|(k, _, _)| std::ptr::eq(*k, key))
+        .map(|(_, e, charge)| explain_lost(c, key, e, final_read, charge.as_ref()))
         .collect()
 }
 
 fn explain_lost(
-    history: &History,
+    c: &Context<'_, '_>,
     key: &KeyAnalysis<'_>,
     e: &Element<'_>,
     final_read: &SetRead<'_>,
-    master: &str,
+    charge: Option<&Charge<'_>>,
 ) -> Anomaly {
     let mut ops = e.add.indices();
+    let acknowledged = match e.status {
+        AddStatus::Ok => "acknowledged",
+        _ => "seen",
+    };
     let how = match e.status {
         AddStatus::Ok => format!(
             "acknowledged ok by {} at {:.1} ms",
@@ -159,25 +207,38 @@ fn explain_lost(
     };
     ops.extend(final_read.op.indices());
     let from = e.known.map_or(e.add.invoke.time, |k| k.0);
-    let faults = faults::narrative(history, from, final_read.invoke_time(), FAULTS_QUOTED);
-    let explanation = format!(
+    let faults = faults::narrative(c.history, from, final_read.invoke_time(), FAULTS_QUOTED);
+    let mut explanation = format!(
         "Element {} of key {} was added by process {} (ops {:?}) and {how}; {seen}. It is absent \
-         from the final read of the post-failover master {master} (ops {:?}, invoked at {:.1} ms, \
-         {} elements). Faults between then and the final read: {faults}.",
+         from the final read of the post-failover master {} (ops {:?}, invoked at {:.1} ms, \
+         {} elements). Faults between then and the final read: {faults}. {}",
         e.element,
         key_name(key),
         e.add.invoke.process,
         e.add.indices(),
+        c.master,
         final_read.op.indices(),
         ms(final_read.invoke_time()),
         final_read.elements.len(),
+        window::words(charge, acknowledged),
     );
+    let node = crate::final_reads::node_of(&e.add);
+    if let Some(charge) = charge {
+        ops.push(charge.fault.index);
+        let at = node.or_else(|| NemesisValue(&charge.fault.value).nodes().first().copied());
+        if let Some(words) = at.and_then(|n| evidence::at_fault(c.telemetry, n, charge.fault)) {
+            explanation.push_str(&format!(" {words}."));
+        }
+    }
     let mut anomaly = Anomaly::new(kind::LOST, ops, explanation).with_details(json!({
         "element": e.element,
         "status": status_word(e.status),
-        "acknowledged_by": crate::final_reads::node_of(&e.add),
+        "acknowledged_by": node,
         "known_ms": e.known.map(|k| ms(k.0)),
         "last_seen_op": e.last_seen.map(|s| key.reads[s].invoke_index()),
+        "fault_op": charge.map(|c| c.fault.index),
+        "fault_ms": charge.map(|c| c.fault.time_ms()),
+        "age_ms": charge.map(|c| (c.age_ms * 10.0).round() / 10.0),
     }));
     if let Some(k) = &key.key {
         anomaly = anomaly.with_key(k.clone());

@@ -68,8 +68,9 @@ fn acknowledged_add_missing_from_final_master_read_is_lost() {
     assert_eq!(r.valid, Validity::Invalid);
     assert_eq!(kinds(&r), vec!["lost"]);
     let a = &r.anomalies[0];
-    // add 2 (ops 2,3), the last read that saw it (4,5), the final master read (9,10).
-    assert_eq!(a.ops, vec![2, 3, 4, 5, 9, 10]);
+    // add 2 (ops 2,3), the last read that saw it (4,5), the final master read (9,10), the
+    // kill that lost it (6).
+    assert_eq!(a.ops, vec![2, 3, 4, 5, 9, 10, 6]);
     assert!(a.explanation.contains("Element 2"), "{}", a.explanation);
     assert!(a.explanation.contains("acknowledged ok by n1 at 3.0 ms"));
     assert!(a.explanation.contains("kill n1 at 11.0 ms (op 7)"));
@@ -313,4 +314,70 @@ fn an_add_without_element_is_unknown_and_never_makes_others_unexpected() {
         "{:?}",
         r.notes
     );
+}
+
+/// Element 2, acknowledged by n1 at 3 ms, lost to the kill of n1 at 10 ms.
+fn lost_to_a_kill() -> History {
+    let b = add(Builder::with_key("s"), 0.0, 1.0, 0, 1, "ok");
+    let b = add(b, 2.0, 3.0, 1, 2, "ok");
+    let b = b.nemesis(10.0, "invoke", "kill", json!(["n1"])).nemesis(
+        11.0,
+        "info",
+        "kill",
+        json!(["n1"]),
+    );
+    finals(b, "n2", json!([1]), json!([1])).build()
+}
+
+#[test]
+fn a_lost_write_names_the_fault_that_lost_it_and_its_age() {
+    let r = check(&lost_to_a_kill(), &CheckOptions::default());
+    let a = &r.anomalies[0];
+    assert!(
+        a.explanation.contains(
+            "The fault that lost it (the first of its node's since the add was sent): kill n1 \
+             at 10.0 ms (op 4), 7.0 ms after it was acknowledged."
+        ),
+        "{}",
+        a.explanation
+    );
+    assert_eq!(a.details["fault_op"], json!(4));
+    assert_eq!(a.details["age_ms"], json!(7.0));
+    assert_eq!(r.stat("lost_age_ms_max"), Some(7.0));
+    assert_eq!(r.stat("lost_without_fault"), Some(0.0));
+    assert_eq!(
+        r.stats["lost_oldest"]["fault"],
+        json!("kill n1 at 10.0 ms (op 4)")
+    );
+}
+
+#[test]
+fn the_nodes_persistence_at_the_kill_joins_the_explanation_and_changes_no_verdict() {
+    use crate::telemetry::{sample_record, Telemetry};
+    let history = lost_to_a_kill();
+    let sample = sample_record(
+        9_500_000,
+        "n1",
+        json!({"role": "master", "persistence": {"aof_enabled": 1,
+            "aof_pending_bio_fsync": 1, "aof_buffer_length": 2310}}),
+    );
+    let opts = CheckOptions {
+        telemetry: Telemetry::from_records(&[sample]),
+        ..CheckOptions::default()
+    };
+    let with = check(&history, &opts);
+    let without = check(&history, &CheckOptions::default());
+    assert!(
+        with.anomalies[0].explanation.ends_with(
+            " n1 had a background fsync pending and 2 KB of AOF buffer unwritten at the kill \
+             (aof_pending_bio_fsync 1, aof_buffer_length 2310 at 9.5 ms, its last INFO \
+             persistence sample before it)."
+        ),
+        "{}",
+        with.anomalies[0].explanation
+    );
+    assert!(!without.anomalies[0].explanation.contains("fsync"));
+    assert_eq!(with.valid, without.valid);
+    assert_eq!(with.stats, without.stats);
+    assert_eq!(with.anomalies[0].ops, without.anomalies[0].ops);
 }

@@ -19,6 +19,8 @@ pub struct FaultBand {
     pub kind: Function,
     /// `"kill n1"`, `"partition isolate-master"`, `"promote n2"`.
     pub label: String,
+    /// The nodes the fault's record names (empty when it names none).
+    pub nodes: Vec<String>,
     /// Nanoseconds since the run started.
     pub start: u64,
     /// Equal to `start` for an instant.
@@ -51,15 +53,16 @@ pub fn fault_bands(history: &History) -> Vec<FaultBand> {
         let done_at = completion.map_or(op.time, |c| c.time);
         let nodes = NemesisValue(value).nodes();
         if op.f.heal().is_some() {
-            open.push((bands.len(), nodes));
             bands.push(FaultBand {
                 kind: op.f.clone(),
                 label: label_of(&op.f, value),
+                nodes: nodes.iter().map(|n| n.to_string()).collect(),
                 start: op.time,
                 end: done_at,
                 instant: false,
                 healed: false,
             });
+            open.push((bands.len() - 1, nodes));
         } else if !op.f.heals().is_empty() {
             open.retain(|(band, band_nodes)| {
                 let b = &mut bands[*band];
@@ -77,6 +80,7 @@ pub fn fault_bands(history: &History) -> Vec<FaultBand> {
             bands.push(FaultBand {
                 kind: op.f.clone(),
                 label: label_of(&op.f, value),
+                nodes: nodes.iter().map(|n| n.to_string()).collect(),
                 start: op.time,
                 end: op.time,
                 instant: true,

@@ -7,6 +7,8 @@
 //! - [`charts`]: latency and throughput over time (plotters SVG) and the shared chart plumbing.
 //! - [`quantile_charts`]: staleness per node and visibility latency quantiles.
 //! - [`replication`]: replication offset lag per replica from the telemetry.
+//! - [`persistence`]: each node's AOF buffer and background fsyncs from the telemetry, beside
+//!   the faults, and what a killed node's persistence held.
 //! - [`faults`]: fault intervals from the nemesis records, shaded on every time chart.
 //! - [`timeline`]: per-process lanes bucketed in time, and detailed windows around every
 //!   witness op, which the anomaly tables link to.
@@ -19,6 +21,7 @@ pub mod anomalies;
 pub mod charts;
 pub mod faults;
 pub mod page;
+pub mod persistence;
 pub mod quantile_charts;
 pub mod replication;
 pub mod timeline;
@@ -26,6 +29,7 @@ pub mod timeline;
 use crate::error::ReportError;
 use crate::run_info::RunInfo;
 use charts::Figure;
+use redline_checkers::telemetry::Telemetry;
 use redline_checkers::{History, Op, Results};
 use serde_json::Value;
 use std::fmt::Write;
@@ -35,8 +39,8 @@ pub const ANOMALIES_SHOWN_PER_CHECKER: usize = 100;
 
 /// Renders the whole report page.
 ///
-/// `telemetry` holds the observer's records from `telemetry.jsonl` (INFO replication samples);
-/// pass `&[]` when there are none. Observer `replication` records inside the history are used
+/// `telemetry` holds the observer's records from `telemetry.jsonl` (INFO replication and
+/// persistence samples); pass `&[]` when there are none. Observer `replication` records inside the history are used
 /// as well.
 pub fn render_html(
     info: Option<&RunInfo>,
@@ -53,6 +57,8 @@ pub fn render_html(
     figures.push(replication::replication_lag_chart(
         history, telemetry, &bands, max_s,
     )?);
+    let samples = Telemetry::from_records(telemetry);
+    figures.push(persistence::persistence_chart(&samples, &bands, max_s)?);
     figures.push(quantile_charts::visibility_chart(results)?);
 
     let mut out = String::with_capacity(1 << 20);
@@ -60,7 +66,7 @@ pub fn render_html(
     page::header(&mut out, info, results)?;
     // What went wrong at a glance first (charts with fault bands), then the anomalies in full.
     write_figures(&mut out, &figures)?;
-    page::fault_list(&mut out, &bands)?;
+    page::fault_list(&mut out, &bands, &samples)?;
     anomalies::section(&mut out, history, results, &windows)?;
     page::summary(&mut out, history, results)?;
     let concurrency = info.map(|i| i.concurrency).filter(|&c| c > 0);

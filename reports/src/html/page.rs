@@ -12,6 +12,7 @@ use crate::table::format_stat;
 use crate::verdict::{
     checker_verdict, expectation_label, validity_class, validity_label, verdict_class,
 };
+use redline_checkers::telemetry::Telemetry;
 use redline_checkers::{History, Results};
 use std::fmt::{self, Write};
 
@@ -237,7 +238,7 @@ pub fn summary(out: &mut String, history: &History, results: &Results) -> fmt::R
 }
 
 /// Every fault interval and instant, in start order.
-pub fn fault_list(out: &mut String, bands: &[FaultBand]) -> fmt::Result {
+pub fn fault_list(out: &mut String, bands: &[FaultBand], telemetry: &Telemetry) -> fmt::Result {
     writeln!(out, "<h2 id=\"faults\">faults</h2>")?;
     if bands.is_empty() {
         return writeln!(
@@ -245,9 +246,16 @@ pub fn fault_list(out: &mut String, bands: &[FaultBand]) -> fmt::Result {
             "<p class=\"note\">No nemesis operations in the history.</p>"
         );
     }
+    // The persistence column only when the telemetry has samples to fill it.
+    let persistence = !telemetry.is_empty();
+    let column = if persistence {
+        "<th>persistence just before (INFO persistence)</th>"
+    } else {
+        ""
+    };
     writeln!(
         out,
-        "<table><tr><th>fault</th><th>from (ms)</th><th>to (ms)</th><th>healed</th></tr>"
+        "<table><tr><th>fault</th><th>from (ms)</th><th>to (ms)</th><th>healed</th>{column}</tr>"
     )?;
     for b in bands {
         let to = if b.instant {
@@ -255,9 +263,17 @@ pub fn fault_list(out: &mut String, bands: &[FaultBand]) -> fmt::Result {
         } else {
             format!("{:.1}", b.end as f64 / 1e6)
         };
+        let cell = if persistence {
+            format!(
+                "<td>{}</td>",
+                escape(&super::persistence::at_fault(telemetry, b))
+            )
+        } else {
+            String::new()
+        };
         writeln!(
             out,
-            "<tr><td>{}</td><td class=\"num\">{:.1}</td><td class=\"num\">{to}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td class=\"num\">{:.1}</td><td class=\"num\">{to}</td><td>{}</td>{cell}</tr>",
             escape(&b.label),
             b.start as f64 / 1e6,
             if b.healed { "yes" } else { "no" }

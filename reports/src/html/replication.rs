@@ -103,8 +103,8 @@ fn lag_series(samples: &[Sample]) -> BTreeMap<String, Vec<(f64, f64)>> {
     lags
 }
 
-/// Keeps the largest lag per time bucket, so spikes survive thinning.
-fn thin_by_max(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+/// Keeps the largest value per time bucket (of [`MAX_POINTS`]), so spikes survive thinning.
+pub(crate) fn thin_by_max(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
     let (first, last) = (points[0].0, points[points.len() - 1].0);
     let width = ((last - first) / MAX_POINTS as f64).max(1e-9);
     let mut buckets: BTreeMap<usize, (f64, f64)> = BTreeMap::new();

@@ -42,7 +42,8 @@ pub fn history() -> History {
         .history
 }
 
-/// Observer samples: n2 master, n1 and n3 replicas a little behind.
+/// Observer samples: n2 master, n1 and n3 replicas a little behind; n2 and n1 with AOF on, n2
+/// busy (a background fsync pending, its buffer unwritten).
 pub fn telemetry() -> Vec<Op> {
     let mut ops = Vec::new();
     for (i, (ms, node, value)) in [
@@ -55,7 +56,8 @@ pub fn telemetry() -> Vec<Op> {
         (
             500,
             "n2",
-            json!({"role": "master", "master_repl_offset": 5000}),
+            json!({"role": "master", "master_repl_offset": 5000, "persistence":
+                   {"aof_enabled": 1, "aof_pending_bio_fsync": 1, "aof_buffer_length": 4812}}),
         ),
         (
             501,
@@ -65,7 +67,8 @@ pub fn telemetry() -> Vec<Op> {
         (
             502,
             "n1",
-            json!({"role": "slave", "slave_repl_offset": 4900}),
+            json!({"role": "slave", "slave_repl_offset": 4900,
+                   "persistence": {"aof_enabled": 1}}),
         ),
     ]
     .into_iter()
