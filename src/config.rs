@@ -7,12 +7,16 @@
 //! - [`limits`]: the accepted range of every numeric option.
 //! - [`reproduce`]: the command line that reproduces a run, derived from its configuration,
 //!   and the redaction of secrets (`--redis-option requirepass=...`) in what a run records.
+//! - [`topology`]: `--topology`, `--shards`, `--cluster-node-timeout`: standalone or a Redis
+//!   Cluster, and what each refuses.
 
 pub mod limits;
 pub mod reproduce;
+pub mod topology;
 
 use crate::cluster::netns::NetnsOptions;
 use crate::cluster::redis_conf;
+use crate::cluster::sharded::Sharding;
 use crate::cluster::ssh::{HostLayout, SshLogin, SshOptions};
 use crate::cluster::BackendKind;
 use crate::nemesis::spec::NemesisSpec;
@@ -53,6 +57,18 @@ pub struct TestConfig {
     /// Sentinels (0: no Sentinel; the harness itself promotes and repoints).
     #[arg(long, default_value_t = 0)]
     pub sentinels: usize,
+    /// standalone: a master with --replicas replicas (and --sentinels Sentinels). cluster: a
+    /// Redis Cluster (Valkey cluster mode) of --shards primaries with --replicas replicas each,
+    /// formed by redline; failover by the cluster bus. See docs/cluster.md.
+    #[arg(long, default_value = "standalone")]
+    pub topology: String,
+    /// With --topology cluster: the number of shards (primaries, each with its slot range).
+    #[arg(long, default_value_t = 3)]
+    pub shards: usize,
+    /// With --topology cluster: cluster-node-timeout in milliseconds, how long a node may be
+    /// unreachable before it is flagged failing and a replica takes over its slots.
+    #[arg(long, default_value_t = 2000)]
+    pub cluster_node_timeout: u64,
     /// Seconds of workload (the final phase comes after).
     #[arg(long, default_value_t = 10.0)]
     pub time_limit: f64,
@@ -186,6 +202,8 @@ pub struct Plan {
     pub fault_duration: f64,
     /// The backend that runs the cluster (`--net`, `--nodes`), with its options.
     pub backend: BackendKind,
+    /// `--topology cluster`: the shards; `None` for the standalone topology.
+    pub sharding: Option<Sharding>,
 }
 
 impl TestConfig {
@@ -195,7 +213,7 @@ impl TestConfig {
         let ssh = self.ssh_options()?;
         let mut config = self.clone();
         if let Some(ssh) = &ssh {
-            config.replicas = ssh.layout.nodes.len() - 1;
+            config.replicas = topology::replicas_of_hosts(self, ssh.layout.nodes.len())?;
             config.sentinels = ssh.layout.sentinels.len();
         }
         config.validate_counts(ssh)
@@ -331,9 +349,22 @@ impl TestConfig {
                 self.workload, self.replicas
             );
         }
-        nemesis
-            .check_layout(self.replicas, self.sentinels)
-            .map_err(anyhow::Error::msg)?;
+        let sharding = topology::sharding(self)?;
+        let nemesis = match sharding {
+            None => {
+                nemesis
+                    .check_layout(self.replicas, self.sentinels)
+                    .map_err(anyhow::Error::msg)?;
+                nemesis
+            }
+            Some(_) => {
+                let nemesis = nemesis.for_cluster();
+                nemesis
+                    .check_cluster_layout(self.replicas)
+                    .map_err(anyhow::Error::msg)?;
+                nemesis
+            }
+        };
         let backend = self.backend(&nemesis, ssh)?;
         let fault_duration = self.fault_duration.unwrap_or(self.nemesis_interval * 0.6);
         let name = self
@@ -354,6 +385,7 @@ impl TestConfig {
             seed,
             fault_duration,
             backend,
+            sharding,
         })
     }
 }
