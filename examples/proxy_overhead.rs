@@ -45,6 +45,7 @@ async fn main() -> anyhow::Result<()> {
         sentinel_down_after_ms: 1000,
         sentinel_failover_timeout_ms: 3000,
         sharding: None,
+        lazy_disk: None,
     })
     .await?;
     let real = cluster.admin_addr("n1").expect("n1").port();

@@ -13,7 +13,7 @@
 //! service under faults.
 
 use crate::final_reads::{declarations, node_of};
-use crate::history::{Function, History, Op, OpType, Operation, Process};
+use crate::history::{Function, History, Op, OpType, Operation, Process, RealtimeOrder};
 use crate::names::stat;
 use crate::quantiles::{quantile, sorted};
 use crate::registry::CheckOptions;
@@ -56,6 +56,17 @@ pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
         "by_node".into(),
         counts_by(&ops, |o| node_of(o).unwrap_or("unknown").to_string()),
     );
+    if history.realtime() == RealtimeOrder::HistoryOrder {
+        // Without a clock the times are record positions: latencies, throughput and windows
+        // would be numbers about the file, not the system. Only the counts mean something.
+        let mut result = CheckResult::from_anomalies(Vec::new(), stats);
+        result.notes.push(
+            "the history has no clock (record order is real-time order), so latency, \
+             throughput and unavailability were not computed"
+                .into(),
+        );
+        return result;
+    }
     stats.insert("latency_ms".into(), latencies(&ops));
     throughput(&ops, &mut stats);
     let overall = windows(ops.iter(), end);
@@ -346,6 +357,27 @@ mod tests {
         assert_eq!(r.stats["latency_ms"]["add"]["max"], json!(2.0));
         assert_eq!(r.stats["latency_ms"]["read"]["p50"], json!(4.0));
         assert_eq!(r.stats["throughput_series"], json!([1, 1]));
+    }
+
+    #[test]
+    fn a_clockless_history_gets_counts_but_no_times() {
+        let text = r#"{"process":0,"type":"invoke","f":"write","value":1}
+{"process":0,"type":"ok","f":"write","value":1}
+{"process":1,"type":"invoke","f":"read","value":null}
+{"process":1,"type":"ok","f":"read","value":1}
+"#;
+        let h = crate::history::jsonl::read_str(text).unwrap().history;
+        assert_eq!(h.realtime(), RealtimeOrder::HistoryOrder);
+        let r = check(&h, &CheckOptions::default());
+        assert_eq!(r.valid, Validity::Valid);
+        assert_eq!(r.stats["by_f"]["read"]["ok"], json!(1));
+        for timed in ["latency_ms", "throughput_ok_per_s", "unavailability"] {
+            assert!(
+                !r.stats.contains_key(timed),
+                "{timed} from record positions"
+            );
+        }
+        assert!(r.notes[0].contains("no clock"), "{:?}", r.notes);
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! - [`netns`]: one network namespace per member, nftables partitions.
 //! - [`ssh`]: real hosts driven over SSH, nftables partitions on them.
 //! - [`any`]: [`BackendKind`], the enum that chooses the backend, and [`AnyCluster`].
-//! - [`capabilities`]: the fault traits; `Partition` and `LinkDelay` are optional, asked for.
+//! - [`capabilities`]: the fault traits; `Partition`, `LinkDelay` and `PowerLoss` are
+//!   optional, asked for.
 //! - [`backend`]: what the runner needs of any cluster (layout, addresses, heal, teardown).
 //! - [`process`]: one server process on this machine (spawn, group signals, reap).
 //! - [`redis_conf`]: the config files redline writes, and the rule every value goes through.
@@ -22,6 +23,7 @@
 //! - [`sentinel_events`]: following Sentinel's event stream into the history.
 //! - [`sharded`]: Redis Cluster mode (`--topology cluster`): forming the cluster, its views,
 //!   convergence, slot migration.
+//! - [`disks`]: the nodes' lazy disks (`redline-lazyfs`), for power losses and slow disks.
 //! - [`pids`]: the run's pid file, and `redline cleanup` for runs that could not clean up.
 
 pub mod admin;
@@ -30,6 +32,7 @@ pub mod backend;
 pub mod capabilities;
 pub mod convergence;
 pub mod core;
+pub mod disks;
 pub mod features;
 pub mod firewall;
 pub mod links;

@@ -265,5 +265,6 @@ fn cluster_spec(plan: &Plan, server_bin: &std::path::Path, run_dir: &RunDir) -> 
         sentinel_down_after_ms: plan.config.sentinel_down_after,
         sentinel_failover_timeout_ms: plan.config.sentinel_failover_timeout,
         sharding: None,
+        lazy_disk: plan.lazy_disk(),
     }
 }

@@ -47,6 +47,9 @@ pub struct ClusterSpec {
     /// `--topology cluster`: a Redis Cluster of this many shards (`replicas` is then per
     /// shard); `None` for the standalone topology (a master, its replicas, Sentinels).
     pub sharding: Option<Sharding>,
+    /// Each node's data dir on a lazy disk (`redline-lazyfs`) with these options, for the
+    /// `power-loss` fault and slow disks; `None` (most runs) mounts nothing.
+    pub lazy_disk: Option<redline_lazyfs::Options>,
 }
 
 impl ClusterSpec {
@@ -105,6 +108,8 @@ impl<T: Transport> Cluster<T> {
         };
         // From here on an error drops the cluster, which tears everything down.
         cluster.members = cluster.transport.members(&cluster.spec).await?;
+        // The disks are mounted now: a harness killed from here on leaves them to cleanup.
+        cluster.write_pids();
         if let Some(sharding) = cluster.spec.sharding {
             cluster.launch_sharded(sharding).await?;
             return Ok(cluster);
@@ -225,6 +230,11 @@ impl<T: Transport> Cluster<T> {
         let file = PidFile {
             harness: std::process::id(),
             processes,
+            mounts: self
+                .transport
+                .disks()
+                .map(|d| d.mountpoints())
+                .unwrap_or_default(),
         };
         if let Err(e) = file.write(&self.spec.run_dir) {
             tracing::warn!("could not write the pid file: {e:#}");

@@ -7,16 +7,17 @@
 //! - [`proxy_links`]: cut and delayed links as rules of the link table (`Partition`,
 //!   `LinkDelay`).
 //!
-//! The transport here only lays the members out (ports, proxies, folders) and keeps the
-//! proxies' view of which pid is which party; starting, healing and the rest are the cluster
-//! core's.
+//! The transport here only lays the members out (ports, proxies, folders, the nodes' lazy
+//! disks when the run asks for them) and keeps the proxies' view of which pid is which party;
+//! starting, healing and the rest are the cluster core's.
 
 pub mod peer_identity;
 pub mod proxy;
 pub mod proxy_links;
 
-use super::capabilities::{Capabilities, LinkDelay, Partition, Support};
+use super::capabilities::{lazy_disk_here, Capabilities, LinkDelay, Partition, Support};
 use super::core::{Cluster, ClusterSpec};
+use super::disks::Disks;
 use super::links::{LinkTable, Party};
 use super::process::ServerProcess;
 use super::transport::{Endpoint, Member, Role, Transport, BUS_PORT_OFFSET};
@@ -48,6 +49,8 @@ pub struct LocalTransport {
     proxies: Vec<Proxy>,
     /// In cluster mode, the proxy in front of each node's cluster bus, by node name.
     bus: HashMap<String, SocketAddr>,
+    /// The nodes' lazy disks, when the run asked for them.
+    disks: Option<Disks>,
 }
 
 impl LocalTransport {
@@ -58,6 +61,7 @@ impl LocalTransport {
             known: KnownPids::default(),
             proxies: Vec::new(),
             bus: HashMap::new(),
+            disks: None,
         }
     }
 
@@ -90,10 +94,13 @@ impl LocalTransport {
 
 impl Transport for LocalTransport {
     type Server = ServerProcess;
-    const CAPABILITIES: Capabilities = Capabilities {
-        partition: Support::Yes,
-        link_delay: Support::Yes,
-    };
+    fn capabilities() -> Capabilities {
+        Capabilities {
+            partition: Support::Yes,
+            link_delay: Support::Yes,
+            lazy_disk: lazy_disk_here(),
+        }
+    }
     const LOCAL_PROCESSES: bool = true;
 
     /// Every proxy's port is bound before any server's port is chosen, and every server's port
@@ -148,6 +155,7 @@ impl Transport for LocalTransport {
             }
             members.push(member);
         }
+        self.disks = Disks::for_members(spec, &members)?;
         Ok(members)
     }
 
@@ -189,6 +197,10 @@ impl Transport for LocalTransport {
         Some(&mut self.links)
     }
 
+    fn disks(&self) -> Option<&Disks> {
+        self.disks.as_ref()
+    }
+
     fn teardown(&mut self, members: &mut Vec<Member<ServerProcess>>) -> Vec<String> {
         // Members are nodes then Sentinels: in reverse, the Sentinels go first.
         for m in members.iter_mut().rev() {
@@ -197,7 +209,11 @@ impl Transport for LocalTransport {
         if let Ok(mut known) = self.known.write() {
             known.clear();
         }
-        Vec::new()
+        // With no server left holding them, the disks unmount cleanly.
+        self.disks
+            .as_mut()
+            .map(Disks::unmount_all)
+            .unwrap_or_default()
     }
 }
 
