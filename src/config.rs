@@ -420,8 +420,13 @@ impl Plan {
     pub fn workload_config(&self) -> WorkloadConfig {
         let c = &self.config;
         let defaults = WorkloadConfig::new(self.workload);
+        let shards = self.sharding.map_or(0, |s| s.shards);
+        // A cluster spreads its keys over every shard, two per shard at least, so that a slot
+        // migration moves some of a shard's keys and not all.
+        let default_keys = defaults.keys.max(2 * shards);
         WorkloadConfig {
-            keys: c.keys.unwrap_or(defaults.keys),
+            keys: c.keys.unwrap_or(default_keys),
+            shards,
             concurrency: c.concurrency,
             read_from: self.read_from,
             replica_routing: self.replica_routing,

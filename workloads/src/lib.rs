@@ -34,7 +34,7 @@ pub mod workload;
 pub use client::Client;
 pub use config::{ReadFrom, ReplicaRouting, WorkloadConfig};
 pub use feature::Feature;
-pub use final_reads::{final_read_invocations, final_reads, read_node, NodeReads};
+pub use final_reads::{final_read_invocations, final_reads, read_node, read_node_where, NodeReads};
 pub use generator::Generator;
 pub use outcome::{Effect, Failure};
 pub use topology::{Endpoint, Topology, TopologyError};

@@ -19,7 +19,9 @@ use super::view::ClusterView;
 use super::{node_addrs, NodeAddr, SLOTS};
 use crate::cluster::admin::{self, ADMIN_TIMEOUT};
 use crate::cluster::backend::Backend;
+use crate::cluster::convergence;
 use anyhow::{bail, Context, Result};
+use redline_workloads::cluster::keys;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -206,6 +208,26 @@ pub async fn whole(
             "the cluster was not whole {timeout:?} after it was formed: {}",
             outcome.detail
         );
+    }
+    Ok(())
+}
+
+/// Waits until replication streams in every shard: a probe write on each primary, to a key of
+/// its own slots, acknowledged by all of its replicas (see
+/// [`convergence::await_streaming`](crate::cluster::convergence::await_streaming) for why
+/// linked is not enough).
+pub async fn await_streaming<B: Backend>(cluster: &B, timeout: Duration) -> Result<()> {
+    let layout = cluster.sharded().context("not a cluster")?;
+    let s = layout.sharding;
+    for shard in 1..=s.shards {
+        let primary = s.initial_primary(shard);
+        let addr = cluster
+            .admin_addr(&primary)
+            .with_context(|| format!("{primary}'s address"))?;
+        let key = format!("redline:probe{{{}}}", keys::tag(shard - 1, s.shards));
+        convergence::probe_acked(addr, &key, s.replicas, timeout)
+            .await
+            .with_context(|| format!("shard {shard} ({primary})"))?;
     }
     Ok(())
 }

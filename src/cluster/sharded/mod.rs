@@ -142,14 +142,7 @@ pub fn node_addrs<B: Backend>(cluster: &B) -> Vec<NodeAddr> {
         .collect()
 }
 
-/// The slots shard `shard` (1-based) of `shards` starts with, `(first, last)` inclusive.
-pub fn initial_slots(shard: usize, shards: usize) -> (u16, u16) {
-    let shards = shards.max(1);
-    let total = SLOTS as usize;
-    let first = (shard - 1) * total / shards;
-    let last = shard * total / shards - 1;
-    (first as u16, last as u16)
-}
+pub use redline_workloads::cluster::slot::initial_slots;
 
 #[cfg(test)]
 mod tests {

@@ -5,9 +5,11 @@
 //! [`ClusterView`]'s data.
 
 use super::nodes::{parse_info, parse_nodes, ClusterInfo, NodeLine};
+use super::ShardedLayout;
 use crate::cluster::admin;
 use anyhow::{Context, Result};
 use futures_util::future::join_all;
+use redline_checkers::history::cluster_value::{ClusterNodes, NodeRecord};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -210,6 +212,30 @@ impl ClusterView {
             }
         }
         open
+    }
+
+    /// Every node's view of itself as a history record's entries: the nodes that answered as
+    /// they answered, the others as `last` had them.
+    pub fn node_records(&self, layout: &ShardedLayout, last: &ClusterNodes) -> ClusterNodes {
+        let mut records = last.clone();
+        for v in &self.views {
+            let Some(me) = v.myself() else { continue };
+            let shard = layout.sharding.shard_of(&v.node).unwrap_or(0);
+            let record = NodeRecord {
+                shard,
+                role: if me.primary { "primary" } else { "replica" }.to_string(),
+                slots: if me.primary {
+                    me.slots.clone()
+                } else {
+                    Vec::new()
+                },
+                epoch: me.primary.then_some(me.config_epoch),
+                of: self.following(&v.node),
+                serving: v.info.state_ok,
+            };
+            records.insert(v.node.clone(), record);
+        }
+        records
     }
 
     /// The slot map in `node`'s view: each primary with slots (by name) and its ranges.

@@ -6,6 +6,18 @@
 /// The number of hash slots.
 pub const SLOTS: u16 = 16384;
 
+/// The slots shard `shard` (1-based) of `shards` starts with, `(first, last)` inclusive: an
+/// even split of the 16384, shard 1 first. The harness assigns them so when it forms a
+/// cluster, and the workloads choose hash tags by it so that every shard gets keys.
+pub fn initial_slots(shard: usize, shards: usize) -> (u16, u16) {
+    let shards = shards.max(1);
+    let shard = shard.clamp(1, shards);
+    let total = SLOTS as usize;
+    let first = (shard - 1) * total / shards;
+    let last = shard * total / shards - 1;
+    (first as u16, last as u16)
+}
+
 /// The slot of `key`.
 pub fn hash_slot(key: &[u8]) -> u16 {
     crc16(hashed_part(key)) % SLOTS
