@@ -21,6 +21,8 @@
 //! - [`rw_register`]: Elle's rw-register checker (transactions of register writes and reads).
 //! - [`availability`]: outcome counts, latency quantiles, unavailability windows.
 //! - [`split_brain`]: intervals in which two nodes acted as master and both acknowledged writes.
+//! - [`shards`]: Redis Cluster: results per shard, the cluster's timeline, split-brain per slot,
+//!   the failover or migration that dropped a lost write.
 //! - [`names`]: anomaly kinds and statistic keys, shared by checkers, rules, reports, suites.
 //! - [`quantiles`]: small statistics helpers shared by the checkers.
 
@@ -39,6 +41,7 @@ pub mod registry;
 pub mod result;
 pub mod rw_register;
 pub mod session;
+pub mod shards;
 pub mod split_brain;
 pub mod stale_reads;
 pub mod txn_cycles;

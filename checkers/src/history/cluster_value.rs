@@ -12,8 +12,13 @@
 //! {"cluster": {"n1": {"shard": 1, "role": "primary", "slots": [[0, 5460]], "epoch": 1,
 //!                     "serving": true},
 //!              "n2": {"shard": 1, "role": "replica", "of": "n1", "serving": true}, ...},
-//!  "changes": ["n2 claims slots 0-5460 (epoch 7), which n1 claimed", ...]}
+//!  "changes": ["n2 claims slots 0-5460 (epoch 7), which n1 claimed", ...],
+//!  "since_ns": 8051000000}
 //! ```
+//!
+//! `since_ns` is when the sample before this one began: every change the record shows happened
+//! after it and before the record's own `time` (samples are 250 ms apart and each takes up to
+//! 250 ms, so a change is recorded up to about half a second late).
 //!
 //! Two nodes claiming one slot at once is what a cut-off primary and the replica that took
 //! over look like until the old one learns of the new epoch; the checkers read claims, and
@@ -53,9 +58,15 @@ impl NodeRecord {
 /// Every node's view of itself, by name.
 pub type ClusterNodes = BTreeMap<String, NodeRecord>;
 
-/// A cluster topology record's value.
-pub fn cluster_value(nodes: &ClusterNodes, changes: &[String]) -> Value {
-    serde_json::json!({"cluster": nodes, "changes": changes})
+/// A cluster topology record's value; `since_ns`: when the previous sample began.
+pub fn cluster_value(nodes: &ClusterNodes, changes: &[String], since_ns: u64) -> Value {
+    serde_json::json!({"cluster": nodes, "changes": changes, "since_ns": since_ns})
+}
+
+/// When the changes of a cluster record may have happened at the earliest (its `since_ns`),
+/// or `None` when it does not say.
+pub fn cluster_since(value: &Value) -> Option<u64> {
+    value.get("since_ns").and_then(Value::as_u64)
 }
 
 /// The nodes of a cluster topology record, if `value` is one.
@@ -200,7 +211,8 @@ mod tests {
             changes,
             vec!["n2 claims slots 0-8191 (epoch 7), which n1 claimed"]
         );
-        let value = cluster_value(&after, &changes);
+        let value = cluster_value(&after, &changes, 5);
+        assert_eq!(cluster_since(&value), Some(5));
         assert_eq!(cluster_nodes(&value).unwrap(), after);
         assert_eq!(cluster_changes(&value).len(), 1);
         assert!(after["n1"].claims(5) && after["n2"].claims(5));

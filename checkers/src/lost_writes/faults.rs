@@ -4,7 +4,9 @@
 //! Shared by lost-writes, wait and split-brain, whose explanations all say what the nemesis did
 //! between an acknowledgement and the read that proved it lost.
 
+use crate::history::cluster_value::cluster_changes;
 use crate::history::{Function, History, NemesisValue, Op, OpType, Process};
+use crate::shards::timeline::is_cluster_record;
 use serde_json::Value;
 
 /// Nemesis records and master-change observer records (`topology`, `sentinel`) with time in
@@ -18,6 +20,13 @@ pub fn between(history: &History, from: u64, to: u64) -> Vec<&Op> {
         .filter(|(_, op)| op.time >= from && op.time <= to)
         .filter(|(pos, op)| match op.process {
             Process::Nemesis => op.op_type != OpType::Invoke || history.partner(*pos).is_none(),
+            // A cluster record that changed no claim or role (a node's state flapping) says
+            // nothing about who was master.
+            Process::Observer if is_cluster_record(op) => {
+                cluster_changes(&op.value).iter().any(|c| {
+                    !c.ends_with("cluster_state is ok") && !c.ends_with("cluster_state is fail")
+                })
+            }
             Process::Observer => matches!(op.f, Function::Topology | Function::Sentinel),
             Process::Client(_) => false,
         })
@@ -28,6 +37,13 @@ pub fn between(history: &History, from: u64, to: u64) -> Vec<&Op> {
 /// One record in words: `kill n1 at 1234.5 ms (op 56)`.
 pub fn describe(op: &Op) -> String {
     let what = match (op.process, &op.f) {
+        (Process::Observer, Function::Topology) if is_cluster_record(op) => {
+            let changes: Vec<&str> = cluster_changes(&op.value)
+                .into_iter()
+                .filter(|c| !c.contains("cluster_state"))
+                .collect();
+            format!("cluster: {}", changes.join(", "))
+        }
         (Process::Observer, Function::Topology) => {
             match op.value.get("master").and_then(Value::as_str) {
                 Some(m) => format!("topology: master is {m}"),

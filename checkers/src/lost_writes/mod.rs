@@ -23,6 +23,8 @@ use crate::names::{kind, stat};
 use crate::quantiles::{quantile, sorted};
 use crate::registry::CheckOptions;
 use crate::result::{Anomaly, CheckResult, Validity};
+use crate::shards::attribution;
+use crate::shards::timeline::Timeline;
 use analysis::{AddStatus, Element, Fate, KeyAnalysis, SetAnalysis, SetRead};
 use element::SetElement;
 use serde_json::{json, Map, Value};
@@ -42,8 +44,9 @@ pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
         return CheckResult::skipped("no add operations and no set reads in the history");
     }
     let mut anomalies = Vec::new();
+    let timeline = Timeline::of(history);
     for key in &analysis.keys {
-        anomalies.extend(lost_anomalies(history, &analysis, key));
+        anomalies.extend(lost_anomalies(history, &timeline, &analysis, key));
         anomalies.extend(failed_but_visible(key));
         if !analysis.keys_with_unjudged_adds.contains(&key.key) {
             anomalies.extend(unexpected(key));
@@ -72,24 +75,26 @@ fn undecided_keys(analysis: &SetAnalysis<'_>) -> Vec<String> {
         .keys
         .iter()
         .filter(|k| k.final_read.is_none() && !k.elements.is_empty())
-        .map(|k| match analysis.final_reads.master_node() {
-            None => format!(
-                "key {}: the history has no final read, so no write can be judged lost \
+        .map(
+            |k| match analysis.final_reads.master_for(k.key.as_deref()) {
+                None => format!(
+                    "key {}: the history has no final read, so no write can be judged lost \
                  (was the run interrupted before the final reads?)",
-                key_name(k)
-            ),
-            Some(m) => {
-                let failed = analysis.final_reads.failed(k.key.as_deref());
-                let failed: Vec<String> =
-                    failed.iter().map(|o| o.invoke.index.to_string()).collect();
-                format!(
-                    "key {}: no successful final read on the post-failover master {m} \
+                    key_name(k)
+                ),
+                Some(m) => {
+                    let failed = analysis.final_reads.failed(k.key.as_deref());
+                    let failed: Vec<String> =
+                        failed.iter().map(|o| o.invoke.index.to_string()).collect();
+                    format!(
+                        "key {}: no successful final read on the post-failover master {m} \
                      (unsuccessful final reads: ops [{}]), so no write can be judged lost",
-                    key_name(k),
-                    failed.join(", ")
-                )
-            }
-        })
+                        key_name(k),
+                        failed.join(", ")
+                    )
+                }
+            },
+        )
         .collect()
 }
 
@@ -106,20 +111,24 @@ fn ms(ns: u64) -> f64 {
 }
 
 /// One `lost` anomaly per lost element of `key`.
-fn lost_anomalies(history: &History, a: &SetAnalysis<'_>, key: &KeyAnalysis<'_>) -> Vec<Anomaly> {
+fn lost_anomalies(
+    history: &History,
+    timeline: &Timeline,
+    a: &SetAnalysis<'_>,
+    key: &KeyAnalysis<'_>,
+) -> Vec<Anomaly> {
     let Some(f) = key.final_read else {
         return Vec::new();
     };
     let final_read = &key.reads[f];
-    let master = a
-        .final_reads
-        .master
-        .as_ref()
-        .map_or("?".to_string(), |m| m.describe());
+    let master = a.final_reads.describe_master(key.key.as_deref());
     key.elements
         .iter()
         .filter(|e| e.fate == Some(Fate::Lost))
-        .map(|e| explain_lost(history, key, e, final_read, &master))
+        .map(|e| {
+            let anomaly = explain_lost(history, key, e, final_read, &master);
+            attribution::annotate(anomaly, history, timeline, &e.add)
+        })
         .collect()
 }
 
@@ -259,7 +268,10 @@ fn divergent(a: &SetAnalysis<'_>, key: &KeyAnalysis<'_>) -> Vec<Anomaly> {
         return Vec::new();
     };
     let master = &key.reads[f];
-    let master_node = a.final_reads.master_node().unwrap_or("?");
+    let master_node = a
+        .final_reads
+        .master_for(key.key.as_deref())
+        .unwrap_or_else(|| "?".to_string());
     key.replica_finals
         .iter()
         .filter(|r| r.elements != master.elements)
