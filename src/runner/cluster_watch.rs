@@ -24,8 +24,8 @@ pub struct Watch {
     nodes: Vec<(String, SocketAddr)>,
     layout: ShardedLayout,
     recorder: Recorder,
-    /// The views last recorded.
-    last: Arc<Mutex<ClusterNodes>>,
+    /// The views last recorded, and when the last sample began (ns).
+    last: Arc<Mutex<(ClusterNodes, u64)>>,
 }
 
 impl Watch {
@@ -47,18 +47,21 @@ impl Watch {
     }
 
     /// Samples every node once and records the views if they changed (always, with `force`).
+    /// A change happened after the previous sample began and before this record: the record
+    /// says when that was, so a checker knows how late it may be.
     async fn sample(&self, force: bool, timeout: Duration) {
+        let began = self.recorder.now_ns();
         let view = ClusterView::fetch(&self.nodes, &self.layout.ids, timeout).await;
-        let last = self.last.lock().map(|l| l.clone()).unwrap_or_default();
+        let (last, previous) = self.last.lock().map(|l| l.clone()).unwrap_or_default();
         let now = view.node_records(&self.layout, &last);
         if force || now != last {
             let changes = describe_changes(&last, &now);
             let mut op = Op::new(0, 0, Process::Observer, OpType::Info, Function::Topology);
-            op.value = cluster_value(&now, &changes);
+            op.value = cluster_value(&now, &changes, previous);
             self.recorder.record(op);
-            if let Ok(mut l) = self.last.lock() {
-                *l = now;
-            }
+        }
+        if let Ok(mut l) = self.last.lock() {
+            *l = (now, began);
         }
     }
 
