@@ -1,0 +1,155 @@
+//! `redline test --topology cluster` end to end, with real servers: a fault-free run of three
+//! shards with a replica each is valid for set, register (read on the primaries) and
+//! list-append, and reports every shard; an interrupted or SIGKILLed cluster run leaves no
+//! server behind (after `redline cleanup` for the SIGKILL), on the local backend and on netns.
+
+mod support;
+
+use std::time::{Duration, Instant};
+use support::{assert_exit, redline, run_test, servers_under, spawn_test, wait_for_history, Store};
+
+const CLUSTER: [&str; 8] = [
+    "--topology",
+    "cluster",
+    "--shards",
+    "3",
+    "--replicas",
+    "1",
+    "--cluster-node-timeout",
+    "1000",
+];
+
+fn args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = CLUSTER.to_vec();
+    v.extend_from_slice(extra);
+    v
+}
+
+/// A fault-free run of `workload` is valid, with the shards checker's figures for 3 shards.
+fn fault_free(workload: &str, extra: &[&str]) {
+    let store = Store::new();
+    let mut a = args(&[
+        "--workload",
+        workload,
+        "--nemesis",
+        "none",
+        "--time-limit",
+        "3",
+        "--concurrency",
+        "6",
+        "--seed",
+        "5",
+    ]);
+    a.extend_from_slice(extra);
+    let out = run_test(&store, &a);
+    assert_exit(&out, 0);
+    let r = store.results();
+    let shards = r["checkers"]["shards"]["stats"]["shards"]
+        .as_array()
+        .expect("shards stats");
+    assert_eq!(shards.len(), 3, "{shards:?}");
+    for s in shards {
+        assert_eq!(s["primaries"].as_array().unwrap().len(), 1, "{s}");
+        assert!(
+            s["ops"]["ok"].as_u64().unwrap_or(0) > 0,
+            "every shard served: {s}"
+        );
+    }
+    assert!(servers_under(store.path()).is_empty());
+}
+
+#[test]
+fn fault_free_cluster_set_run_is_valid() {
+    fault_free("set", &[]);
+}
+
+#[test]
+fn fault_free_cluster_register_run_on_the_primaries_is_valid() {
+    fault_free("register", &["--read-from", "master"]);
+}
+
+#[test]
+fn fault_free_cluster_list_append_run_is_valid() {
+    fault_free("list-append", &[]);
+}
+
+fn netns_available() -> bool {
+    let ok = redline::cluster::netns::unavailable().is_none();
+    if !ok {
+        eprintln!("SKIPPED: --net netns needs root, ip netns and nft");
+    }
+    ok
+}
+
+/// A cluster run under pauses, interrupted by `signal` (`None`: SIGKILL, then cleanup).
+fn interrupted(signal: Option<libc::c_int>, extra: &[&str]) {
+    let store = Store::new();
+    let mut a = args(&[
+        "--nemesis",
+        "pause",
+        "--nemesis-interval",
+        "1",
+        "--time-limit",
+        "30",
+    ]);
+    a.extend_from_slice(extra);
+    let mut child = spawn_test(&store, &a);
+    wait_for_history(&store);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(servers_under(store.path()).len() >= 6, "the cluster ran");
+    let Some(signal) = signal else {
+        child.kill().unwrap();
+        let _ = child.wait();
+        let out = support::cleanup(&store);
+        assert_exit(&out, 0);
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(
+            servers_under(store.path()).is_empty(),
+            "cleanup stopped them"
+        );
+        return;
+    };
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "redline did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(2), "an interrupted run cannot decide");
+    assert!(
+        servers_under(store.path()).is_empty(),
+        "servers left behind"
+    );
+    let history = store.latest().join("history.jsonl");
+    let out = redline().arg("check").arg(&history).output().unwrap();
+    assert!(matches!(out.status.code(), Some(0..=2)), "{out:?}");
+}
+
+#[test]
+fn sigint_stops_every_cluster_node() {
+    interrupted(Some(libc::SIGINT), &[]);
+}
+
+#[test]
+fn sigterm_stops_every_cluster_node() {
+    interrupted(Some(libc::SIGTERM), &[]);
+}
+
+#[test]
+fn cleanup_stops_what_a_killed_cluster_run_left() {
+    interrupted(None, &[]);
+}
+
+#[test]
+fn netns_cluster_runs_are_valid_and_leave_nothing() {
+    if !netns_available() {
+        return;
+    }
+    fault_free("set", &["--net", "netns"]);
+    interrupted(Some(libc::SIGTERM), &["--net", "netns"]);
+    interrupted(None, &["--net", "netns"]);
+}
