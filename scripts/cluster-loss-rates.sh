@@ -14,7 +14,8 @@
 # Usage: scripts/cluster-loss-rates.sh [runs] [seconds-per-run] [settings...]
 #   e.g. scripts/cluster-loss-rates.sh 10 20 none mrw mrw-lag1
 # Env: SERVER_BIN (default redis-server on PATH), NODE_TIMEOUT_MS (default 2000),
-#      FAULT (seconds, default 6), INTERVAL (seconds between faults, default 10).
+#      FAULT (seconds, default 6), INTERVAL (seconds between faults, default 10),
+#      REDLINE (the redline binary; default: target/release/redline, built first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-10}
@@ -27,9 +28,10 @@ fault=${FAULT:-6}
 interval=${INTERVAL:-10}
 server=()
 [ -n "${SERVER_BIN:-}" ] && server=(--server-bin "$SERVER_BIN")
-cargo build --release --quiet --bin redline
+redline=${REDLINE:-target/release/redline}
+[ -n "${REDLINE:-}" ] || cargo build --release --quiet --bin redline
 store=$(mktemp -d)
-trap 'target/release/redline cleanup --store "$store" >/dev/null 2>&1; rm -rf "$store"' EXIT
+trap '"$redline" cleanup --store "$store" >/dev/null 2>&1; rm -rf "$store"' EXIT
 
 options() {
   case "$1" in
@@ -45,7 +47,7 @@ for setting in "${settings[@]}"; do
   lossy=0 lost_all=0 acked_all=0 explained_all=0 listed_all=0 failed=0
   for i in $(seq 1 "$runs"); do
     set +e
-    timeout 180 target/release/redline test --topology cluster --shards 3 --replicas 1 \
+    timeout 180 "$redline" test --topology cluster --shards 3 --replicas 1 \
       --cluster-node-timeout "$timeout_ms" --workload set --nemesis partition:minority \
       --nemesis-interval "$interval" --fault-duration "$fault" --time-limit "$secs" \
       $(options "$setting") ${server[@]+"${server[@]}"} \

@@ -153,3 +153,47 @@ fn netns_cluster_runs_are_valid_and_leave_nothing() {
     interrupted(Some(libc::SIGTERM), &["--net", "netns"]);
     interrupted(None, &["--net", "netns"]);
 }
+
+/// A primary cut from the rest of the cluster (its clients still reach it) for longer than
+/// cluster-node-timeout: its replica takes its slots over, the shards report shows the new
+/// primary, and every write lost in the window is attributed to that failover.
+#[test]
+fn an_isolated_primary_fails_over_and_its_lost_writes_name_the_failover() {
+    let store = Store::new();
+    let out = run_test(
+        &store,
+        &args(&[
+            "--nemesis",
+            "partition:minority",
+            "--nemesis-interval",
+            "12",
+            "--fault-duration",
+            "5",
+            "--time-limit",
+            "10",
+            "--concurrency",
+            "6",
+            "--seed",
+            "3",
+        ]),
+    );
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{out:?}");
+    let r = store.results();
+    let shards = r["checkers"]["shards"]["stats"]["shards"]
+        .as_array()
+        .unwrap();
+    let failed_over = shards
+        .iter()
+        .filter(|s| s["primaries"].as_array().unwrap().len() > 1)
+        .count();
+    assert_eq!(failed_over, 1, "one shard failed over: {shards:?}");
+    for a in r["checkers"]["lost-writes"]["anomalies"]
+        .as_array()
+        .unwrap()
+    {
+        if a["kind"] == "lost" {
+            assert_eq!(a["details"]["dropped_by"]["kind"], "failover", "{a}");
+        }
+    }
+    assert!(servers_under(store.path()).is_empty());
+}
