@@ -10,7 +10,9 @@
 #      every link through redline's proxies, every operation written to history.jsonl and checked.
 # The load average is printed beside each figure (the machine may be shared).
 # Usage: scripts/bench-cluster-throughput.sh [seconds-per-redline-run] [clients]
-# Env: SERVER_BIN (default redis-server), REDLINE (default target/release/redline, built first).
+# Env: SERVER_BIN (default redis-server), REDLINE (default target/release/redline, built first),
+#      NETS (the redline backends to measure, default "local netns": local puts redline's
+#      proxies on every link; netns has none, its faults being nftables rules, and needs root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -60,10 +62,12 @@ for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 wait 2>/dev/null || true
 pids=()
 
-echo "== redline test --topology cluster --shards 3 --replicas 1 --workload set --nemesis none --concurrency $clients --read-ratio 0 --keys 6 --time-limit $secs"
-echo "   load: $(cut -d' ' -f1-3 /proc/loadavg)"
-"$redline" test --topology cluster --shards 3 --replicas 1 --workload set --nemesis none \
-  --concurrency "$clients" --read-ratio 0 --keys 6 --time-limit "$secs" --server-bin "$(command -v "$server")" \
-  --store "$store" --json 2>/dev/null |
-  python3 -c 'import json,sys; r=json.load(sys.stdin); a=r["checkers"]["availability"]["stats"]; l=r["checkers"]["lost-writes"]["stats"]; print("  ok ops/s:", round(a["throughput_ok_per_s"]), " adds acknowledged:", l["acknowledged"], " p50/p99 add latency ms:", a["latency_ms"]["add"]["p50"], a["latency_ms"]["add"]["p99"], " verdict:", r["valid"])'
-echo "   load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+for net in ${NETS:-local netns}; do
+  echo "== redline test --net $net --topology cluster --shards 3 --replicas 1 --workload set --nemesis none --concurrency $clients --read-ratio 0 --keys 6 --time-limit $secs"
+  echo "   load: $(cut -d' ' -f1-3 /proc/loadavg)"
+  "$redline" test --net "$net" --topology cluster --shards 3 --replicas 1 --workload set --nemesis none \
+    --concurrency "$clients" --read-ratio 0 --keys 6 --time-limit "$secs" --server-bin "$(command -v "$server")" \
+    --store "$store" --json 2>/dev/null |
+    python3 -c 'import json,sys; r=json.load(sys.stdin); a=r["checkers"]["availability"]["stats"]; l=r["checkers"]["lost-writes"]["stats"]; print("  ok ops/s:", round(a["throughput_ok_per_s"]), " adds acknowledged:", l["acknowledged"], " p50/p99 add latency ms:", a["latency_ms"]["add"]["p50"], a["latency_ms"]["add"]["p99"], " verdict:", r["valid"])'
+  echo "   load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+done
