@@ -172,8 +172,20 @@ async fn hand_over_keys(slot: u16, e: &Ends<'_>) -> Result<usize> {
     }
 }
 
-/// Valkey's atomic slot migration of `slots`, waited for.
+/// Valkey's atomic slot migration of `slots`, waited for; `keys` is how many the source held
+/// in them when it began (`CLUSTER COUNTKEYSINSLOT`).
 async fn atomic(slots: &[u16], e: &Ends<'_>) -> Result<Moved> {
+    let mut keys = 0;
+    for slot in slots {
+        let count = redis::cmd("CLUSTER")
+            .arg("COUNTKEYSINSLOT")
+            .arg(slot)
+            .clone();
+        let n: usize = admin::command(e.from.admin, &count, ADMIN_TIMEOUT)
+            .await
+            .with_context(|| format!("CLUSTER COUNTKEYSINSLOT {slot} on {}", e.from.name))?;
+        keys += n;
+    }
     let mut cmd = redis::cmd("CLUSTER");
     cmd.arg("MIGRATESLOTS").arg("SLOTSRANGE");
     for (a, b) in super::nodes::ranges(slots.iter().copied()) {
@@ -193,7 +205,7 @@ async fn atomic(slots: &[u16], e: &Ends<'_>) -> Result<Moved> {
             .is_some_and(|me| slots.iter().all(|s| me.serves(*s)));
         if owns {
             return Ok(Moved {
-                keys: 0,
+                keys,
                 slots: slots.to_vec(),
             });
         }
