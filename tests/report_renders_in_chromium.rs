@@ -55,8 +55,34 @@ fn faulted_run_report_renders_in_headless_chromium() {
     );
     assert!(html.contains("<svg"), "charts are inline SVG");
 
-    let profile = tempfile::tempdir().unwrap();
     let shot = store.path().join("report.png");
+    let output = screenshot(browser, &report, &shot);
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "chromium failed: {log}");
+    for bad in ["Uncaught", "CONSOLE(", "Failed to load resource"] {
+        assert!(
+            !log.contains(bad),
+            "page error ({bad}) in chromium's log:\n{log}"
+        );
+    }
+    let png = std::fs::metadata(&shot).expect("screenshot written");
+    assert!(
+        png.len() > 20_000,
+        "a blank page would be tiny: {} bytes",
+        png.len()
+    );
+    if let Ok(keep) = std::env::var("REDLINE_KEEP_SCREENSHOT") {
+        std::fs::copy(&shot, keep).unwrap();
+    }
+}
+
+/// Has headless Chromium load `report` and save a screenshot to `shot`, within 90 s.
+fn screenshot(
+    browser: &str,
+    report: &std::path::Path,
+    shot: &std::path::Path,
+) -> std::process::Output {
+    let profile = tempfile::tempdir().unwrap();
     let mut child = Command::new(browser)
         .args([
             "--headless",
@@ -86,22 +112,5 @@ fn faulted_run_report_renders_in_headless_chromium() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let output = child.wait_with_output().unwrap();
-    let log = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "chromium failed: {log}");
-    for bad in ["Uncaught", "CONSOLE(", "Failed to load resource"] {
-        assert!(
-            !log.contains(bad),
-            "page error ({bad}) in chromium's log:\n{log}"
-        );
-    }
-    let png = std::fs::metadata(&shot).expect("screenshot written");
-    assert!(
-        png.len() > 20_000,
-        "a blank page would be tiny: {} bytes",
-        png.len()
-    );
-    if let Ok(keep) = std::env::var("REDLINE_KEEP_SCREENSHOT") {
-        std::fs::copy(&shot, keep).unwrap();
-    }
+    child.wait_with_output().unwrap()
 }

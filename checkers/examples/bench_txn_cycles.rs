@@ -74,6 +74,27 @@ fn main() -> ExitCode {
         (None, None) => unreachable!("one of the two paths was read"),
     };
     let t2 = Instant::now();
+    print_result(&result, [t0, t1, t2], read_hwm, explain);
+    let code = result.valid.as_str();
+    // The process is about to exit: leave freeing millions of small allocations to the OS
+    // (as a command-line checker would), so the measured time is reading plus checking.
+    std::mem::forget(read);
+    std::mem::forget(result);
+    match code {
+        "valid" => ExitCode::SUCCESS,
+        "invalid" => ExitCode::from(1),
+        _ => ExitCode::from(2),
+    }
+}
+
+/// Prints the verdict, the phase times and peak memory, the stats, the notes and the first
+/// `explain` anomalies.
+fn print_result(
+    result: &redline_checkers::CheckResult,
+    [t0, t1, t2]: [Instant; 3],
+    read_hwm: Option<u64>,
+    explain: usize,
+) {
     let counts: Vec<String> = result
         .counts_by_kind()
         .into_iter()
@@ -99,16 +120,6 @@ fn main() -> ExitCode {
     }
     for a in result.anomalies.iter().take(explain) {
         println!("\n{} {:?}\n  {}", a.kind, a.ops, a.explanation);
-    }
-    let code = result.valid.as_str();
-    // The process is about to exit: leave freeing millions of small allocations to the OS
-    // (as a command-line checker would), so the measured time is reading plus checking.
-    std::mem::forget(read);
-    std::mem::forget(result);
-    match code {
-        "valid" => ExitCode::SUCCESS,
-        "invalid" => ExitCode::from(1),
-        _ => ExitCode::from(2),
     }
 }
 

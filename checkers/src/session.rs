@@ -97,11 +97,23 @@ pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
             "no completed reads of written register keys".to_string()
         });
     }
+    let mut result = verdict(reads, processes.len(), ryw, monotonic);
+    collections.downgrade(&mut result);
+    result
+}
+
+/// The result from the violations found: stats count them all, the lists are capped.
+fn verdict(
+    reads: u64,
+    processes: usize,
+    mut ryw: Vec<Anomaly>,
+    mut monotonic: Vec<Anomaly>,
+) -> CheckResult {
     let mut stats = Map::new();
     stats.insert(stat::READS.into(), json!(reads));
     stats.insert("read_your_writes".into(), json!(ryw.len()));
     stats.insert("monotonic_reads".into(), json!(monotonic.len()));
-    stats.insert("processes".into(), json!(processes.len()));
+    stats.insert("processes".into(), json!(processes));
     let mut notes = Vec::new();
     for (kind, list) in [
         (kind::READ_YOUR_WRITES, &ryw),
@@ -119,7 +131,6 @@ pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
     result.cap_kind(kind::READ_YOUR_WRITES, MAX_ANOMALIES);
     result.cap_kind(kind::MONOTONIC_READS, MAX_ANOMALIES);
     result.notes = notes;
-    collections.downgrade(&mut result);
     result
 }
 

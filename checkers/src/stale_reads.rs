@@ -61,26 +61,7 @@ struct NodeTally {
 
 /// Checks every non-final `ok` read of the register workload for staleness.
 pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
-    let mut reads = Vec::new();
-    let mut final_reads = 0u64;
-    let mut collections = Collections::default();
-    for op in history.operations() {
-        let Some(done) = op.completion else { continue };
-        if op.invoke.f != Function::Read || done.op_type != crate::OpType::Ok {
-            continue;
-        }
-        if collections.seen(done) {
-            continue;
-        }
-        // Final reads happen after healing and convergence: what they return is the
-        // lost-writes and divergence checkers' evidence, not replication lag, so they are
-        // excluded from staleness and from the fraction of reads stale.
-        if op.invoke.is_final || done.is_final {
-            final_reads += 1;
-            continue;
-        }
-        reads.push(op);
-    }
+    let (reads, final_reads, collections) = judged_reads(history);
     if reads.is_empty() {
         return CheckResult::skipped(if collections.any() {
             collections.note()
@@ -115,26 +96,7 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
     });
     let stats = stats(reads.len() as u64, &stale, &unexpected, &nodes, final_reads);
     let cap = MAX_ANOMALIES.max(opts.worst_n);
-    let mut notes = Vec::new();
-    if stale.len() > cap {
-        notes.push(format!(
-            "{} stale reads found; the {cap} worst are listed as anomalies and {} are omitted \
-             (the stats count all of them)",
-            stale.len(),
-            stale.len() - cap
-        ));
-    }
-    if final_reads > 0 {
-        notes.push(format!(
-            "{final_reads} final reads (after healing) are not judged for staleness"
-        ));
-    }
-    if unexpected.len() > cap {
-        notes.push(format!(
-            "{} reads returned unexpected values; the first {cap} are listed",
-            unexpected.len()
-        ));
-    }
+    let notes = notes(stale.len(), unexpected.len(), final_reads, cap);
     let mut anomalies = unexpected;
     anomalies.extend(stale.iter().take(cap).map(anomaly));
     let mut result = CheckResult::from_anomalies(anomalies, stats);
@@ -146,6 +108,55 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
     result.notes = notes;
     collections.downgrade(&mut result);
     result
+}
+
+/// The reads to judge (completed `ok` register reads, not final, not of a collection), how
+/// many final reads were set aside, and the collection reads skipped.
+fn judged_reads(history: &History) -> (Vec<Operation<'_>>, u64, Collections) {
+    let mut reads = Vec::new();
+    let mut final_reads = 0u64;
+    let mut collections = Collections::default();
+    for op in history.operations() {
+        let Some(done) = op.completion else { continue };
+        if op.invoke.f != Function::Read || done.op_type != crate::OpType::Ok {
+            continue;
+        }
+        if collections.seen(done) {
+            continue;
+        }
+        // Final reads happen after healing and convergence: what they return is the
+        // lost-writes and divergence checkers' evidence, not replication lag, so they are
+        // excluded from staleness and from the fraction of reads stale.
+        if op.invoke.is_final || done.is_final {
+            final_reads += 1;
+            continue;
+        }
+        reads.push(op);
+    }
+    (reads, final_reads, collections)
+}
+
+/// The notes on what the anomaly list leaves out and what was not judged.
+fn notes(stale: usize, unexpected: usize, final_reads: u64, cap: usize) -> Vec<String> {
+    let mut notes = Vec::new();
+    if stale > cap {
+        notes.push(format!(
+            "{stale} stale reads found; the {cap} worst are listed as anomalies and {} are \
+             omitted (the stats count all of them)",
+            stale - cap
+        ));
+    }
+    if final_reads > 0 {
+        notes.push(format!(
+            "{final_reads} final reads (after healing) are not judged for staleness"
+        ));
+    }
+    if unexpected > cap {
+        notes.push(format!(
+            "{unexpected} reads returned unexpected values; the first {cap} are listed"
+        ));
+    }
+    notes
 }
 
 /// Reads that returned a collection (a list, a set, a map), not a register value: a checker

@@ -185,6 +185,28 @@ impl SshHosts {
         );
         sh("ip", &["-n", &ns, "link", "set", "eth0", "up"]);
         sh("ip", &["-n", &ns, "link", "set", "lo", "up"]);
+        let config = self.sshd_config(&name, addr);
+        let d = self.dir.path();
+        let log = std::fs::File::create(d.join(format!("sshd_{name}.log"))).unwrap();
+        let sshd = Command::new("ip")
+            .args(["netns", "exec", &ns, "/usr/sbin/sshd", "-D", "-e", "-f"])
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("sshd starts");
+        TestHost {
+            name,
+            namespace: ns,
+            addr,
+            sshd,
+        }
+    }
+
+    /// Writes host `name`'s host key and sshd configuration (listening on `addr`); returns the
+    /// configuration's path.
+    fn sshd_config(&self, name: &str, addr: Ipv4Addr) -> std::path::PathBuf {
         let d = self.dir.path();
         let host_key = d.join(format!("host_key_{name}"));
         sh(
@@ -214,21 +236,7 @@ impl SshHosts {
             ),
         )
         .unwrap();
-        let log = std::fs::File::create(d.join(format!("sshd_{name}.log"))).unwrap();
-        let sshd = Command::new("ip")
-            .args(["netns", "exec", &ns, "/usr/sbin/sshd", "-D", "-e", "-f"])
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("sshd starts");
-        TestHost {
-            name,
-            namespace: ns,
-            addr,
-            sshd,
-        }
+        config
     }
 
     /// `--nodes` for members named `members` (n1, n2, s1, ...), one host each, in order.

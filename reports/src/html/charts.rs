@@ -193,31 +193,7 @@ fn latency_chart(
     bands: &[FaultBand],
     max_s: f64,
 ) -> Result<Figure, ReportError> {
-    // Log scale: sub-millisecond successes and multi-second timeouts on one chart.
-    let min = points
-        .iter()
-        .map(|p| p.1)
-        .fold(f64::INFINITY, f64::min)
-        .max(0.001);
-    let max = points
-        .iter()
-        .map(|p| p.1)
-        .fold(0.0, f64::max)
-        .max(min * 10.0);
-    let (y_lo, y_hi) = (min / 1.5, max * 1.5);
-    let mut cells = HashSet::new();
-    let mut drawn: Vec<(f64, f64, OpType)> = Vec::new();
-    // Draw order ok, info, fail: the rare outcomes stay on top.
-    for outcome in [OpType::Ok, OpType::Info, OpType::Fail] {
-        for &(x, y, o) in points.iter().filter(|p| p.2 == outcome) {
-            let cx = (x / max_s * f64::from(WIDTH) / 4.0) as i64;
-            let cy =
-                ((y.max(y_lo) / y_lo).ln() / (y_hi / y_lo).ln() * f64::from(HEIGHT) / 4.0) as i64;
-            if cells.insert((o as u8, cx, cy)) {
-                drawn.push((x, y.max(y_lo), o));
-            }
-        }
-    }
+    let ((y_lo, y_hi), drawn) = thinned_latencies(points, max_s);
     let svg = render_svg(title, |root| {
         let mut chart = ChartBuilder::on(root)
             .margin(10)
@@ -266,6 +242,40 @@ fn latency_chart(
         svg: Some(svg),
         note,
     })
+}
+
+/// A point of the latency chart: seconds into the run, latency in ms, outcome.
+type LatencyPoint = (f64, f64, OpType);
+
+/// The latency axis's log-scale bounds and the points worth drawing: one per 4×4 px cell and
+/// outcome, so a chart of millions of operations stays small.
+fn thinned_latencies(points: &[(f64, f64, OpType)], max_s: f64) -> ((f64, f64), Vec<LatencyPoint>) {
+    // Log scale: sub-millisecond successes and multi-second timeouts on one chart.
+    let min = points
+        .iter()
+        .map(|p| p.1)
+        .fold(f64::INFINITY, f64::min)
+        .max(0.001);
+    let max = points
+        .iter()
+        .map(|p| p.1)
+        .fold(0.0, f64::max)
+        .max(min * 10.0);
+    let (y_lo, y_hi) = (min / 1.5, max * 1.5);
+    let mut cells = HashSet::new();
+    let mut drawn: Vec<LatencyPoint> = Vec::new();
+    // Draw order ok, info, fail: the rare outcomes stay on top.
+    for outcome in [OpType::Ok, OpType::Info, OpType::Fail] {
+        for &(x, y, o) in points.iter().filter(|p| p.2 == outcome) {
+            let cx = (x / max_s * f64::from(WIDTH) / 4.0) as i64;
+            let cy =
+                ((y.max(y_lo) / y_lo).ln() / (y_hi / y_lo).ln() * f64::from(HEIGHT) / 4.0) as i64;
+            if cells.insert((o as u8, cx, cy)) {
+                drawn.push((x, y.max(y_lo), o));
+            }
+        }
+    }
+    ((y_lo, y_hi), drawn)
 }
 
 /// Completed operations per second by outcome, in up to 200 time buckets.

@@ -15,6 +15,10 @@
 //! bounds how deep a record may nest and how long it may be, so hostile input cannot exhaust
 //! the stack or the memory.
 
+mod fast;
+#[cfg(test)]
+mod fast_tests;
+
 use super::record::ANONYMOUS_PROCESS;
 use super::{Function, Op, OpType, Process, MISSING_TIME};
 use clojure_reader::edn::Edn;
@@ -56,7 +60,74 @@ fn read_one(text: &str) -> Result<Edn<'_>, EdnError> {
 /// Parses one EDN record into an [`Op`] (the record's position stands in for a missing
 /// index). A map's fields are read straight into the op, normalised as
 /// [`super::record::from_value`] does a JSON record; anything else goes through JSON.
+///
+/// Records in the common shape are read by [`fast`] first; anything else, and every error, is
+/// the full parser's.
 pub fn parse_record(text: &str, position: usize) -> Result<Op, EdnError> {
+    if let Some(op) = fast::record_fields(text).and_then(|f| op_from_fields(f, position)) {
+        return Ok(op);
+    }
+    parse_record_fully(text, position)
+}
+
+/// A new op at `position`, before its fields are read.
+fn blank_op(position: usize) -> Op {
+    Op::new(
+        position as u64,
+        MISSING_TIME,
+        Process::Client(ANONYMOUS_PROCESS),
+        OpType::Invoke,
+        Function::default(),
+    )
+}
+
+/// The op of a record read by [`fast`], field by field as [`parse_record_fully`] reads an EDN
+/// map; `None` where a field is not what it should be, for the full parser to report.
+fn op_from_fields(fields: Vec<(&str, Value)>, position: usize) -> Option<Op> {
+    let text_of = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    let mut op = blank_op(position);
+    let mut typed = false;
+    for (name, v) in fields {
+        match name {
+            "index" => op.index = v.as_u64()?,
+            "time" => op.time = v.as_u64()?,
+            "process" => op.process = serde_json::from_value(v).ok()?,
+            "type" => {
+                op.op_type = serde_json::from_value(v).ok()?;
+                typed = true;
+            }
+            "f" => op.f = Function::parse(&text_of(&v).unwrap_or_default()),
+            "key" => op.key = text_of(&v),
+            "value" => op.value = v,
+            "node" => op.node = text_of(&v),
+            "final" => op.is_final = v == Value::Bool(true),
+            "error" => {
+                op.error = match v {
+                    Value::Null => None,
+                    Value::String(s) => Some(s),
+                    other => Some(other.to_string()),
+                }
+            }
+            "wait" => op.wait = serde_json::from_value(v).ok()?,
+            "waitaof" => op.waitaof = serde_json::from_value(v).ok()?,
+            _ => {}
+        }
+    }
+    if !typed {
+        return None;
+    }
+    if op.f.is_missing() && super::record::is_txn_value(&op.value) {
+        op.f = Function::Txn;
+    }
+    Some(op)
+}
+
+/// [`parse_record`] by the full parser.
+fn parse_record_fully(text: &str, position: usize) -> Result<Op, EdnError> {
     let edn = read_one(text)?;
     let mut top = &edn;
     while let Edn::Tagged(_, inner) = top {
@@ -66,13 +137,7 @@ pub fn parse_record(text: &str, position: usize) -> Result<Op, EdnError> {
         let value = to_json(top, 0)?;
         return super::record::from_value(value, position).map_err(|e| EdnError(e.to_string()));
     };
-    let mut op = Op::new(
-        position as u64,
-        MISSING_TIME,
-        Process::Client(ANONYMOUS_PROCESS),
-        OpType::Invoke,
-        Function::default(),
-    );
+    let mut op = blank_op(position);
     let mut typed = false;
     for (k, v) in fields {
         let name = match k {
@@ -291,17 +356,7 @@ impl Splitter {
             return None;
         }
         if self.in_string {
-            if self.escaped {
-                self.escaped = false;
-            } else if b == b'\\' {
-                self.escaped = true;
-            } else if b == b'"' {
-                self.in_string = false;
-                if self.depth == 0 {
-                    return Some(Step::End(i + 1));
-                }
-            }
-            return None;
+            return self.string_byte(b, i);
         }
         if self.char_literal {
             // `\x`, `\newline`, `\u0041`: the literal runs to the next delimiter.
@@ -309,23 +364,8 @@ impl Splitter {
             self.in_atom = self.depth == 0;
             return None;
         }
-        let delimiter = matches!(
-            b,
-            b' ' | b'\t'
-                | b'\r'
-                | b'\n'
-                | b','
-                | b';'
-                | b'"'
-                | b'('
-                | b')'
-                | b'['
-                | b']'
-                | b'{'
-                | b'}'
-        );
         if self.in_atom {
-            if !delimiter {
+            if !is_delimiter(b) {
                 return None;
             }
             self.in_atom = false;
@@ -333,7 +373,27 @@ impl Splitter {
                 return Some(Step::End(i));
             }
         }
-        match b {
+        self.structural_byte(chunk, i)
+    }
+
+    /// Byte `b` at `i` inside a string: an escape, the closing quote, or content.
+    fn string_byte(&mut self, b: u8, i: usize) -> Option<Step> {
+        if self.escaped {
+            self.escaped = false;
+        } else if b == b'\\' {
+            self.escaped = true;
+        } else if b == b'"' {
+            self.in_string = false;
+            if self.depth == 0 {
+                return Some(Step::End(i + 1));
+            }
+        }
+        None
+    }
+
+    /// Byte `i` of `chunk` outside strings, comments and atoms: what it opens or closes.
+    fn structural_byte(&mut self, chunk: &[u8], i: usize) -> Option<Step> {
+        match chunk[i] {
             b' ' | b'\t' | b'\r' | b'\n' | b',' => {}
             b';' => self.in_comment = true,
             b'"' => {
@@ -383,6 +443,14 @@ impl Splitter {
         }
         None
     }
+}
+
+/// Whether `b` ends an atom (a number, keyword or symbol).
+fn is_delimiter(b: u8) -> bool {
+    matches!(
+        b,
+        b' ' | b'\t' | b'\r' | b'\n' | b',' | b';' | b'"' | b'(' | b')' | b'[' | b']' | b'{' | b'}'
+    )
 }
 
 /// The bytes that matter inside a form (outside strings): brackets, strings, escapes and
