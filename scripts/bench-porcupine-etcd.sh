@@ -22,7 +22,7 @@ pdir=${PORCUPINE_DIR:?set PORCUPINE_DIR to a checkout of github.com/anishathalye
 repeat=${REPEAT:-5}
 cargo build --release --quiet --bin redline
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-cp benches/peers/porcupine/main.go benches/peers/porcupine/go.mod "$tmp/"
+cp benches/peers/porcupine/*.go benches/peers/porcupine/go.mod "$tmp/"
 (cd "$tmp" && go mod edit -replace "github.com/anishathalye/porcupine=$(cd "$pdir" && pwd)" &&
   GOFLAGS=-mod=mod GOPROXY=off go build -o peer .)
 

@@ -273,6 +273,27 @@ fn info_writes_may_or_may_not_take_effect() {
     );
 }
 
+/// Two mismatch cas ops from 1 each need an info write to have changed the register, and a
+/// third, from 2, needs it not to hold 2 at the end: the first must use the write of 2 and the
+/// second the write of 3, the reverse of their invocation order. No op reads 2 or 3, but the
+/// last cas compares against 2, so the two writes do not stand in for each other.
+#[test]
+fn info_writes_nobody_reads_are_told_apart_by_mismatch_cas() {
+    let mismatch = |b: Builder, p, o: i64, a, z| {
+        b.invoke(p, "cas", json!([o, 9]), a)
+            .fail(p, "cas", json!([o, 9]), z, "mismatch")
+    };
+    let b = Builder::default()
+        .write(0, 1, 0, 1)
+        .invoke(3, "write", json!(3), 2)
+        .invoke(2, "write", json!(2), 3)
+        .info(3, "write", json!(3), 4)
+        .info(2, "write", json!(2), 5);
+    let b = mismatch(b, 1, 1, 10, 11).write(0, 1, 12, 13);
+    let b = mismatch(b, 1, 1, 14, 15);
+    valid(mismatch(b, 1, 2, 16, 17));
+}
+
 /// 25 writes that all time out at once, some of which later show up in reads.
 fn info_burst(reads: &[i64]) -> Builder {
     let mut b = Builder::default().write(0, 100, 0, 1);

@@ -1,10 +1,12 @@
-// Command redline-peer-porcupine checks Jepsen etcd register logs (Porcupine's
-// test_data/jepsen/etcd_NNN.log) with Porcupine, for scripts/bench-porcupine-etcd.sh.
+// Command redline-peer-porcupine checks register histories with Porcupine, for
+// scripts/bench-porcupine-etcd.sh and scripts/bench-linearizable.sh.
 //
-// It parses each log the way Porcupine's own porcupine_test.go does (parseJepsenLog: the
-// same line patterns, `:fail :read :timed-out` as an unknown return, every op still pending
-// at the end given an unknown return), checks it with CheckEventsTimeout against the etcd
-// model of that test, and prints one tab-separated line per file:
+// By default it reads Jepsen etcd register logs (Porcupine's test_data/jepsen/etcd_NNN.log)
+// the way Porcupine's own porcupine_test.go does (parseJepsenLog: the same line patterns,
+// `:fail :read :timed-out` as an unknown return, every op still pending at the end given an
+// unknown return) and checks them with CheckEventsTimeout against the etcd model of that
+// test. With -jsonl it reads redline JSONL histories instead (see jsonl.go). It prints one
+// tab-separated line per file:
 //
 //	porcupine  file=etcd_000.log  valid=false  events=340  parse_ms=0.21  check_ms=1.37
 //
@@ -137,21 +139,41 @@ func parse(path string) ([]porcupine.Event, error) {
 func main() {
 	repeat := flag.Int("repeat", 1, "check each file this many times; check_ms is the mean")
 	timeout := flag.Duration("timeout", 0, "per-check timeout (0: none)")
+	jsonl := flag.Bool("jsonl", false, "read redline JSONL register histories, not etcd logs")
 	flag.Parse()
 	status := 0
 	for _, path := range flag.Args() {
 		t0 := time.Now()
-		events, err := parse(path)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			status = 2
-			continue
+		var check func() porcupine.CheckResult
+		var size int
+		if *jsonl {
+			ops, err := parseJSONL(path)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				status = 2
+				continue
+			}
+			check = func() porcupine.CheckResult {
+				return porcupine.CheckOperationsTimeout(registerModel, ops, *timeout)
+			}
+			size = 2 * len(ops)
+		} else {
+			events, err := parse(path)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				status = 2
+				continue
+			}
+			check = func() porcupine.CheckResult {
+				return porcupine.CheckEventsTimeout(etcdModel, events, *timeout)
+			}
+			size = len(events)
 		}
 		parsed := time.Since(t0)
 		var res porcupine.CheckResult
 		t1 := time.Now()
 		for i := 0; i < *repeat; i++ {
-			res = porcupine.CheckEventsTimeout(etcdModel, events, *timeout)
+			res = check()
 		}
 		checked := time.Since(t1) / time.Duration(*repeat)
 		valid := map[porcupine.CheckResult]string{porcupine.Ok: "true", porcupine.Illegal: "false"}[res]
@@ -159,7 +181,7 @@ func main() {
 			valid = "unknown"
 		}
 		fmt.Printf("porcupine\tfile=%s\tvalid=%s\tevents=%d\tparse_ms=%.3f\tcheck_ms=%.3f\n",
-			filepath.Base(path), valid, len(events),
+			filepath.Base(path), valid, size,
 			float64(parsed.Microseconds())/1000, float64(checked.Nanoseconds())/1e6)
 	}
 	os.Exit(status)

@@ -1,83 +1,58 @@
-//! The set of linearized operations, as a bitset with an incrementally maintained hash.
+//! A fixed-size bitset that can copy out a window of its bits.
 //!
-//! The search caches (linearized set, state) pairs (Lowe's memoisation). Hashing a whole bitset
-//! on every step costs O(ops / 64); instead each bit has a fixed pseudo-random 64-bit key and the
-//! set's hash is the XOR of the keys of its members (Zobrist hashing), updated in O(1) by `set`
-//! and `clear`. Equality still compares every word, so a hash collision cannot merge two sets.
+//! The search keeps one of these over the return positions of a key's determinate ops (which of
+//! them are linearized). A cache key holds only the window of it that is still open (see
+//! [`super::frontier`]), so the search needs to copy bits `from..to` out as whole words.
 
-/// A fixed-size set of operation ids with an O(1) hash.
+/// A fixed-size set of small integers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bitset {
     words: Vec<u64>,
-    hash: u64,
-    len: usize,
-}
-
-/// SplitMix64: a fixed, well-mixed key per bit position (no randomness: results reproduce).
-fn bit_key(i: usize) -> u64 {
-    let mut z = (i as u64)
-        .wrapping_add(1)
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 impl Bitset {
-    /// An empty set able to hold ids `0..capacity`.
+    /// An empty set able to hold `0..capacity`.
     pub fn new(capacity: usize) -> Bitset {
         Bitset {
             words: vec![0; capacity.div_ceil(64).max(1)],
-            hash: 0,
-            len: 0,
         }
     }
 
-    /// Adds `i`; no-op if present.
+    /// Adds `i`.
     pub fn set(&mut self, i: usize) {
-        let (w, b) = (i / 64, 1u64 << (i % 64));
-        if self.words[w] & b == 0 {
-            self.words[w] |= b;
-            self.hash ^= bit_key(i);
-            self.len += 1;
-        }
+        self.words[i / 64] |= 1u64 << (i % 64);
     }
 
-    /// Removes `i`; no-op if absent.
+    /// Removes `i`.
     pub fn clear(&mut self, i: usize) {
-        let (w, b) = (i / 64, 1u64 << (i % 64));
-        if self.words[w] & b != 0 {
-            self.words[w] &= !b;
-            self.hash ^= bit_key(i);
-            self.len -= 1;
-        }
+        self.words[i / 64] &= !(1u64 << (i % 64));
     }
 
     pub fn contains(&self, i: usize) -> bool {
         self.words[i / 64] & (1u64 << (i % 64)) != 0
     }
 
-    /// The Zobrist hash of the members.
-    pub fn hash(&self) -> u64 {
-        self.hash
+    /// Appends bits `from..to` to `out` as words: bit `from` is the lowest bit of the first word,
+    /// bits past `to` in the last word are zero. Appends nothing when `to <= from`.
+    pub fn window(&self, from: usize, to: usize, out: &mut Vec<u64>) {
+        let mut start = from;
+        while start < to {
+            let (w, b) = (start / 64, start % 64);
+            let mut word = self.words.get(w).copied().unwrap_or(0) >> b;
+            if b > 0 {
+                word |= self.words.get(w + 1).copied().unwrap_or(0) << (64 - b);
+            }
+            let len = to - start;
+            if len < 64 {
+                word &= (1u64 << len) - 1;
+            }
+            out.push(word);
+            start += 64;
+        }
     }
 
-    /// The number of members.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// The raw words, for storing a snapshot in the cache.
-    pub fn words(&self) -> &[u64] {
-        &self.words
-    }
-
-    /// Bytes a snapshot of this set occupies in the cache.
-    pub fn snapshot_bytes(&self) -> usize {
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
         self.words.len() * 8
     }
 }
@@ -87,20 +62,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hash_depends_on_members_not_on_order() {
-        let mut a = Bitset::new(130);
-        let mut b = Bitset::new(130);
-        a.set(3);
-        a.set(129);
-        b.set(129);
-        b.set(3);
-        b.set(64);
-        b.clear(64);
-        assert_eq!(a, b);
-        assert_eq!(a.hash(), b.hash());
-        assert_eq!(a.len(), 2);
-        assert!(a.contains(129) && !a.contains(64));
-        a.clear(3);
-        assert_ne!(a.hash(), b.hash());
+    fn windows_are_shifted_copies_of_the_bits() {
+        let mut s = Bitset::new(300);
+        for i in [3, 64, 65, 130, 200, 299] {
+            s.set(i);
+        }
+        s.clear(200);
+        assert!(s.contains(65) && !s.contains(200) && !s.contains(4));
+        let mut out = Vec::new();
+        s.window(3, 4, &mut out);
+        assert_eq!(out, vec![1]);
+        out.clear();
+        s.window(4, 131, &mut out);
+        // 64 and 65 are bits 60 and 61 of the first word; 130 is bit 126 - 64 of the second.
+        assert_eq!(out, vec![(1 << 60) | (1 << 61), 1 << 62]);
+        out.clear();
+        s.window(131, 300, &mut out);
+        assert_eq!(out, vec![0, 0, 1 << (299 - 131 - 128)]);
+        out.clear();
+        s.window(5, 5, &mut out);
+        assert!(out.is_empty());
     }
 }

@@ -9,6 +9,7 @@
 use super::key_history::{KeyHistory, KeyOp};
 use super::model::{describe, RegisterInput, Value, NULL};
 use super::search::Step;
+use crate::names::kind;
 use crate::result::Anomaly;
 use serde_json::json;
 
@@ -19,14 +20,31 @@ const PREFIX_DETAILS: usize = 200;
 /// Concurrent ops cited as witnesses.
 const CONCURRENT_SHOWN: usize = 20;
 
-fn ms(ns: u64) -> String {
-    format!("{:.3} ms", ns as f64 / 1e6)
+/// When an op was invoked or completed: a clock time, or in a history without times the
+/// record's position (its times are positions, see [`KeyHistory::clocked`]).
+fn when(key: &KeyHistory, t: u64) -> String {
+    if key.clocked {
+        format!("{:.3} ms", t as f64 / 1e6)
+    } else {
+        format!("record {t}")
+    }
 }
 
-/// The `nonlinearizable` anomaly for one key.
-pub fn anomaly(key: &KeyHistory, prefix: &[Step]) -> Anomaly {
+/// The register named in an explanation: a keyless (Jepsen or Knossos) history has one.
+fn register_name(key: &KeyHistory) -> String {
+    if key.key.is_empty() {
+        "the register".to_string()
+    } else {
+        format!("key {}", key.key)
+    }
+}
+
+/// The `nonlinearizable` anomaly for one key. `window`: the violation was proved on the ops
+/// around the stuck op, this many return positions back ([`super::window`]).
+pub fn anomaly(key: &KeyHistory, prefix: &[Step], window: Option<u32>) -> Anomaly {
     let ops = &key.ops;
-    let in_prefix: std::collections::HashSet<usize> = prefix.iter().map(|s| s.op).collect();
+    let in_prefix: std::collections::HashSet<usize> =
+        prefix.iter().map(|s| s.op as usize).collect();
     let stuck = (0..ops.len())
         .filter(|i| !in_prefix.contains(i))
         .filter_map(|i| ops[i].end.map(|e| (e, ops[i].start, i)))
@@ -43,17 +61,17 @@ pub fn anomaly(key: &KeyHistory, prefix: &[Step]) -> Anomaly {
     concurrent.truncate(CONCURRENT_SHOWN);
 
     let explanation = format!(
-        "key {key_name}: {what} at op {idx} (invoked {start}, completed {end}) cannot be \
+        "{key_name}: {what} at op {idx} (invoked {start}, completed {end}) cannot be \
          linearized: after the longest linearizable prefix the search found [{prefix_text}] the \
-         register holds {held} and {reason}. Every order of the ops concurrent with it was tried \
-         and none works; concurrent ops: [{conc}].",
-        key_name = key.key,
+         register holds {held} and {reason}. {tried}; concurrent ops: [{conc}].",
+        key_name = register_name(key),
         idx = op.invoke_index,
-        start = ms(op.start),
-        end = op.end.map_or("never".to_string(), ms),
+        start = when(key, op.start),
+        end = op.end.map_or("never".to_string(), |e| when(key, e)),
         prefix_text = prefix_text(key, prefix, &held),
         held = key.values.text(state),
         reason = reason(key, prefix, stuck, state),
+        tried = tried(window),
         conc = concurrent
             .iter()
             .map(|&i| cite(key, i))
@@ -65,18 +83,30 @@ pub fn anomaly(key: &KeyHistory, prefix: &[Step]) -> Anomaly {
     let shown = &prefix[prefix.len().saturating_sub(PREFIX_DETAILS)..];
     let details = json!({
         "prefix": shown.iter().zip(&held[prefix.len() - shown.len()..]).map(|(s, &h)| json!({
-            "op": ops[s.op].invoke_index,
-            "f": describe(&key.values, &ops[s.op].shown),
+            "op": ops[s.op as usize].invoke_index,
+            "f": describe(&key.values, &ops[s.op as usize].shown),
             "state": key.values.text(h),
         })).collect::<Vec<_>>(),
         "prefix_length": prefix.len(),
         "first_unlinearizable": op.invoke_index,
         "concurrent": concurrent.iter().map(|&i| ops[i].invoke_index).collect::<Vec<_>>(),
         "state": key.values.text(state),
+        "window_returns": window,
     });
-    Anomaly::new("nonlinearizable", witnesses, explanation)
+    Anomaly::new(kind::NONLINEARIZABLE, witnesses, explanation)
         .with_key(key.key.clone())
         .with_details(details)
+}
+
+/// What the search tried before concluding.
+fn tried(window: Option<u32>) -> String {
+    match window {
+        None => "Every order of the ops concurrent with it was tried and none works".to_string(),
+        Some(span) => format!(
+            "Checked on the ops around it, from {span} returns before it: no order of them gets \
+             past it, whatever value the register held before them, so no earlier op can help"
+        ),
+    }
 }
 
 fn overlaps(a: &KeyOp, b: &KeyOp) -> bool {
@@ -100,7 +130,7 @@ fn held_after(key: &KeyHistory, prefix: &[Step]) -> Vec<Value> {
     prefix
         .iter()
         .map(|s| {
-            if let Some(v) = key.ops[s.op].shown.written() {
+            if let Some(v) = key.ops[s.op as usize].shown.written() {
                 held = v;
             }
             held
@@ -120,8 +150,8 @@ fn prefix_text(key: &KeyHistory, prefix: &[Step], held: &[Value]) -> String {
     parts.extend(prefix[skip..].iter().zip(&held[skip..]).map(|(s, &h)| {
         format!(
             "op {} ({}) -> {}",
-            key.ops[s.op].invoke_index,
-            describe(&key.values, &key.ops[s.op].shown),
+            key.ops[s.op as usize].invoke_index,
+            describe(&key.values, &key.ops[s.op as usize].shown),
             key.values.text(h)
         )
     }));
@@ -131,7 +161,7 @@ fn prefix_text(key: &KeyHistory, prefix: &[Step], held: &[Value]) -> String {
 /// Why op `stuck` cannot follow the prefix, in words.
 fn reason(key: &KeyHistory, prefix: &[Step], stuck: usize, state: Value) -> String {
     let ops = &key.ops;
-    let text = |v| key.values.text(v).to_string();
+    let text = |v| key.values.text(v);
     match ops[stuck].shown {
         RegisterInput::Read(NULL) => {
             "nil is only the initial state: no op deletes the key, so a read of nil cannot \
@@ -172,16 +202,16 @@ fn writer_fate(key: &KeyHistory, prefix: &[Step], stuck: usize, v: Value) -> Str
             key.values.text(v)
         );
     };
-    if let Some(pos) = prefix.iter().position(|s| s.op == w) {
+    if let Some(pos) = prefix.iter().position(|s| s.op as usize == w) {
         let over = prefix[pos + 1..]
             .iter()
-            .find(|s| ops[s.op].shown.written().is_some_and(|x| x != v));
+            .find(|s| ops[s.op as usize].shown.written().is_some_and(|x| x != v));
         return match over {
             Some(s) => format!(
                 "the op that wrote it ({}) is already in the prefix, overwritten by {}, which \
                  completed before op {} began or had to precede it",
                 cite(key, w),
-                cite(key, s.op),
+                cite(key, s.op as usize),
                 ops[stuck].invoke_index
             ),
             None => format!("the op that wrote it ({}) is in the prefix", cite(key, w)),
@@ -192,7 +222,7 @@ fn writer_fate(key: &KeyHistory, prefix: &[Step], stuck: usize, v: Value) -> Str
         return format!(
             "the only op that wrote it ({}) was invoked at {}, after op {} completed",
             cite(key, w),
-            ms(ops[w].start),
+            when(key, ops[w].start),
             ops[stuck].invoke_index
         );
     }

@@ -14,7 +14,7 @@
 //!   of the run itself are held to linearizability.
 
 use super::model::{RegisterInput, Value, Values, NULL};
-use crate::history::{History, OpType, Operation};
+use crate::history::{Function, History, OpType, Operation, RealtimeOrder};
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, HashSet};
 
@@ -31,8 +31,24 @@ pub struct KeyOp {
     pub end: Option<u64>,
     /// `Op::index` of the invocation (what explanations cite).
     pub invoke_index: u64,
-    /// `Op::index` of the completion, if any.
-    pub complete_index: Option<u64>,
+    /// A determinate op the search may also drop instead of linearizing: only in the windows
+    /// of [`super::window`], for an op that may have taken effect before the window began.
+    pub skippable: bool,
+}
+
+impl KeyOp {
+    /// An op as recorded, which the search sees as it is (until values are merged), invoked at
+    /// history index `invoke_index`; `end` is `None` for an `info` op.
+    pub fn new(input: RegisterInput, start: u64, end: Option<u64>, invoke_index: u64) -> KeyOp {
+        KeyOp {
+            input,
+            shown: input,
+            start,
+            end,
+            invoke_index,
+            skippable: false,
+        }
+    }
 }
 
 /// The register sub-history of one key.
@@ -45,6 +61,9 @@ pub struct KeyHistory {
     pub has_cas: bool,
     /// Info writes/cas dropped because nobody observed their value (see [`prune_unobserved`]).
     pub pruned: usize,
+    /// Whether `start`/`end` are clock times (ns); else they are record positions (a history
+    /// without times, ordered by its records: `RealtimeOrder::HistoryOrder`).
+    pub clocked: bool,
 }
 
 /// Every key's sub-history, and what was left out.
@@ -62,28 +81,35 @@ pub struct Split {
 pub fn split_by_key(history: &History) -> Split {
     let mut split = Split::default();
     let mut by_key: BTreeMap<String, KeyHistory> = BTreeMap::new();
+    let clocked = history.realtime() == RealtimeOrder::Time;
     for op in history.operations() {
-        let f = op.invoke.f.as_str();
-        if !matches!(f, "read" | "write" | "cas") {
+        let f = &op.invoke.f;
+        if !matches!(f, Function::Read | Function::Write | Function::Cas) {
             continue;
         }
         // Jepsen's and Knossos's single-register histories carry no key: they are one register.
-        let key = op.invoke.key.clone().unwrap_or_default();
-        let key = &key;
+        let key = op.invoke.key.as_deref().unwrap_or_default();
         if op.invoke.is_final || op.completion.is_some_and(|c| c.is_final) {
             split.final_reads_ignored += 1;
             continue;
         }
-        let entry = by_key.entry(key.clone()).or_insert_with(|| KeyHistory {
-            key: key.clone(),
-            ops: Vec::new(),
-            values: Values::default(),
-            has_cas: false,
-            pruned: 0,
-        });
+        if !by_key.contains_key(key) {
+            let history = KeyHistory {
+                key: key.to_string(),
+                ops: Vec::new(),
+                values: Values::default(),
+                has_cas: false,
+                pruned: 0,
+                clocked,
+            };
+            by_key.insert(key.to_string(), history);
+        }
+        let Some(entry) = by_key.get_mut(key) else {
+            continue;
+        };
         match key_op(&op, &mut entry.values) {
             Ok(Some(k)) => {
-                entry.has_cas |= f == "cas";
+                entry.has_cas |= *f == Function::Cas;
                 entry.ops.push(k);
                 split.ops += 1;
             }
@@ -94,6 +120,7 @@ pub fn split_by_key(history: &History) -> Split {
     for mut k in by_key.into_values() {
         let (mut ops, pruned) = prune_unobserved(std::mem::take(&mut k.ops));
         merge_unobserved(&mut ops, &mut k.values);
+        ops.shrink_to_fit();
         k.ops = ops;
         k.pruned = pruned;
         split.keys.push(k);
@@ -105,15 +132,15 @@ pub fn split_by_key(history: &History) -> Split {
 fn key_op(op: &Operation<'_>, values: &mut Values) -> Result<Option<KeyOp>, ()> {
     let outcome = op.outcome();
     let completion = op.completion.filter(|c| c.op_type != OpType::Info);
-    let input = match (op.invoke.f.as_str(), outcome) {
-        ("read", OpType::Ok) => {
+    let input = match (&op.invoke.f, outcome) {
+        (Function::Read, OpType::Ok) => {
             let v = completion.map_or(&Json::Null, |c| &c.value);
             RegisterInput::Read(values.intern(v))
         }
-        ("write", OpType::Ok | OpType::Info) => {
+        (Function::Write, OpType::Ok | OpType::Info) => {
             RegisterInput::Write(values.intern(&op.invoke.value))
         }
-        ("cas", OpType::Ok | OpType::Info | OpType::Fail) => {
+        (Function::Cas, OpType::Ok | OpType::Info | OpType::Fail) => {
             let (old, new) = match op.invoke.value.as_array().map(Vec::as_slice) {
                 Some([old, new]) => (values.intern(old), values.intern(new)),
                 _ => return Err(()),
@@ -128,14 +155,12 @@ fn key_op(op: &Operation<'_>, values: &mut Values) -> Result<Option<KeyOp>, ()> 
         }
         _ => return Ok(None),
     };
-    Ok(Some(KeyOp {
+    Ok(Some(KeyOp::new(
         input,
-        shown: input,
-        start: op.start(),
-        end: op.end(),
-        invoke_index: op.invoke.index,
-        complete_index: completion.map(|c| c.index),
-    }))
+        op.start(),
+        op.end(),
+        op.invoke.index,
+    )))
 }
 
 /// The values some op observes: read results and cas compare values (any outcome).
@@ -188,6 +213,15 @@ pub fn merge_unobserved(ops: &mut [KeyOp], values: &mut Values) {
 /// completed before it). Writes end the window, and a cas cannot end it (its compare would be
 /// `v`). So the window is empty: deleting `w` leaves every other op's view unchanged. Each
 /// deletion only removes observations, so the conditions still hold for the rest: iterate.
+/// Values need not be unique for this.
+///
+/// The mismatch condition cannot be dropped: "an info write whose value no read and no cas
+/// observed may be taken as not having happened" (issue #16's wording) is false. With `write 1`
+/// ok, then an info `write 2` nobody reads, then a cas from 1 that fails with a mismatch, the
+/// history is linearizable only if the write of 2 took effect (the register must differ from 1
+/// during the cas); pruning it would report a violation that is not there
+/// (`keeps_info_writes_a_later_mismatch_cas_could_depend_on`). What is left after pruning may
+/// still stop mattering later in the search: see [`super::relevance`].
 pub fn prune_unobserved(mut ops: Vec<KeyOp>) -> (Vec<KeyOp>, usize) {
     let before = ops.len();
     loop {
@@ -213,20 +247,16 @@ pub fn prune_unobserved(mut ops: Vec<KeyOp>) -> (Vec<KeyOp>, usize) {
     }
 }
 
+/// For tests: an op invoked at time `start`, whose invocation index is `start` too.
+#[cfg(test)]
+pub(super) fn test_op(input: RegisterInput, start: u64, end: Option<u64>) -> KeyOp {
+    KeyOp::new(input, start, end, start)
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_op as op;
     use super::*;
-
-    fn op(input: RegisterInput, start: u64, end: Option<u64>) -> KeyOp {
-        KeyOp {
-            input,
-            shown: input,
-            start,
-            end,
-            invoke_index: start,
-            complete_index: end,
-        }
-    }
 
     #[test]
     fn prunes_unread_info_writes_but_keeps_read_ones_and_ok_ones() {

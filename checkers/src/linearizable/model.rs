@@ -9,13 +9,17 @@
 use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::fmt::Debug;
-use std::hash::Hash;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 /// An interned register value; [`NULL`] (0) is the absent key.
 pub type Value = u32;
 
 /// The interned id of JSON null: the key does not exist.
 pub const NULL: Value = 0;
+
+/// Not a value of the history: stands for any value that no op left mentions (see
+/// [`super::relevance`]), in the search's cache keys and as a window's start state.
+pub const UNMENTIONED: Value = u32::MAX;
 
 /// A sequential specification: what one operation does to the state, or that it cannot happen.
 pub trait Model {
@@ -58,24 +62,46 @@ impl RegisterInput {
         }
     }
 
+    /// Is this a blind write (not a cas)?
+    pub fn written_blindly(&self) -> bool {
+        matches!(self, RegisterInput::Write(_))
+    }
+
     /// Is this a cas of either kind?
     pub fn is_cas(&self) -> bool {
         matches!(self, RegisterInput::Cas(..) | RegisterInput::CasMismatch(_))
     }
 }
 
-/// Interns JSON values to [`Value`] ids and keeps their text for explanations.
+/// Interns JSON values to [`Value`] ids and keeps them for explanations.
+///
+/// Integers (what redline's and Jepsen's registers hold) are looked up as integers; any other
+/// value by its JSON text, so equal JSON texts get equal ids either way.
 #[derive(Debug, Clone)]
 pub struct Values {
-    ids: HashMap<String, Value>,
-    texts: Vec<String>,
+    ints: HashMap<i64, Value, BuildHasherDefault<MixHasher>>,
+    others: HashMap<String, Value>,
+    /// Per id: the value.
+    shown: Vec<Shown>,
+    unobserved: Option<Value>,
+}
+
+/// A value as recorded, in 16 bytes for the common integer.
+#[derive(Debug, Clone)]
+enum Shown {
+    Int(i64),
+    Other(Box<Json>),
+    /// The id of values no op observes (`key_history`).
+    Unobserved,
 }
 
 impl Default for Values {
     fn default() -> Self {
         Values {
-            ids: HashMap::from([("null".to_string(), NULL)]),
-            texts: vec!["nil".to_string()],
+            ints: HashMap::default(),
+            others: HashMap::from([("null".to_string(), NULL)]),
+            shown: vec![Shown::Other(Box::new(Json::Null))],
+            unobserved: None,
         }
     }
 }
@@ -83,44 +109,88 @@ impl Default for Values {
 impl Values {
     /// The id of a JSON value; equal JSON texts get equal ids.
     pub fn intern(&mut self, value: &Json) -> Value {
-        let text = value.to_string();
-        if let Some(&id) = self.ids.get(&text) {
-            return id;
+        let next = self.shown.len() as Value;
+        let (id, shown) = match value.as_i64() {
+            Some(i) => (*self.ints.entry(i).or_insert(next), Shown::Int(i)),
+            None => (
+                *self.others.entry(value.to_string()).or_insert(next),
+                Shown::Other(Box::new(value.clone())),
+            ),
+        };
+        if id == next {
+            self.shown.push(shown);
         }
-        let id = self.texts.len() as Value;
-        self.texts.push(text.clone());
-        self.ids.insert(text, id);
         id
     }
 
     /// The id standing for every written value that no op observes (`key_history`).
     pub fn unobserved(&mut self) -> Value {
-        const KEY: &str = "\u{0}unobserved";
-        if let Some(&id) = self.ids.get(KEY) {
+        if let Some(id) = self.unobserved {
             return id;
         }
-        let id = self.texts.len() as Value;
-        self.texts.push("a value no op observed".to_string());
-        self.ids.insert(KEY.to_string(), id);
+        let id = self.shown.len() as Value;
+        self.shown.push(Shown::Unobserved);
+        self.unobserved = Some(id);
         id
     }
 
     /// The value as JSON text (`nil` for null).
-    pub fn text(&self, value: Value) -> &str {
-        self.texts.get(value as usize).map_or("?", String::as_str)
+    pub fn text(&self, value: Value) -> String {
+        match self.shown.get(value as usize) {
+            Some(Shown::Int(i)) => i.to_string(),
+            Some(Shown::Other(v)) if v.is_null() => "nil".to_string(),
+            Some(Shown::Other(v)) => v.to_string(),
+            Some(Shown::Unobserved) => "a value no op observed".to_string(),
+            None => "?".to_string(),
+        }
+    }
+
+    /// Ids handed out so far: every id is below this.
+    pub fn len(&self) -> usize {
+        self.shown.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.shown.is_empty()
+    }
+}
+
+/// A fast hasher for integer keys (SipHash's resistance to chosen keys buys nothing here: a
+/// history that collides its own values only slows its own check).
+#[derive(Default)]
+pub struct MixHasher(u64);
+
+impl Hasher for MixHasher {
+    fn finish(&self) -> u64 {
+        let h = self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        h ^ (h >> 29)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x100_0000_01B3);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    }
+    fn write_i64(&mut self, n: i64) {
+        self.write_u64(n as u64);
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(n as u64);
     }
 }
 
 /// A read/write register (GET/SET). Refuses cas inputs: use [`CasRegister`] for those.
 #[derive(Debug, Clone)]
-pub struct Register {
-    pub values: Values,
+pub struct Register<'a> {
+    pub values: &'a Values,
 }
 
 /// A register with compare-and-set (GET/SET/a CAS script).
 #[derive(Debug, Clone)]
-pub struct CasRegister {
-    pub values: Values,
+pub struct CasRegister<'a> {
+    pub values: &'a Values,
 }
 
 fn register_step(state: Value, input: &RegisterInput) -> Option<Value> {
@@ -144,7 +214,7 @@ pub fn describe(values: &Values, input: &RegisterInput) -> String {
     }
 }
 
-impl Model for Register {
+impl Model for Register<'_> {
     type State = Value;
     type Input = RegisterInput;
     fn init(&self) -> Value {
@@ -157,14 +227,14 @@ impl Model for Register {
         register_step(state, input)
     }
     fn describe_op(&self, input: &RegisterInput) -> String {
-        describe(&self.values, input)
+        describe(self.values, input)
     }
     fn describe_state(&self, state: Value) -> String {
-        self.values.text(state).to_string()
+        self.values.text(state)
     }
 }
 
-impl Model for CasRegister {
+impl Model for CasRegister<'_> {
     type State = Value;
     type Input = RegisterInput;
     fn init(&self) -> Value {
@@ -174,10 +244,10 @@ impl Model for CasRegister {
         register_step(state, input)
     }
     fn describe_op(&self, input: &RegisterInput) -> String {
-        describe(&self.values, input)
+        describe(self.values, input)
     }
     fn describe_state(&self, state: Value) -> String {
-        self.values.text(state).to_string()
+        self.values.text(state)
     }
 }
 
@@ -188,9 +258,8 @@ mod tests {
 
     #[test]
     fn mismatch_cas_is_legal_only_when_the_register_differs() {
-        let m = CasRegister {
-            values: Values::default(),
-        };
+        let values = Values::default();
+        let m = CasRegister { values: &values };
         assert_eq!(m.step(3, &RegisterInput::CasMismatch(3)), None);
         assert_eq!(m.step(4, &RegisterInput::CasMismatch(3)), Some(4));
         assert_eq!(m.step(3, &RegisterInput::Cas(3, 5)), Some(5));
@@ -203,7 +272,7 @@ mod tests {
         let a = values.intern(&json!(7));
         assert_eq!(values.intern(&json!(7)), a);
         assert_eq!(values.intern(&json!(null)), NULL);
-        let m = Register { values };
+        let m = Register { values: &values };
         assert_eq!(m.step(a, &RegisterInput::Cas(a, a)), None);
         assert_eq!(m.describe_op(&RegisterInput::Write(a)), "write 7");
     }

@@ -1,11 +1,19 @@
-//! Histories of a simulated atomic register, for tests and benchmarks of the checker.
+//! Seeded histories of a simulated atomic register, for tests and benchmarks of the checker
+//! (`examples/gen_register_history.rs` writes them as JSONL).
 //!
-//! Each key is an ideal register: every op takes effect at one instant inside its interval (an
-//! `info` write or cas at any instant after its invocation, or never), so the history is
-//! linearizable by construction. Optionally one read is made stale (it returns a value that a
-//! later write had already replaced before the read began), which makes the history certainly
-//! not linearizable: with values unique, that read would have to sit between two writes that
-//! real time orders before it. Deterministic for a seed (SplitMix64, no dependencies).
+//! Each key is an ideal register driven by `processes` clients. A client waits up to 1 ms,
+//! invokes an op that lasts up to 3 ms, and the op takes effect at one instant inside its
+//! interval, so the history is linearizable by construction. Written values are unique per key.
+//! A write or cas may end `info` (its client timed out): a fraction of those take effect at an
+//! instant after their invocation (possibly after the timeout), the rest never do, and the
+//! client continues as a new process, as DESIGN.md says. A cas compares against the latest
+//! written value or, 30% of the time, one of the ten before it (as a client whose last read
+//! lost a race with other writers), and then fails with `mismatch`.
+//!
+//! A [`Variant`] plants one anomaly in key 0, which makes the history certainly not
+//! linearizable: with values unique, a read can only sit between the write of its value and
+//! the next write, and the planted read has no such place. Deterministic for a seed
+//! (SplitMix64, no dependencies).
 
 use crate::history::{Op, OpType, Process};
 use serde_json::{json, Value as Json};
@@ -20,16 +28,30 @@ pub struct SimConfig {
     /// Fractions of ops that are reads and cas (the rest are writes).
     pub read_rate: f64,
     pub cas_rate: f64,
-    /// Fraction of ops that end `info` (half of those info writes/cas take effect).
+    /// Fraction of writes and cas that end `info`.
     pub info_rate: f64,
+    /// Fraction of the `info` writes and cas that took effect.
+    pub info_effect: f64,
     /// Fraction of writes that end `fail` (and did not take effect).
     pub fail_rate: f64,
     /// Info writes invoked together at the start of each key, taking effect (or not) at random
     /// points of the whole run: the classic blow-up of WGL search.
     pub info_burst: usize,
-    /// Make one read of key 0 stale (the history is then not linearizable).
-    pub stale_read: bool,
+    /// An anomaly planted in key 0.
+    pub variant: Variant,
     pub seed: u64,
+}
+
+/// A planted anomaly: the op of key 0 nearest to `at` (a fraction of its ops) that allows it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Variant {
+    /// None: the history is linearizable.
+    Linearizable,
+    /// An ok read returns a value overwritten long before: by a write about 100 writes before
+    /// the read, all completed before the read began (nil if there is no such older value).
+    StaleRead { at: f64 },
+    /// An ok read returns the value of a write invoked only after the read completed.
+    FutureRead { at: f64 },
 }
 
 impl Default for SimConfig {
@@ -41,9 +63,10 @@ impl Default for SimConfig {
             read_rate: 0.5,
             cas_rate: 0.0,
             info_rate: 0.05,
+            info_effect: 0.5,
             fail_rate: 0.02,
             info_burst: 0,
-            stale_read: false,
+            variant: Variant::Linearizable,
             seed: 1,
         }
     }
@@ -98,8 +121,8 @@ pub fn simulate(cfg: &SimConfig) -> Vec<Op> {
     for k in 0..cfg.keys {
         let mut ops = key_ops(cfg, k as u64, &mut rng);
         apply(&mut ops);
-        if cfg.stale_read && k == 0 {
-            make_stale(&mut ops, &mut rng);
+        if k == 0 {
+            plant(&mut ops, cfg.variant);
         }
         render(&ops, &format!("r{k}"), &mut records);
     }
@@ -117,19 +140,19 @@ pub fn simulate(cfg: &SimConfig) -> Vec<Op> {
 const MS: u64 = 1_000_000;
 
 fn key_ops(cfg: &SimConfig, key: u64, rng: &mut Rng) -> Vec<SimOp> {
-    let base = key * 1_000_000;
+    let base = key * 1_000_000_000;
     let mut next_id = base + cfg.processes as u64;
     let mut procs: Vec<(u64, u64)> = (0..cfg.processes as u64).map(|p| (base + p, 0)).collect();
     let mut ops = Vec::with_capacity(cfg.ops_per_key);
-    let mut next_value: i64 = 1;
     let mut written: Vec<i64> = Vec::new();
     let span = cfg.ops_per_key as u64 * 2 * MS / cfg.processes.max(1) as u64 + MS;
     for _ in 0..cfg.info_burst.min(cfg.ops_per_key) {
         let start = rng.below(cfg.info_burst as u64 * MS / 10 + 1);
         let lin = rng.chance(0.5).then(|| start + rng.below(span));
+        written.push(written.len() as i64 + 1);
         ops.push(SimOp {
             process: next_id,
-            kind: Kind::Write(next_value),
+            kind: Kind::Write(written.len() as i64),
             start,
             end: start + 5 * MS,
             lin,
@@ -137,35 +160,17 @@ fn key_ops(cfg: &SimConfig, key: u64, rng: &mut Rng) -> Vec<SimOp> {
             read: None,
             matched: false,
         });
-        written.push(next_value);
         next_id += 1;
-        next_value += 1;
     }
     while ops.len() < cfg.ops_per_key && !procs.is_empty() {
         let slot = (0..procs.len()).min_by_key(|&i| procs[i].1).unwrap_or(0);
         let (process, free_at) = procs[slot];
         let start = free_at + rng.below(MS);
         let end = start + 1 + rng.below(3 * MS);
-        let kind = if rng.chance(cfg.read_rate) {
-            Kind::Read
-        } else if rng.chance(cfg.cas_rate / (1.0 - cfg.read_rate).max(1e-9)) {
-            let old = match written.last() {
-                Some(&v) if !rng.chance(0.3) => Some(v),
-                _ if written.is_empty() => None,
-                _ => Some(written[rng.below(written.len() as u64) as usize]),
-            };
-            next_value += 1;
-            Kind::Cas(old, next_value - 1)
-        } else {
-            next_value += 1;
-            Kind::Write(next_value - 1)
-        };
-        if let Kind::Write(v) | Kind::Cas(_, v) = kind {
-            written.push(v);
-        }
-        let (outcome, lin) = if rng.chance(cfg.info_rate) {
+        let kind = next_kind(cfg, &mut written, rng);
+        let (outcome, lin) = if kind != Kind::Read && rng.chance(cfg.info_rate) {
             let lin = rng
-                .chance(0.5)
+                .chance(cfg.info_effect)
                 .then(|| start + rng.below(10 * (end - start) + 1));
             (OpType::Info, lin)
         } else if kind != Kind::Read && rng.chance(cfg.fail_rate) {
@@ -192,6 +197,31 @@ fn key_ops(cfg: &SimConfig, key: u64, rng: &mut Rng) -> Vec<SimOp> {
     ops
 }
 
+/// A read, a write of a new value, or a cas to a new value from the latest written value (or,
+/// 30% of the time, one of the ten before it).
+fn next_kind(cfg: &SimConfig, written: &mut Vec<i64>, rng: &mut Rng) -> Kind {
+    if rng.chance(cfg.read_rate) {
+        return Kind::Read;
+    }
+    let new = written.len() as i64 + 1;
+    let kind = if rng.chance(cfg.cas_rate / (1.0 - cfg.read_rate).max(1e-9)) {
+        let len = written.len();
+        let back = if rng.chance(0.3) {
+            1 + rng.below(10) as usize
+        } else {
+            0
+        };
+        let old = len
+            .checked_sub(1 + back.min(len.saturating_sub(1)))
+            .map(|i| written[i]);
+        Kind::Cas(old, new)
+    } else {
+        Kind::Write(new)
+    };
+    written.push(new);
+    kind
+}
+
 /// Runs the ideal register over the ops in linearization order, filling in reads and cas.
 fn apply(ops: &mut [SimOp]) {
     let mut order: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].lin.is_some()).collect();
@@ -211,26 +241,62 @@ fn apply(ops: &mut [SimOp]) {
     }
 }
 
-/// Makes one ok read return a value superseded before it began (or nil after a write).
-fn make_stale(ops: &mut [SimOp], rng: &mut Rng) {
-    let writes: Vec<usize> = (0..ops.len())
+/// How far back (in completed ok writes) a stale read's value was overwritten.
+const STALE_BY: usize = 100;
+
+/// Makes the ok read nearest to `at` that allows it return an impossible value.
+fn plant(ops: &mut [SimOp], variant: Variant) {
+    let at = match variant {
+        Variant::Linearizable => return,
+        Variant::StaleRead { at } | Variant::FutureRead { at } => at.clamp(0.0, 1.0),
+    };
+    let mut writes: Vec<usize> = (0..ops.len())
         .filter(|&i| ops[i].outcome == OpType::Ok && matches!(ops[i].kind, Kind::Write(_)))
         .collect();
+    writes.sort_by_key(|&i| ops[i].end);
     let reads: Vec<usize> = (0..ops.len())
         .filter(|&i| ops[i].outcome == OpType::Ok && ops[i].kind == Kind::Read)
         .collect();
-    let offset = rng.below(reads.len() as u64 + 1) as usize;
-    for r in reads.iter().cycle().skip(offset).take(reads.len()) {
-        let r = *r;
-        // w1 precedes w2 precedes r: the read cannot return w1's value.
-        if let Some(&w2) = writes.iter().find(|&&w| ops[w].end < ops[r].start) {
-            let w1 = writes.iter().find(|&&w| ops[w].end < ops[w2].start);
-            ops[r].read = match w1.map(|&w| ops[w].kind) {
-                Some(Kind::Write(v)) => Some(v),
-                _ => None,
-            };
+    let from = (at * reads.len() as f64) as usize;
+    for &r in reads[from.min(reads.len())..]
+        .iter()
+        .chain(&reads[..from.min(reads.len())])
+    {
+        let value = match variant {
+            Variant::StaleRead { .. } => stale_value(ops, &writes, r),
+            _ => future_value(ops, &writes, r),
+        };
+        if let Some(v) = value {
+            ops[r].read = v;
             return;
         }
+    }
+}
+
+/// A value for read `r` overwritten long before it began: w1 completed before w2 began, and w2
+/// (about STALE_BY writes back) completed before `r` began. `Some(None)` is nil.
+fn stale_value(ops: &[SimOp], writes_by_end: &[usize], r: usize) -> Option<Option<i64>> {
+    let done = writes_by_end.partition_point(|&w| ops[w].end < ops[r].start);
+    let w2 = writes_by_end[done.checked_sub(1)?.saturating_sub(STALE_BY)];
+    let w1 = writes_by_end[..done]
+        .iter()
+        .rev()
+        .find(|&&w| ops[w].end < ops[w2].start);
+    Some(w1.and_then(|&w| match ops[w].kind {
+        Kind::Write(v) => Some(v),
+        _ => None,
+    }))
+}
+
+/// The value of an ok write invoked after read `r` completed.
+fn future_value(ops: &[SimOp], writes: &[usize], r: usize) -> Option<Option<i64>> {
+    let w = writes
+        .iter()
+        .filter(|&&w| ops[w].start > ops[r].end)
+        .min_by_key(|&&w| ops[w].start)?;
+    match ops[*w].kind {
+        Kind::Write(v) => Some(Some(v)),
+        _ => None,
     }
 }
 
@@ -260,5 +326,44 @@ fn render(ops: &[SimOp], key: &str, out: &mut Vec<(u64, u64, Op)>) {
             _ => {}
         }
         out.push((op.end, seq * 2 + 1, done));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::History;
+    use crate::linearizable::check;
+    use crate::{CheckOptions, Validity};
+
+    fn verdict(cfg: &SimConfig) -> Validity {
+        let h = History::new(simulate(cfg)).expect("simulated history pairs");
+        let opts = CheckOptions {
+            reads_from_master: Some(true),
+            ..CheckOptions::default()
+        };
+        check(&h, &opts).valid
+    }
+
+    #[test]
+    fn planted_reads_break_linearizability_and_nothing_else_does() {
+        let cfg = SimConfig {
+            ops_per_key: 2_000,
+            processes: 10,
+            cas_rate: 0.1,
+            info_rate: 0.1,
+            ..SimConfig::default()
+        };
+        assert_eq!(verdict(&cfg), Validity::Valid);
+        for variant in [
+            Variant::StaleRead { at: 0.5 },
+            Variant::FutureRead { at: 0.5 },
+        ] {
+            let bad = SimConfig {
+                variant,
+                ..cfg.clone()
+            };
+            assert_eq!(verdict(&bad), Validity::Invalid, "{variant:?}");
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! Peer benchmark: checks redline's simulated register histories (JSONL, as written by
-//! `bench_linearizable --out DIR`) with todc-utils's WGL checker, for a side-by-side table.
+//! `examples/gen_register_history.rs`) with todc-utils's WGL checker, for a side-by-side table.
 //!
 //! todc-utils has no notion of an indeterminate op, no timestamps (the order of the action
 //! list is the real-time order) and no budget. The conversion, per key:
