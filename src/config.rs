@@ -7,12 +7,16 @@
 //! - [`limits`]: the accepted range of every numeric option.
 //! - [`reproduce`]: the command line that reproduces a run, derived from its configuration,
 //!   and the redaction of secrets (`--redis-option requirepass=...`) in what a run records.
+//! - [`topology`]: `--topology`, `--shards`, `--cluster-node-timeout`: standalone or a Redis
+//!   Cluster, and what each refuses.
 
 pub mod limits;
 pub mod reproduce;
+pub mod topology;
 
 use crate::cluster::netns::NetnsOptions;
 use crate::cluster::redis_conf;
+use crate::cluster::sharded::Sharding;
 use crate::cluster::ssh::{HostLayout, SshLogin, SshOptions};
 use crate::cluster::BackendKind;
 use crate::nemesis::spec::NemesisSpec;
@@ -54,6 +58,18 @@ pub struct TestConfig {
     /// Sentinels (0: no Sentinel; the harness itself promotes and repoints).
     #[arg(long, default_value_t = 0)]
     pub sentinels: usize,
+    /// standalone: a master with --replicas replicas (and --sentinels Sentinels). cluster: a
+    /// Redis Cluster (Valkey cluster mode) of --shards primaries with --replicas replicas each,
+    /// formed by redline; failover by the cluster bus. See docs/cluster.md.
+    #[arg(long, default_value = "standalone")]
+    pub topology: String,
+    /// With --topology cluster: the number of shards (primaries, each with its slot range).
+    #[arg(long, default_value_t = 3)]
+    pub shards: usize,
+    /// With --topology cluster: cluster-node-timeout in milliseconds, how long a node may be
+    /// unreachable before it is flagged failing and a replica takes over its slots.
+    #[arg(long, default_value_t = 2000)]
+    pub cluster_node_timeout: u64,
     /// Seconds of workload (the final phase comes after).
     #[arg(long, default_value_t = 10.0)]
     pub time_limit: f64,
@@ -192,6 +208,8 @@ pub struct Plan {
     pub fault_duration: f64,
     /// The backend that runs the cluster (`--net`, `--nodes`), with its options.
     pub backend: BackendKind,
+    /// `--topology cluster`: the shards; `None` for the standalone topology.
+    pub sharding: Option<Sharding>,
 }
 
 impl TestConfig {
@@ -201,7 +219,7 @@ impl TestConfig {
         let ssh = self.ssh_options()?;
         let mut config = self.clone();
         if let Some(ssh) = &ssh {
-            config.replicas = ssh.layout.nodes.len() - 1;
+            config.replicas = topology::replicas_of_hosts(self, ssh.layout.nodes.len())?;
             config.sentinels = ssh.layout.sentinels.len();
         }
         config.validate_counts(ssh)
@@ -347,9 +365,22 @@ impl TestConfig {
                 self.workload, self.replicas
             );
         }
-        nemesis
-            .check_layout(self.replicas, self.sentinels)
-            .map_err(anyhow::Error::msg)?;
+        let sharding = topology::sharding(self)?;
+        let nemesis = match sharding {
+            None => {
+                nemesis
+                    .check_layout(self.replicas, self.sentinels)
+                    .map_err(anyhow::Error::msg)?;
+                nemesis
+            }
+            Some(_) => {
+                let nemesis = nemesis.for_cluster();
+                nemesis
+                    .check_cluster_layout(self.replicas)
+                    .map_err(anyhow::Error::msg)?;
+                nemesis
+            }
+        };
         let backend = self.backend(&nemesis, ssh)?;
         let fault_duration = self.fault_duration.unwrap_or(self.nemesis_interval * 0.6);
         let name = self
@@ -370,6 +401,7 @@ impl TestConfig {
             seed,
             fault_duration,
             backend,
+            sharding,
         })
     }
 }
@@ -388,8 +420,13 @@ impl Plan {
     pub fn workload_config(&self) -> WorkloadConfig {
         let c = &self.config;
         let defaults = WorkloadConfig::new(self.workload);
+        let shards = self.sharding.map_or(0, |s| s.shards);
+        // A cluster spreads its keys over every shard, two per shard at least, so that a slot
+        // migration moves some of a shard's keys and not all.
+        let default_keys = defaults.keys.max(2 * shards);
         WorkloadConfig {
-            keys: c.keys.unwrap_or(defaults.keys),
+            keys: c.keys.unwrap_or(default_keys),
+            shards,
             concurrency: c.concurrency,
             read_from: self.read_from,
             replica_routing: self.replica_routing,

@@ -43,6 +43,11 @@ impl Recorder {
         op
     }
 
+    /// Nanoseconds since time zero: the clock records are stamped with.
+    pub fn now_ns(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
+    }
+
     /// Whether any write to the file failed.
     pub fn failed(&self) -> bool {
         self.failed.load(Ordering::Relaxed)

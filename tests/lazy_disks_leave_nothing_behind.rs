@@ -203,6 +203,7 @@ fn cluster_spec(run_dir: &std::path::Path) -> redline::cluster::ClusterSpec {
         run_dir: run_dir.to_path_buf(),
         sentinel_down_after_ms: 1000,
         sentinel_failover_timeout_ms: 3000,
+        sharding: None,
         lazy_disk: None,
     }
 }

@@ -7,11 +7,16 @@
 //! with no topology record (say, from another tool) falls back to the node of the first final
 //! read, and says so in a note.
 //!
+//! On a Redis Cluster each key has its own "master": the primary that serves the key's slot in
+//! the last cluster topology record before the first final read (the harness writes one after
+//! the cluster converged), found by the slot the final reads carry.
+//!
 //! This module also reads "master declarations" out of a history (topology records naming a
 //! new master, `promote` / `failover` nemesis ops naming their target), which the split-brain
 //! checker uses to tell a failback from two masters at once.
 
 use crate::history::{Function, History, NemesisValue, Op, OpType, Operation, Process};
+use crate::shards::timeline::{is_cluster_record, Snapshot, Timeline};
 
 /// How the post-failover master was chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +60,8 @@ pub struct FinalReads<'a> {
     pub ops: Vec<Operation<'a>>,
     /// What a reader should know about how the master was chosen.
     pub notes: Vec<String>,
+    /// On a Redis Cluster: the topology record that names each slot's primary at the end.
+    pub owners: Option<Snapshot>,
 }
 
 /// The master named by a `topology` observer record (`value.master`), if `op` is one.
@@ -78,7 +85,10 @@ impl<'a> FinalReads<'a> {
         // does, the last successful read stands for the final read. Only for histories without
         // redline's topology records: a redline history without final reads was interrupted,
         // and its last read may be a lagging replica's.
-        let foreign = !history.ops().iter().any(|o| topology_master(o).is_some());
+        let foreign = !history
+            .ops()
+            .iter()
+            .any(|o| topology_master(o).is_some() || is_cluster_record(o));
         if ops.is_empty() && foreign {
             // Per key (a jepsen.independent history has many): its last successful read.
             let mut last: std::collections::BTreeMap<Option<&str>, Operation<'a>> =
@@ -100,7 +110,12 @@ impl<'a> FinalReads<'a> {
             }
             ops.extend(reads);
         }
-        let master = ops.first().map(|first| {
+        let owners = ops.first().and_then(|first| {
+            Timeline::of(history)
+                .before(first.invoke.time.saturating_add(1))
+                .cloned()
+        });
+        let master = ops.first().filter(|_| owners.is_none()).map(|first| {
             let first_pos = history
                 .ops()
                 .iter()
@@ -131,7 +146,12 @@ impl<'a> FinalReads<'a> {
                 }
             }
         });
-        FinalReads { master, ops, notes }
+        FinalReads {
+            master,
+            ops,
+            notes,
+            owners,
+        }
     }
 
     /// The post-failover master's node name.
@@ -139,10 +159,42 @@ impl<'a> FinalReads<'a> {
         self.master.as_ref().map(|m| m.node.as_str())
     }
 
+    /// The node whose final read of `key` decides loss: the post-failover master, or on a
+    /// cluster the primary serving the key's slot at the end.
+    pub fn master_for(&self, key: Option<&str>) -> Option<String> {
+        let Some(owners) = &self.owners else {
+            return self.master_node().map(str::to_string);
+        };
+        let slot = self
+            .ops
+            .iter()
+            .filter(|o| o.invoke.key.as_deref() == key)
+            .find_map(|o| o.invoke.slot)?;
+        Timeline::owner_in(owners, slot).map(str::to_string)
+    }
+
+    /// [`FinalReads::master_for`] in words, for explanations.
+    pub fn describe_master(&self, key: Option<&str>) -> String {
+        match (&self.owners, self.master_for(key)) {
+            (Some(owners), Some(node)) => format!(
+                "{node} (the primary of the key's slot in topology record op {})",
+                owners.index
+            ),
+            (None, _) => self
+                .master
+                .as_ref()
+                .map_or("?".to_string(), MasterChoice::describe),
+            (Some(owners), None) => format!(
+                "? (no primary serves the key's slot in topology record op {})",
+                owners.index
+            ),
+        }
+    }
+
     /// The master's successful final read of `key`: the last one when
     /// the harness retried. `None` when the master's final read failed or is missing.
     pub fn master_read(&self, key: Option<&str>) -> Option<Operation<'a>> {
-        let master = self.master_node()?;
+        let master = self.master_for(key)?;
         // A final read that names no node (a foreign history) belongs to the master chosen
         // from it, whose name is then empty.
         self.ok_reads(key)
@@ -153,7 +205,8 @@ impl<'a> FinalReads<'a> {
     /// Successful final reads of `key` served by nodes other than the
     /// master, one per node (the last when retried), ordered by node name.
     pub fn replica_reads(&self, key: Option<&str>) -> Vec<Operation<'a>> {
-        let master = self.master_node();
+        let master = self.master_for(key);
+        let master = master.as_deref();
         let mut by_node: std::collections::BTreeMap<&'a str, Operation<'a>> = Default::default();
         for o in self.ok_reads(key) {
             match node_of(&o) {
@@ -202,6 +255,10 @@ pub fn node_of<'a>(op: &Operation<'a>) -> Option<&'a str> {
 pub struct Declaration {
     /// Time (ns) of the record.
     pub time: u64,
+    /// The earliest the change may have happened: `time` itself for the harness's own
+    /// declarations (recorded before the change takes effect), earlier for changes a sampler
+    /// noticed after the fact (a cluster's claims).
+    pub earliest: u64,
     /// Index of the record (topology record, or the promote/failover nemesis invocation).
     pub index: u64,
     pub node: String,
@@ -221,6 +278,7 @@ pub fn declarations(history: &History) -> Vec<Declaration> {
         }
         out.push(Declaration {
             time: op.time,
+            earliest: op.time,
             index: op.index,
             node: node.to_string(),
         });

@@ -23,6 +23,8 @@
 //! - [`split_brain`]: intervals in which two nodes acted as master and both acknowledged writes.
 //! - [`telemetry`]: what a run sampled beside its history (`INFO persistence` per node), as
 //!   data that explanations cite; never part of a verdict.
+//! - [`shards`]: Redis Cluster: results per shard, the cluster's timeline, split-brain per slot,
+//!   the failover or migration that dropped a lost write.
 //! - [`names`]: anomaly kinds and statistic keys, shared by checkers, rules, reports, suites.
 //! - [`quantiles`]: small statistics helpers shared by the checkers.
 
@@ -41,6 +43,7 @@ pub mod registry;
 pub mod result;
 pub mod rw_register;
 pub mod session;
+pub mod shards;
 pub mod split_brain;
 pub mod stale_reads;
 pub mod telemetry;

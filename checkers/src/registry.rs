@@ -201,10 +201,11 @@ pub enum CheckerName {
     RwRegister,
     Availability,
     SplitBrain,
+    Shards,
 }
 
 impl CheckerName {
-    pub const ALL: [CheckerName; 10] = [
+    pub const ALL: [CheckerName; 11] = [
         CheckerName::LostWrites,
         CheckerName::StaleReads,
         CheckerName::Session,
@@ -215,6 +216,7 @@ impl CheckerName {
         CheckerName::RwRegister,
         CheckerName::Availability,
         CheckerName::SplitBrain,
+        CheckerName::Shards,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -229,6 +231,7 @@ impl CheckerName {
             CheckerName::RwRegister => "rw-register",
             CheckerName::Availability => "availability",
             CheckerName::SplitBrain => "split-brain",
+            CheckerName::Shards => "shards",
         }
     }
 
@@ -258,6 +261,20 @@ impl CheckerName {
                 CheckerName::Availability,
             ],
         }
+    }
+
+    /// The checkers that suit a model, for `history`: the model's, and on a Redis Cluster
+    /// history (one with cluster topology records) also `shards`.
+    pub fn defaults_for_history(model: Model, history: &History) -> Vec<CheckerName> {
+        let mut v = CheckerName::defaults_for_model(model);
+        if history
+            .ops()
+            .iter()
+            .any(crate::shards::timeline::is_cluster_record)
+        {
+            v.push(CheckerName::Shards);
+        }
+        v
     }
 
     /// Parses a comma list of checker names.
@@ -397,6 +414,7 @@ fn run_unisolated(name: CheckerName, history: &History, opts: &CheckOptions) -> 
         CheckerName::RwRegister => crate::rw_register::check(history, opts),
         CheckerName::Availability => crate::availability::check(history, opts),
         CheckerName::SplitBrain => crate::split_brain::check(history, opts),
+        CheckerName::Shards => crate::shards::check(history, opts),
     }
 }
 

@@ -71,22 +71,89 @@ fn is_write(op: &Operation<'_>) -> bool {
     }
 }
 
-/// Finds every pair of reigns of different nodes whose acknowledgements interleave.
-pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
-    let decls = declarations(history);
+/// Finds every pair of reigns of different nodes whose acknowledgements interleave, and every
+/// deposed master that went on acknowledging. On a Redis Cluster, where every shard has a
+/// primary of its own, the same judgement is made slot by slot ([`crate::shards::split_brain`]).
+pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
+    let timeline = crate::shards::timeline::Timeline::of(history);
+    if timeline.is_cluster() {
+        return crate::shards::split_brain::check(history, &timeline, opts);
+    }
+    let writes: Vec<Operation<'_>> = history.operations().filter(is_write).collect();
+    let judged = judge(history, &writes, &declarations(history));
+    if judged.reigns.is_empty() {
+        return CheckResult::skipped("no acknowledged write names the node that served it");
+    }
+    judged.result()
+}
+
+/// What [`judge`] found among one group of writes.
+pub struct Judged {
+    pub anomalies: Vec<Anomaly>,
+    pub overlap_ns: u64,
+    /// Each reign's node and number of writes.
+    pub reigns: Vec<(String, usize)>,
+    /// Acknowledged writes that name no node.
+    pub unattributed: usize,
+    /// Acknowledged writes whose node may or may not already have been declared anew when they
+    /// were invoked (a declaration noticed after the fact): which reign they belong to is
+    /// unknown, so they witness nothing.
+    pub ambiguous: usize,
+}
+
+impl Judged {
+    /// The checker's result, with its statistics.
+    pub fn result(self) -> CheckResult {
+        let mut stats = Map::new();
+        stats.insert("intervals".into(), json!(self.anomalies.len()));
+        stats.insert(
+            stat::OVERLAP_MS_TOTAL.into(),
+            json!(self.overlap_ns as f64 / 1e6),
+        );
+        let mut per_node: BTreeMap<&str, usize> = BTreeMap::new();
+        for (node, writes) in &self.reigns {
+            *per_node.entry(node).or_default() += writes;
+        }
+        stats.insert("writes_by_node".into(), json!(per_node));
+        stats.insert("reigns".into(), json!(self.reigns.len()));
+        let mut result = CheckResult::from_anomalies(self.anomalies, stats);
+        if self.unattributed > 0 {
+            result.notes.push(format!(
+                "{} acknowledged writes carry no node and were not considered",
+                self.unattributed
+            ));
+        }
+        if self.ambiguous > 0 {
+            result.notes.push(format!(
+                "{} acknowledged writes were invoked while their node may already have become \
+                 master again, unrecorded yet; they witness no interleaving",
+                self.ambiguous
+            ));
+        }
+        result
+    }
+}
+
+/// The acknowledged writes among `ops`.
+pub fn acknowledged_writes<'a>(ops: impl Iterator<Item = Operation<'a>>) -> Vec<Operation<'a>> {
+    ops.filter(is_write).collect()
+}
+
+/// Judges one group of acknowledged `writes` against the master declarations `decls` (in time
+/// order): interleaved reigns, and deposed masters.
+pub fn judge(history: &History, writes: &[Operation<'_>], decls: &[Declaration]) -> Judged {
     let mut unattributed = 0usize;
+    let mut ambiguous = 0usize;
     let mut by_reign: BTreeMap<(&str, usize), Vec<Operation<'_>>> = BTreeMap::new();
-    for op in history.operations().filter(is_write) {
-        match node_of(&op) {
+    for op in writes {
+        match node_of(op) {
+            Some(node) if uncertain_reign(decls, node, op.invoke.time) => ambiguous += 1,
             Some(node) => {
-                let number = reign_number(&decls, node, op.invoke.time);
-                by_reign.entry((node, number)).or_default().push(op);
+                let number = reign_number(decls, node, op.invoke.time);
+                by_reign.entry((node, number)).or_default().push(*op);
             }
             None => unattributed += 1,
         }
-    }
-    if by_reign.is_empty() {
-        return CheckResult::skipped("no acknowledged write names the node that served it");
     }
     let reigns: Vec<Reign<'_>> = by_reign
         .into_iter()
@@ -114,7 +181,7 @@ pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
             }
         }
     }
-    for (anomaly, ns) in deposed_masters(history, &decls) {
+    for (anomaly, ns) in deposed_masters(history, writes, decls) {
         let pair = anomaly.details.get("nodes").cloned();
         let covered = anomalies.iter().any(|a| {
             let mut x = a.details.get("nodes").cloned();
@@ -130,33 +197,36 @@ pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
             anomalies.push(anomaly);
         }
     }
-    let mut stats = Map::new();
-    stats.insert("intervals".into(), json!(anomalies.len()));
-    stats.insert(
-        stat::OVERLAP_MS_TOTAL.into(),
-        json!(overlap_ns as f64 / 1e6),
-    );
-    let mut per_node: BTreeMap<&str, usize> = BTreeMap::new();
-    for r in &reigns {
-        *per_node.entry(r.node).or_default() += r.writes.len();
+    Judged {
+        anomalies,
+        overlap_ns,
+        reigns: reigns
+            .iter()
+            .map(|r| (r.node.to_string(), r.writes.len()))
+            .collect(),
+        unattributed,
+        ambiguous,
     }
-    stats.insert("writes_by_node".into(), json!(per_node));
-    stats.insert("reigns".into(), json!(reigns.len()));
-    let mut result = CheckResult::from_anomalies(anomalies, stats);
-    if unattributed > 0 {
-        result.notes.push(format!(
-            "{unattributed} acknowledged writes carry no node and were not considered"
-        ));
-    }
-    result
+}
+
+/// Whether `time` falls where one of `node`'s own declarations may already have happened but
+/// was not recorded yet.
+fn uncertain_reign(decls: &[Declaration], node: &str, time: u64) -> bool {
+    decls
+        .iter()
+        .any(|d| d.node == node && d.earliest <= time && time < d.time)
 }
 
 /// Acknowledged writes by a node other than the declared master, invoked strictly after the
 /// declaration: one anomaly per (node, declaration), with the interval from the declaration to
 /// the last such acknowledgement.
-fn deposed_masters(history: &History, decls: &[Declaration]) -> Vec<(Anomaly, u64)> {
-    let mut groups: BTreeMap<(usize, &str), Vec<Operation<'_>>> = BTreeMap::new();
-    for op in history.operations().filter(is_write) {
+fn deposed_masters<'a>(
+    history: &History,
+    writes: &[Operation<'a>],
+    decls: &[Declaration],
+) -> Vec<(Anomaly, u64)> {
+    let mut groups: BTreeMap<(usize, &'a str), Vec<Operation<'a>>> = BTreeMap::new();
+    for op in writes.iter().copied() {
         let Some(node) = node_of(&op) else { continue };
         // The declaration in force when the write was invoked (strictly before it).
         let Some(d) = decls.iter().rposition(|d| d.time < op.invoke.time) else {

@@ -313,11 +313,7 @@ fn explain(
     if let Some(r) = final_read {
         ops.extend(r.op.indices());
     }
-    let master = analysis
-        .final_reads
-        .master
-        .as_ref()
-        .map_or("?".to_string(), |m| m.describe());
+    let master = analysis.final_reads.describe_master(key.key.as_deref());
     let text = format!(
         "Element {} of key {} (ops {:?}) was acknowledged by {} at {:.1} ms and {}; yet it is \
          absent from the final read of the post-failover master {master} (ops {:?}). The last \

@@ -138,7 +138,7 @@ pub fn analyse_input(
     });
     let known = models.model.or(req.workload.map(Model::Workload));
     let opts = options(req, models);
-    let checkers = checkers_for(req, known.or(txn_model));
+    let checkers = checkers_for(req, known.or(txn_model), None);
     let mut done = BTreeMap::new();
     if checkers.contains(&CheckerName::RwRegister) {
         let txns = read.txns.as_ref();
@@ -181,12 +181,20 @@ pub fn analyse(history: History, req: &AnalysisRequest) -> Analysis {
     )
 }
 
-/// The checkers a request asks for.
-fn checkers_for(req: &AnalysisRequest, model: Option<Model>) -> Vec<CheckerName> {
+/// The checkers a request asks for; with the history at hand, also those its shape calls for
+/// (`shards` on a Redis Cluster history).
+fn checkers_for(
+    req: &AnalysisRequest,
+    model: Option<Model>,
+    history: Option<&History>,
+) -> Vec<CheckerName> {
     if !req.checkers.is_empty() {
         req.checkers.clone()
     } else if let Some(m) = model {
-        CheckerName::defaults_for_model(m)
+        match history {
+            Some(h) => CheckerName::defaults_for_history(m, h),
+            None => CheckerName::defaults_for_model(m),
+        }
     } else {
         vec![CheckerName::Availability]
     }
@@ -215,7 +223,7 @@ fn analyse_with(
     done: BTreeMap<CheckerName, CheckResult>,
     telemetry: Telemetry,
 ) -> Analysis {
-    let checkers = checkers_for(req, model);
+    let checkers = checkers_for(req, model, Some(&history));
     let mut opts = options(req, models);
     opts.telemetry = telemetry;
     let mut results = Results::new(

@@ -10,6 +10,7 @@ use super::core::ClusterSpec;
 use super::local::{LocalCluster, LocalTransport};
 use super::netns::{NetnsCluster, NetnsOptions, NetnsTransport};
 use super::process::ProcessState;
+use super::sharded::ShardedLayout;
 use super::ssh::{SshCluster, SshOptions, SshTransport};
 use super::transport::Transport;
 use anyhow::Result;
@@ -153,6 +154,9 @@ impl Backend for AnyCluster {
     }
     fn teardown(&mut self) {
         each!(self, c => Backend::teardown(c))
+    }
+    fn sharded(&self) -> Option<ShardedLayout> {
+        each!(self, c => Backend::sharded(c))
     }
 }
 

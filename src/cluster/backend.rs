@@ -7,6 +7,7 @@
 use super::admin::ServerIdentity;
 use super::capabilities::{Capabilities, Kill, LinkDelay, Partition, Pause, PowerLoss};
 use super::process::ProcessState;
+use super::sharded::ShardedLayout;
 use anyhow::Result;
 use redline_workloads::Topology;
 use std::net::SocketAddr;
@@ -48,6 +49,9 @@ pub trait Backend: Kill + Pause {
     async fn heal_all(&mut self) -> Result<Vec<String>>;
     /// Stops every process and removes everything the backend created. Idempotent.
     fn teardown(&mut self);
+    /// In cluster mode (`--topology cluster`), the shards and the ids the cluster was formed
+    /// with; `None` for the standalone topology.
+    fn sharded(&self) -> Option<ShardedLayout>;
 
     /// The master as the harness last made or saw it.
     fn master(&self) -> String {

@@ -182,21 +182,32 @@ async fn caught_up<B: Backend>(cluster: &B) -> Result<Option<String>> {
 /// workload started before that would see every replica read in that second as stale.
 pub async fn await_streaming<B: Backend>(cluster: &B, timeout: Duration) -> Result<()> {
     let replicas = cluster.node_names().len().saturating_sub(1);
-    if replicas == 0 {
-        return Ok(());
-    }
     let master = cluster
         .admin_addr(&cluster.master())
         .context("master address")?;
+    probe_acked(master, "redline:probe", replicas, timeout).await
+}
+
+/// Writes `key` on the master at `master` until `replicas` replicas acknowledge it (`WAIT`),
+/// then deletes it; an error when they do not within `timeout`.
+pub async fn probe_acked(
+    master: SocketAddr,
+    key: &str,
+    replicas: usize,
+    timeout: Duration,
+) -> Result<()> {
+    if replicas == 0 {
+        return Ok(());
+    }
     let deadline = Instant::now() + timeout;
     let mut acked = 0;
     while Instant::now() < deadline {
         let mut probe = redis::pipe();
-        probe.cmd("SET").arg("redline:probe").arg(1).ignore();
+        probe.cmd("SET").arg(key).arg(1).ignore();
         probe.cmd("WAIT").arg(replicas).arg(500);
         (acked,) = admin::pipeline::<(usize,)>(master, &probe, ADMIN_TIMEOUT).await?;
         if acked >= replicas {
-            let del = redis::cmd("DEL").arg("redline:probe").clone();
+            let del = redis::cmd("DEL").arg(key).clone();
             let _: i64 = admin::command(master, &del, ADMIN_TIMEOUT).await?;
             return Ok(());
         }

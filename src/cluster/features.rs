@@ -3,7 +3,8 @@
 //! `redis_version:7.2.4`; a distribution may backport a command).
 //!
 //! [`probe`] asks a running node `COMMAND INFO WAITAOF`, `COMMAND INFO FAILOVER` and
-//! `CONFIG GET` of the replication options whose presence differs between servers. [`require`]
+//! `COMMAND INFO CLUSTER|MIGRATESLOTS` (Valkey's atomic slot migration) and `CONFIG GET` of the
+//! replication options whose presence differs between servers. [`require`]
 //! turns a test's needs (the `waitaof` workload needs WAITAOF; `failover:coordinated` needs
 //! FAILOVER) into a clear refusal before any workload runs.
 
@@ -27,6 +28,9 @@ pub struct Features {
     pub dual_channel_replication: Option<bool>,
     /// `repl-diskless-load` (`disabled`, `on-empty-db`, `swapdb`, ...); `None` when absent.
     pub repl_diskless_load: Option<String>,
+    /// Valkey's atomic slot migration (`CLUSTER MIGRATESLOTS`, Valkey 9+).
+    #[serde(default)]
+    pub atomic_slot_migration: bool,
 }
 
 /// One command a test may need; a workload declares its own
@@ -39,6 +43,7 @@ impl Features {
         match feature {
             Feature::Waitaof => self.waitaof,
             Feature::Failover => self.failover,
+            Feature::AtomicSlotMigration => self.atomic_slot_migration,
         }
     }
 }
@@ -68,6 +73,15 @@ pub fn needs(workload: &dyn Workload, nemesis: &NemesisSpec) -> Vec<Need> {
         needs.push(Need {
             by: "nemesis failover:coordinated".to_string(),
             feature: Feature::Failover,
+        });
+    }
+    if nemesis
+        .faults
+        .contains(&Fault::Migrate(crate::nemesis::spec::Way::Atomic))
+    {
+        needs.push(Need {
+            by: "nemesis migrate:atomic".to_string(),
+            feature: Feature::AtomicSlotMigration,
         });
     }
     needs
@@ -118,7 +132,9 @@ pub async fn probe(addr: SocketAddr) -> Result<Features> {
     let failover = has_command(addr, "FAILOVER").await?;
     let dual = config_get(addr, "dual-channel-replication-enabled").await?;
     let diskless_load = config_get(addr, "repl-diskless-load").await?;
+    let atomic_slot_migration = has_command(addr, "CLUSTER|MIGRATESLOTS").await?;
     Ok(Features {
+        atomic_slot_migration,
         waitaof,
         failover,
         dual_channel_replication: dual.map(|v| v == "yes"),
@@ -184,17 +200,19 @@ pub fn config_value(reply: &redis::Value, name: &str) -> Option<String> {
 }
 
 impl Features {
-    /// One line for tables: `WAITAOF yes, FAILOVER yes, dual-channel no, diskless-load disabled`.
+    /// One line for tables: `WAITAOF yes, FAILOVER yes, dual-channel no, diskless-load disabled,
+    /// atomic slot migration yes`.
     pub fn summary(&self) -> String {
         let yes_no = |b: bool| if b { "yes" } else { "no" };
         format!(
-            "WAITAOF {}, FAILOVER {}, dual-channel {}, diskless-load {}",
+            "WAITAOF {}, FAILOVER {}, dual-channel {}, diskless-load {}, atomic slot migration {}",
             yes_no(self.waitaof),
             yes_no(self.failover),
             self.dual_channel_replication
                 .map(yes_no)
                 .unwrap_or("absent"),
             self.repl_diskless_load.as_deref().unwrap_or("absent"),
+            yes_no(self.atomic_slot_migration),
         )
     }
 }

@@ -1,5 +1,5 @@
-//! The cluster under test: a master, its replicas and optional Sentinels, each a real server
-//! process of this run, on one of three backends.
+//! The cluster under test: a master, its replicas and optional Sentinels, or a Redis Cluster of
+//! shards, each node a real server process of this run, on one of three backends.
 //!
 //! - [`core`]: [`Cluster`], the one skeleton every backend shares: members, start order, the
 //!   start-and-poll loop, Sentinel setup, kill/pause, healing, the pid file.
@@ -21,6 +21,8 @@
 //! - [`features`]: what the server under test supports (WAITAOF, FAILOVER, dual-channel).
 //! - [`convergence`]: one master, replicas caught up, after healing; for any backend.
 //! - [`sentinel_events`]: following Sentinel's event stream into the history.
+//! - [`sharded`]: Redis Cluster mode (`--topology cluster`): forming the cluster, its views,
+//!   convergence, slot migration.
 //! - [`disks`]: the nodes' lazy disks (`redline-lazyfs`), for power losses and slow disks.
 //! - [`pids`]: the run's pid file, and `redline cleanup` for runs that could not clean up.
 
@@ -41,6 +43,7 @@ pub mod pids;
 pub mod process;
 pub mod redis_conf;
 pub mod sentinel_events;
+pub mod sharded;
 pub mod ssh;
 pub mod transport;
 

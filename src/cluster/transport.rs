@@ -13,6 +13,9 @@ use anyhow::Result;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+/// A cluster node's bus port is its client port plus this, unless configured otherwise.
+pub const BUS_PORT_OFFSET: u16 = 10000;
+
 /// Whether a member is a data node (`n1`..) or a Sentinel (`s1`..).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -187,6 +190,16 @@ pub trait Transport {
 
     /// The member's server was killed.
     fn stopped(&mut self, _member: &Member<Self::Server>) {}
+
+    /// Where the other nodes of a Redis Cluster reach this node's cluster bus, as it announces
+    /// it: by default the server's own bus port (its port + 10000) at its client address.
+    fn bus_announce(&self, member: &Member<Self::Server>) -> SocketAddr {
+        let client = member.endpoint.client;
+        SocketAddr::new(
+            client.ip(),
+            member.endpoint.port.saturating_add(BUS_PORT_OFFSET),
+        )
+    }
 
     /// Where clients discover the master through a Sentinel.
     fn sentinel_discovery(&self, member: &Member<Self::Server>) -> SocketAddr {

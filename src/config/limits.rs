@@ -33,6 +33,8 @@ pub const MAX_CONCURRENCY: usize = 1_000;
 pub const MAX_REPLICAS: usize = 16;
 /// The most Sentinels.
 pub const MAX_SENTINELS: usize = 9;
+/// The most shards of a Redis Cluster (`--topology cluster`).
+pub const MAX_SHARDS: usize = 16;
 
 /// Checks every numeric option of `c` against its range.
 pub fn check(c: &TestConfig) -> Result<()> {
@@ -104,14 +106,16 @@ pub fn seconds(flag: &str, v: f64, max: f64) -> Result<()> {
     Ok(())
 }
 
-fn count(flag: &str, v: u64, min: u64, max: u64) -> Result<()> {
+/// An integer between `min` and `max`.
+pub fn count(flag: &str, v: u64, min: u64, max: u64) -> Result<()> {
     if !(min..=max).contains(&v) {
         bail!("{flag} must be between {min} and {max}, not {v}");
     }
     Ok(())
 }
 
-fn millis(flag: &str, v: u64, min: u64, max: u64) -> Result<()> {
+/// A number of milliseconds between `min` and `max`.
+pub fn millis(flag: &str, v: u64, min: u64, max: u64) -> Result<()> {
     if !(min..=max).contains(&v) {
         bail!("{flag} must be between {min} and {max} milliseconds, not {v}");
     }

@@ -5,6 +5,7 @@
 
 use super::grudge::{self, Layout};
 use super::schedule::Step;
+use super::shards::{self, Look};
 use super::spec::{DelayTarget, FailoverKind, Fault, Target};
 use crate::cluster::admin::{self, ADMIN_TIMEOUT};
 use crate::cluster::backend::Backend;
@@ -99,7 +100,7 @@ impl<B: Backend> Nemesis<B> {
         let mut c = self.cluster.lock().await;
         match step.kind {
             Fault::Kill(t) => {
-                let nodes = targets(&mut *c, t, step.pick)?;
+                let nodes = process_targets(&mut *c, t, step.pick).await?;
                 invoke(&nodes_value(&nodes));
                 for n in &nodes {
                     c.kill(n).await?;
@@ -108,7 +109,7 @@ impl<B: Backend> Nemesis<B> {
                 Ok((Undo::Start(nodes), done))
             }
             Fault::PowerLoss(t) => {
-                let nodes = targets(&mut *c, t, step.pick)?;
+                let nodes = process_targets(&mut *c, t, step.pick).await?;
                 invoke(&nodes_value(&nodes));
                 let mut lost = serde_json::Map::new();
                 for n in &nodes {
@@ -120,7 +121,7 @@ impl<B: Backend> Nemesis<B> {
                 Ok((Undo::Start(nodes), done))
             }
             Fault::Pause(t) => {
-                let nodes = targets(&mut *c, t, step.pick)?;
+                let nodes = process_targets(&mut *c, t, step.pick).await?;
                 invoke(&nodes_value(&nodes));
                 for n in &nodes {
                     c.pause(n).await?;
@@ -129,8 +130,10 @@ impl<B: Backend> Nemesis<B> {
                 Ok((Undo::Resume(nodes), done))
             }
             Fault::Partition(g) => {
-                let layout = Layout::of(&*c);
-                let cut = grudge::cut(g, &layout, step.pick);
+                let cut = match c.sharded() {
+                    Some(_) => shards::cut(&Look::of(&*c).await?, g, step.pick)?,
+                    None => grudge::cut(g, &Layout::of(&*c), step.pick),
+                };
                 let value = partition_value(
                     super::spec::grudge_name(g),
                     (&cut.sides.0, &cut.sides.1),
@@ -139,6 +142,13 @@ impl<B: Backend> Nemesis<B> {
                 invoke(&value);
                 partition(&mut *c)?.cut(&cut.links).await?;
                 Ok((Undo::HealPartition, value))
+            }
+            Fault::Delay(target) if c.sharded().is_some() => {
+                let links = shards::delay_links(&Look::of(&*c).await?, target, step.pick)?;
+                let value = self.delay_value(&links);
+                invoke(&value);
+                link_delay(&mut *c)?.delay(&links, self.delay).await?;
+                Ok((Undo::Undelay, value))
             }
             Fault::Delay(target) => {
                 let l = Layout::of(&*c);
@@ -159,11 +169,7 @@ impl<B: Backend> Nemesis<B> {
                         links.push((b.clone(), a.clone()));
                     }
                 }
-                let value = delay_value(
-                    &links,
-                    self.delay.base.as_millis() as u64,
-                    self.delay.jitter.as_millis() as u64,
-                );
+                let value = self.delay_value(&links);
                 invoke(&value);
                 link_delay(&mut *c)?.delay(&links, self.delay).await?;
                 Ok((Undo::Undelay, value))
@@ -176,12 +182,33 @@ impl<B: Backend> Nemesis<B> {
                 super::promote::promote(&mut *c, &node).await?;
                 Ok((Undo::Nothing, master_change_value(Some(&node), &old)))
             }
+            Fault::Failover(FailoverKind::Cluster(mode)) => {
+                let look = Look::of(&*c).await?;
+                let shard = look.shard(step.pick);
+                invoke(&json!({"shard": shard, "old_master": look.primary(shard)?}));
+                let value = shards::failover(&mut *c, &look, mode, step.pick).await?;
+                Ok((Undo::Nothing, value))
+            }
             Fault::Failover(kind) => {
                 invoke(&master_change_value(None, &c.master()));
                 let value = failover(&mut *c, kind).await?;
                 Ok((Undo::Nothing, value))
             }
+            Fault::Migrate(way) => {
+                let look = Look::of(&*c).await?;
+                invoke(&json!({"way": way}));
+                let value = shards::migrate(&*c, &look, way, step.pick).await?;
+                Ok((Undo::Nothing, value))
+            }
         }
+    }
+
+    fn delay_value(&self, links: &[(String, String)]) -> Value {
+        delay_value(
+            links,
+            self.delay.base.as_millis() as u64,
+            self.delay.jitter.as_millis() as u64,
+        )
     }
 
     async fn heal(&self, undo: Undo) {
@@ -286,6 +313,15 @@ fn pick(items: &[String], pick: u64) -> Option<String> {
     (!items.is_empty()).then(|| items[(pick % items.len() as u64) as usize].clone())
 }
 
+/// The running nodes a process fault hits, on either topology.
+async fn process_targets<B: Backend>(c: &mut B, t: Target, pick: u64) -> Result<Vec<String>> {
+    if c.sharded().is_some() {
+        let look = Look::of(&*c).await?;
+        return shards::targets(c, &look, t, pick);
+    }
+    targets(c, t, pick)
+}
+
 /// The running nodes a process fault hits.
 fn targets<B: Backend>(c: &mut B, t: Target, p: u64) -> Result<Vec<String>> {
     let master = c.master();
@@ -311,20 +347,23 @@ fn targets<B: Backend>(c: &mut B, t: Target, p: u64) -> Result<Vec<String>> {
 async fn failover<B: Backend>(c: &mut B, kind: FailoverKind) -> Result<Value> {
     let old = c.master();
     match kind {
-        FailoverKind::Sentinel => {
+        FailoverKind::Sentinel | FailoverKind::SentinelCoordinated => {
             let (name, addr) = c
                 .sentinel_addrs()
                 .into_iter()
                 .next()
                 .context("no Sentinel")?;
-            let cmd = redis::cmd("SENTINEL")
-                .arg("FAILOVER")
-                .arg(MASTER_NAME)
-                .clone();
+            let coordinated = kind == FailoverKind::SentinelCoordinated;
+            let mut cmd = redis::cmd("SENTINEL");
+            cmd.arg("FAILOVER").arg(MASTER_NAME);
+            if coordinated {
+                cmd.arg("COORDINATED");
+            }
             let _: String = admin::command(addr, &cmd, ADMIN_TIMEOUT).await?;
             // Sentinel's +switch-master event moves the topology; the runner records it.
-            Ok(json!({"via": name, "old_master": old}))
+            Ok(json!({"via": name, "old_master": old, "coordinated": coordinated}))
         }
+        FailoverKind::Cluster(_) => bail!("failover:cluster needs --topology cluster"),
         FailoverKind::Coordinated => {
             let addr = c.admin_addr(&old).context("master address")?;
             let cmd = redis::cmd("FAILOVER").arg("TIMEOUT").arg(5000).clone();

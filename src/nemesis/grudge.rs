@@ -90,6 +90,11 @@ pub fn cut(grudge: Grudge, layout: &Layout, pick: u64) -> Cut {
             (a, b)
         }
     };
+    between(a, b)
+}
+
+/// The cut that separates side `a` from side `b`: both directions of every link between them.
+pub fn between(a: Vec<String>, b: Vec<String>) -> Cut {
     let mut links = Vec::new();
     for x in &a {
         for y in &b {
@@ -103,7 +108,8 @@ pub fn cut(grudge: Grudge, layout: &Layout, pick: u64) -> Cut {
     }
 }
 
-fn pick_from(items: &[String], pick: u64) -> Option<String> {
+/// The item `pick` chooses, deterministically.
+pub fn pick_from(items: &[String], pick: u64) -> Option<String> {
     if items.is_empty() {
         None
     } else {
@@ -112,7 +118,7 @@ fn pick_from(items: &[String], pick: u64) -> Option<String> {
 }
 
 /// A deterministic Fisher-Yates shuffle driven by `seed` (splitmix64).
-fn shuffle(items: &mut [String], seed: u64) {
+pub fn shuffle<T>(items: &mut [T], seed: u64) {
     let mut state = seed;
     for i in (1..items.len()).rev() {
         state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);

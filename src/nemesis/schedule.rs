@@ -44,7 +44,10 @@ pub fn plan(
     // Bounded: at most one step per interval of the run.
     while at_ms < limit_ms && steps.len() < 100_000 {
         let kind = spec.faults[rng.gen_range(0..spec.faults.len())];
-        let instant = matches!(kind, Fault::Promote | Fault::Failover(_));
+        let instant = matches!(
+            kind,
+            Fault::Promote | Fault::Failover(_) | Fault::Migrate(_)
+        );
         let duration_ms = if instant {
             0
         } else {

@@ -1,6 +1,7 @@
 //! The `--nemesis` language: a comma list of `fault[:target]`, `all`, or `none`.
 
 use crate::cluster::capabilities::{Capabilities, Capability};
+pub use crate::cluster::sharded::migrate::Way;
 use redline_checkers::Function;
 use std::fmt;
 use std::str::FromStr;
@@ -50,6 +51,35 @@ pub enum FailoverKind {
     Sentinel,
     /// The `FAILOVER` command on the master (Redis 6.2+): writes pause until a replica caught up.
     Coordinated,
+    /// `SENTINEL FAILOVER <name> COORDINATED` (Valkey 9): Sentinel runs the coordinated
+    /// `FAILOVER` on the master instead of promoting a replica behind its back.
+    SentinelCoordinated,
+    /// `CLUSTER FAILOVER [FORCE|TAKEOVER]` on a replica of a shard (cluster topology).
+    Cluster(ClusterFailover),
+}
+
+/// The modes of `CLUSTER FAILOVER`, as Redis documents them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClusterFailover {
+    /// The replica and its primary coordinate: the primary stops writes, the replica catches up
+    /// to its offset, then takes over. No acknowledged write is lost.
+    Default,
+    /// The replica takes over without waiting for its primary (which may be down), but still
+    /// with the agreement of a majority of primaries.
+    Force,
+    /// The replica takes over on its own, without any agreement: a new config epoch by fiat.
+    Takeover,
+}
+
+impl ClusterFailover {
+    /// The argument of `CLUSTER FAILOVER`, if any.
+    pub fn argument(self) -> Option<&'static str> {
+        match self {
+            ClusterFailover::Default => None,
+            ClusterFailover::Force => Some("FORCE"),
+            ClusterFailover::Takeover => Some("TAKEOVER"),
+        }
+    }
 }
 
 /// One kind of fault the nemesis may inject.
@@ -65,6 +95,8 @@ pub enum Fault {
     /// Manual failover by the harness: REPLICAOF NO ONE on a replica, repoint the rest.
     Promote,
     Failover(FailoverKind),
+    /// Slots moved between shards under load (cluster topology).
+    Migrate(Way),
 }
 
 impl Fault {
@@ -75,7 +107,11 @@ impl Fault {
             Fault::Partition(_) => Some(Capability::Partition),
             Fault::Delay(_) => Some(Capability::LinkDelay),
             Fault::PowerLoss(_) => Some(Capability::LazyDisk),
-            Fault::Kill(_) | Fault::Pause(_) | Fault::Promote | Fault::Failover(_) => None,
+            Fault::Kill(_)
+            | Fault::Pause(_)
+            | Fault::Promote
+            | Fault::Failover(_)
+            | Fault::Migrate(_) => None,
         }
     }
 }
@@ -134,9 +170,12 @@ impl NemesisSpec {
     /// promotion that would fight Sentinel, replica faults without replicas.
     pub fn check_layout(&self, replicas: usize, sentinels: usize) -> Result<(), String> {
         for f in &self.faults {
+            if let Some(why) = cluster_only(f) {
+                return Err(why);
+            }
             let needs_sentinels = matches!(
                 f,
-                Fault::Failover(FailoverKind::Sentinel)
+                Fault::Failover(FailoverKind::Sentinel | FailoverKind::SentinelCoordinated)
                     | Fault::Partition(Grudge::Minority | Grudge::Majority)
             );
             if needs_sentinels && sentinels == 0 {
@@ -167,6 +206,79 @@ impl NemesisSpec {
     }
 }
 
+/// Why fault `f` needs the cluster topology, when it does.
+fn cluster_only(f: &Fault) -> Option<String> {
+    matches!(
+        f,
+        Fault::Failover(FailoverKind::Cluster(_)) | Fault::Migrate(_)
+    )
+    .then(|| format!("--nemesis {f} needs --topology cluster"))
+}
+
+/// Why fault `f` cannot be made on a Redis Cluster, when it cannot.
+fn standalone_only(f: &Fault) -> Option<&'static str> {
+    match f {
+        Fault::Promote => Some(
+            "promote is REPLICAOF NO ONE, which a cluster node refuses; use failover:cluster \
+             (or failover:cluster-force, failover:cluster-takeover)",
+        ),
+        Fault::Failover(
+            FailoverKind::Sentinel | FailoverKind::Coordinated | FailoverKind::SentinelCoordinated,
+        ) => Some("a cluster has no Sentinels and no FAILOVER command; use failover:cluster"),
+        Fault::Partition(Grudge::Majority) => Some(
+            "partition:majority is about Sentinels; on a cluster use partition:minority (a \
+             primary cut from every other node, its clients still reaching it)",
+        ),
+        _ => None,
+    }
+}
+
+impl NemesisSpec {
+    /// Refuses faults a Redis Cluster cannot have, and those that need a replica per shard.
+    pub fn check_cluster_layout(&self, replicas: usize) -> Result<(), String> {
+        for f in &self.faults {
+            if let Some(why) = standalone_only(f) {
+                return Err(format!("--topology cluster: {why}"));
+            }
+            let needs_replica = matches!(
+                f,
+                Fault::Failover(_)
+                    | Fault::Delay(DelayTarget::ReplicaLinks)
+                    | Fault::Partition(Grudge::IsolateReplica | Grudge::ReplicationCut)
+                    | Fault::Kill(Target::Replica | Target::AllReplicas)
+                    | Fault::Pause(Target::Replica | Target::AllReplicas)
+            );
+            if needs_replica && replicas == 0 {
+                return Err(format!(
+                    "--nemesis {f} needs at least one replica per shard"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `all` on a Redis Cluster: the same faults, with the cluster's own failover in place of
+    /// the harness's promotion, and slot migration. Any other spec is kept as it is.
+    pub fn for_cluster(self) -> NemesisSpec {
+        if self.text != "all" {
+            return self;
+        }
+        let faults = self
+            .faults
+            .into_iter()
+            .map(|f| match f {
+                Fault::Promote => Fault::Failover(FailoverKind::Cluster(ClusterFailover::Default)),
+                other => other,
+            })
+            .chain([Fault::Migrate(Way::Classic)])
+            .collect();
+        NemesisSpec {
+            faults,
+            text: self.text,
+        }
+    }
+}
+
 impl Fault {
     /// The history function of this fault's nemesis records (its family, without the target).
     pub fn function(&self) -> Function {
@@ -178,6 +290,7 @@ impl Fault {
             Fault::Delay(_) => Function::Delay,
             Fault::Promote => Function::Promote,
             Fault::Failover(_) => Function::Failover,
+            Fault::Migrate(_) => Function::Migrate,
         }
     }
 }
@@ -198,9 +311,22 @@ impl fmt::Display for Fault {
             Fault::Delay(DelayTarget::ReplicaLinks) => f.write_str("delay:replica-links"),
             Fault::Delay(DelayTarget::ClientLinks) => f.write_str("delay:client-links"),
             Fault::Promote => f.write_str("promote"),
-            Fault::Failover(FailoverKind::Sentinel) => f.write_str("failover:sentinel"),
-            Fault::Failover(FailoverKind::Coordinated) => f.write_str("failover:coordinated"),
+            Fault::Failover(kind) => write!(f, "failover:{}", failover_name(*kind)),
+            Fault::Migrate(Way::Classic) => f.write_str("migrate:classic"),
+            Fault::Migrate(Way::Atomic) => f.write_str("migrate:atomic"),
         }
+    }
+}
+
+/// A failover's name after `failover:`.
+pub fn failover_name(kind: FailoverKind) -> &'static str {
+    match kind {
+        FailoverKind::Sentinel => "sentinel",
+        FailoverKind::Coordinated => "coordinated",
+        FailoverKind::SentinelCoordinated => "sentinel-coordinated",
+        FailoverKind::Cluster(ClusterFailover::Default) => "cluster",
+        FailoverKind::Cluster(ClusterFailover::Force) => "cluster-force",
+        FailoverKind::Cluster(ClusterFailover::Takeover) => "cluster-takeover",
     }
 }
 
@@ -223,7 +349,9 @@ impl fmt::Display for NemesisSpec {
 
 const HELP: &str = "expected none, all, or a comma list of kill[:master|replica|random|all-replicas], \
 pause[:...same targets], power-loss[:...same targets], partition[:isolate-master|isolate-replica|replication-cut|halves|minority|majority], \
-delay[:replica-links|client-links], promote, failover:sentinel, failover:coordinated";
+delay[:replica-links|client-links], promote, failover:sentinel, failover:coordinated, \
+failover:sentinel-coordinated; with --topology cluster also failover:cluster, failover:cluster-force, \
+failover:cluster-takeover, migrate[:classic|atomic]";
 
 impl FromStr for NemesisSpec {
     type Err = String;
@@ -297,7 +425,16 @@ fn parse_fault(item: &str) -> Result<Fault, String> {
         "failover" => Fault::Failover(match arg.unwrap_or("sentinel") {
             "sentinel" => FailoverKind::Sentinel,
             "coordinated" => FailoverKind::Coordinated,
+            "sentinel-coordinated" => FailoverKind::SentinelCoordinated,
+            "cluster" => FailoverKind::Cluster(ClusterFailover::Default),
+            "cluster-force" => FailoverKind::Cluster(ClusterFailover::Force),
+            "cluster-takeover" => FailoverKind::Cluster(ClusterFailover::Takeover),
             other => return Err(format!("unknown failover {other:?}; {HELP}")),
+        }),
+        "migrate" => Fault::Migrate(match arg.unwrap_or("classic") {
+            "classic" => Way::Classic,
+            "atomic" => Way::Atomic,
+            other => return Err(format!("unknown migration {other:?}; {HELP}")),
         }),
         _ => return Err(format!("unknown fault {item:?}; {HELP}")),
     };
@@ -398,6 +535,37 @@ mod tests {
             .parse::<NemesisSpec>()
             .unwrap_err()
             .contains("unknown target"));
+    }
+
+    #[test]
+    fn cluster_faults_need_the_cluster_topology_and_standalone_ones_are_refused_there() {
+        let cluster: NemesisSpec = "failover:cluster-takeover,migrate:atomic,partition:minority"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            cluster.faults[..2],
+            [
+                Fault::Failover(FailoverKind::Cluster(ClusterFailover::Takeover)),
+                Fault::Migrate(Way::Atomic)
+            ]
+        );
+        assert_eq!(cluster.faults[1].to_string(), "migrate:atomic");
+        assert!(cluster.check_cluster_layout(1).is_ok());
+        let e = cluster.check_layout(1, 0).unwrap_err();
+        assert!(e.contains("needs --topology cluster"), "{e}");
+        for standalone in ["promote", "failover:sentinel", "partition:majority"] {
+            let s: NemesisSpec = standalone.parse().unwrap();
+            assert!(s.check_cluster_layout(1).is_err(), "{standalone}");
+        }
+        let all = "all".parse::<NemesisSpec>().unwrap().for_cluster();
+        assert!(all.check_cluster_layout(1).is_ok());
+        assert!(all.faults.contains(&Fault::Migrate(Way::Classic)));
+        let coordinated: NemesisSpec = "failover:sentinel-coordinated".parse().unwrap();
+        assert!(coordinated
+            .check_layout(2, 0)
+            .unwrap_err()
+            .contains("--sentinels"));
+        assert!(coordinated.check_layout(2, 3).is_ok());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! run is incomplete.
 
 use super::clients::{self, ClientRun, Counters};
+use super::cluster_watch::Watch;
 use super::completeness::{Completeness, Part};
 use super::tasks::{panic_message, Background};
 use super::{progress, telemetry, Run};
@@ -24,6 +25,8 @@ use tokio::time::Instant;
 pub struct Recorders<'a> {
     pub history: &'a Recorder,
     pub telemetry: &'a Recorder,
+    /// On a cluster, the watch that records every node's view in the history.
+    pub cluster: Option<&'a Watch>,
 }
 
 /// Runs the case; telemetry keeps sampling in `background` until the pipeline drops it (heal
@@ -45,8 +48,17 @@ pub(super) async fn run<B: Backend>(
             .collect();
         (c.topology(), nodes, c.sentinel_addrs())
     };
-    recorder.record(sentinel_events::topology_op(&topology));
-    sentinel_events::record_master_changes(&topology, recorder);
+    match recorders.cluster {
+        // A cluster has a primary per shard: its records are every node's view of itself.
+        Some(watch) => {
+            watch.record_now().await;
+            watch.spawn(background);
+        }
+        None => {
+            recorder.record(sentinel_events::topology_op(&topology));
+            sentinel_events::record_master_changes(&topology, recorder);
+        }
+    }
     let _sentinel_events = sentinel_events::follow(sentinels, recorder.clone(), topology.clone());
     telemetry::spawn(background, nodes, recorders.telemetry.clone());
 

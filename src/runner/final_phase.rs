@@ -3,14 +3,17 @@
 //! themselves are the workload's ([`redline_workloads::read_node`]: its own timeout and
 //! retries); this module only chooses the nodes and the process ids and records.
 
+use super::cluster_watch::Watch;
 use crate::cluster::backend::Backend;
 use crate::cluster::convergence::{self, Convergence};
 use crate::cluster::sentinel_events::topology_op;
+use crate::cluster::sharded::{self, converge::ShardState};
 use crate::recorder::Recorder;
 use anyhow::Result;
 use redline_checkers::{Function, Op, OpType, Process};
-use redline_workloads::{read_node, Endpoint, Topology, WorkloadConfig};
+use redline_workloads::{read_node_where, Endpoint, Topology, WorkloadConfig};
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Heals every fault and restarts every dead process; records it as one nemesis op pair.
@@ -32,8 +35,68 @@ pub async fn heal<B: Backend>(cluster: &mut B, recorder: &Recorder) -> Result<()
     result.map(|_| ())
 }
 
-/// Converges replication (bounded) and records the outcome and the topology.
+/// Which nodes read which keys at the end.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReadPlan {
+    /// Every key from every node (one master and its replicas).
+    Everywhere,
+    /// A cluster: each key from the nodes of the shard serving its slot, by node (a primary
+    /// its own slots, a replica its primary's).
+    BySlot(BTreeMap<String, Vec<(u16, u16)>>),
+}
+
+impl ReadPlan {
+    /// On a cluster, the nodes that read each slot after `shards` converged.
+    pub fn by_slot(shards: &[ShardState]) -> ReadPlan {
+        let mut slots = BTreeMap::new();
+        for s in shards {
+            for node in std::iter::once(&s.primary).chain(&s.replicas) {
+                slots.insert(node.clone(), s.slots.clone());
+            }
+        }
+        ReadPlan::BySlot(slots)
+    }
+
+    /// Whether `node` reads the keys of `slot` (`None`: a key with no slot, read anywhere).
+    pub fn reads(&self, node: &str, slot: Option<u16>) -> bool {
+        match (self, slot) {
+            (ReadPlan::Everywhere, _) | (_, None) => true,
+            (ReadPlan::BySlot(by_node), Some(slot)) => by_node
+                .get(node)
+                .is_some_and(|r| r.iter().any(|&(a, b)| (a..=b).contains(&slot))),
+        }
+    }
+}
+
+/// Converges (bounded) and records the outcome and the topology; says who reads what at the
+/// end. A cluster that did not converge is an error: which node serves which slot is then not
+/// settled, and the final reads could not be judged.
 pub async fn converge<B: Backend>(
+    cluster: &mut B,
+    recorder: &Recorder,
+    watch: Option<&Watch>,
+    timeout: Duration,
+) -> Result<ReadPlan> {
+    if let Some(watch) = watch {
+        let c = sharded::converge::converge(cluster, timeout).await;
+        let mut op = Op::new(0, 0, Process::Observer, OpType::Info, Function::Converge);
+        op.value = serde_json::to_value(&c)?;
+        recorder.record(op);
+        watch.record_now().await;
+        if !c.converged {
+            anyhow::bail!(
+                "the cluster did not converge within {timeout:?}: {}",
+                c.detail
+            );
+        }
+        return Ok(ReadPlan::by_slot(&c.shards));
+    }
+    standalone_converge(cluster, recorder, timeout).await?;
+    Ok(ReadPlan::Everywhere)
+}
+
+/// Converges replication (bounded) and records the outcome and the topology.
+async fn standalone_converge<B: Backend>(
     cluster: &mut B,
     recorder: &Recorder,
     timeout: Duration,
@@ -64,20 +127,23 @@ pub fn final_read_nodes<B: Backend>(cluster: &B) -> (Vec<Endpoint>, Vec<String>)
     (nodes, missing)
 }
 
-/// Reads everything from every node in `nodes` directly, each node under fresh process ids
-/// starting at `first_process`, and records every read. Returns the reads that never
-/// completed ok, described.
+/// Reads everything from every node in `nodes` directly (on a cluster, what `plan` says each
+/// node serves), each node under fresh process ids starting at `first_process`, and records
+/// every read. Returns the reads that never completed ok, described.
 pub async fn final_reads(
     nodes: &[Endpoint],
     topology: &Topology,
     cfg: &WorkloadConfig,
     recorder: &Recorder,
     first_process: u64,
+    plan: &ReadPlan,
 ) -> Vec<String> {
     let mut process = first_process;
     let mut unread = Vec::new();
     for node in nodes {
-        let read = read_node(cfg, topology, node, process, |op| recorder.record(op)).await;
+        let keep = |op: &Op| plan.reads(&node.node, op.slot);
+        let record = |op| recorder.record(op);
+        let read = read_node_where(cfg, topology, node, process, keep, record).await;
         process = read.next_process;
         unread.extend(read.unread);
     }
@@ -156,7 +222,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("history.jsonl");
         let recorder = Recorder::create(&path, std::time::Instant::now()).unwrap();
-        let unread = final_reads(&nodes, &topology, &cfg, &recorder, 100).await;
+        let unread = final_reads(
+            &nodes,
+            &topology,
+            &cfg,
+            &recorder,
+            100,
+            &ReadPlan::Everywhere,
+        )
+        .await;
         assert!(unread.is_empty(), "{unread:?}");
         let history = std::fs::read_to_string(&path).unwrap();
         let completion: serde_json::Value =

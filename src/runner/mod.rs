@@ -11,6 +11,7 @@
 //! - [`clients`]: the client loop (processes, `info` hand-over, rate limiting), panics caught.
 //! - [`case`]: the case: clients and nemesis together, with telemetry and progress beside them.
 //! - [`telemetry`]: `INFO replication` samples into `telemetry.jsonl`.
+//! - [`cluster_watch`]: on a Redis Cluster, every node's view of itself into the history.
 //! - [`final_phase`]: heal, converge, final reads.
 //! - [`completeness`]: which planned parts did not run, and what that does to a verdict.
 //! - [`tasks`]: owning spawned tasks; panic messages.
@@ -20,6 +21,7 @@
 
 pub mod case;
 pub mod clients;
+pub mod cluster_watch;
 pub mod completeness;
 pub mod final_phase;
 pub mod progress;
@@ -31,7 +33,7 @@ pub mod test_json;
 use crate::analysis::{self, Analysis, AnalysisRequest};
 use crate::cluster::backend::Backend;
 use crate::cluster::capabilities::READY_TIMEOUT;
-use crate::cluster::{convergence, features};
+use crate::cluster::{convergence, features, sharded};
 use crate::cluster::{AnyCluster, ClusterSpec};
 use crate::config::Plan;
 use crate::nemesis::schedule::{self, Step};
@@ -164,9 +166,11 @@ async fn run_on<B: Backend>(
     let (history, telemetry) = open_history(run.run_dir)?;
     let cluster = Arc::new(tokio::sync::Mutex::new(cluster));
     let mut background = Background::new();
+    let watch = cluster_watch::Watch::of(&*cluster.lock().await, &history);
     let recorders = case::Recorders {
         history: &history,
         telemetry: &telemetry,
+        cluster: watch.as_ref(),
     };
     let highest_process = case::run(&cluster, run, recorders, &mut background, parts).await;
 
@@ -183,15 +187,21 @@ async fn run_on<B: Backend>(
         Ok(()) if interrupted => {}
         Ok(()) => {
             let timeout = Duration::from_secs_f64(run.plan.config.converge_timeout);
-            match final_phase::converge(&mut *c, &history, timeout).await {
+            match final_phase::converge(&mut *c, &history, watch.as_ref(), timeout).await {
                 Err(e) => parts.missing(Part::Converge, format!("{e:#}")),
-                Ok(_) => {
+                Ok(reads) => {
                     let cfg = run.plan.workload_config();
                     let first = highest_process + cfg.concurrency as u64 + 1;
                     let (nodes, no_address) = final_phase::final_read_nodes(&*c);
-                    let unread =
-                        final_phase::final_reads(&nodes, &c.topology(), &cfg, &history, first)
-                            .await;
+                    let unread = final_phase::final_reads(
+                        &nodes,
+                        &c.topology(),
+                        &cfg,
+                        &history,
+                        first,
+                        &reads,
+                    )
+                    .await;
                     for why in no_address.into_iter().chain(unread) {
                         parts.missing(Part::FinalReads, why);
                     }
@@ -229,7 +239,10 @@ async fn probe<B: Backend>(cluster: &B, run: &Run<'_>, record: &mut TestRecord) 
         run.plan.workload,
         &run.plan.nemesis,
     )?;
-    convergence::await_streaming(cluster, READY_TIMEOUT).await
+    match cluster.sharded() {
+        Some(_) => sharded::converge::await_streaming(cluster, READY_TIMEOUT).await,
+        None => convergence::await_streaming(cluster, READY_TIMEOUT).await,
+    }
 }
 
 /// `history.jsonl` and `telemetry.jsonl`, whose time zero is now: the start of the workload,
@@ -264,6 +277,7 @@ fn cluster_spec(plan: &Plan, server_bin: &std::path::Path, run_dir: &RunDir) -> 
         run_dir: run_dir.path.clone(),
         sentinel_down_after_ms: plan.config.sentinel_down_after,
         sentinel_failover_timeout_ms: plan.config.sentinel_failover_timeout,
+        sharding: plan.sharding,
         lazy_disk: plan.lazy_disk(),
     }
 }

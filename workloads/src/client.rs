@@ -12,14 +12,17 @@
 //! the connection, bounds the whole attempt by the operation timeout and turns its outcome
 //! into ok, fail or info.
 
+use crate::cluster::routing::Router;
 use crate::config::{ReadFrom, ReplicaRouting, WorkloadConfig};
 use crate::outcome::{Effect, Failure};
 use crate::topology::{Endpoint, Topology};
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::{AsyncConnectionConfig, Cmd, Pipeline, Value};
+use redline_checkers::history::Redirect;
 use redline_checkers::{Op, OpType};
 use serde_json::Value as Json;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// What an attempt got to before it ended; read after a timeout cancelled it.
 #[derive(Debug, Default)]
@@ -30,6 +33,8 @@ pub struct Attempt {
     pub sent: bool,
     /// The write itself was acknowledged (only a following WAIT/WAITAOF is outstanding).
     pub applied: bool,
+    /// Redis Cluster: the redirects followed so far, in order.
+    pub redirects: Vec<Redirect>,
 }
 
 /// An open connection to one node.
@@ -37,6 +42,8 @@ pub struct Connection {
     conn: MultiplexedConnection,
     /// Whether the node knows `WAITAOF`, once asked.
     pub(crate) waitaof: Option<bool>,
+    /// Redis Cluster: `READONLY` was sent, so the node serves reads as a replica.
+    pub(crate) readonly: bool,
 }
 
 /// One operation being executed, as a workload's [`execute`](crate::Workload::execute) sees
@@ -45,6 +52,8 @@ pub struct Call<'a> {
     pub conn: &'a mut Connection,
     pub invoke: &'a Op,
     pub attempt: &'a mut Attempt,
+    /// The run's workload configuration (key naming in a cluster).
+    pub cfg: &'a WorkloadConfig,
 }
 
 impl<'a> Call<'a> {
@@ -95,26 +104,30 @@ impl Done {
 /// The Redis client of one process. Create a fresh one for the process that replaces a
 /// process whose operation ended `info`.
 pub struct Client {
-    cfg: WorkloadConfig,
-    topology: Topology,
-    process: u64,
+    /// Shared with each call (a workload names its keys by it).
+    pub(crate) cfg: Arc<WorkloadConfig>,
+    pub(crate) topology: Topology,
+    pub(crate) process: u64,
     connections: HashMap<String, Connection>,
     /// The master found through Sentinel, kept until an operation on it fails.
     discovered_master: Option<Endpoint>,
     /// Reads issued, for round-robin routing.
-    reads: u64,
+    pub(crate) reads: u64,
+    /// Redis Cluster: this process's slot map; `None` on the standalone topology.
+    pub(crate) router: Option<Router>,
 }
 
 impl Client {
     /// A client for `process`; it connects on its first operation.
     pub fn new(cfg: &WorkloadConfig, topology: Topology, process: u64) -> Self {
         Client {
-            cfg: cfg.clone(),
-            topology,
+            cfg: Arc::new(cfg.clone()),
             process,
             connections: HashMap::new(),
             discovered_master: None,
             reads: 0,
+            router: topology.is_cluster().then(Router::default),
+            topology,
         }
     }
 
@@ -139,16 +152,21 @@ impl Client {
         let effect = workload.effect(invoke);
         let timeout = self.cfg.op_timeout;
         let attempted = async {
+            if self.router.is_some() {
+                return self.attempt_in_cluster(invoke, node, &mut attempt).await;
+            }
             let target = match (node, effect) {
                 (Some(node), _) => node.clone(),
                 (None, Effect::Read) => self.read_target().await?,
                 (None, Effect::Write) => self.master().await?,
             };
+            let cfg = self.cfg.clone();
             let conn = self.connection(&target, &mut attempt).await?;
             let call = Call {
                 conn,
                 invoke,
                 attempt: &mut attempt,
+                cfg: &cfg,
             };
             workload.execute(call).await
         };
@@ -157,6 +175,7 @@ impl Client {
             .unwrap_or_else(|_| Err(Failure::timed_out(timeout, attempt.sent)));
         let mut completion = invoke.clone();
         completion.node = attempt.node.clone();
+        completion.redirects = std::mem::take(&mut attempt.redirects);
         match result {
             Ok(done) => fill_ok(&mut completion, done),
             // The write was acknowledged; only the WAIT/WAITAOF after it did not answer. The
@@ -177,14 +196,23 @@ impl Client {
         completion
     }
 
-    /// Drops the connection the failed attempt used, and the discovered master with it.
+    /// Drops the connection the failed attempt used, and the discovered master with it; a
+    /// cluster client asks for a new slot map before its next operation.
     fn forget(&mut self, attempt: &Attempt) {
+        if let Some(router) = &mut self.router {
+            router.mark_stale();
+        }
         if let Some(node) = &attempt.node {
             self.connections.remove(node);
             if self.discovered_master.as_ref().map(|m| &m.node) == Some(node) {
                 self.discovered_master = None;
             }
         }
+    }
+
+    /// Drops the connection to `node` (its stream is in an unknown state).
+    pub(crate) fn drop_connection(&mut self, node: &str) {
+        self.connections.remove(node);
     }
 
     /// The master to write to: asked of Sentinel (once, then cached until a failure) when the
@@ -237,7 +265,7 @@ impl Client {
 
     /// The open connection to `node`, connecting first if needed. Nothing of the operation has
     /// been sent while this runs, so its failures are [`Failure::NotSent`].
-    async fn connection(
+    pub(crate) async fn connection(
         &mut self,
         node: &Endpoint,
         attempt: &mut Attempt,
@@ -257,6 +285,7 @@ impl Client {
             let entry = Connection {
                 conn,
                 waitaof: None,
+                readonly: false,
             };
             self.connections.insert(node.node.clone(), entry);
         }

@@ -65,6 +65,9 @@ pub struct WorkloadConfig {
     pub op_timeout: Duration,
     /// Fraction of operations (or list-append micro-operations) that are reads, in `[0, 1]`.
     pub read_ratio: f64,
+    /// `--topology cluster`: the number of shards keys are spread over; 0 on the standalone
+    /// topology (keys are then named as they always were). See [`crate::cluster::keys`].
+    pub shards: usize,
 }
 
 impl WorkloadConfig {
@@ -85,6 +88,7 @@ impl WorkloadConfig {
             waitaof_replicas: 1,
             max_txn_length: 4,
             op_timeout: Duration::from_secs(2),
+            shards: 0,
         }
     }
 

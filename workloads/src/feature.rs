@@ -11,6 +11,8 @@ pub enum Feature {
     Waitaof,
     /// The coordinated `FAILOVER` command.
     Failover,
+    /// Valkey's atomic slot migration, `CLUSTER MIGRATESLOTS`.
+    AtomicSlotMigration,
 }
 
 impl Feature {
@@ -19,6 +21,7 @@ impl Feature {
         match self {
             Feature::Waitaof => "WAITAOF",
             Feature::Failover => "FAILOVER",
+            Feature::AtomicSlotMigration => "CLUSTER|MIGRATESLOTS",
         }
     }
 
@@ -27,6 +30,7 @@ impl Feature {
         match self {
             Feature::Waitaof => "it arrived in Redis 7.2 and is in every Valkey",
             Feature::Failover => "it arrived in Redis 6.2 and is in every Valkey",
+            Feature::AtomicSlotMigration => "it arrived in Valkey 9.0; Redis has no such command",
         }
     }
 }

@@ -41,6 +41,7 @@ pub fn final_read_invocations(cfg: &WorkloadConfig, node: &str, process: u64) ->
             process: Process::Client(process),
             node: Some(node.to_string()),
             is_final: true,
+            slot: cfg.is_cluster().then(|| cfg.slot_of(&op)).flatten(),
             ..op
         })
         .collect()
@@ -55,6 +56,19 @@ pub async fn read_node(
     topology: &Topology,
     node: &Endpoint,
     first_process: u64,
+    record: impl FnMut(Op) -> Op,
+) -> NodeReads {
+    read_node_where(cfg, topology, node, first_process, |_| true, record).await
+}
+
+/// [`read_node`] of the final reads `keep` selects (on a cluster, a node reads the keys of the
+/// slots its shard serves).
+pub async fn read_node_where(
+    cfg: &WorkloadConfig,
+    topology: &Topology,
+    node: &Endpoint,
+    first_process: u64,
+    keep: impl Fn(&Op) -> bool,
     mut record: impl FnMut(Op) -> Op,
 ) -> NodeReads {
     let cfg = WorkloadConfig {
@@ -64,7 +78,10 @@ pub async fn read_node(
     let mut process = first_process;
     let mut client = Client::new(&cfg, topology.clone(), process);
     let mut out = NodeReads::default();
-    for template in final_read_invocations(&cfg, &node.node, process) {
+    for template in final_read_invocations(&cfg, &node.node, process)
+        .into_iter()
+        .filter(|op| keep(op))
+    {
         let mut last_error = None;
         for attempt in 0..FINAL_READ_ATTEMPTS {
             if attempt > 0 {

@@ -86,8 +86,8 @@ impl Generator {
     }
 
     /// The next invocation of `process`: index 0 and time 0 (the harness stamps both), `f`,
-    /// `key`, `value` and `wait`/`waitaof` set by the workload; `node` is left for the
-    /// completion.
+    /// `key`, `value` and `wait`/`waitaof` set by the workload, and in a cluster the `slot`
+    /// its keys are in; `node` is left for the completion.
     pub fn next_op(&mut self, process: u64) -> Op {
         let stride = self.cfg.slots();
         let slot_id = process % stride;
@@ -107,6 +107,9 @@ impl Generator {
         slot.process = process;
         let mut op = self.cfg.workload.generate(slot, &self.cfg);
         op.process = Process::Client(slot.process);
+        if self.cfg.is_cluster() {
+            op.slot = self.cfg.slot_of(&op);
+        }
         op
     }
 }

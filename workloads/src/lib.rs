@@ -12,6 +12,7 @@
 //!   WAIT, timeouts).
 //! - [`generator`]: seeded, per-process deterministic invocations with unique written values.
 //! - [`client`]: one process's connections and routing; turns an invocation into a completion.
+//! - [`cluster`]: Redis Cluster as applications use it: slots, the slot map, redirects.
 //! - [`reply`]: how Redis replies become history values, and op values command arguments.
 //! - [`outcome`]: the error mapping, `fail` (certainly not applied) versus `info` (unknown).
 //! - [`final_reads`]: reading everything back from one node after healing, bounded and retried.
@@ -20,6 +21,7 @@
 //!   failover, directly or through Sentinel).
 
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod feature;
 pub mod final_reads;
@@ -32,7 +34,7 @@ pub mod workload;
 pub use client::Client;
 pub use config::{ReadFrom, ReplicaRouting, WorkloadConfig};
 pub use feature::Feature;
-pub use final_reads::{final_read_invocations, final_reads, read_node, NodeReads};
+pub use final_reads::{final_read_invocations, final_reads, read_node, read_node_where, NodeReads};
 pub use generator::Generator;
 pub use outcome::{Effect, Failure};
 pub use topology::{Endpoint, Topology, TopologyError};

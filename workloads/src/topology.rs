@@ -40,6 +40,8 @@ struct State {
     master: Option<String>,
     sentinels: Vec<SocketAddr>,
     master_name: String,
+    /// A Redis Cluster: clients route each key by its slot ([`crate::cluster`]).
+    cluster: bool,
 }
 
 /// Called with (new master, replicas) just *before* a change of master takes effect.
@@ -69,6 +71,7 @@ impl Topology {
             master: Some(master.to_string()),
             sentinels: Vec::new(),
             master_name: String::new(),
+            cluster: false,
         };
         Topology {
             state: Arc::new(RwLock::new(state)),
@@ -109,6 +112,17 @@ impl Topology {
             hook(node, &replicas);
         }
         self.write().master = Some(node.to_string());
+    }
+
+    /// Makes this the view of a Redis Cluster: the nodes are the seeds clients ask for the slot
+    /// map, and every key goes to its slot's primary (or one of its replicas).
+    pub fn use_cluster(&self) {
+        self.write().cluster = true;
+    }
+
+    /// Whether this is a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.read().cluster
     }
 
     /// Whether clients look the master up through Sentinel.

@@ -4,6 +4,8 @@
 //! - [`function`]: the typed `f` of a record (client operations, nemesis events, observer
 //!   samples), with each fault paired to its heal.
 //! - [`nemesis_value`]: the shape of a nemesis record's value, written and read in one place.
+//! - [`cluster_value`]: the shape of a Redis Cluster topology record (every node's view of
+//!   itself), written and read in one place.
 //! - [`input`]: the formats a history may come in (JSON lines, a JSON array, EDN, gzipped),
 //!   detected from the content and read one record at a time within size bounds.
 //! - [`edn`]: EDN records as JSON values (keywords become strings).
@@ -24,6 +26,7 @@
 //! and Knossos's histories), the history's record order is its real-time order, as Elle reads
 //! it: every record's time becomes its index. [`History::realtime`] says which rule applied.
 
+pub mod cluster_value;
 pub mod edn;
 pub mod function;
 pub mod independent;
@@ -37,7 +40,7 @@ pub mod writer;
 
 pub use function::Function;
 pub use nemesis_value::NemesisValue;
-pub use op::{Op, OpType, Process, WaitAofInfo, WaitInfo, MISSING_TIME};
+pub use op::{Op, OpType, Process, Redirect, WaitAofInfo, WaitInfo, MISSING_TIME};
 
 use std::collections::HashMap;
 use thiserror::Error;

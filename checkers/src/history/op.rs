@@ -132,6 +132,21 @@ pub struct WaitAofInfo {
     pub acked_replicas: Option<u64>,
 }
 
+/// One redirect a Redis Cluster client followed before a node served its operation: the node
+/// that refused it and where it pointed. A `MOVED` or `ASK` answer proves the command did not
+/// run on that node, so following it never hides an outcome; `TRYAGAIN` (a multi-key command
+/// during a migration) likewise refused it whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redirect {
+    /// `moved`, `ask` or `tryagain`.
+    pub kind: String,
+    /// The node that answered with the redirect.
+    pub node: String,
+    /// The node the answer pointed to (`moved`, `ask`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}
+
 /// One line of a history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Op {
@@ -165,6 +180,14 @@ pub struct Op {
     pub wait: Option<WaitInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waitaof: Option<WaitAofInfo>,
+    /// Redis Cluster: the hash slot of the operation's keys (every key of a transaction shares
+    /// one, through a hash tag).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<u16>,
+    /// Redis Cluster: the redirects the client followed before `node` served the operation, in
+    /// order (completions only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redirects: Vec<Redirect>,
     /// The error of a `fail` or `info` completion, as text. Foreign histories may carry any
     /// value here (Jepsen's `[:socket "Broken pipe"]`): it is kept as its JSON text.
     #[serde(
@@ -228,6 +251,8 @@ impl Op {
             is_final: false,
             wait: None,
             waitaof: None,
+            slot: None,
+            redirects: Vec::new(),
             error: None,
         }
     }

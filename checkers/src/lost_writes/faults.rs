@@ -8,7 +8,9 @@
 //! lost-writes explanations, the `lost-within=MS` rule (through the checker's statistics) and
 //! `scripts/lost-write-ages.py` (through the anomalies' details) all use.
 
+use crate::history::cluster_value::cluster_changes;
 use crate::history::{Function, History, NemesisValue, Op, OpType, Process};
+use crate::shards::timeline::is_cluster_record;
 use serde_json::Value;
 
 /// The faults that can lose an acknowledged write: a process death (kill, power loss), a
@@ -112,6 +114,13 @@ pub fn between(history: &History, from: u64, to: u64) -> Vec<&Op> {
         .filter(|(_, op)| op.time >= from && op.time <= to)
         .filter(|(pos, op)| match op.process {
             Process::Nemesis => op.op_type != OpType::Invoke || history.partner(*pos).is_none(),
+            // A cluster record that changed no claim or role (a node's state flapping) says
+            // nothing about who was master.
+            Process::Observer if is_cluster_record(op) => {
+                cluster_changes(&op.value).iter().any(|c| {
+                    !c.ends_with("cluster_state is ok") && !c.ends_with("cluster_state is fail")
+                })
+            }
             Process::Observer => matches!(op.f, Function::Topology | Function::Sentinel),
             Process::Client(_) => false,
         })
@@ -122,6 +131,13 @@ pub fn between(history: &History, from: u64, to: u64) -> Vec<&Op> {
 /// One record in words: `kill n1 at 1234.5 ms (op 56)`.
 pub fn describe(op: &Op) -> String {
     let what = match (op.process, &op.f) {
+        (Process::Observer, Function::Topology) if is_cluster_record(op) => {
+            let changes: Vec<&str> = cluster_changes(&op.value)
+                .into_iter()
+                .filter(|c| !c.contains("cluster_state"))
+                .collect();
+            format!("cluster: {}", changes.join(", "))
+        }
         (Process::Observer, Function::Topology) => {
             match op.value.get("master").and_then(Value::as_str) {
                 Some(m) => format!("topology: master is {m}"),

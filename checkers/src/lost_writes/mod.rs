@@ -28,6 +28,9 @@ use crate::names::{kind, stat};
 use crate::quantiles::{quantile, sorted};
 use crate::registry::CheckOptions;
 use crate::result::{Anomaly, CheckResult, Validity};
+use crate::final_reads::FinalReads;
+use crate::shards::attribution;
+use crate::shards::timeline::Timeline;
 use crate::telemetry::Telemetry;
 use analysis::{AddStatus, Element, Fate, KeyAnalysis, SetAnalysis, SetRead};
 use element::SetElement;
@@ -53,11 +56,8 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
         history,
         faults: FaultLog::new(history),
         telemetry: &opts.telemetry,
-        master: analysis
-            .final_reads
-            .master
-            .as_ref()
-            .map_or("?".to_string(), |m| m.describe()),
+        final_reads: &analysis.final_reads,
+        timeline: Timeline::of(history),
     };
     let lost = charged_losses(&context, &analysis);
     let mut anomalies = Vec::new();
@@ -92,24 +92,26 @@ fn undecided_keys(analysis: &SetAnalysis<'_>) -> Vec<String> {
         .keys
         .iter()
         .filter(|k| k.final_read.is_none() && !k.elements.is_empty())
-        .map(|k| match analysis.final_reads.master_node() {
-            None => format!(
-                "key {}: the history has no final read, so no write can be judged lost \
+        .map(
+            |k| match analysis.final_reads.master_for(k.key.as_deref()) {
+                None => format!(
+                    "key {}: the history has no final read, so no write can be judged lost \
                  (was the run interrupted before the final reads?)",
-                key_name(k)
-            ),
-            Some(m) => {
-                let failed = analysis.final_reads.failed(k.key.as_deref());
-                let failed: Vec<String> =
-                    failed.iter().map(|o| o.invoke.index.to_string()).collect();
-                format!(
-                    "key {}: no successful final read on the post-failover master {m} \
+                    key_name(k)
+                ),
+                Some(m) => {
+                    let failed = analysis.final_reads.failed(k.key.as_deref());
+                    let failed: Vec<String> =
+                        failed.iter().map(|o| o.invoke.index.to_string()).collect();
+                    format!(
+                        "key {}: no successful final read on the post-failover master {m} \
                      (unsuccessful final reads: ops [{}]), so no write can be judged lost",
-                    key_name(k),
-                    failed.join(", ")
-                )
-            }
-        })
+                        key_name(k),
+                        failed.join(", ")
+                    )
+                }
+            },
+        )
         .collect()
 }
 
@@ -130,8 +132,10 @@ struct Context<'h, 'o> {
     history: &'h History,
     faults: FaultLog<'h>,
     telemetry: &'o Telemetry,
-    /// The post-failover master, described.
-    master: String,
+    /// The final reads, and the post-failover master of each key.
+    final_reads: &'o FinalReads<'h>,
+    /// A cluster's primaries and slots over time (empty for a single master).
+    timeline: Timeline,
 }
 
 /// A lost element of a key, with the fault charged with its loss.
@@ -161,9 +165,13 @@ fn lost_anomalies(
         return Vec::new();
     };
     let final_read = &key.reads[f];
+    let master = c.final_reads.describe_master(key.key.as_deref());
     lost.iter()
         .filter(|(k, _, _)| std::ptr::eq(*k, key))
-        .map(|(_, e, charge)| explain_lost(c, key, e, final_read, charge.as_ref()))
+        .map(|(_, e, charge)| {
+            let anomaly = explain_lost(c, key, e, final_read, &master, charge.as_ref());
+            attribution::annotate(anomaly, c.history, &c.timeline, &e.add)
+        })
         .collect()
 }
 
@@ -172,6 +180,7 @@ fn explain_lost(
     key: &KeyAnalysis<'_>,
     e: &Element<'_>,
     final_read: &SetRead<'_>,
+    master: &str,
     charge: Option<&Charge<'_>>,
 ) -> Anomaly {
     let mut ops = e.add.indices();
@@ -216,7 +225,7 @@ fn explain_lost(
         key_name(key),
         e.add.invoke.process,
         e.add.indices(),
-        c.master,
+        master,
         final_read.op.indices(),
         ms(final_read.invoke_time()),
         final_read.elements.len(),
@@ -320,7 +329,10 @@ fn divergent(a: &SetAnalysis<'_>, key: &KeyAnalysis<'_>) -> Vec<Anomaly> {
         return Vec::new();
     };
     let master = &key.reads[f];
-    let master_node = a.final_reads.master_node().unwrap_or("?");
+    let master_node = a
+        .final_reads
+        .master_for(key.key.as_deref())
+        .unwrap_or_else(|| "?".to_string());
     key.replica_finals
         .iter()
         .filter(|r| r.elements != master.elements)

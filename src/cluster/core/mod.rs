@@ -10,10 +10,12 @@
 //! everything.
 //!
 //! - `start.rs`: starting one member, and again after a kill.
+//! - `sharded.rs`: the cluster-mode launch: every node started, then the cluster formed.
 //! - `faults.rs`: `Kill`, `Pause` and `heal_all`, once for every backend.
 //! - `view.rs`: the [`Backend`](super::backend::Backend) implementation.
 
 mod faults;
+mod sharded;
 mod start;
 mod view;
 
@@ -21,6 +23,7 @@ use super::admin::{self, ServerIdentity, ADMIN_TIMEOUT};
 use super::capabilities::READY_TIMEOUT;
 use super::pids::{PidEntry, PidFile, PID_FILE};
 use super::redis_conf::{self, SentinelConf, MASTER_NAME};
+use super::sharded::{ShardedLayout, Sharding};
 use super::transport::{Member, Role, Server, Transport};
 use anyhow::{Context, Result};
 use redline_workloads::Topology;
@@ -41,16 +44,27 @@ pub struct ClusterSpec {
     pub run_dir: PathBuf,
     pub sentinel_down_after_ms: u64,
     pub sentinel_failover_timeout_ms: u64,
+    /// `--topology cluster`: a Redis Cluster of this many shards (`replicas` is then per
+    /// shard); `None` for the standalone topology (a master, its replicas, Sentinels).
+    pub sharding: Option<Sharding>,
     /// Each node's data dir on a lazy disk (`redline-lazyfs`) with these options, for the
     /// `power-loss` fault and slow disks; `None` (most runs) mounts nothing.
     pub lazy_disk: Option<redline_lazyfs::Options>,
 }
 
 impl ClusterSpec {
+    /// The number of data nodes: the master and its replicas, or every shard's.
+    pub fn node_count(&self) -> usize {
+        match &self.sharding {
+            Some(s) => s.node_count(),
+            None => self.replicas + 1,
+        }
+    }
+
     /// Every member's name and role, in start order: `n1` (the first master), the replicas,
-    /// then the Sentinels.
+    /// then the Sentinels. In cluster mode, shard by shard (see [`Sharding`]).
     pub fn members(&self) -> Vec<(String, Role)> {
-        let nodes = (1..=self.replicas + 1).map(|i| (format!("n{i}"), Role::Node));
+        let nodes = (1..=self.node_count()).map(|i| (format!("n{i}"), Role::Node));
         let sentinels = (1..=self.sentinels).map(|i| (format!("s{i}"), Role::Sentinel));
         nodes.chain(sentinels).collect()
     }
@@ -66,6 +80,8 @@ pub struct Cluster<T: Transport> {
     topology: Topology,
     /// What the servers say they are.
     server: ServerIdentity,
+    /// In cluster mode, the shards and the node ids the cluster was formed with.
+    sharded: Option<ShardedLayout>,
     torn_down: bool,
 }
 
@@ -87,12 +103,17 @@ impl<T: Transport> Cluster<T> {
             members: Vec::new(),
             topology: Topology::new(&[], "n1"),
             server: ServerIdentity::default(),
+            sharded: None,
             torn_down: false,
         };
         // From here on an error drops the cluster, which tears everything down.
         cluster.members = cluster.transport.members(&cluster.spec).await?;
         // The disks are mounted now: a harness killed from here on leaves them to cleanup.
         cluster.write_pids();
+        if let Some(sharding) = cluster.spec.sharding {
+            cluster.launch_sharded(sharding).await?;
+            return Ok(cluster);
+        }
         let nodes: Vec<(String, SocketAddr)> = cluster
             .role_members(Role::Node)
             .map(|m| (m.name.clone(), m.endpoint.client))

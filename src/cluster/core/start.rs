@@ -5,7 +5,7 @@ use super::Cluster;
 use crate::cluster::admin;
 use crate::cluster::backend::Backend as _;
 use crate::cluster::process::ProcessState;
-use crate::cluster::redis_conf::{self, NodeConf};
+use crate::cluster::redis_conf::{self, ClusterConf, NodeConf};
 use crate::cluster::transport::{Role, Server, Transport};
 use anyhow::{bail, Context, Result};
 use std::net::SocketAddr;
@@ -26,6 +26,10 @@ impl<T: Transport> Cluster<T> {
             Some(file) => Some(self.transport.include(&self.members[i], file).await?),
             None => None,
         };
+        let cluster = self.spec.sharding.map(|s| ClusterConf {
+            node_timeout_ms: s.node_timeout_ms,
+            bus_announce: self.transport.bus_announce(&self.members[i]),
+        });
         let e = &self.members[i].endpoint;
         let data = self.transport.disks().and_then(|d| d.data_dir(name));
         let text = redis_conf::node_conf(&NodeConf {
@@ -37,6 +41,7 @@ impl<T: Transport> Cluster<T> {
             replica_of,
             options: &self.spec.redis_options,
             include: include.as_deref(),
+            cluster,
         })
         .with_context(|| format!("writing {name}'s config"))?;
         self.transport.install_config(&self.members[i], &text).await
@@ -91,9 +96,13 @@ impl<T: Transport> Cluster<T> {
     /// Starts a dead member again on its data dir. Without Sentinels the harness owns the
     /// topology, so a node's config is rewritten to replicate from the current master (or to be
     /// the master); with Sentinels the config stays as the server and Sentinel last rewrote it,
-    /// and Sentinel reconfigures the node, as in production.
+    /// and Sentinel reconfigures the node, as in production. A cluster node keeps its cluster
+    /// state in `nodes.conf` and rejoins as it was; the cluster bus decides its role.
     pub(super) async fn start_by_name(&mut self, name: &str) -> Result<()> {
         let i = self.member_index(name)?;
+        if self.spec.sharding.is_some() {
+            return self.start_member(name).await;
+        }
         if self.members[i].role == Role::Node && self.names(Role::Sentinel).is_empty() {
             let master = self.master();
             let replica_of = match name == master {

@@ -6,6 +6,7 @@ use crate::cluster::admin::ServerIdentity;
 use crate::cluster::backend::Backend;
 use crate::cluster::capabilities::{Capabilities, LinkDelay, Partition, PowerLoss};
 use crate::cluster::process::ProcessState;
+use crate::cluster::sharded::ShardedLayout;
 use crate::cluster::transport::{Role, Server, Transport};
 use anyhow::Result;
 use redline_workloads::Topology;
@@ -73,5 +74,8 @@ impl<T: Transport> Backend for Cluster<T> {
     }
     fn teardown(&mut self) {
         Cluster::teardown(self);
+    }
+    fn sharded(&self) -> Option<ShardedLayout> {
+        Cluster::sharded(self).cloned()
     }
 }

@@ -20,10 +20,11 @@ use super::core::{Cluster, ClusterSpec};
 use super::disks::Disks;
 use super::links::{LinkTable, Party};
 use super::process::ServerProcess;
-use super::transport::{Endpoint, Member, Role, Transport};
+use super::transport::{Endpoint, Member, Role, Transport, BUS_PORT_OFFSET};
 use anyhow::{Context, Result};
 use proxy::{KnownPids, Proxy};
 use proxy_links::ProxyLinks;
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::Arc;
 
@@ -46,6 +47,8 @@ pub struct LocalTransport {
     known: KnownPids,
     /// Kept alive for the cluster's life: dropping a proxy closes its connections.
     proxies: Vec<Proxy>,
+    /// In cluster mode, the proxy in front of each node's cluster bus, by node name.
+    bus: HashMap<String, SocketAddr>,
     /// The nodes' lazy disks, when the run asked for them.
     disks: Option<Disks>,
 }
@@ -57,8 +60,28 @@ impl LocalTransport {
             links: ProxyLinks::new(Arc::new(LinkTable::default())),
             known: KnownPids::default(),
             proxies: Vec::new(),
+            bus: HashMap::new(),
             disks: None,
         }
+    }
+
+    /// Puts a proxy in front of cluster node `member`'s bus (its port + 10000), so that a cut
+    /// link between two nodes also silences their cluster bus, as a firewall rule would.
+    fn proxy_bus(&mut self, member: &Member<ServerProcess>) -> Result<()> {
+        let listener =
+            TcpListener::bind("127.0.0.1:0").context("binding a bus proxy port on 127.0.0.1")?;
+        let bus_port = member.endpoint.port + BUS_PORT_OFFSET;
+        let upstream = SocketAddr::from((Ipv4Addr::LOCALHOST, bus_port));
+        let proxy = Proxy::start(
+            listener,
+            LocalTransport::party(member),
+            upstream,
+            self.links.table(),
+            self.known.clone(),
+        )?;
+        self.bus.insert(member.name.clone(), proxy.listen);
+        self.proxies.push(proxy);
+        Ok(())
     }
 
     fn party(member: &Member<ServerProcess>) -> Party {
@@ -91,7 +114,10 @@ impl Transport for LocalTransport {
         let mut members = Vec::new();
         for ((name, role), listener) in plan.into_iter().zip(listeners) {
             let client = listener.local_addr()?;
-            let port = free_port()?;
+            let port = match spec.sharding {
+                Some(_) => free_port_with_bus()?,
+                None => free_port()?,
+            };
             let dir = spec.run_dir.join("nodes").join(&name);
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             let endpoint = Endpoint {
@@ -124,6 +150,9 @@ impl Transport for LocalTransport {
             )?;
             self.proxies.push(proxy);
             self.links.add_party(party);
+            if spec.sharding.is_some() {
+                self.proxy_bus(&member)?;
+            }
             members.push(member);
         }
         self.disks = Disks::for_members(spec, &members)?;
@@ -140,6 +169,17 @@ impl Transport for LocalTransport {
         let party = LocalTransport::party(member);
         if let Ok(mut known) = self.known.write() {
             known.retain(|_, p| *p != party);
+        }
+    }
+
+    /// The bus proxy's address, where there is one.
+    fn bus_announce(&self, member: &Member<ServerProcess>) -> SocketAddr {
+        match self.bus.get(&member.name) {
+            Some(addr) => *addr,
+            None => SocketAddr::from((
+                member.endpoint.client.ip(),
+                member.endpoint.port + BUS_PORT_OFFSET,
+            )),
         }
     }
 
@@ -186,6 +226,23 @@ impl Transport for LocalTransport {
 /// is never handed out again: it may not be bound yet (a cluster's ports are all chosen before
 /// its servers start), so the bind check alone could give it to two servers.
 fn free_port() -> Result<u16> {
+    if let Some(port) = free_ports(20_000..32_000, &[0]) {
+        return Ok(port);
+    }
+    let l = TcpListener::bind("127.0.0.1:0").context("finding a free port on 127.0.0.1")?;
+    Ok(l.local_addr()?.port())
+}
+
+/// A free port for a cluster node whose bus port (the port + 10000) is free too, both below
+/// Linux's ephemeral range (see [`free_port`]): the port comes from 20000..22768.
+fn free_port_with_bus() -> Result<u16> {
+    free_ports(20_000..32_768 - BUS_PORT_OFFSET, &[0, BUS_PORT_OFFSET])
+        .context("found no free port pair (p, p + 10000) on 127.0.0.1 below 32768")
+}
+
+/// A port `p` from `range` such that every `p + offset` is free and not handed out recently;
+/// all of them count as handed out from now on.
+fn free_ports(range: std::ops::Range<u16>, offsets: &[u16]) -> Option<u16> {
     use rand::Rng;
     use std::collections::VecDeque;
     use std::sync::Mutex;
@@ -193,17 +250,22 @@ fn free_port() -> Result<u16> {
     let mut recent = RECENT.lock().unwrap_or_else(|e| e.into_inner());
     let mut rng = rand::thread_rng();
     for _ in 0..500 {
-        let port = rng.gen_range(20_000..32_000);
-        if !recent.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            if recent.len() >= 4096 {
-                recent.pop_front();
+        let port = rng.gen_range(range.clone());
+        let ports: Vec<u16> = offsets.iter().map(|o| port + o).collect();
+        let free = ports
+            .iter()
+            .all(|p| !recent.contains(p) && TcpListener::bind(("127.0.0.1", *p)).is_ok());
+        if free {
+            for p in ports {
+                if recent.len() >= 4096 {
+                    recent.pop_front();
+                }
+                recent.push_back(p);
             }
-            recent.push_back(port);
-            return Ok(port);
+            return Some(port);
         }
     }
-    let l = TcpListener::bind("127.0.0.1:0").context("finding a free port on 127.0.0.1")?;
-    Ok(l.local_addr()?.port())
+    None
 }
 
 #[cfg(test)]
@@ -217,5 +279,17 @@ mod tests {
         let ports: Vec<u16> = (0..2000).map(|_| free_port().unwrap()).collect();
         let distinct: std::collections::BTreeSet<_> = ports.iter().collect();
         assert_eq!(distinct.len(), ports.len());
+    }
+
+    /// A cluster node's bus port is its port + 10000: neither may be another node's port.
+    #[test]
+    fn cluster_ports_and_their_bus_ports_are_all_distinct() {
+        let mut all = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            let port = free_port_with_bus().unwrap();
+            assert!(port + BUS_PORT_OFFSET < 32_768);
+            assert!(all.insert(port) && all.insert(port + BUS_PORT_OFFSET));
+            assert!(all.insert(free_port().unwrap()));
+        }
     }
 }

@@ -66,13 +66,27 @@ pub const HARNESS_OWNED: &[&str] = &[
     "replica-announce-port",
     "slave-announce-ip",
     "slave-announce-port",
+    "cluster-enabled",
+    "cluster-config-file",
+    "cluster-port",
+    "cluster-announce-ip",
+    "cluster-announce-port",
+    "cluster-announce-bus-port",
+    "cluster-announce-tls-port",
+    "cluster-announce-hostname",
+    "cluster-node-timeout",
 ];
+
+/// Options of [`HARNESS_OWNED`] that a flag of `redline test` sets, with the flag.
+const OWNED_BY_A_FLAG: &[(&str, &str)] = &[("cluster-node-timeout", "--cluster-node-timeout")];
 
 /// Why a value cannot go into a server's config.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfError {
     #[error("{key} is set by redline itself (it needs it to start, signal and clean up the servers); leave it out")]
     HarnessOwned { key: String },
+    #[error("{key} is set by redline from {flag}; use that flag")]
+    SetByFlag { key: String, flag: &'static str },
     #[error("include is not allowed: an included file could set anything unchecked (redline includes --redis-conf itself; put its options there)")]
     Include,
     #[error("{key:?} is not an option name (letters, digits, '-', '_' and '.')")]
@@ -93,6 +107,15 @@ pub enum ConfError {
 pub fn check_not_owned(key: &str) -> Result<(), ConfError> {
     if key.eq_ignore_ascii_case("include") {
         return Err(ConfError::Include);
+    }
+    if let Some((_, flag)) = OWNED_BY_A_FLAG
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+    {
+        return Err(ConfError::SetByFlag {
+            key: key.to_string(),
+            flag,
+        });
     }
     if HARNESS_OWNED.iter().any(|k| k.eq_ignore_ascii_case(key)) {
         return Err(ConfError::HarnessOwned {
@@ -223,6 +246,18 @@ pub struct NodeConf<'a> {
     pub options: &'a [(String, String)],
     /// `--redis-conf`: a file whose text is included verbatim before the user options.
     pub include: Option<&'a Path>,
+    /// Cluster mode (`--topology cluster`): the node joins a Redis Cluster.
+    pub cluster: Option<ClusterConf>,
+}
+
+/// A cluster node's own lines.
+#[derive(Debug, Clone, Copy)]
+pub struct ClusterConf {
+    /// `cluster-node-timeout`, in milliseconds.
+    pub node_timeout_ms: u64,
+    /// Where the other nodes reach this node's cluster bus (announced, so that a proxy can
+    /// stand in front of it).
+    pub bus_announce: SocketAddr,
 }
 
 /// Renders a node's `redis.conf`; refuses a user option or a path that breaks the rule.
@@ -243,6 +278,9 @@ pub fn node_conf(c: &NodeConf<'_>) -> Result<String, ConfError> {
     if let Some(m) = c.replica_of {
         w.directive("replicaof", &[&m.ip().to_string(), &m.port().to_string()])?;
     }
+    if let Some(cluster) = &c.cluster {
+        cluster_lines(&mut w, cluster, c.announce)?;
+    }
     if let Some(path) = c.include {
         w.directive("include", &[&path.display().to_string()])?;
     }
@@ -251,6 +289,25 @@ pub fn node_conf(c: &NodeConf<'_>) -> Result<String, ConfError> {
         w.directive(k, &[v])?;
     }
     Ok(w.text)
+}
+
+/// A cluster node announces the addresses the others reach it at (its client port and its bus
+/// port, either of which a proxy may stand in front of); its cluster state lives in
+/// `nodes.conf` in its data folder, so a node killed and started again rejoins as itself.
+fn cluster_lines(
+    w: &mut ConfWriter,
+    c: &ClusterConf,
+    announce: SocketAddr,
+) -> Result<(), ConfError> {
+    w.directive("cluster-enabled", &["yes"])?;
+    w.directive("cluster-config-file", &["nodes.conf"])?;
+    w.directive("cluster-node-timeout", &[&c.node_timeout_ms.to_string()])?;
+    w.directive("cluster-announce-ip", &[&announce.ip().to_string()])?;
+    w.directive("cluster-announce-port", &[&announce.port().to_string()])?;
+    w.directive(
+        "cluster-announce-bus-port",
+        &[&c.bus_announce.port().to_string()],
+    )
 }
 
 /// Everything a Sentinel's config depends on.
@@ -392,6 +449,7 @@ mod tests {
             replica_of: Some("127.0.0.1:17000".parse().unwrap()),
             options: &opts,
             include: None,
+            cluster: None,
         })
         .unwrap();
         assert!(text.contains("bind 127.0.0.1\n"));
@@ -423,6 +481,7 @@ mod tests {
                 replica_of: None,
                 options: opts,
                 include: None,
+                cluster: None,
             })
         };
         let smuggled = [("appendonly".to_string(), "yes\ndir\r/tmp".to_string())];

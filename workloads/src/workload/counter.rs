@@ -43,7 +43,8 @@ impl Workload for Counter {
         let read = slot.reads(cfg.read_ratio);
         let n = cfg.key_count();
         let mut op = invocation(if read { Function::Read } else { Function::Incr });
-        op.key = Some(key(slot.rng().gen_range(0..n), n));
+        let index = slot.rng().gen_range(0..n);
+        op.key = Some(cfg.place(key(index, n), index));
         if !read {
             op.value = json!(1);
         }
@@ -67,6 +68,6 @@ impl Workload for Counter {
 
     fn final_reads(&self, cfg: &WorkloadConfig) -> Vec<Op> {
         let n = cfg.key_count();
-        read_each((0..n).map(|i| key(i, n)))
+        read_each((0..n).map(|i| cfg.place(key(i, n), i)))
     }
 }

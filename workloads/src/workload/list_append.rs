@@ -5,6 +5,11 @@
 //!
 //! A read-only transaction changes nothing, so it is routed as a read (`--read-from`) and a
 //! failed one is `fail`; a transaction with an append goes to the master.
+//!
+//! In a Redis Cluster a transaction must stay in one slot, so the lists are grouped (list `k`
+//! in group `k % shards`), a group's lists share a hash tag (`la:k{tag}`, see
+//! [`crate::cluster::keys`]), and each transaction's micro-operations use the lists of one
+//! group. Elle then finds cycles within groups; transactions never span two.
 
 use super::{invocation, read_or_write, unsupported, About, Defaults, Execution, Workload};
 use crate::client::{server_error_to_failure, Call, Done};
@@ -46,8 +51,16 @@ impl Workload for ListAppend {
     fn generate(&self, slot: &mut Slot, cfg: &WorkloadConfig) -> Op {
         let len = slot.rng().gen_range(1..=cfg.max_txn_length.max(1));
         let mut micro_ops = Vec::new();
+        // The lists of one group: g, g + groups, ... (every list on a standalone topology,
+        // which draws no group, so its seeds give the ops they always gave).
+        let groups = groups(cfg);
+        let group = match groups {
+            1 => 0,
+            _ => slot.rng().gen_range(0..groups),
+        };
+        let in_group = (cfg.key_count() - group).div_ceil(groups);
         for _ in 0..len {
-            let k = slot.rng().gen_range(0..cfg.key_count()) as u64;
+            let k = (group + groups * slot.rng().gen_range(0..in_group)) as u64;
             if slot.reads(cfg.read_ratio) {
                 micro_ops.push(json!(["r", k, null]));
             } else {
@@ -73,6 +86,12 @@ impl Workload for ListAppend {
         }
     }
 
+    /// The first micro-operation's list: every list of a transaction shares its slot.
+    fn routing_key(&self, op: &Op, cfg: &WorkloadConfig) -> Option<String> {
+        let first = op.value.as_array()?.first()?;
+        list_name(first.get(1)?, cfg)
+    }
+
     fn execute<'a>(&'a self, mut call: Call<'a>) -> Execution<'a> {
         Box::pin(async move {
             match call.invoke.f {
@@ -82,15 +101,43 @@ impl Workload for ListAppend {
         })
     }
 
-    /// One transaction reading every list.
+    /// One transaction reading every list (one per group in a cluster).
     fn final_reads(&self, cfg: &WorkloadConfig) -> Vec<Op> {
-        let reads: Vec<Json> = (0..cfg.key_count() as u64)
-            .map(|k| json!(["r", k, null]))
-            .collect();
-        vec![Op {
-            value: Json::Array(reads),
-            ..invocation(Function::Txn)
-        }]
+        let groups = groups(cfg) as u64;
+        (0..groups)
+            .map(|g| {
+                let reads: Vec<Json> = (0..cfg.key_count() as u64)
+                    .filter(|k| k % groups == g)
+                    .map(|k| json!(["r", k, null]))
+                    .collect();
+                Op {
+                    value: Json::Array(reads),
+                    ..invocation(Function::Txn)
+                }
+            })
+            .filter(|op| op.value.as_array().is_some_and(|r| !r.is_empty()))
+            .collect()
+    }
+}
+
+/// How many groups of lists transactions keep to: one on a standalone topology, one per shard
+/// (at most one per list) in a cluster.
+fn groups(cfg: &WorkloadConfig) -> usize {
+    match cfg.is_cluster() {
+        true => cfg.shards.min(cfg.key_count()).max(1),
+        false => 1,
+    }
+}
+
+/// The Redis key of list `k` (an integer, or a foreign history's string).
+fn list_name(k: &Json, cfg: &WorkloadConfig) -> Option<String> {
+    match k {
+        Json::Number(n) => {
+            let k = n.as_u64()?;
+            Some(cfg.place(key(k), (k % groups(cfg) as u64) as usize))
+        }
+        Json::String(s) => Some(format!("la:{s}")),
+        _ => None,
     }
 }
 
@@ -100,7 +147,7 @@ async fn transaction(call: &mut Call<'_>) -> Result<Done, Failure> {
     let mut pipeline = redis::pipe();
     pipeline.cmd("MULTI");
     for m in &micro_ops {
-        pipeline.add_command(micro_op_command(m)?);
+        pipeline.add_command(micro_op_command(m, call.cfg)?);
     }
     pipeline.cmd("EXEC");
     let count = micro_ops.len() + 2;
@@ -109,9 +156,17 @@ async fn transaction(call: &mut Call<'_>) -> Result<Done, Failure> {
         .send_pipeline(&pipeline, count, call.attempt)
         .await?;
     let exec = match replies.pop() {
-        Some(reply) if replies.len() + 1 == count => server_error_to_failure(reply)?,
+        Some(reply) if replies.len() + 1 == count => reply,
         _ => return Err(Failure::Indeterminate("transaction replies missing".into())),
     };
+    // A cluster refuses a queued command whose slot is elsewhere (MOVED, ASK, TRYAGAIN) and
+    // then aborts the whole EXEC: the refusal is the reason, and nothing ran.
+    if matches!(exec, Value::ServerError(_)) {
+        if let Some(refusal) = replies.into_iter().find_map(cluster_refusal) {
+            return Err(refusal);
+        }
+    }
+    let exec = server_error_to_failure(exec)?;
     let results = match exec {
         Value::Array(results) if results.len() == micro_ops.len() => results,
         other => return Err(Failure::Indeterminate(format!("EXEC replied {other:?}"))),
@@ -131,14 +186,24 @@ async fn transaction(call: &mut Call<'_>) -> Result<Done, Failure> {
     Ok(Done::read(Json::Array(filled)))
 }
 
-/// `["append", k, v]` → `RPUSH la:k v`; `["r", k, _]` → `LRANGE la:k 0 -1`.
-fn micro_op_command(m: &Json) -> Result<Cmd, Failure> {
+/// A queued command's cluster refusal, as the failure it is.
+fn cluster_refusal(reply: Value) -> Option<Failure> {
+    let failure = server_error_to_failure(reply).err()?;
+    match &failure {
+        Failure::Rejected { code, .. }
+            if matches!(code.as_str(), "MOVED" | "ASK" | "TRYAGAIN" | "CLUSTERDOWN") =>
+        {
+            Some(failure)
+        }
+        _ => None,
+    }
+}
+
+/// `["append", k, v]` → `RPUSH la:k v`; `["r", k, _]` → `LRANGE la:k 0 -1` (with the group's
+/// hash tag in a cluster).
+fn micro_op_command(m: &Json, cfg: &WorkloadConfig) -> Result<Cmd, Failure> {
     let bad = || Failure::NotSent(format!("malformed micro-op {m}"));
-    let list = match m.get(1) {
-        Some(Json::Number(n)) => key(n.as_u64().ok_or_else(bad)?),
-        Some(Json::String(s)) => format!("la:{s}"),
-        _ => return Err(bad()),
-    };
+    let list = list_name(m.get(1).ok_or_else(bad)?, cfg).ok_or_else(bad)?;
     match (m.get(0).and_then(Json::as_str), m.get(2)) {
         (Some("append"), Some(v)) => Ok(redis::cmd("RPUSH")
             .arg(list)

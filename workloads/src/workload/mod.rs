@@ -114,6 +114,12 @@ pub trait Workload: Send + Sync + fmt::Debug {
         read_or_write(op)
     }
 
+    /// The Redis key that decides where `op` goes in a cluster (its slot): the op's key; a
+    /// workload whose ops name their keys otherwise (list-append's micro-operations) says.
+    fn routing_key(&self, op: &Op, _cfg: &WorkloadConfig) -> Option<String> {
+        op.key.clone()
+    }
+
     /// Sends the call's invocation as Redis commands and interprets the replies. Call
     /// [`Call::applied`] once a write is acknowledged and only a following wait is outstanding;
     /// the client bounds the whole call by the operation timeout.

@@ -62,7 +62,7 @@ impl Workload for Register {
         let read = slot.reads(cfg.read_ratio);
         let index = slot.rng().gen_range(0..cfg.key_count());
         let mut op = invocation(Function::Read);
-        op.key = Some(key(index));
+        op.key = Some(cfg.place(key(index), index));
         if read {
             return op;
         }
@@ -97,7 +97,7 @@ impl Workload for Register {
     }
 
     fn final_reads(&self, cfg: &WorkloadConfig) -> Vec<Op> {
-        read_each((0..cfg.key_count()).map(key))
+        read_each((0..cfg.key_count()).map(|i| cfg.place(key(i), i)))
     }
 }
 

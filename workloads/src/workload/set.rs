@@ -72,7 +72,8 @@ pub fn generate(slot: &mut Slot, cfg: &WorkloadConfig) -> Op {
     let read = slot.reads(cfg.read_ratio);
     let n = cfg.key_count();
     let mut op = invocation(if read { Function::Read } else { Function::Add });
-    op.key = Some(key(slot.rng().gen_range(0..n), n));
+    let index = slot.rng().gen_range(0..n);
+    op.key = Some(cfg.place(key(index, n), index));
     if !read {
         op.value = json!(slot.fresh_value());
     }
@@ -96,5 +97,5 @@ pub async fn add(call: &mut Call<'_>, key: &str) -> Result<(), Failure> {
 /// One `read` of each set.
 pub fn final_reads(cfg: &WorkloadConfig) -> Vec<Op> {
     let n = cfg.key_count();
-    read_each((0..n).map(|i| key(i, n)))
+    read_each((0..n).map(|i| cfg.place(key(i, n), i)))
 }
