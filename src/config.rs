@@ -79,6 +79,11 @@ pub struct TestConfig {
     /// workloads, whose reads return the whole set; 0.5 otherwise).
     #[arg(long)]
     pub read_ratio: Option<f64>,
+    /// Elements a set (set, wait, waitaof) or list (list-append) takes before the workload
+    /// moves on to a fresh key, so a read costs the same at any run length (default: 100 for
+    /// sets, 32 for lists; register and counter keys hold one value and ignore it).
+    #[arg(long)]
+    pub set_size: Option<usize>,
     /// Register workload: also compare-and-set (Lua) on the master.
     #[arg(long)]
     pub cas: bool,
@@ -365,6 +370,7 @@ impl Plan {
         let defaults = WorkloadConfig::new(self.workload);
         WorkloadConfig {
             keys: c.keys.unwrap_or(defaults.keys),
+            set_size: c.set_size.or(defaults.set_size),
             concurrency: c.concurrency,
             read_from: self.read_from,
             replica_routing: self.replica_routing,

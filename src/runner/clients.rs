@@ -167,6 +167,7 @@ mod tests {
                 defaults: Defaults {
                     keys: 1,
                     read_ratio: 0.0,
+                    set_size: None,
                 },
                 needs: &[],
             }

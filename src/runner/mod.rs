@@ -41,7 +41,7 @@ use crate::shutdown::Shutdown;
 use crate::store::{self, RunDir};
 use anyhow::{Context, Result};
 use completeness::{Completeness, Part};
-use redline_workloads::ReadFrom;
+use redline_workloads::{ReadFrom, WorkloadConfig};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,6 +60,9 @@ pub struct RunOutcome {
 /// What every step of one run reads.
 struct Run<'a> {
     plan: &'a Plan,
+    /// The workload's configuration, one for the whole run: the clients and the final reads
+    /// share the keys it has handed out.
+    workload: WorkloadConfig,
     steps: &'a [Step],
     run_dir: &'a RunDir,
     shutdown: &'a Shutdown,
@@ -88,6 +91,7 @@ pub async fn run_test(
     record.write(&run_dir)?;
     let run = Run {
         plan,
+        workload: plan.workload_config(),
         steps: &steps,
         run_dir: &run_dir,
         shutdown: &shutdown,
@@ -186,12 +190,11 @@ async fn run_on<B: Backend>(
             match final_phase::converge(&mut *c, &history, timeout).await {
                 Err(e) => parts.missing(Part::Converge, format!("{e:#}")),
                 Ok(_) => {
-                    let cfg = run.plan.workload_config();
+                    let cfg = &run.workload;
                     let first = highest_process + cfg.concurrency as u64 + 1;
                     let (nodes, no_address) = final_phase::final_read_nodes(&*c);
                     let unread =
-                        final_phase::final_reads(&nodes, &c.topology(), &cfg, &history, first)
-                            .await;
+                        final_phase::final_reads(&nodes, &c.topology(), cfg, &history, first).await;
                     for why in no_address.into_iter().chain(unread) {
                         parts.missing(Part::FinalReads, why);
                     }

@@ -11,6 +11,8 @@
 //! - [`config`]: [`WorkloadConfig`], the options of one run (workload, keys, read routing,
 //!   WAIT, timeouts).
 //! - [`generator`]: seeded, per-process deterministic invocations with unique written values.
+//! - [`keys`]: bounded keys: sets and lists move to fresh keys as they fill, so a read costs
+//!   the same at any run length; every key used is read back at the end.
 //! - [`client`]: one process's connections and routing; turns an invocation into a completion.
 //! - [`reply`]: how Redis replies become history values, and op values command arguments.
 //! - [`outcome`]: the error mapping, `fail` (certainly not applied) versus `info` (unknown).
@@ -24,6 +26,7 @@ pub mod config;
 pub mod feature;
 pub mod final_reads;
 pub mod generator;
+pub mod keys;
 pub mod outcome;
 pub mod reply;
 pub mod topology;

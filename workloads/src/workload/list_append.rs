@@ -5,6 +5,11 @@
 //!
 //! A read-only transaction changes nothing, so it is routed as a read (`--read-from`) and a
 //! failed one is `fail`; a transaction with an append goes to the master.
+//!
+//! A read returns the whole list, so no list grows for the whole run: `--keys` lists are in use
+//! at a time and each is retired after `--set-size` elements (32 by default, Elle's
+//! `max-writes-per-key`; see [`crate::keys`]). Reads go to the lists in use; the final reads
+//! read every list the run used, [`FINAL_READ_KEYS`] lists per transaction.
 
 use super::{invocation, read_or_write, unsupported, About, Defaults, Execution, Workload};
 use crate::client::{server_error_to_failure, Call, Done};
@@ -26,6 +31,10 @@ pub fn key(k: u64) -> String {
     format!("la:{k}")
 }
 
+/// The most lists one final read transaction reads: a run of hours uses many lists, and one
+/// `MULTI`/`EXEC` of them all would be one huge reply.
+pub const FINAL_READ_KEYS: usize = 256;
+
 /// What the list-append workload is.
 pub const ABOUT: About = About {
     name: "list-append",
@@ -34,6 +43,7 @@ pub const ABOUT: About = About {
     defaults: Defaults {
         keys: 8,
         read_ratio: 0.5,
+        set_size: Some(32),
     },
     needs: &[],
 };
@@ -47,10 +57,10 @@ impl Workload for ListAppend {
         let len = slot.rng().gen_range(1..=cfg.max_txn_length.max(1));
         let mut micro_ops = Vec::new();
         for _ in 0..len {
-            let k = slot.rng().gen_range(0..cfg.key_count()) as u64;
             if slot.reads(cfg.read_ratio) {
-                micro_ops.push(json!(["r", k, null]));
+                micro_ops.push(json!(["r", slot.key_in_use(cfg), null]));
             } else {
+                let k = slot.element_key(cfg);
                 micro_ops.push(json!(["append", k, slot.fresh_value()]));
             }
         }
@@ -82,15 +92,15 @@ impl Workload for ListAppend {
         })
     }
 
-    /// One transaction reading every list.
+    /// Transactions reading every list the run used, [`FINAL_READ_KEYS`] at a time.
     fn final_reads(&self, cfg: &WorkloadConfig) -> Vec<Op> {
-        let reads: Vec<Json> = (0..cfg.key_count() as u64)
-            .map(|k| json!(["r", k, null]))
-            .collect();
-        vec![Op {
-            value: Json::Array(reads),
-            ..invocation(Function::Txn)
-        }]
+        let keys: Vec<usize> = (0..cfg.keys_to_read()).collect();
+        keys.chunks(FINAL_READ_KEYS)
+            .map(|chunk| Op {
+                value: chunk.iter().map(|k| json!(["r", k, null])).collect(),
+                ..invocation(Function::Txn)
+            })
+            .collect()
     }
 }
 

@@ -60,6 +60,9 @@ pub struct Defaults {
     pub keys: usize,
     /// Fraction of operations (or micro-operations) that are reads.
     pub read_ratio: f64,
+    /// Elements per key before moving to a fresh key (`--set-size`), for workloads whose
+    /// reads return everything a key holds; `None` for one-value keys.
+    pub set_size: Option<usize>,
 }
 
 /// What a workload is, apart from what it does.

@@ -2,6 +2,9 @@
 //! master), read with `GET` (per `--read-from`), and with `--cas` compare-and-set from the
 //! slot's last written value in a Lua script on the master. Its histories are judged for stale
 //! reads, session guarantees, and (reads on the master) linearizability.
+//!
+//! A register holds one value however long the run, so its ops and their history lines cost
+//! the same at any length: its keys are not rotated (`--set-size` does not apply).
 
 use super::{invocation, read_each, unsupported, About, Defaults, Execution, Workload};
 use crate::client::{Call, Done};
@@ -46,6 +49,7 @@ pub const ABOUT: About = About {
     defaults: Defaults {
         keys: 4,
         read_ratio: 0.5,
+        set_size: None,
     },
     needs: &[],
 };
