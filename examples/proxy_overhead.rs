@@ -44,6 +44,7 @@ async fn main() -> anyhow::Result<()> {
         run_dir: dir.path().to_path_buf(),
         sentinel_down_after_ms: 1000,
         sentinel_failover_timeout_ms: 3000,
+        link_faults: true,
     })
     .await?;
     let real = cluster.admin_addr("n1").expect("n1").port();

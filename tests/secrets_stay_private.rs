@@ -34,6 +34,7 @@ async fn configs_holding_a_password_are_private_even_after_a_rewrite() {
         run_dir: dir.path().to_path_buf(),
         sentinel_down_after_ms: 1000,
         sentinel_failover_timeout_ms: 3000,
+        link_faults: true,
     })
     .await
     .expect("cluster starts");

@@ -30,11 +30,12 @@ pub mod test_json;
 
 use crate::analysis::{self, Analysis, AnalysisRequest};
 use crate::cluster::backend::Backend;
-use crate::cluster::capabilities::READY_TIMEOUT;
+use crate::cluster::capabilities::{Capability, READY_TIMEOUT};
 use crate::cluster::{convergence, features};
 use crate::cluster::{AnyCluster, ClusterSpec};
 use crate::config::Plan;
 use crate::nemesis::schedule::{self, Step};
+use crate::nemesis::spec::NemesisSpec;
 use crate::provision::{self, ServerBinary};
 use crate::recorder::Recorder;
 use crate::shutdown::Shutdown;
@@ -267,5 +268,18 @@ fn cluster_spec(plan: &Plan, server_bin: &std::path::Path, run_dir: &RunDir) -> 
         run_dir: run_dir.path.clone(),
         sentinel_down_after_ms: plan.config.sentinel_down_after,
         sentinel_failover_timeout_ms: plan.config.sentinel_failover_timeout,
+        link_faults: cuts_or_delays_links(&plan.nemesis),
     }
+}
+
+/// Whether a fault of the plan can cut or delay a link: only then does the cluster need link
+/// control (on the local backend, a proxy in front of every member). Kill, pause, promotion and
+/// failovers act on processes and roles, and Sentinel needs no proxy to find the master.
+fn cuts_or_delays_links(nemesis: &NemesisSpec) -> bool {
+    nemesis.faults.iter().any(|f| {
+        matches!(
+            f.needs(),
+            Some(Capability::Partition | Capability::LinkDelay)
+        )
+    })
 }

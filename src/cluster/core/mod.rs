@@ -41,6 +41,10 @@ pub struct ClusterSpec {
     pub run_dir: PathBuf,
     pub sentinel_down_after_ms: u64,
     pub sentinel_failover_timeout_ms: u64,
+    /// Whether the plan may cut or delay links (a partition or delay fault). A backend whose
+    /// link control costs something on every byte (the local backend's proxies) leaves it out
+    /// when false, and then offers no partitions or delays.
+    pub link_faults: bool,
 }
 
 impl ClusterSpec {
