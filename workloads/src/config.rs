@@ -41,8 +41,8 @@ pub struct WorkloadConfig {
     /// Number of keys in use at a time: sets for set/wait/waitaof (1 means the key `set`, then
     /// `set1`, `set2`... as each fills up), registers `r0..`, counters, and list-append lists.
     pub keys: usize,
-    /// Elements a set or list takes before the workload moves to a fresh key ([`crate::keys`]);
-    /// `None` for workloads whose keys hold one value (register, counter).
+    /// Elements a set or list (or writes a register) takes before the workload moves to a
+    /// fresh key ([`crate::keys`]); `None` for a workload that never moves (counter).
     pub set_size: Option<usize>,
     /// The keys handed out so far: run state, shared by every clone of this configuration (the
     /// generator's, the final reads'), so the final reads read every key the run used.

@@ -71,9 +71,15 @@ impl Slot {
     /// The key number this slot's next element goes to, under `cfg`'s bounded keys (see
     /// [`crate::keys`]); counts the element and notes the key in [`WorkloadConfig::keys_used`].
     pub fn element_key(&mut self, cfg: &WorkloadConfig) -> usize {
-        let n = cfg.rotation().write_key(self.elements);
+        let rotation = cfg.rotation();
+        let n = rotation.write_key(self.elements);
         self.elements += 1;
         cfg.keys_used.note(n);
+        // Keys of generations this slot has left are written no more: forget their values.
+        let first = rotation.keys_in_use(self.elements - 1).start;
+        if self.last_written.keys().any(|&k| k < first) {
+            self.last_written.retain(|&k, _| k >= first);
+        }
         n
     }
 
@@ -290,6 +296,36 @@ mod tests {
             .filter_map(|op| op.key)
             .collect();
         assert!(adds.keys().all(|k| finals.contains(k)), "{finals:?}");
+        assert_eq!(finals.len(), cfg.keys_used.count());
+    }
+
+    /// Registers move on after `--set-size` writes each; a cas on a fresh register expects it
+    /// absent, and the final reads cover every register used.
+    #[test]
+    fn registers_move_on_and_cas_starts_fresh() {
+        let cfg = WorkloadConfig {
+            set_size: Some(10),
+            concurrency: 2,
+            ..cfg(&register::Register)
+        };
+        let mut generator = Generator::new(&cfg, 5);
+        let mut writes: HashMap<String, usize> = HashMap::new();
+        let mut first_cas_seen = HashSet::new();
+        for i in 0..600u64 {
+            let op = generator.next_op(i % 2);
+            let key = op.key.clone().unwrap();
+            if op.f == "read" {
+                continue;
+            }
+            *writes.entry(key.clone()).or_default() += 1;
+            if op.f == "cas" && first_cas_seen.insert((i % 2, key.clone())) {
+                let fresh = writes[&key] == 1;
+                assert!(!fresh || op.value[0].is_null(), "{op:?}");
+            }
+        }
+        assert!(writes.len() > 8, "{writes:?}");
+        assert!(writes.values().all(|&n| n <= 10), "{writes:?}");
+        let finals = register::Register.final_reads(&cfg);
         assert_eq!(finals.len(), cfg.keys_used.count());
     }
 }

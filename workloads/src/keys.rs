@@ -5,9 +5,11 @@
 //! write, each read would cost O(writes so far): a run of minutes would slow to a crawl and
 //! write a history quadratic in its length. So the set-like workloads (set, wait, waitaof) and
 //! list-append keep `--keys` keys in use at a time and retire each once it holds
-//! `--set-size` elements, moving on to fresh keys. Reads go to the keys in use; the final
-//! reads read every key the run used ([`KeysUsed`]). Register and counter keys hold one value
-//! whatever the run's length, so those workloads do not rotate.
+//! `--set-size` elements, moving on to fresh keys. Registers rotate too, after `--set-size`
+//! writes: a register's reads cost the same at any length, but the linearizability search of
+//! a key grows with the key's history. Reads go to the keys in use; the final reads read every
+//! key the run used ([`KeysUsed`]). A counter is one integer and its checker is linear in the
+//! history, so the counter workload does not rotate.
 //!
 //! The rotation is decided per slot, without coordination, so the same seed still gives the
 //! same ops whatever the interleaving (see [`crate::generator`]): each slot writes at most

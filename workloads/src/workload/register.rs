@@ -3,8 +3,12 @@
 //! slot's last written value in a Lua script on the master. Its histories are judged for stale
 //! reads, session guarantees, and (reads on the master) linearizability.
 //!
-//! A register holds one value however long the run, so its ops and their history lines cost
-//! the same at any length: its keys are not rotated (`--set-size` does not apply).
+//! A register holds one value however long the run, so its ops cost the server the same at
+//! any length; what grows is each key's history, and the linearizability search of a key
+//! costs more the more ops it has (a 10 s run on four keys once ran out of its memory budget).
+//! So registers are bounded keys too ([`crate::keys`]): `--keys` registers in use at a time,
+//! each retired after `--set-size` writes (default 1,000), reads on the registers in use. The
+//! search is per key, so a run of any length is then many small searches.
 
 use super::{invocation, read_each, unsupported, About, Defaults, Execution, Workload};
 use crate::client::{Call, Done};
@@ -49,7 +53,7 @@ pub const ABOUT: About = About {
     defaults: Defaults {
         keys: 4,
         read_ratio: 0.5,
-        set_size: None,
+        set_size: Some(1_000),
     },
     needs: &[],
 };
@@ -63,13 +67,13 @@ impl Workload for Register {
     /// value (null if none) to a fresh one. Writes and cas share the non-read half evenly. The
     /// `old` of a cas is a guess: another process may have written since, then the cas fails.
     fn generate(&self, slot: &mut Slot, cfg: &WorkloadConfig) -> Op {
-        let read = slot.reads(cfg.read_ratio);
-        let index = slot.rng().gen_range(0..cfg.key_count());
         let mut op = invocation(Function::Read);
-        op.key = Some(key(index));
-        if read {
+        if slot.reads(cfg.read_ratio) {
+            op.key = Some(key(slot.key_in_use(cfg)));
             return op;
         }
+        let index = slot.element_key(cfg);
+        op.key = Some(key(index));
         let cas = cfg.cas && slot.rng().gen_bool(0.5);
         let old = slot.last_written(index);
         let new = slot.fresh_value();
@@ -101,7 +105,7 @@ impl Workload for Register {
     }
 
     fn final_reads(&self, cfg: &WorkloadConfig) -> Vec<Op> {
-        read_each((0..cfg.key_count()).map(key))
+        read_each((0..cfg.keys_to_read()).map(key))
     }
 }
 
