@@ -14,6 +14,8 @@
 //! - [`keys`]: bounded keys: sets and lists move to fresh keys as they fill, so a read costs
 //!   the same at any run length; every key used is read back at the end.
 //! - [`client`]: one process's connections and routing; turns an invocation into a completion.
+//! - [`connection`]: one connection, driven by its process's own task: a command written, its
+//!   reply framed and decoded.
 //! - [`reply`]: how Redis replies become history values, and op values command arguments.
 //! - [`outcome`]: the error mapping, `fail` (certainly not applied) versus `info` (unknown).
 //! - [`final_reads`]: reading everything back from one node after healing, bounded and retried.
@@ -23,6 +25,7 @@
 
 pub mod client;
 pub mod config;
+pub mod connection;
 pub mod feature;
 pub mod final_reads;
 pub mod generator;
