@@ -8,9 +8,9 @@
 //! socket's. Here a command is one write(2) from the caller and its reply one read when the
 //! socket is readable.
 //!
-//! Replies are framed here ([`frame_len`]: RESP2, and RESP3's types for good measure) and
-//! decoded by the Redis library's parser ([`redis::parse_redis_value`]), so values and error
-//! replies are exactly what the library would have produced. A connection whose command timed
+//! Replies are framed and decoded here ([`decode`]): the common RESP2 replies directly, error
+//! replies and RESP3's other types by the Redis library's parser once framed, so values and
+//! errors are what the library would have produced. A connection whose command timed
 //! out or failed is dropped by the client (its stream position is then unknown).
 
 use crate::client::Attempt;
@@ -97,12 +97,11 @@ impl Connection {
     /// The next reply, reading until it is whole.
     async fn reply(&mut self) -> Result<Value, RedisError> {
         loop {
-            match frame_len(&self.input, 0) {
+            match decode(&self.input, 0) {
                 Err(why) => return Err(RedisError::from((ErrorKind::Parse, "bad reply", why))),
-                Ok(Some(n)) => {
-                    let value = redis::parse_redis_value(&self.input[..n]);
+                Ok(Some((value, n))) => {
                     self.input.drain(..n);
-                    return value;
+                    return Ok(value);
                 }
                 Ok(None) => {
                     if self.input.capacity() - self.input.len() < 1024 {
@@ -128,32 +127,81 @@ pub fn server_error_to_failure(value: Value) -> Result<Value, Failure> {
     }
 }
 
-/// The length of the first whole reply in `buf`, `None` if more bytes are needed, or why the
-/// bytes are no reply at all.
+/// The first whole reply in `buf` and its length, `None` if more bytes are needed, or why the
+/// bytes are no reply at all. The common replies (simple strings, integers, bulk strings,
+/// arrays, nil) are decoded here; error replies and RESP3's other types go to the library's
+/// parser once framed, so they decode exactly as it decodes them.
+pub fn decode(buf: &[u8], depth: usize) -> Result<Option<(Value, usize)>, String> {
+    if depth > MAX_DEPTH {
+        return Err(format!("replies nested deeper than {MAX_DEPTH}"));
+    }
+    let Some(line_end) = line_end(buf) else {
+        return Ok(None);
+    };
+    let line = &buf[1..line_end];
+    let after_line = line_end + 2;
+    match buf[0] {
+        b'+' if line == b"OK" => Ok(Some((Value::Okay, after_line))),
+        b'+' => Ok(Some((
+            Value::SimpleString(String::from_utf8_lossy(line).into_owned()),
+            after_line,
+        ))),
+        b':' => Ok(Some((Value::Int(number(buf, line_end)?), after_line))),
+        b'$' => match number(buf, line_end)? {
+            -1 => Ok(Some((Value::Nil, after_line))),
+            n if n >= 0 => {
+                let end = after_line + n as usize;
+                if buf.len() < end + 2 {
+                    return Ok(None);
+                }
+                let bytes = buf[after_line..end].to_vec();
+                Ok(Some((Value::BulkString(bytes), end + 2)))
+            }
+            n => Err(format!("negative length {n}")),
+        },
+        b'*' => {
+            let n = number(buf, line_end)?;
+            if n == -1 {
+                return Ok(Some((Value::Nil, after_line)));
+            }
+            let count = usize::try_from(n).map_err(|_| format!("negative count {n}"))?;
+            let mut items = Vec::with_capacity(count.min(4096));
+            let mut at = after_line;
+            for _ in 0..count {
+                match decode(&buf[at..], depth + 1)? {
+                    Some((item, len)) => {
+                        items.push(item);
+                        at += len;
+                    }
+                    None => return Ok(None),
+                }
+            }
+            Ok(Some((Value::Array(items), at)))
+        }
+        _ => match frame_len(buf, depth)? {
+            None => Ok(None),
+            Some(n) => redis::parse_redis_value(&buf[..n])
+                .map(|v| Some((v, n)))
+                .map_err(|e| e.to_string()),
+        },
+    }
+}
+
+/// The length of the first whole reply in `buf` (any RESP2 or RESP3 type), `None` if more
+/// bytes are needed, or why the bytes are no reply at all.
 pub fn frame_len(buf: &[u8], depth: usize) -> Result<Option<usize>, String> {
     if depth > MAX_DEPTH {
         return Err(format!("replies nested deeper than {MAX_DEPTH}"));
     }
-    let Some(line_end) = buf.windows(2).position(|w| w == b"\r\n") else {
+    let Some(line_end) = line_end(buf) else {
         return Ok(None);
     };
     let after_line = line_end + 2;
-    let number = || -> Result<i64, String> {
-        std::str::from_utf8(&buf[1..line_end])
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| {
-                format!(
-                    "bad length in {:?}",
-                    String::from_utf8_lossy(&buf[..line_end])
-                )
-            })
-    };
     match buf[0] {
         // Simple strings, errors, integers; RESP3 null, double, boolean, big number.
         b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => Ok(Some(after_line)),
         // Bulk strings; RESP3 blob errors and verbatim strings.
-        b'$' | b'!' | b'=' => match number()? {
+        b'$' | b'!' | b'=' => match number(buf, line_end)? {
             -1 => Ok(Some(after_line)),
             n if n >= 0 => {
                 let end = after_line + n as usize + 2;
@@ -163,13 +211,13 @@ pub fn frame_len(buf: &[u8], depth: usize) -> Result<Option<usize>, String> {
         },
         // Arrays; RESP3 sets and pushes (n items), maps and attributes (2n items).
         kind @ (b'*' | b'~' | b'>' | b'%' | b'|') => {
-            let n = number()?;
+            let n = number(buf, line_end)?;
             if n == -1 {
                 return Ok(Some(after_line));
             }
             let items = usize::try_from(n).map_err(|_| format!("negative count {n}"))?;
             let items = if matches!(kind, b'%' | b'|') {
-                items * 2
+                items.saturating_mul(2)
             } else {
                 items
             };
@@ -184,6 +232,33 @@ pub fn frame_len(buf: &[u8], depth: usize) -> Result<Option<usize>, String> {
         }
         other => Err(format!("unknown reply type {:?}", other as char)),
     }
+}
+
+/// Where the first line of `buf` ends (the position of its `\r\n`).
+fn line_end(buf: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = buf[from..].iter().position(|&b| b == b'\r') {
+        let at = from + i;
+        match buf.get(at + 1) {
+            Some(b'\n') => return Some(at),
+            Some(_) => from = at + 1,
+            None => return None,
+        }
+    }
+    None
+}
+
+/// The integer after the type byte of the line ending at `line_end`.
+fn number(buf: &[u8], line_end: usize) -> Result<i64, String> {
+    std::str::from_utf8(&buf[1..line_end])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| {
+            format!(
+                "bad number in {:?}",
+                String::from_utf8_lossy(&buf[..line_end])
+            )
+        })
 }
 
 #[cfg(test)]
@@ -217,6 +292,31 @@ mod tests {
         }
         assert!(frame_len(b"?what\r\n", 0).is_err());
         assert!(frame_len(b"$x\r\n", 0).is_err());
+    }
+
+    /// What the decoder makes of a reply is what the library's parser makes of it.
+    #[test]
+    fn decoding_agrees_with_the_library() {
+        let replies: &[&[u8]] = &[
+            b"+OK\r\n",
+            b":-42\r\n",
+            b"$-1\r\n",
+            b"$0\r\n\r\n",
+            b"$7\r\nhel\rlo\n\r\n",
+            b"*-1\r\n",
+            b"*3\r\n$1\r\n1\r\n:2\r\n*1\r\n$-1\r\n",
+            b"-ERR unknown command\r\n",
+            b"*2\r\n-EXECABORT x\r\n+QUEUED\r\n",
+            b"#t\r\n",
+        ];
+        for reply in replies {
+            let ours = decode(reply, 0).unwrap().unwrap();
+            let theirs = redis::parse_redis_value(reply).unwrap();
+            assert_eq!(ours, (theirs, reply.len()), "{reply:?}");
+            for cut in 0..reply.len() {
+                assert_eq!(decode(&reply[..cut], 0), Ok(None), "{reply:?} cut at {cut}");
+            }
+        }
     }
 
     #[test]
