@@ -119,7 +119,7 @@ pub async fn run_test(
 
     let mut analysis = analyse(plan, &run_dir)?;
     completeness::apply(&mut analysis, parts.reasons());
-    save::write_outputs(&run_dir.path, Some(&record.run_info()), &analysis)?;
+    save::write_outputs(&run_dir.path, Some(&record.run_info()), &mut analysis)?;
     Ok(RunOutcome {
         run_dir,
         analysis,
