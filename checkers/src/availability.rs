@@ -52,6 +52,7 @@ pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
         counts_by(&ops, |o| node_of(o).unwrap_or("unknown").to_string()),
     );
     stats.insert("latency_ms".into(), latencies(&ops));
+    stats.insert(stat::KEYS.into(), json!(keys_used(&ops)));
     throughput(&ops, &mut stats);
     let overall = windows(ops.iter(), end);
     let mut by_f: BTreeMap<&str, Vec<Window>> = BTreeMap::new();
@@ -72,6 +73,29 @@ pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
     stats.insert("unavailability_by_f".into(), Value::Object(by_f));
     failovers(history, &mut stats);
     CheckResult::from_anomalies(Vec::new(), stats)
+}
+
+/// How many keys the client operations named: their `key`, and the keys of a transaction's
+/// micro-ops (`[f, k, v]`). A workload that moves on to fresh keys as they fill uses many.
+fn keys_used(ops: &[Operation<'_>]) -> usize {
+    let mut keys: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for o in ops {
+        if let Some(k) = &o.invoke.key {
+            if !keys.contains(k) {
+                keys.insert(k.clone());
+            }
+        } else if o.invoke.f == Function::Txn {
+            let micro = o.invoke.value.as_array().map_or(&[][..], Vec::as_slice);
+            for m in micro {
+                match m.get(1) {
+                    Some(Value::String(k)) => keys.insert(k.clone()),
+                    Some(k) => keys.insert(k.to_string()),
+                    None => false,
+                };
+            }
+        }
+    }
+    keys.len()
 }
 
 /// Failover time: for every change of master the history declares during the workload (a
@@ -327,6 +351,7 @@ mod tests {
         assert_eq!(r.stats["latency_ms"]["add"]["max"], json!(2.0));
         assert_eq!(r.stats["latency_ms"]["read"]["p50"], json!(4.0));
         assert_eq!(r.stats["throughput_series"], json!([1, 1]));
+        assert_eq!(r.stats["keys"], json!(1));
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub use analysis::analyse;
 const FAULTS_QUOTED: usize = 8;
 /// How many missing/extra elements a divergence explanation lists.
 const ELEMENTS_QUOTED: usize = 5;
+/// How many keys `lost_by_key` names.
+const KEYS_LISTED: usize = 10;
 
 /// Checks a set (or wait) history for lost, unexpected, failed-but-visible and divergent
 /// elements. Skipped when the history has no adds and no set reads.
@@ -361,7 +363,29 @@ fn stats(a: &SetAnalysis<'_>, anomalies: &[Anomaly]) -> Map<String, Value> {
     }
     m.insert("final_master".into(), json!(a.final_reads.master_node()));
     m.insert("lost_elements".into(), json!(lost));
+    m.insert(stat::KEYS.into(), json!(a.keys.len()));
+    m.insert("lost_by_key".into(), lost_by_key(a));
     m
+}
+
+/// The keys that lost elements, most first (at most [`KEYS_LISTED`]), `{key, lost}` each: with
+/// bounded sets a run has thousands of keys, and where the losses are says when they happened.
+fn lost_by_key(a: &SetAnalysis<'_>) -> Value {
+    let mut by_key: Vec<(String, usize)> = a
+        .keys
+        .iter()
+        .map(|k| {
+            let lost = k.elements.iter().filter(|e| e.fate == Some(Fate::Lost));
+            (key_name(k), lost.count())
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    by_key.sort_by(|x, y| y.1.cmp(&x.1).then_with(|| x.0.cmp(&y.0)));
+    by_key.truncate(KEYS_LISTED);
+    by_key
+        .into_iter()
+        .map(|(key, lost)| json!({"key": key, "lost": lost}))
+        .collect()
 }
 
 #[cfg(test)]

@@ -76,6 +76,9 @@ fn acknowledged_add_missing_from_final_master_read_is_lost() {
     assert!(a.explanation.contains("n2 (topology record op 8)"));
     assert_eq!(r.stat("lost"), Some(1.0));
     assert_eq!(r.stats["lost_elements"], json!([2]));
+    assert_eq!(r.stats["keys"], json!(1));
+    assert!(a.explanation.contains("of key s"), "{}", a.explanation);
+    assert_eq!(r.stats["lost_by_key"], json!([{"key": "s", "lost": 1}]));
 }
 
 #[test]
