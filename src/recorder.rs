@@ -2,24 +2,32 @@
 //! line and appended to `history.jsonl` (or `telemetry.jsonl`) while the run goes.
 //!
 //! **How lines reach the file.** Stamping and encoding happen in the caller, under one lock,
-//! so indices and times ascend together and the lines queue up in index order. A writer thread
-//! of the recorder hands everything queued to the OS in one write(2) and starts again: under
-//! load one system call carries the lines of many operations (group commit), where one write
-//! and one flush per line used to cost a system call per line, under the lock every client
-//! takes.
+//! so indices and times ascend together and the lines queue up in index order. Whoever needs
+//! a line written and finds no write under way writes everything queued, in one write(2)
+//! (group commit by whoever is waiting, "flat combining"): under load one system call carries
+//! the lines of many operations, where one write and one flush per line used to cost a system
+//! call per line under the lock every client takes. Lines nobody waits for yet stay queued
+//! until someone does, or until the recorder closes.
+//!
+//! The writing is done by the waiting caller itself, not by a writer thread: the profile of a
+//! writer thread showed most of its time in waking and being woken (a futex each way, and
+//! unparking a runtime worker per batch) rather than in write(2). A write of a batch to the
+//! page cache takes microseconds, so a runtime worker may do it in place.
 //!
 //! **What durable means here.** redline guarantees that a crash of redline itself (a panic,
 //! SIGKILL, the OOM killer) loses no line anything was acted upon:
-//! - the file is always a prefix of the history: one writer writes the lines in index order,
-//!   so there is never a gap, only a tail not yet written;
+//! - the file is always a prefix of the history: one write at a time, of the lines in index
+//!   order, so there is never a gap, only a tail not yet written;
 //! - a client waits until its invocation line is written ([`Recorder::written`]) before it
 //!   sends the operation's command. Every line before it is written by then, among them the
 //!   completion of the process's previous operation. So the history of a crashed run holds
 //!   every operation that could have reached a server and every completion a process acted
-//!   upon; what it can lose is the completions of operations still in flight, which stay open
-//!   (`info`): unknown, which is what they are;
+//!   upon; what it can lose is the completions of operations still in flight or just ended,
+//!   whose ops then stay open (`info`): unknown, which is what they are to anyone who did not
+//!   act on them;
 //! - every other record ([`Recorder::record`]: the nemesis, observers, final reads) returns
-//!   only once its line is written, as before: a fault is in the file before it is applied.
+//!   only once its line (and every line before it) is written: a fault is in the file before
+//!   it is applied, and the run never moves on to healing with lines still queued.
 //!
 //! "Written" means write(2) returned: the line is in the kernel's page cache, which a crash of
 //! redline does not lose. A crash of the machine (power loss) can lose what the kernel had not
@@ -37,79 +45,58 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::Instant;
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
-/// A cheaply cloned handle to one history file. The file is written to the end and closed
-/// when the last handle is dropped.
+/// A cheaply cloned handle to one history file. The file is written to the end, fsynced and
+/// closed when the last handle is dropped.
 #[derive(Clone)]
 pub struct Recorder {
     inner: Arc<Inner>,
 }
 
-/// What the handles share; dropping it closes the file.
+/// What the handles share.
 struct Inner {
-    shared: Arc<Shared>,
-    start: Instant,
-    /// Async waiters' view of [`Shared::written`]; the sender is the writer thread's.
-    written: watch::Receiver<u64>,
-    writer: Mutex<Option<JoinHandle<()>>>,
-}
-
-/// The state the handles and the writer thread share.
-struct Shared {
     queue: Mutex<Queue>,
-    /// Wakes the writer (lines queued, or closing).
-    work: Condvar,
-    /// Wakes synchronous waiters (lines written).
-    done: Condvar,
+    /// The file; held only by the one caller writing a batch.
+    file: Mutex<File>,
+    start: Instant,
     /// How many lines are written (lines `0..written` are in the OS).
     written: AtomicU64,
+    /// Wakes synchronous waiters when a batch is written.
+    written_sync: Condvar,
+    /// Wakes asynchronous waiters when a batch is written.
+    written_async: Notify,
     failed: AtomicBool,
 }
 
-/// Lines encoded and not yet handed to the writer.
+/// Lines encoded and not yet written.
 struct Queue {
     /// Encodes and indexes the lines into its buffer.
     lines: HistoryWriter<Vec<u8>>,
-    /// The writer is waiting for lines.
-    writer_idle: bool,
-    closing: bool,
+    /// A caller is writing a batch.
+    writing: bool,
+    /// The buffer of the last batch, kept for its capacity.
+    spare: Vec<u8>,
 }
 
 impl Recorder {
-    /// Creates (truncates) the file and starts its writer thread; `start` is time zero of the
-    /// run.
+    /// Creates (truncates) the file; `start` is time zero of the run.
     pub fn create(path: &Path, start: Instant) -> std::io::Result<Recorder> {
         let file = File::create(path)?;
-        let shared = Arc::new(Shared {
-            queue: Mutex::new(Queue {
-                lines: HistoryWriter::new(Vec::with_capacity(64 * 1024)),
-                writer_idle: false,
-                closing: false,
-            }),
-            work: Condvar::new(),
-            done: Condvar::new(),
-            written: AtomicU64::new(0),
-            failed: AtomicBool::new(false),
-        });
-        let (tx, rx) = watch::channel(0);
-        let name = format!(
-            "history writer ({})",
-            path.file_name()
-                .map_or_else(|| "?".into(), |n| n.to_string_lossy().into_owned())
-        );
-        let thread_shared = shared.clone();
-        let writer = std::thread::Builder::new()
-            .name(name)
-            .spawn(move || write_lines(file, &thread_shared, &tx))?;
         Ok(Recorder {
             inner: Arc::new(Inner {
-                shared,
+                queue: Mutex::new(Queue {
+                    lines: HistoryWriter::new(Vec::with_capacity(64 * 1024)),
+                    writing: false,
+                    spare: Vec::with_capacity(64 * 1024),
+                }),
+                file: Mutex::new(file),
                 start,
-                written: rx,
-                writer: Mutex::new(Some(writer)),
+                written: AtomicU64::new(0),
+                written_sync: Condvar::new(),
+                written_async: Notify::new(),
+                failed: AtomicBool::new(false),
             }),
         })
     }
@@ -118,56 +105,58 @@ impl Recorder {
     /// its line is written to the OS (see the module doc).
     pub fn record(&self, op: Op) -> Op {
         let op = self.enqueue(op);
-        let shared = &self.inner.shared;
-        let mut queue = shared.lock();
-        while shared.written.load(Ordering::Acquire) <= op.index && !queue.closing {
-            queue = shared.done.wait(queue).unwrap_or_else(|p| p.into_inner());
-        }
+        self.inner.write_through(op.index + 1);
         op
     }
 
-    /// Stamps `op` with the next index and the current time and queues its line for the
-    /// writer, without waiting: the client loop's way, which then awaits
-    /// [`Recorder::written`] before acting on the op.
+    /// Stamps `op` with the next index and the current time and queues its line, without
+    /// writing it: the client loop's way, which then awaits [`Recorder::written`] before
+    /// acting on the op.
     pub fn enqueue(&self, mut op: Op) -> Op {
-        let shared = &self.inner.shared;
-        let mut queue = shared.lock();
-        op.time = self.inner.start.elapsed().as_nanos() as u64;
+        let inner = &self.inner;
+        let mut queue = inner.lock();
+        op.time = inner.start.elapsed().as_nanos() as u64;
         if let Err(e) = queue.lines.append(&mut op) {
             // Encoding an Op cannot fail short of a bug; the index is kept dense regardless.
-            shared.fail(&format!("encoding op {}: {e}", op.index));
-        }
-        if queue.writer_idle {
-            queue.writer_idle = false;
-            shared.work.notify_one();
+            inner.fail(&format!("encoding op {}: {e}", op.index));
         }
         op
     }
 
-    /// Waits until the line of index `index` (and every line before it) is written to the OS.
-    /// Returns at once if it is; if the writer is gone, returns (its failure is recorded).
+    /// Returns once the line of index `index` (and every line before it) is written to the
+    /// OS, writing the queued lines itself if no one else is.
     pub async fn written(&self, index: u64) {
-        if self.inner.shared.written.load(Ordering::Acquire) > index {
-            return;
+        let inner = &self.inner;
+        loop {
+            if inner.written.load(Ordering::Acquire) > index {
+                return;
+            }
+            // Registered before looking, so a batch finished meanwhile is not missed.
+            let finished = inner.written_async.notified();
+            {
+                let queue = inner.lock();
+                if inner.written.load(Ordering::Acquire) > index {
+                    return;
+                }
+                if !queue.writing {
+                    inner.write_batch(queue);
+                    continue;
+                }
+            }
+            finished.await;
         }
-        let mut rx = self.inner.written.clone();
-        let _ = rx.wait_for(|&n| n > index).await;
     }
 
-    /// Whether any write to the file failed. Waits for every line recorded so far to be
-    /// written first, so a failure of the last lines is seen too.
+    /// Whether any write to the file failed. Writes every line recorded so far first, so a
+    /// failure of the last lines is seen too.
     pub fn failed(&self) -> bool {
-        let shared = &self.inner.shared;
-        let mut queue = shared.lock();
-        let recorded = queue.lines.len();
-        while shared.written.load(Ordering::Acquire) < recorded && !queue.closing {
-            queue = shared.done.wait(queue).unwrap_or_else(|p| p.into_inner());
-        }
-        shared.failed.load(Ordering::Relaxed)
+        let recorded = self.inner.lock().lines.len();
+        self.inner.write_through(recorded);
+        self.inner.failed.load(Ordering::Relaxed)
     }
 }
 
-impl Shared {
+impl Inner {
     fn lock(&self) -> MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -177,58 +166,56 @@ impl Shared {
             tracing::error!("writing the history failed: {why}; the history is incomplete");
         }
     }
-}
 
-impl Drop for Inner {
-    /// Closing: the writer writes what is queued, fsyncs, and ends.
-    fn drop(&mut self) {
-        {
-            let mut queue = self.shared.lock();
-            queue.closing = true;
-            self.shared.work.notify_one();
-        }
-        let writer = self.writer.lock().ok().and_then(|mut w| w.take());
-        if let Some(writer) = writer {
-            if writer.join().is_err() {
-                self.shared.fail("the writer thread panicked");
+    /// Blocks until the first `count` lines are written, writing them if no one else is.
+    fn write_through(&self, count: u64) {
+        let mut queue = self.lock();
+        while self.written.load(Ordering::Acquire) < count {
+            if queue.writing {
+                queue = self
+                    .written_sync
+                    .wait(queue)
+                    .unwrap_or_else(|p| p.into_inner());
+            } else {
+                self.write_batch(queue);
+                queue = self.lock();
             }
         }
     }
+
+    /// Writes every queued line with one call, outside the queue's lock (appending goes on
+    /// meanwhile), then publishes how many lines are written and wakes every waiter.
+    fn write_batch(&self, mut queue: MutexGuard<'_, Queue>) {
+        queue.writing = true;
+        let mut batch = std::mem::take(&mut queue.spare);
+        std::mem::swap(queue.lines.output_mut(), &mut batch);
+        let count = queue.lines.len();
+        drop(queue);
+        if !batch.is_empty() {
+            let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+            if let Err(e) = file.write_all(&batch) {
+                self.fail(&e.to_string());
+            }
+        }
+        batch.clear();
+        let mut queue = self.lock();
+        queue.spare = batch;
+        queue.writing = false;
+        self.written.store(count, Ordering::Release);
+        drop(queue);
+        self.written_sync.notify_all();
+        self.written_async.notify_waiters();
+    }
 }
 
-/// The writer thread: takes every queued line, writes them with one call, publishes how many
-/// lines are written, until the recorder closes.
-fn write_lines(mut file: File, shared: &Shared, written: &watch::Sender<u64>) {
-    let mut batch: Vec<u8> = Vec::with_capacity(64 * 1024);
-    loop {
-        let (count, closing) = {
-            let mut queue = shared.lock();
-            while queue.lines.len() == shared.written.load(Ordering::Acquire) && !queue.closing {
-                queue.writer_idle = true;
-                queue = shared.work.wait(queue).unwrap_or_else(|p| p.into_inner());
-            }
-            queue.writer_idle = false;
-            std::mem::swap(queue.lines.output_mut(), &mut batch);
-            (queue.lines.len(), queue.closing)
-        };
-        if !batch.is_empty() {
-            if let Err(e) = file.write_all(&batch) {
-                shared.fail(&e.to_string());
-            }
-            batch.clear();
-        }
-        {
-            // Under the lock, so a synchronous waiter cannot miss the notification.
-            let _queue = shared.lock();
-            shared.written.store(count, Ordering::Release);
-            shared.done.notify_all();
-        }
-        written.send_replace(count);
-        if closing && shared.lock().lines.len() == count {
-            if let Err(e) = file.sync_all() {
-                shared.fail(&format!("fsync: {e}"));
-            }
-            return;
+impl Drop for Inner {
+    /// Closing: what is still queued is written, and the file fsynced.
+    fn drop(&mut self) {
+        let recorded = self.lock().lines.len();
+        self.write_through(recorded);
+        let file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = file.sync_all() {
+            self.fail(&format!("fsync: {e}"));
         }
     }
 }
