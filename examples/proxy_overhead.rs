@@ -52,6 +52,7 @@ async fn main() -> anyhow::Result<()> {
         sentinel_down_after_ms: 1000,
         sentinel_failover_timeout_ms: 3000,
         link_faults: true,
+        lazy_disk: None,
     })
     .await?;
     let real = cluster.admin_addr("n1").context("n1")?.port();

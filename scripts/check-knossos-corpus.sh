@@ -12,8 +12,8 @@ agree=0; disagree=0
 for expected in good bad; do
   for f in "$dir/$expected"/*.edn; do
     [ -e "$f" ] || continue
-    out="$tmp/$(basename "$f" .edn).jsonl"
-    scripts/edn-to-jsonl.py "$f" > "$out"
+    # redline reads the EDN as it is (no conversion step).
+    out=$f
     start=$(date +%s.%N)
     # redline exits 1 on an invalid history: the verdict is read from its JSON, not its status.
     verdict=$(set +o pipefail; target/release/redline check "$out" --workload register --checkers linearizable \

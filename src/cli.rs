@@ -20,7 +20,23 @@ pub struct Cli {
 pub enum Command {
     /// Start a cluster, run a workload under faults, check the history.
     Test(Box<TestArgs>),
-    /// Check a stored history (redline's, Jepsen's or Elle's JSONL).
+    /// Check a stored history: redline's, or Jepsen's, Knossos's and Elle's as they are.
+    ///
+    /// Read once from a file, a pipe or `-` (standard input). Formats, told apart by their
+    /// content: JSON lines (redline's history.jsonl, Elle's and elle-cli's), a JSON array of
+    /// ops (elle-cli's .json), EDN (Jepsen's history.edn, one map per line, or one vector of
+    /// maps as Knossos and Elle write them), and gzip of any of these. Keywords become
+    /// strings; `error` may be any value; jepsen.independent [key value] tuples are split into
+    /// key and value.
+    ///
+    /// Real-time order is by `time` when every op has one, else by the order of the ops in the
+    /// history (Elle's rule); results.json's `input.realtime_order` says which.
+    ///
+    /// Models (--workload; default: told from the ops): register (Knossos cas-register),
+    /// counter (Jepsen's add/read counter, redline's incr), set (Jepsen's set and set-full),
+    /// list-append (Elle), rw-register (Elle), wait, waitaof. Transactional verdicts follow
+    /// Elle's: --consistency-models, `not` / `also-not`, Elle's anomaly names.
+    #[command(verbatim_doc_comment)]
     Check(CheckArgs),
     /// Re-render results.json, report.html and junit.xml of a run folder, without the cluster.
     Report(ReportArgs),
@@ -47,12 +63,15 @@ pub struct TestArgs {
     pub repeat: u64,
 }
 
+/// The arguments of `redline check` (see [`Command::Check`]).
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The history file (JSON lines).
+    /// The history: a path (file, FIFO, /dev/stdin) or - for standard input.
     pub history: PathBuf,
-    /// The workload that produced it (default: detected from its operations).
-    #[arg(long)]
+    /// The model to check against (default: told from the operations): register (Knossos
+    /// cas-register), counter (add/incr and reads of the total), set (Jepsen set/set-full),
+    /// list-append (Elle), rw-register (Elle), wait, waitaof.
+    #[arg(long, value_name = "MODEL")]
     pub workload: Option<String>,
     /// Comma list of checkers (default: the workload's), e.g. lost-writes,availability.
     #[arg(long)]
@@ -66,6 +85,24 @@ pub struct CheckArgs {
     /// Print results.json to stdout instead of the summary table.
     #[arg(long)]
     pub json: bool,
+    /// Consistency models a transactional history must satisfy, comma separated, in Elle's
+    /// names (read-committed, snapshot-isolation, serializable, strict-serializable, ...):
+    /// an anomaly they prohibit makes it invalid. Default: strict-serializable.
+    #[arg(long, value_name = "M,...")]
+    pub consistency_models: Option<String>,
+    /// rw-register: assume each key is sequentially consistent (process order orders its
+    /// versions).
+    #[arg(long)]
+    pub sequential_keys: bool,
+    /// rw-register: assume each key is linearizable (real-time order orders its versions).
+    #[arg(long)]
+    pub linearizable_keys: bool,
+    /// rw-register: assume writes follow reads within a transaction.
+    #[arg(long)]
+    pub wfr_keys: bool,
+    /// Give up when the input sends no byte for this many seconds (a FIFO nobody writes to).
+    #[arg(long, default_value_t = 60.0, value_name = "S")]
+    pub read_timeout: f64,
 }
 
 #[derive(Debug, Args)]

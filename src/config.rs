@@ -36,9 +36,10 @@ pub struct TestConfig {
     #[arg(long, default_value = "set")]
     pub workload: String,
     /// Faults: none, all, or a comma list of fault[:target], e.g. kill:master,pause:replica,
-    /// partition:isolate-master, partition:replication-cut, partition:minority (with Sentinels),
-    /// delay:replica-links, promote, failover:sentinel, failover:coordinated. Link delay is
-    /// always done by redline's proxy (this kernel has no netem).
+    /// power-loss:master (SIGKILL plus the loss of unsynced writes; data dirs on redline's FUSE
+    /// layer), partition:isolate-master, partition:replication-cut, partition:minority (with
+    /// Sentinels), delay:replica-links, promote, failover:sentinel, failover:coordinated. Link
+    /// delay is always done by redline's proxy (this kernel has no netem).
     #[arg(long, default_value = "kill")]
     pub nemesis: String,
     /// Seconds between the starts of two faults.
@@ -112,6 +113,11 @@ pub struct TestConfig {
     /// Uniform jitter on top of --delay-ms, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub delay_jitter_ms: u64,
+    /// A slow disk: every fsync of a node's data answers this many milliseconds late (the
+    /// data dirs then sit on redline's FUSE layer, as for the power-loss fault; needs
+    /// /dev/fuse and fusermount3, and --net local or netns). 0: no delay.
+    #[arg(long, default_value_t = 0)]
+    pub fsync_delay_ms: u64,
     /// A redis.conf option for every node, KEY=VALUE (repeatable), e.g. appendonly=yes, save=.
     #[arg(long = "redis-option", value_name = "K=V")]
     #[serde(alias = "redis-option")]
@@ -285,6 +291,16 @@ impl TestConfig {
         nemesis
             .check_backend(kind.flag(), &kind.capabilities())
             .map_err(anyhow::Error::msg)?;
+        if self.fsync_delay_ms > 0 {
+            let lazy_disk = crate::cluster::capabilities::Capability::LazyDisk;
+            if let Some(why) = kind.capabilities().refusal(lazy_disk) {
+                bail!(
+                    "--fsync-delay-ms: {} cannot {}: {why}",
+                    kind.flag(),
+                    lazy_disk.does()
+                );
+            }
+        }
         Ok(kind)
     }
 
@@ -365,6 +381,15 @@ impl TestConfig {
 }
 
 impl Plan {
+    /// The lazy disk the nodes' data dirs need: for a `power-loss` fault or a slow disk
+    /// (`--fsync-delay-ms`); `None` for every other run, which then mounts nothing.
+    pub fn lazy_disk(&self) -> Option<redline_lazyfs::Options> {
+        let wanted = self.nemesis.needs_lazy_disk() || self.config.fsync_delay_ms > 0;
+        wanted.then(|| redline_lazyfs::Options {
+            fsync_delay: Duration::from_millis(self.config.fsync_delay_ms),
+        })
+    }
+
     /// What the workload's generator and clients need.
     pub fn workload_config(&self) -> WorkloadConfig {
         let c = &self.config;

@@ -163,7 +163,7 @@ fn time_phases(history: &redline_checkers::History) {
     let vo = version_order::infer(&txns);
     let t_infer = t.elapsed();
     let t = Instant::now();
-    let g = graph::build(&txns, &vo);
+    let g = graph::build(&txns, &vo, graph::Label::PROCESS | graph::Label::REALTIME);
     let t_graph = t.elapsed();
     let t = Instant::now();
     let outcome = cycles::search(&g, CheckOptions::default().txn_scc_time_budget);

@@ -1,6 +1,7 @@
 //! The availability checker (informational, Jepsen's `perf` in numbers): outcome counts per
 //! function and per node, latency quantiles, throughput over time, and unavailability windows
-//! around faults. It never fails a run: `valid` is always true and it reports no anomalies.
+//! around faults. It never fails a run and reports no anomalies: `valid` is true, or `unknown`
+//! for a history without a single client operation (nothing ran, so nothing was checked).
 //!
 //! An *unavailability window* opens at the completion of the first `fail`/`info` after a
 //! success (or at the start) and closes at the completion of the next `ok`; one still open at
@@ -12,7 +13,7 @@
 //! service under faults.
 
 use crate::final_reads::{declarations, node_of};
-use crate::history::{Function, History, Op, OpType, Operation, Process};
+use crate::history::{Function, History, Op, OpType, Operation, Process, RealtimeOrder};
 use crate::names::stat;
 use crate::quantiles::{quantile, sorted};
 use crate::registry::CheckOptions;
@@ -35,14 +36,18 @@ struct Window {
     unsuccessful: u64,
 }
 
-/// Reports outcome counts, latencies, throughput and unavailability. Always valid.
+/// Reports outcome counts, latencies, throughput and unavailability. Valid, or unknown when
+/// there is no client operation.
 pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
     let ops: Vec<Operation<'_>> = history
         .operations()
         .filter(|o| !o.invoke.is_final && !o.completion.is_some_and(|c| c.is_final))
         .collect();
     if ops.is_empty() {
-        return CheckResult::skipped("no client operations in the history");
+        // Nothing ran: a history without a client operation must not read as a pass.
+        return CheckResult::unknown(
+            "the history has no client operation (besides final reads): nothing was checked",
+        );
     }
     let end = history.end_time();
     let mut stats = Map::new();
@@ -51,6 +56,17 @@ pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
         "by_node".into(),
         counts_by(&ops, |o| node_of(o).unwrap_or("unknown").to_string()),
     );
+    if history.realtime() == RealtimeOrder::HistoryOrder {
+        // Without a clock the times are record positions: latencies, throughput and windows
+        // would be numbers about the file, not the system. Only the counts mean something.
+        let mut result = CheckResult::from_anomalies(Vec::new(), stats);
+        result.notes.push(
+            "the history has no clock (record order is real-time order), so latency, \
+             throughput and unavailability were not computed"
+                .into(),
+        );
+        return result;
+    }
     stats.insert("latency_ms".into(), latencies(&ops));
     stats.insert(stat::KEYS.into(), json!(keys_used(&ops)));
     throughput(&ops, &mut stats);
@@ -174,8 +190,14 @@ fn latencies(ops: &[Operation<'_>]) -> Value {
     Value::Object(m)
 }
 
+/// The most buckets `throughput_series` has, whatever the times: a history timed in epoch
+/// nanoseconds (or hostile ones) must not size an allocation.
+const MAX_BUCKETS: u64 = 10_000;
+
 /// `throughput_ok_per_s` over the client span, and `throughput_series`: ok completions per
-/// one-second bucket of run time (bucket i covers [i s, i+1 s)).
+/// bucket of `throughput_bucket_s` seconds (1 s unless the span needs more than
+/// [`MAX_BUCKETS`]), bucket i covering [first + i w, first + (i+1) w) from the first
+/// invocation (`throughput_series_start_ms`).
 fn throughput(ops: &[Operation<'_>], stats: &mut Map<String, Value>) {
     let ok_times: Vec<u64> = ops
         .iter()
@@ -184,19 +206,27 @@ fn throughput(ops: &[Operation<'_>], stats: &mut Map<String, Value>) {
         .collect();
     let first = ops.iter().map(|o| o.invoke.time).min().unwrap_or(0);
     let last = ops.iter().map(|o| o.last().time).max().unwrap_or(0);
-    let span_s = (last.saturating_sub(first)) as f64 / 1e9;
+    let span = last.saturating_sub(first);
+    let span_s = span as f64 / 1e9;
     let rate = if span_s > 0.0 {
         ok_times.len() as f64 / span_s
     } else {
         0.0
     };
-    let buckets = ok_times.iter().map(|t| t / 1_000_000_000).max();
-    let mut series = vec![0u64; buckets.map_or(0, |b| b as usize + 1)];
-    for t in &ok_times {
-        series[(t / 1_000_000_000) as usize] += 1;
+    let width_s = (span / 1_000_000_000 + 1).div_ceil(MAX_BUCKETS).max(1);
+    let width = width_s.saturating_mul(1_000_000_000);
+    let bucket = |t: u64| (t.saturating_sub(first) / width).min(MAX_BUCKETS - 1) as usize;
+    let mut series = vec![0u64; ok_times.iter().map(|&t| bucket(t) + 1).max().unwrap_or(0)];
+    for &t in &ok_times {
+        series[bucket(t)] += 1;
     }
     stats.insert(stat::THROUGHPUT_OK_PER_S.into(), json!(rate));
     stats.insert("throughput_series".into(), json!(series));
+    stats.insert("throughput_bucket_s".into(), json!(width_s));
+    stats.insert(
+        "throughput_series_start_ms".into(),
+        json!(first as f64 / NS_PER_MS),
+    );
 }
 
 /// Unavailability windows over `ops`, by completion time.
@@ -352,6 +382,53 @@ mod tests {
         assert_eq!(r.stats["latency_ms"]["read"]["p50"], json!(4.0));
         assert_eq!(r.stats["throughput_series"], json!([1, 1]));
         assert_eq!(r.stats["keys"], json!(1));
+    }
+
+    #[test]
+    fn a_clockless_history_gets_counts_but_no_times() {
+        let text = r#"{"process":0,"type":"invoke","f":"write","value":1}
+{"process":0,"type":"ok","f":"write","value":1}
+{"process":1,"type":"invoke","f":"read","value":null}
+{"process":1,"type":"ok","f":"read","value":1}
+"#;
+        let h = crate::history::jsonl::read_str(text).unwrap().history;
+        assert_eq!(h.realtime(), RealtimeOrder::HistoryOrder);
+        let r = check(&h, &CheckOptions::default());
+        assert_eq!(r.valid, Validity::Valid);
+        assert_eq!(r.stats["by_f"]["read"]["ok"], json!(1));
+        for timed in ["latency_ms", "throughput_ok_per_s", "unavailability"] {
+            assert!(
+                !r.stats.contains_key(timed),
+                "{timed} from record positions"
+            );
+        }
+        assert!(r.notes[0].contains("no clock"), "{:?}", r.notes);
+    }
+
+    #[test]
+    fn epoch_nanosecond_times_give_a_bounded_series() {
+        // Times since 1970 in ns (1.7e18): buckets are counted from the first op, and a span
+        // of decades is folded into at most MAX_BUCKETS buckets.
+        let epoch = 1.7e12; // ms
+        let b = op(Builder::with_key("s"), epoch, epoch + 2.0, 0, "add", "ok");
+        let b = op(b, epoch + 3000.0, epoch + 3001.0, 0, "add", "ok");
+        let r = check(&b.build(), &CheckOptions::default());
+        assert_eq!(r.stats["throughput_series"], json!([1, 0, 0, 1]));
+        let b = op(Builder::with_key("s"), 0.0, 1.0, 0, "add", "ok");
+        let b = op(b, epoch, epoch + 1.0, 0, "add", "ok");
+        let r = check(&b.build(), &CheckOptions::default());
+        let series = r.stats["throughput_series"].as_array().unwrap();
+        assert!(series.len() as u64 <= MAX_BUCKETS, "{}", series.len());
+        assert_eq!(series.iter().filter_map(Value::as_u64).sum::<u64>(), 2);
+    }
+
+    #[test]
+    fn no_client_operation_is_unknown_not_valid() {
+        let b = Builder::with_key("s").nemesis(1.0, "info", "kill", json!(["n1"]));
+        let r = check(&b.build(), &CheckOptions::default());
+        assert_eq!(r.valid, Validity::Unknown);
+        assert!(r.skipped.is_none());
+        assert!(r.notes[0].contains("no client operation"), "{:?}", r.notes);
     }
 
     #[test]

@@ -1,4 +1,7 @@
-//! The counter checker (INCR / GET): Jepsen's counter bounds.
+//! The counter checker (INCR / GET, and Jepsen's `add` / `read` counter): Jepsen's bounds.
+//!
+//! An increment is an `incr` (redline's; a missing value is INCR's 1) or an `add` of an
+//! integer (Jepsen's counter model), negative ones included.
 //!
 //! A read of key k must return a value between
 //! - the *lower bound*: the sum of the `ok` increments that completed before the read was
@@ -11,7 +14,9 @@
 //! the lower). Reads are served by the master in the counter workload; a read the topology
 //! records place on a non-master node is held to the upper bound only (a replica may lag, which
 //! is staleness, not a counter anomaly) and counted in `stale_reads` when below the lower bound.
-//! A read returning null is 0 (the key does not exist yet).
+//! A read returning null is 0 (the key does not exist yet). An increment or a read whose value
+//! is not an integer cannot be judged: it is counted, noted, and the verdict can then be
+//! `unknown` at best (a lost increment may hide behind it).
 
 use crate::final_reads::{node_of, topology_master, FinalReads};
 use crate::history::{Function, History, OpType, Operation};
@@ -93,6 +98,8 @@ impl KeyCounter {
 /// Counts per outcome, for statistics.
 #[derive(Default)]
 struct Counts {
+    /// Increments and reads whose value is not an integer.
+    unjudged: u64,
     reads: u64,
     ok: u64,
     info: u64,
@@ -107,7 +114,9 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
     let mut reads: BTreeMap<Option<String>, Vec<Operation<'_>>> = BTreeMap::new();
     for op in history.operations() {
         match op.invoke.f {
-            Function::Incr => incrs.entry(op.invoke.key.clone()).or_default().push(op),
+            Function::Incr | Function::Add => {
+                incrs.entry(op.invoke.key.clone()).or_default().push(op)
+            }
             Function::Read if op.outcome() == OpType::Ok => {
                 reads.entry(op.invoke.key.clone()).or_default().push(op)
             }
@@ -115,7 +124,7 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
         }
     }
     if incrs.is_empty() {
-        return CheckResult::skipped("no incr operations in the history");
+        return CheckResult::skipped("no incr or add operations in the history");
     }
     let finals = FinalReads::from_history(history);
     let masters = master_timeline(history);
@@ -164,8 +173,18 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
     stats.insert("stale_reads".into(), json!(counts.stale));
     stats.insert("final_value".into(), single_or_map(final_values));
     stats.insert("expected_range".into(), single_or_map(ranges));
+    if counts.unjudged > 0 {
+        notes.push(format!(
+            "{} increments or reads were not integers and were not judged",
+            counts.unjudged
+        ));
+    }
+    let unjudged = counts.unjudged;
     let mut result = CheckResult::from_anomalies(anomalies, stats);
     result.notes = notes;
+    if unjudged > 0 && result.valid == crate::result::Validity::Valid {
+        result.valid = crate::result::Validity::Unknown;
+    }
     result
 }
 
@@ -183,7 +202,16 @@ fn key_counter(incrs: &[Operation<'_>], counts: &mut Counts) -> KeyCounter {
     let mut possible = Vec::new();
     for op in incrs {
         // The delta is the invocation's value; a missing one is INCR's 1.
-        let delta = op.invoke.value.as_i64().unwrap_or(1);
+        let delta = match &op.invoke.value {
+            Value::Null if op.invoke.f == Function::Incr => 1,
+            v => match v.as_i64() {
+                Some(d) => d,
+                None => {
+                    counts.unjudged += 1;
+                    continue;
+                }
+            },
+        };
         match op.outcome() {
             OpType::Ok => {
                 counts.ok += 1;
@@ -241,7 +269,10 @@ fn judge(
     authoritative: bool,
     counts: &mut Counts,
 ) -> Option<Anomaly> {
-    let value = read_value(read)?;
+    let Some(value) = read_value(read) else {
+        counts.unjudged += 1;
+        return None;
+    };
     let b = counter.bounds(read);
     let below = value < b.lower;
     if below && !authoritative {

@@ -86,18 +86,25 @@ impl<'a> FinalReads<'a> {
         // and its last read may be a lagging replica's.
         let foreign = !history.ops().iter().any(|o| topology_master(o).is_some());
         if ops.is_empty() && foreign {
-            let last_read = history
+            // Per key (a jepsen.independent history has many): its last successful read.
+            let mut last: std::collections::BTreeMap<Option<&str>, Operation<'a>> =
+                std::collections::BTreeMap::new();
+            for read in history
                 .operations()
                 .filter(|o| o.invoke.f == Function::Read && o.outcome() == OpType::Ok)
-                .last();
-            if let Some(read) = last_read {
-                notes.push(format!(
-                    "no read is marked final: the last successful read (op {}) is taken as the \
-                     final read, as Jepsen's set checker does",
-                    read.invoke.index
-                ));
-                ops.push(read);
+            {
+                last.insert(read.invoke.key.as_deref(), read);
             }
+            let mut reads: Vec<Operation<'a>> = last.into_values().collect();
+            reads.sort_by_key(|o| o.invoke.index);
+            if !reads.is_empty() {
+                let indices: Vec<u64> = reads.iter().map(|o| o.invoke.index).collect();
+                notes.push(format!(
+                    "no read is marked final: the last successful read of each key (ops \
+                     {indices:?}) is taken as its final read, as Jepsen's set checker does"
+                ));
+            }
+            ops.extend(reads);
         }
         let master = ops.first().map(|first| {
             let first_pos = history

@@ -13,15 +13,19 @@
 //! - [`stale_reads`]: replica reads that returned a superseded value.
 //! - [`session`]: read-your-writes and monotonic-reads per process.
 //! - [`wait`]: lost writes grouped by WAIT / WAITAOF acknowledgement level.
+//! - [`consistency_model`]: Elle's lattice of consistency models and the anomalies each
+//!   prohibits; what a set of anomalies rules out (`not`, `also-not`).
 //! - [`counter`]: Jepsen's counter bounds on INCR/GET.
 //! - [`linearizable`]: Wing & Gong / Lowe search for single-register linearizability.
 //! - [`txn_cycles`]: Elle's list-append inference and dependency-cycle search.
+//! - [`rw_register`]: Elle's rw-register checker (transactions of register writes and reads).
 //! - [`availability`]: outcome counts, latency quantiles, unavailability windows.
 //! - [`split_brain`]: intervals in which two nodes acted as master and both acknowledged writes.
 //! - [`names`]: anomaly kinds and statistic keys, shared by checkers, rules, reports, suites.
 //! - [`quantiles`]: small statistics helpers shared by the checkers.
 
 pub mod availability;
+pub mod consistency_model;
 pub mod counter;
 pub mod expect;
 pub mod final_reads;
@@ -33,6 +37,7 @@ pub mod quantiles;
 pub mod register_versions;
 pub mod registry;
 pub mod result;
+pub mod rw_register;
 pub mod session;
 pub mod split_brain;
 pub mod stale_reads;
@@ -40,5 +45,5 @@ pub mod txn_cycles;
 pub mod wait;
 
 pub use history::{Function, History, HistoryError, NemesisValue, Op, OpType, Operation, Process};
-pub use registry::{CheckOptions, CheckerName, WorkloadKind};
-pub use result::{Anomaly, CheckResult, ExpectationOutcome, Results, Validity};
+pub use registry::{CheckOptions, CheckerName, KeyAssumptions, Model, WorkloadKind};
+pub use result::{Anomaly, CheckResult, ExpectationOutcome, InputSummary, Results, Validity};

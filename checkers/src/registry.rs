@@ -1,7 +1,9 @@
-//! Checker names, which checkers suit which workload, and running a selection of them.
+//! Checker names, which checkers suit which workload or model, and running a selection of
+//! them, each isolated from the others' failures.
 
 use crate::history::{Function, History};
 use crate::result::{CheckResult, Results};
+use crate::txn_cycles::micro_op::{MopKind, Txns};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
@@ -88,6 +90,103 @@ impl FromStr for WorkloadKind {
     }
 }
 
+/// What a history is a history of: one of redline's workloads, or a model of Jepsen's and
+/// Elle's checkers that `redline check` reads (`--workload`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Model {
+    /// A workload of `redline test` (set, register, counter, wait, waitaof, list-append).
+    Workload(WorkloadKind),
+    /// Elle's rw-register: transactions of register writes and reads.
+    RwRegister,
+}
+
+impl Model {
+    /// Every name `--workload` accepts in `redline check`.
+    pub fn names() -> Vec<&'static str> {
+        let mut v: Vec<_> = WorkloadKind::ALL.iter().map(|w| w.as_str()).collect();
+        v.push("rw-register");
+        v
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Model::Workload(w) => w.as_str(),
+            Model::RwRegister => "rw-register",
+        }
+    }
+
+    /// Tells the model of a history from its operations ([`WorkloadKind::detect`]), and of
+    /// its transactions when they are register writes and reads rather than appends.
+    /// rw-register when transactions write registers and append to no list.
+    pub fn detect_txns(txns: &Txns) -> Option<Model> {
+        is_rw_register(txns).then_some(Model::RwRegister)
+    }
+
+    /// A history of `add`s whose reads return a number, not a set, is Jepsen's counter.
+    pub fn detect(history: &History, txns: Option<&Txns>) -> Option<Model> {
+        let workload = WorkloadKind::detect(history)?;
+        if workload == WorkloadKind::ListAppend && txns.is_some_and(is_rw_register) {
+            return Some(Model::RwRegister);
+        }
+        if workload == WorkloadKind::Set && reads_numbers(history) {
+            return Some(Model::Workload(WorkloadKind::Counter));
+        }
+        Some(Model::Workload(workload))
+    }
+
+    /// The workload, when the model is one of redline's.
+    pub fn workload(self) -> Option<WorkloadKind> {
+        match self {
+            Model::Workload(w) => Some(w),
+            Model::RwRegister => None,
+        }
+    }
+}
+
+/// Whether the history's successful reads return numbers (a counter's total).
+fn reads_numbers(history: &History) -> bool {
+    history
+        .operations()
+        .filter(|o| o.invoke.f == Function::Read && o.outcome() == crate::history::OpType::Ok)
+        .filter_map(|o| o.completion)
+        .find(|c| !c.value.is_null())
+        .is_some_and(|c| c.value.is_number())
+}
+
+/// Transactions that write registers and append to no list.
+fn is_rw_register(txns: &Txns) -> bool {
+    let mut writes = false;
+    for m in &txns.mops {
+        match m.kind {
+            MopKind::Append(_) => return false,
+            MopKind::Write(_) | MopKind::ReadValue(_) => writes = true,
+            _ => {}
+        }
+    }
+    writes
+}
+
+impl fmt::Display for Model {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Model {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "rw-register" {
+            return Ok(Model::RwRegister);
+        }
+        WorkloadKind::from_str(s).map(Model::Workload).map_err(|_| {
+            format!(
+                "unknown workload {s:?} (expected one of {})",
+                Model::names().join(", ")
+            )
+        })
+    }
+}
+
 /// Every checker, by its name in `results.json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CheckerName {
@@ -98,12 +197,13 @@ pub enum CheckerName {
     Counter,
     Linearizable,
     TxnCycles,
+    RwRegister,
     Availability,
     SplitBrain,
 }
 
 impl CheckerName {
-    pub const ALL: [CheckerName; 9] = [
+    pub const ALL: [CheckerName; 10] = [
         CheckerName::LostWrites,
         CheckerName::StaleReads,
         CheckerName::Session,
@@ -111,6 +211,7 @@ impl CheckerName {
         CheckerName::Counter,
         CheckerName::Linearizable,
         CheckerName::TxnCycles,
+        CheckerName::RwRegister,
         CheckerName::Availability,
         CheckerName::SplitBrain,
     ];
@@ -124,6 +225,7 @@ impl CheckerName {
             CheckerName::Counter => "counter",
             CheckerName::Linearizable => "linearizable",
             CheckerName::TxnCycles => "txn-cycles",
+            CheckerName::RwRegister => "rw-register",
             CheckerName::Availability => "availability",
             CheckerName::SplitBrain => "split-brain",
         }
@@ -143,6 +245,18 @@ impl CheckerName {
         };
         v.extend([SplitBrain, Availability]);
         v
+    }
+
+    /// The checkers that suit a model.
+    pub fn defaults_for_model(model: Model) -> Vec<CheckerName> {
+        match model {
+            Model::Workload(w) => CheckerName::defaults_for(w),
+            Model::RwRegister => vec![
+                CheckerName::RwRegister,
+                CheckerName::SplitBrain,
+                CheckerName::Availability,
+            ],
+        }
     }
 
     /// Parses a comma list of checker names.
@@ -198,6 +312,23 @@ pub struct CheckOptions {
     pub wait_durable: Option<u64>,
     /// `--expect waitaof-durable=R`: likewise for WAITAOF's replica count.
     pub waitaof_durable: Option<u64>,
+    /// `--consistency-models`: the models a transactional history must satisfy (Elle's
+    /// names); an anomaly they prohibit is invalid. Default `strict-serializable`, as Elle.
+    pub consistency_models: Vec<String>,
+    /// rw-register's key assumptions, from which it infers version orders (Elle's options).
+    pub key_assumptions: KeyAssumptions,
+}
+
+/// What rw-register may assume of each key to order its versions (Elle's
+/// `:sequential-keys?`, `:linearizable-keys?`, `:wfr-keys?`). None is assumed by default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyAssumptions {
+    /// Each key is sequentially consistent: a process's transactions see its versions in order.
+    pub sequential: bool,
+    /// Each key is linearizable: real-time order orders its versions.
+    pub linearizable: bool,
+    /// Within a transaction, writes follow reads: a read version precedes the written one.
+    pub writes_follow_reads: bool,
 }
 
 impl Default for CheckOptions {
@@ -210,15 +341,41 @@ impl Default for CheckOptions {
             txn_scc_time_budget: Duration::from_secs(30),
             wait_durable: None,
             waitaof_durable: None,
+            consistency_models: vec!["strict-serializable".to_string()],
+            key_assumptions: KeyAssumptions::default(),
         }
     }
 }
 
-/// Runs one checker.
+/// Runs one checker, isolated ([`isolated`]).
 ///
 /// The time budgets are the only place a checker looks at a clock; they bound how long it may
 /// search and never change a verdict to `true` (an exhausted budget gives `unknown`).
 pub fn run_one(name: CheckerName, history: &History, opts: &CheckOptions) -> CheckResult {
+    isolated(name, || run_unisolated(name, history, opts))
+}
+
+/// Runs `check`, the work of checker `name`, so that a panic in it (a bug) costs only its own
+/// verdict: the result is then `unknown`, with the panic's message in its notes, and every
+/// other checker of the run still reports.
+pub fn isolated(name: CheckerName, check: impl FnOnce() -> CheckResult) -> CheckResult {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(check)) {
+        Ok(result) => result,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".to_string());
+            CheckResult::unknown(format!(
+                "the {name} checker failed with a bug (panic: {message}); its verdict is \
+                 unknown. Please report it with the history."
+            ))
+        }
+    }
+}
+
+fn run_unisolated(name: CheckerName, history: &History, opts: &CheckOptions) -> CheckResult {
     match name {
         CheckerName::LostWrites => crate::lost_writes::check(history, opts),
         CheckerName::StaleReads => crate::stale_reads::check(history, opts),
@@ -227,16 +384,47 @@ pub fn run_one(name: CheckerName, history: &History, opts: &CheckOptions) -> Che
         CheckerName::Counter => crate::counter::check(history, opts),
         CheckerName::Linearizable => crate::linearizable::check(history, opts),
         CheckerName::TxnCycles => crate::txn_cycles::check(history, opts),
+        CheckerName::RwRegister => crate::rw_register::check(history, opts),
         CheckerName::Availability => crate::availability::check(history, opts),
         CheckerName::SplitBrain => crate::split_brain::check(history, opts),
     }
 }
 
-/// Runs a selection of checkers and composes their verdicts.
+/// Runs a selection of checkers, each isolated, and composes their verdicts.
 pub fn run(names: &[CheckerName], history: &History, opts: &CheckOptions) -> Results {
     let checkers: BTreeMap<String, CheckResult> = names
         .iter()
         .map(|&n| (n.as_str().to_string(), run_one(n, history, opts)))
         .collect();
     Results::new(checkers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::result::Validity;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn a_panicking_checker_is_unknown_and_the_others_still_report() {
+        let quiet = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let broken = isolated(CheckerName::TxnCycles, || panic!("index out of bounds: 7"));
+        let fine = isolated(CheckerName::Availability, || {
+            CheckResult::from_anomalies(Vec::new(), Default::default())
+        });
+        std::panic::set_hook(quiet);
+        assert_eq!(broken.valid, Validity::Unknown);
+        assert!(
+            broken.notes[0].contains("index out of bounds: 7"),
+            "{:?}",
+            broken.notes
+        );
+        let mut all = BTreeMap::new();
+        all.insert("txn-cycles".to_string(), broken);
+        all.insert("availability".to_string(), fine);
+        let results = Results::new(all);
+        assert_eq!(results.valid, Validity::Unknown);
+        assert_eq!(results.checkers["availability"].valid, Validity::Valid);
+    }
 }

@@ -214,6 +214,27 @@ pub struct ExpectationOutcome {
     pub detail: String,
 }
 
+/// How a history was read: its format, and which order stood for real time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputSummary {
+    /// `jsonl`, `json-array` or `edn`.
+    pub format: String,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub gzip: bool,
+    /// Records read.
+    pub records: u64,
+    /// `time` (every record had one) or `history-order` (some had none: record order is
+    /// real-time order, as Elle reads it). DESIGN.md section 3.
+    pub realtime_order: String,
+    /// Whether values were `jepsen.independent` `[key value]` tuples.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub independent: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 /// Every checker's result for one history: the schema of `results.json` (DESIGN.md section 4).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Results {
@@ -227,6 +248,9 @@ pub struct Results {
     /// on its own; absent from the JSON when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub incomplete: Vec<String>,
+    /// How the history was read (`redline check`); absent for a live run's own history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<InputSummary>,
 }
 
 impl Results {
@@ -241,6 +265,7 @@ impl Results {
             checkers,
             expectations: Vec::new(),
             incomplete: Vec::new(),
+            input: None,
         }
     }
 

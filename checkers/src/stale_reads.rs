@@ -63,17 +63,14 @@ struct NodeTally {
 pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
     let mut reads = Vec::new();
     let mut final_reads = 0u64;
+    let mut collections = Collections::default();
     for op in history.operations() {
         let Some(done) = op.completion else { continue };
         if op.invoke.f != Function::Read || done.op_type != crate::OpType::Ok {
             continue;
         }
-        if done.value.is_array() || done.value.is_object() {
-            return CheckResult::skipped(format!(
-                "read op {} returned a collection ({}), not a register value: \
-                 not a register history",
-                done.index, done.value
-            ));
+        if collections.seen(done) {
+            continue;
         }
         // Final reads happen after healing and convergence: what they return is the
         // lost-writes and divergence checkers' evidence, not replication lag, so they are
@@ -85,7 +82,11 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
         reads.push(op);
     }
     if reads.is_empty() {
-        return CheckResult::skipped("no completed register reads (f = read)");
+        return CheckResult::skipped(if collections.any() {
+            collections.note()
+        } else {
+            "no completed register reads (f = read)".to_string()
+        });
     }
     let versions = RegisterVersions::from_history(history);
     let mut stale = Vec::new();
@@ -143,7 +144,56 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
         result.omitted.insert(kind::STALE_READ.into(), unlisted);
     }
     result.notes = notes;
+    collections.downgrade(&mut result);
     result
+}
+
+/// Reads that returned a collection (a list, a set, a map), not a register value: a checker
+/// of registers cannot judge them. They are skipped one by one, never the whole history; a
+/// clean verdict is then `unknown`, since a stale read may hide among them.
+#[derive(Default)]
+pub(crate) struct Collections {
+    count: u64,
+    first: Option<(u64, String)>,
+}
+
+impl Collections {
+    /// Whether `done` returned a collection (and counts it).
+    pub(crate) fn seen(&mut self, done: &crate::Op) -> bool {
+        let collection = done.value.is_array() || done.value.is_object();
+        if collection {
+            self.count += 1;
+            self.first
+                .get_or_insert_with(|| (done.index, done.value.to_string()));
+        }
+        collection
+    }
+
+    /// Whether any read returned a collection.
+    pub(crate) fn any(&self) -> bool {
+        self.count > 0
+    }
+
+    pub(crate) fn note(&self) -> String {
+        let (index, value) = self.first.clone().unwrap_or_default();
+        let value: String = value.chars().take(80).collect();
+        format!(
+            "{} reads returned a collection, not a register value, and were not judged \
+             (first: op {index}, {value})",
+            self.count
+        )
+    }
+
+    /// Notes the skipped reads; a valid result becomes unknown.
+    pub(crate) fn downgrade(&self, result: &mut CheckResult) {
+        if self.count == 0 {
+            return;
+        }
+        result.notes.push(self.note());
+        if result.valid == crate::result::Validity::Valid {
+            result.valid = crate::result::Validity::Unknown;
+        }
+    }
 }
 
 /// The node that served a read, as the client saw it.

@@ -1,7 +1,7 @@
 //! The harness's own commands to a server, sent to its real port (never through a proxy, so
 //! they work during partitions): INFO, REPLICAOF, probes. Every call is bounded in time.
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -20,6 +20,15 @@ async fn connect(addr: SocketAddr) -> redis::RedisResult<redis::aio::Multiplexed
         .await
 }
 
+/// A server that did not answer within the bound: it may be busy (blocked on a slow disk,
+/// loading its data set, paused), so a caller may ask again.
+#[derive(Debug, thiserror::Error)]
+#[error("{addr} did not answer within {timeout:?}")]
+pub struct NoAnswer {
+    pub addr: SocketAddr,
+    pub timeout: Duration,
+}
+
 /// Sends one command and returns its reply.
 pub async fn command<T: redis::FromRedisValue>(
     addr: SocketAddr,
@@ -32,7 +41,7 @@ pub async fn command<T: redis::FromRedisValue>(
     };
     tokio::time::timeout(timeout, run)
         .await
-        .map_err(|_| anyhow!("{addr} did not answer within {timeout:?}"))?
+        .map_err(|_| NoAnswer { addr, timeout })?
         .with_context(|| format!("command to {addr}"))
 }
 
@@ -49,7 +58,7 @@ pub async fn pipeline<T: redis::FromRedisValue>(
     };
     tokio::time::timeout(timeout, run)
         .await
-        .map_err(|_| anyhow!("{addr} did not answer within {timeout:?}"))?
+        .map_err(|_| NoAnswer { addr, timeout })?
         .with_context(|| format!("commands to {addr}"))
 }
 

@@ -5,7 +5,7 @@
 
 use super::admin::ServerIdentity;
 use super::backend::Backend;
-use super::capabilities::{Capabilities, Kill, LinkDelay, Partition, Pause};
+use super::capabilities::{Capabilities, Kill, LinkDelay, Partition, Pause, PowerLoss};
 use super::core::ClusterSpec;
 use super::local::{LocalCluster, LocalTransport};
 use super::netns::{NetnsCluster, NetnsOptions, NetnsTransport};
@@ -32,9 +32,9 @@ impl BackendKind {
     /// What the backend can do; known before any cluster exists.
     pub fn capabilities(&self) -> Capabilities {
         match self {
-            BackendKind::Local => LocalTransport::CAPABILITIES,
-            BackendKind::Netns(_) => NetnsTransport::CAPABILITIES,
-            BackendKind::Ssh(_) => SshTransport::CAPABILITIES,
+            BackendKind::Local => LocalTransport::capabilities(),
+            BackendKind::Netns(_) => NetnsTransport::capabilities(),
+            BackendKind::Ssh(_) => SshTransport::capabilities(),
         }
     }
 
@@ -145,10 +145,35 @@ impl Backend for AnyCluster {
     fn link_delay(&mut self) -> Option<&mut dyn LinkDelay> {
         each!(self, c => c.link_delay())
     }
+    fn power_loss(&mut self) -> Option<&mut dyn PowerLoss> {
+        each!(self, c => c.power_loss())
+    }
     async fn heal_all(&mut self) -> Result<Vec<String>> {
         each!(self, c => c.heal_all().await)
     }
     fn teardown(&mut self) {
         each!(self, c => Backend::teardown(c))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::capabilities::Capability;
+    use crate::cluster::ssh::NO_LAZY_DISK;
+
+    /// SSH hosts get no lazy disk, whatever this machine has, and say why before anything
+    /// starts; the backends on this machine have one exactly when it can mount FUSE.
+    #[test]
+    fn only_backends_on_this_machine_offer_lazy_disks() {
+        let ssh = SshTransport::capabilities();
+        assert_eq!(ssh.refusal(Capability::LazyDisk), Some(NO_LAZY_DISK));
+        let here = redline_lazyfs::unavailable();
+        for kind in [
+            BackendKind::Local,
+            BackendKind::Netns(NetnsOptions::default()),
+        ] {
+            assert_eq!(kind.capabilities().refusal(Capability::LazyDisk), here);
+        }
     }
 }

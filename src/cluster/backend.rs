@@ -1,10 +1,11 @@
 //! What the runner, the nemesis and the final phase need from a cluster, whatever it runs on:
 //! the layout, addresses and lifecycle, the process faults every backend has ([`Kill`],
-//! [`Pause`]), and the link control a backend may or may not have, which is asked for
-//! ([`Backend::partition`], [`Backend::link_delay`]) rather than assumed.
+//! [`Pause`]), and what a backend may or may not have, which is asked for
+//! ([`Backend::partition`], [`Backend::link_delay`], [`Backend::power_loss`]) rather than
+//! assumed.
 
 use super::admin::ServerIdentity;
-use super::capabilities::{Capabilities, Kill, LinkDelay, Partition, Pause};
+use super::capabilities::{Capabilities, Kill, LinkDelay, Partition, Pause, PowerLoss};
 use super::process::ProcessState;
 use anyhow::Result;
 use redline_workloads::Topology;
@@ -40,6 +41,9 @@ pub trait Backend: Kill + Pause {
     fn partition(&mut self) -> Option<&mut dyn Partition>;
     /// The backend's link delays, or `None` when it cannot slow links.
     fn link_delay(&mut self) -> Option<&mut dyn LinkDelay>;
+    /// Power losses, or `None` when the nodes' data dirs are not on lazy disks (the backend
+    /// cannot mount them, or the run did not ask).
+    fn power_loss(&mut self) -> Option<&mut dyn PowerLoss>;
     /// Lifts every fault: resumes paused processes, starts dead ones, removes every link rule.
     async fn heal_all(&mut self) -> Result<Vec<String>>;
     /// Stops every process and removes everything the backend created. Idempotent.

@@ -9,12 +9,18 @@
 //! such thing), and [`Capabilities`] says the same before any cluster exists, so that config
 //! validation refuses a plan up front instead of a fault failing halfway through a run.
 //!
+//! [`PowerLoss`] is optional the same way: it needs each node's data dir on redline's FUSE
+//! layer (`redline-lazyfs`), which only a backend whose servers run on this machine can mount,
+//! and only where `/dev/fuse` and `fusermount3` exist. The layer is mounted only when a run
+//! asks for it (a `power-loss` fault, or a slow disk), so other runs pay nothing.
+//!
 //! Promotion is not a capability: it is `REPLICAOF` sent through the harness's own address,
 //! which every backend has (see `nemesis::promote`).
 
 use super::links::Delay;
 use anyhow::Result;
-use futures_util::future::BoxFuture;
+use futures_util::future::{BoxFuture, LocalBoxFuture};
+use redline_lazyfs::Loss;
 use std::time::Duration;
 
 /// SIGKILL a node and start it again on the same data dir.
@@ -54,11 +60,21 @@ pub trait LinkDelay: Send {
     fn undelay(&mut self) -> BoxFuture<'_, Result<()>>;
 }
 
+/// Lose a node's unsynced writes together with its process, as a power loss of its machine
+/// would; `Kill::start` brings it back on what its disk kept.
+pub trait PowerLoss {
+    /// SIGKILLs `node`, then drops every write its data dir had not made durable (see
+    /// `redline_lazyfs` for what that means); says what was dropped.
+    fn lose_power<'a>(&'a mut self, node: &'a str) -> LocalBoxFuture<'a, Result<Loss>>;
+}
+
 /// An optional capability, by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Capability {
     Partition,
     LinkDelay,
+    /// Data dirs on redline's FUSE layer: the `power-loss` fault and `--fsync-delay-ms`.
+    LazyDisk,
 }
 
 impl Capability {
@@ -67,6 +83,7 @@ impl Capability {
         match self {
             Capability::Partition => "cut links",
             Capability::LinkDelay => "delay links",
+            Capability::LazyDisk => "put data dirs on a lazy disk (power-loss, --fsync-delay-ms)",
         }
     }
 }
@@ -84,6 +101,7 @@ pub enum Support {
 pub struct Capabilities {
     pub partition: Support,
     pub link_delay: Support,
+    pub lazy_disk: Support,
 }
 
 impl Capabilities {
@@ -91,6 +109,7 @@ impl Capabilities {
         match capability {
             Capability::Partition => self.partition,
             Capability::LinkDelay => self.link_delay,
+            Capability::LazyDisk => self.lazy_disk,
         }
     }
 
@@ -100,6 +119,14 @@ impl Capabilities {
             Support::Yes => None,
             Support::No(why) => Some(why),
         }
+    }
+}
+
+/// Whether this machine can mount the lazy disk (for backends whose servers run here).
+pub fn lazy_disk_here() -> Support {
+    match redline_lazyfs::unavailable() {
+        None => Support::Yes,
+        Some(why) => Support::No(why),
     }
 }
 

@@ -26,7 +26,7 @@ pub struct Convergence {
 pub async fn converge<B: Backend>(cluster: &mut B, timeout: Duration) -> Result<Convergence> {
     let deadline = Instant::now() + timeout;
     if cluster.sentinel_names().is_empty() {
-        repoint_replicas(cluster).await?;
+        repoint_replicas(cluster, deadline).await?;
     } else {
         await_sentinel_master(cluster, deadline).await?;
     }
@@ -61,16 +61,39 @@ pub async fn converge<B: Backend>(cluster: &mut B, timeout: Duration) -> Result<
     })
 }
 
-async fn repoint_replicas<B: Backend>(cluster: &mut B) -> Result<()> {
+/// Points every node at the master. A node started again just now may still be loading its
+/// data set (an AOF to replay) and refuse with `LOADING`, and one on a slow disk may be blocked
+/// in an fsync (a replica storing the RDB of a full resync) and not answer in time: a busy
+/// node is asked again until `deadline` (REPLICAOF is idempotent).
+async fn repoint_replicas<B: Backend>(cluster: &mut B, deadline: Instant) -> Result<()> {
     let master = cluster.master();
     let target = cluster.client_addr(&master).context("master address")?;
     for node in cluster.node_names() {
         let addr = cluster.admin_addr(&node).context("node address")?;
-        admin::replicaof(addr, (node != master).then_some(target))
-            .await
-            .with_context(|| format!("repointing {node} while converging"))?;
+        loop {
+            match admin::replicaof(addr, (node != master).then_some(target)).await {
+                Ok(()) => break,
+                Err(e) if is_busy(&e) && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| format!("repointing {node} while converging"))
+                }
+            }
+        }
     }
     Ok(())
+}
+
+/// Whether a server was too busy to answer: still loading its data set (`LOADING`), or not
+/// answering in time; anything else (a refused connection, an error reply) is not asked again.
+fn is_busy(e: &anyhow::Error) -> bool {
+    let loading = redis::ErrorKind::Server(redis::ServerErrorKind::BusyLoading);
+    e.chain().any(|c| {
+        c.is::<admin::NoAnswer>()
+            || c.downcast_ref::<redis::RedisError>()
+                .is_some_and(|r| r.kind() == loading || r.is_timeout())
+    })
 }
 
 async fn await_sentinel_master<B: Backend>(cluster: &mut B, deadline: Instant) -> Result<()> {
@@ -247,4 +270,27 @@ pub async fn await_sentinels_ready(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A node still replaying its AOF answers LOADING, one blocked on a slow disk does not
+    /// answer in time: convergence waits for both instead of failing the run; any other
+    /// refusal still fails it.
+    #[test]
+    fn a_busy_node_is_told_apart_from_other_refusals() {
+        let loading = redis::ErrorKind::Server(redis::ServerErrorKind::BusyLoading);
+        let e = anyhow::Error::new(redis::RedisError::from((loading, "loading")))
+            .context("command to 127.0.0.1:7000");
+        assert!(is_busy(&e));
+        let silent = admin::NoAnswer {
+            addr: "127.0.0.1:7000".parse().unwrap(),
+            timeout: Duration::from_secs(2),
+        };
+        assert!(is_busy(&anyhow::Error::new(silent)));
+        let other = redis::RedisError::from((redis::ErrorKind::Io, "connection refused"));
+        assert!(!is_busy(&anyhow::Error::new(other)));
+    }
 }

@@ -9,7 +9,8 @@
 //! - [`netns`]: one network namespace per member, nftables partitions.
 //! - [`ssh`]: real hosts driven over SSH, nftables partitions on them.
 //! - [`any`]: [`BackendKind`], the enum that chooses the backend, and [`AnyCluster`].
-//! - [`capabilities`]: the fault traits; `Partition` and `LinkDelay` are optional, asked for.
+//! - [`capabilities`]: the fault traits; `Partition`, `LinkDelay` and `PowerLoss` are
+//!   optional, asked for.
 //! - [`backend`]: what the runner needs of any cluster (layout, addresses, heal, teardown).
 //! - [`process`]: one server process on this machine (spawn, group signals, reap).
 //! - [`redis_conf`]: the config files redline writes, and the rule every value goes through.
@@ -20,6 +21,7 @@
 //! - [`features`]: what the server under test supports (WAITAOF, FAILOVER, dual-channel).
 //! - [`convergence`]: one master, replicas caught up, after healing; for any backend.
 //! - [`sentinel_events`]: following Sentinel's event stream into the history.
+//! - [`disks`]: the nodes' lazy disks (`redline-lazyfs`), for power losses and slow disks.
 //! - [`pids`]: the run's pid file, and `redline cleanup` for runs that could not clean up.
 
 pub mod admin;
@@ -28,6 +30,7 @@ pub mod backend;
 pub mod capabilities;
 pub mod convergence;
 pub mod core;
+pub mod disks;
 pub mod features;
 pub mod firewall;
 pub mod links;

@@ -1,5 +1,7 @@
 //! The run's pid file (`pids.json` in the run folder) and the cleanup of runs whose harness
-//! was killed before it could stop its processes (`redline cleanup`).
+//! was killed before it could stop its processes (`redline cleanup`): their servers, then
+//! their lazy disks' mounts (normally `fusermount3`'s auto-unmount has removed those already;
+//! one whose helper died too is unmounted here, and only if it is a `redline-lazyfs` mount).
 //!
 //! A pid is only signalled when `/proc/<pid>/cwd` still lies inside the run folder, so a pid
 //! the kernel has since reused for something else is never touched; it is signalled with its
@@ -23,6 +25,9 @@ pub struct PidFile {
     pub harness: u32,
     /// Every server process currently running for the run.
     pub processes: Vec<PidEntry>,
+    /// The run's lazy disk mounts (none unless the run asked for them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<PathBuf>,
 }
 
 impl PidFile {
@@ -40,6 +45,10 @@ impl PidFile {
 #[derive(Debug, Default)]
 pub struct CleanupReport {
     pub killed: Vec<String>,
+    /// Mounts of lazy disks that were still there, unmounted.
+    pub unmounted: Vec<String>,
+    /// What could not be undone (the pid file is then kept for another try).
+    pub failures: Vec<String>,
     pub runs_scanned: usize,
 }
 
@@ -79,7 +88,21 @@ pub fn cleanup_store(store: &Path) -> Result<CleanupReport> {
                 ));
             }
         }
-        let _ = std::fs::remove_file(&file);
+        // After the servers: a mount their open files hold is detached lazily all the same.
+        let mut unmounted_all = true;
+        for mount in &pids.mounts {
+            match redline_lazyfs::unmount_stale(mount) {
+                Ok(true) => report.unmounted.push(mount.display().to_string()),
+                Ok(false) => {}
+                Err(e) => {
+                    unmounted_all = false;
+                    report.failures.push(format!("{e:#}"));
+                }
+            }
+        }
+        if unmounted_all {
+            let _ = std::fs::remove_file(&file);
+        }
     }
     Ok(report)
 }
@@ -122,14 +145,20 @@ pub fn harness_alive(pid: u32) -> bool {
     pid != std::process::id() && alive(pid) && cmdline(pid).contains("redline")
 }
 
-/// A server of this run: it works in a folder inside the run folder (redline starts every
-/// server with its node folder as working directory; servers rewrite their command line, so
-/// that cannot be used).
+/// A server of this run: it works in a folder inside the run folder, or writes its stdout to a
+/// file there (redline starts every server in its node folder with its output going to
+/// `stdout.log` there; servers rewrite their command line, so that cannot be used). The second
+/// test is needed because a server moves to its `dir`: on a lazy disk that is a mount, and once
+/// the mount is detached (its `fusermount3` helper unmounts it when a killed harness's FUSE
+/// connection closes) the kernel shows that working folder as `/`.
 fn belongs_to_run(pid: u32, run_dir: &Path) -> bool {
     let dir = run_dir
         .canonicalize()
         .unwrap_or_else(|_| run_dir.to_path_buf());
-    std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(&dir))
+    let inside = |link: &str| {
+        std::fs::read_link(format!("/proc/{pid}/{link}")).is_ok_and(|p| p.starts_with(&dir))
+    };
+    inside("cwd") || inside("fd/1")
 }
 
 #[cfg(test)]
@@ -171,6 +200,7 @@ mod tests {
                 name: "n1".into(),
                 pid: wrapper.id(),
             }],
+            mounts: Vec::new(),
         }
         .write(&run)
         .unwrap();
@@ -215,6 +245,7 @@ mod tests {
                     pid: bystander.id(),
                 },
             ],
+            mounts: Vec::new(),
         }
         .write(&run)
         .unwrap();

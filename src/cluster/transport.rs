@@ -1,11 +1,13 @@
 //! What a backend provides to the cluster core: its members laid out on their hosts, a way to
 //! start and signal each member's server ([`Server`]), a way to put a config where the server
-//! reads it, and the link control it has (partitions, delays). Everything else (start order,
+//! reads it, the link control it has (partitions, delays), and the nodes' lazy disks when a
+//! run asked for them. Everything else (start order,
 //! the start-and-poll loop, Sentinel setup, healing, pid files) is the core's, once for every
 //! backend.
 
 use super::capabilities::{Capabilities, LinkDelay, Partition};
 use super::core::ClusterSpec;
+use super::disks::Disks;
 use super::process::ProcessState;
 use anyhow::Result;
 use std::net::{IpAddr, SocketAddr};
@@ -156,9 +158,10 @@ pub fn last_lines(text: &str, lines: usize) -> String {
 #[allow(async_fn_in_trait)]
 pub trait Transport {
     type Server: Server;
-    /// What this kind of backend can do, known before any cluster exists; it says the same as
-    /// [`Transport::partition`] and [`Transport::link_delay`] do.
-    const CAPABILITIES: Capabilities;
+    /// What this kind of backend can do on this machine, known before any cluster exists; it
+    /// says the same as [`Transport::partition`] and [`Transport::link_delay`] do, and whether
+    /// [`Transport::disks`] can be had (`ClusterSpec::lazy_disk`).
+    fn capabilities() -> Capabilities;
     /// Whether the servers run on this machine: their pids then go into `pids.json`, which
     /// `redline cleanup` reads after a harness was killed.
     const LOCAL_PROCESSES: bool;
@@ -195,6 +198,12 @@ pub trait Transport {
 
     /// The backend's link delays, if it can slow links.
     fn link_delay(&mut self) -> Option<&mut dyn LinkDelay>;
+
+    /// The nodes' lazy disks, when the run asked for them (mounted by
+    /// [`Transport::members`]; a node's `dir` is then its disk's mount).
+    fn disks(&self) -> Option<&Disks> {
+        None
+    }
 
     /// Stops every member's server (Sentinels first, so none fails over while nodes go down)
     /// and removes everything the backend created. Returns what could not be removed.

@@ -85,10 +85,20 @@ pub fn cleanup(args: &RunsArgs) -> Result<i32> {
     for failure in &ssh.failures {
         eprintln!("redline: could not clean up on an SSH host: {failure}");
     }
-    let code = if ssh.failures.is_empty() { 0 } else { 2 };
     let report = pids::cleanup_store(&args.store)?;
+    let code = if ssh.failures.is_empty() && report.failures.is_empty() {
+        0
+    } else {
+        2
+    };
     for k in &report.killed {
         println!("stopped {k}");
+    }
+    for m in &report.unmounted {
+        println!("unmounted {m}");
+    }
+    for failure in &report.failures {
+        eprintln!("redline: could not clean up: {failure}");
     }
     println!(
         "scanned {} pid file(s) under {}; stopped {} process(es)",

@@ -19,7 +19,7 @@ pub const MAX_FAULT_S: f64 = 24.0 * 3600.0;
 pub const MAX_CONVERGE_S: f64 = 3600.0;
 /// One hour, in milliseconds: the longest operation, WAIT, or Sentinel timing.
 pub const MAX_MS: u64 = 3_600_000;
-/// One minute: the largest link delay or jitter.
+/// One minute: the largest link delay or jitter, or fsync delay.
 pub const MAX_DELAY_MS: u64 = 60_000;
 /// The slowest rate besides 0 (unlimited), and the fastest.
 pub const RATE_RANGE: (f64, f64) = (0.001, 1_000_000.0);
@@ -91,6 +91,7 @@ pub fn check(c: &TestConfig) -> Result<()> {
     millis("--wait-timeout", c.wait_timeout, 0, MAX_MS)?;
     millis("--delay-ms", c.delay_ms, 0, MAX_DELAY_MS)?;
     millis("--delay-jitter-ms", c.delay_jitter_ms, 0, MAX_DELAY_MS)?;
+    millis("--fsync-delay-ms", c.fsync_delay_ms, 0, MAX_DELAY_MS)?;
     millis("--sentinel-down-after", c.sentinel_down_after, 1, MAX_MS)?;
     millis(
         "--sentinel-failover-timeout",

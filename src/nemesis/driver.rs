@@ -8,7 +8,7 @@ use super::schedule::Step;
 use super::spec::{DelayTarget, FailoverKind, Fault, Target};
 use crate::cluster::admin::{self, ADMIN_TIMEOUT};
 use crate::cluster::backend::Backend;
-use crate::cluster::capabilities::{Capability, LinkDelay, Partition};
+use crate::cluster::capabilities::{Capability, LinkDelay, Partition, PowerLoss};
 use crate::cluster::links::Delay;
 use crate::cluster::process::ProcessState;
 use crate::cluster::redis_conf::MASTER_NAME;
@@ -105,6 +105,18 @@ impl<B: Backend> Nemesis<B> {
                     c.kill(n).await?;
                 }
                 let done = nodes_value(&nodes);
+                Ok((Undo::Start(nodes), done))
+            }
+            Fault::PowerLoss(t) => {
+                let nodes = targets(&mut *c, t, step.pick)?;
+                invoke(&nodes_value(&nodes));
+                let mut lost = serde_json::Map::new();
+                for n in &nodes {
+                    let loss = power_loss(&mut *c)?.lose_power(n).await?;
+                    lost.insert(n.clone(), serde_json::to_value(&loss)?);
+                }
+                // What each disk dropped, beside the nodes: the evidence for a lost write.
+                let done = json!({"nodes": nodes, "lost": lost});
                 Ok((Undo::Start(nodes), done))
             }
             Fault::Pause(t) => {
@@ -234,7 +246,7 @@ impl<B: Backend> Nemesis<B> {
 }
 
 fn short(v: &Value) -> String {
-    NemesisValue(v).target_words(30)
+    NemesisValue(v.get("nodes").unwrap_or(v)).target_words(30)
 }
 
 /// The backend's partitions. Config validation refuses a plan with partitions on a backend
@@ -250,6 +262,15 @@ fn link_delay<B: Backend>(c: &mut B) -> Result<&mut dyn LinkDelay> {
     let why = c.capabilities().refusal(Capability::LinkDelay);
     c.link_delay()
         .with_context(|| why.unwrap_or("this backend cannot delay links"))
+}
+
+/// The backend's power losses, asked as [`partition`] is; a backend that can mount lazy disks
+/// has none when the run did not ask for them, which config validation prevents.
+fn power_loss<B: Backend>(c: &mut B) -> Result<&mut dyn PowerLoss> {
+    let why = c.capabilities().refusal(Capability::LazyDisk);
+    c.power_loss().with_context(|| {
+        why.unwrap_or("the nodes' data dirs are not on lazy disks (the run did not ask for them)")
+    })
 }
 
 fn running_replicas<B: Backend>(c: &mut B) -> Vec<String> {

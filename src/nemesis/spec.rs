@@ -56,6 +56,9 @@ pub enum FailoverKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Fault {
     Kill(Target),
+    /// SIGKILL plus the loss of every write the node's data dir had not made durable (its
+    /// machine lost power); healed by `start`, on what the disk kept.
+    PowerLoss(Target),
     Pause(Target),
     Partition(Grudge),
     Delay(DelayTarget),
@@ -71,6 +74,7 @@ impl Fault {
         match self {
             Fault::Partition(_) => Some(Capability::Partition),
             Fault::Delay(_) => Some(Capability::LinkDelay),
+            Fault::PowerLoss(_) => Some(Capability::LazyDisk),
             Fault::Kill(_) | Fault::Pause(_) | Fault::Promote | Fault::Failover(_) => None,
         }
     }
@@ -93,6 +97,11 @@ impl NemesisSpec {
 
     pub fn is_none(&self) -> bool {
         self.faults.is_empty()
+    }
+
+    /// Whether the nodes' data dirs must sit on lazy disks (a `power-loss` fault).
+    pub fn needs_lazy_disk(&self) -> bool {
+        self.faults.iter().any(|f| matches!(f, Fault::PowerLoss(_)))
     }
 
     /// A short name for run folders: `none`, `kill`, `kill+partition`, ...
@@ -147,6 +156,7 @@ impl NemesisSpec {
                     | Fault::Delay(DelayTarget::ReplicaLinks)
                     | Fault::Partition(Grudge::IsolateReplica | Grudge::ReplicationCut)
                     | Fault::Kill(Target::Replica | Target::AllReplicas)
+                    | Fault::PowerLoss(Target::Replica | Target::AllReplicas)
                     | Fault::Pause(Target::Replica | Target::AllReplicas)
             );
             if needs_replica && replicas == 0 {
@@ -162,6 +172,7 @@ impl Fault {
     pub fn function(&self) -> Function {
         match self {
             Fault::Kill(_) => Function::Kill,
+            Fault::PowerLoss(_) => Function::PowerLoss,
             Fault::Pause(_) => Function::Pause,
             Fault::Partition(_) => Function::Partition,
             Fault::Delay(_) => Function::Delay,
@@ -181,6 +192,7 @@ impl fmt::Display for Fault {
         };
         match self {
             Fault::Kill(t) => write!(f, "kill:{}", target(t)),
+            Fault::PowerLoss(t) => write!(f, "power-loss:{}", target(t)),
             Fault::Pause(t) => write!(f, "pause:{}", target(t)),
             Fault::Partition(g) => write!(f, "partition:{}", grudge_name(*g)),
             Fault::Delay(DelayTarget::ReplicaLinks) => f.write_str("delay:replica-links"),
@@ -210,7 +222,7 @@ impl fmt::Display for NemesisSpec {
 }
 
 const HELP: &str = "expected none, all, or a comma list of kill[:master|replica|random|all-replicas], \
-pause[:...same targets], partition[:isolate-master|isolate-replica|replication-cut|halves|minority|majority], \
+pause[:...same targets], power-loss[:...same targets], partition[:isolate-master|isolate-replica|replication-cut|halves|minority|majority], \
 delay[:replica-links|client-links], promote, failover:sentinel, failover:coordinated";
 
 impl FromStr for NemesisSpec {
@@ -265,6 +277,7 @@ fn parse_fault(item: &str) -> Result<Fault, String> {
     };
     let fault = match name {
         "kill" => Fault::Kill(target(arg, Target::Random)?),
+        "power-loss" => Fault::PowerLoss(target(arg, Target::Random)?),
         "pause" => Fault::Pause(target(arg, Target::Random)?),
         "partition" => Fault::Partition(match arg.unwrap_or("isolate-master") {
             "isolate-master" => Grudge::IsolateMaster,
@@ -303,6 +316,7 @@ mod tests {
         let no_delay = Capabilities {
             partition: Support::Yes,
             link_delay: Support::No("no netem here"),
+            lazy_disk: Support::Yes,
         };
         let spec: NemesisSpec = "kill,pause,partition:isolate-master,promote"
             .parse()
@@ -314,10 +328,44 @@ mod tests {
         let no_partition = Capabilities {
             partition: Support::No("no firewall"),
             link_delay: Support::Yes,
+            lazy_disk: Support::Yes,
         };
         let spec: NemesisSpec = "partition:halves".parse().unwrap();
         let e = spec.check_backend("--x", &no_partition).unwrap_err();
         assert!(e.contains("cannot cut links: no firewall"), "{e}");
+    }
+
+    /// `power-loss` takes the process-fault targets, needs a lazy disk (refused with the
+    /// backend's reason where there is none) and is paired with `start` like `kill`.
+    #[test]
+    fn power_loss_is_a_process_fault_that_needs_a_lazy_disk() {
+        let spec: NemesisSpec = "power-loss:master,kill".parse().unwrap();
+        assert_eq!(spec.faults[0], Fault::PowerLoss(Target::Master));
+        assert_eq!(spec.faults[0].to_string(), "power-loss:master");
+        assert_eq!(spec.short_name(), "power-loss+kill");
+        assert!(spec.needs_lazy_disk());
+        assert!(!"kill".parse::<NemesisSpec>().unwrap().needs_lazy_disk());
+        assert_eq!(
+            "power-loss".parse::<NemesisSpec>().unwrap().faults,
+            vec![Fault::PowerLoss(Target::Random)]
+        );
+        let no_fuse = Capabilities {
+            partition: Support::Yes,
+            link_delay: Support::Yes,
+            lazy_disk: Support::No("no /dev/fuse"),
+        };
+        let e = spec.check_backend("--net local", &no_fuse).unwrap_err();
+        assert_eq!(
+            e,
+            "--net local cannot put data dirs on a lazy disk (power-loss, --fsync-delay-ms): \
+             no /dev/fuse"
+        );
+        let replica: NemesisSpec = "power-loss:replica".parse().unwrap();
+        assert!(replica.check_layout(0, 0).is_err());
+        assert_eq!(
+            Fault::PowerLoss(Target::Master).function().heal(),
+            Some(Function::Start)
+        );
     }
 
     #[test]

@@ -269,6 +269,7 @@ fn cluster_spec(plan: &Plan, server_bin: &std::path::Path, run_dir: &RunDir) -> 
         sentinel_down_after_ms: plan.config.sentinel_down_after,
         sentinel_failover_timeout_ms: plan.config.sentinel_failover_timeout,
         link_faults: cuts_or_delays_links(&plan.nemesis),
+        lazy_disk: plan.lazy_disk(),
     }
 }
 

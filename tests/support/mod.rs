@@ -94,8 +94,10 @@ pub fn run_test(store: &Store, args: &[&str]) -> Output {
         .expect("redline runs")
 }
 
-/// Pids of server processes working inside `dir` (a run or store folder): redline starts every
-/// server in its node folder.
+/// Pids of server processes working inside `dir` (a run or store folder), or writing their
+/// output there: redline starts every server in its node folder, with its stdout in
+/// `stdout.log` there (a server whose working folder was a lazy disk's mount, detached since,
+/// shows `/` as its working folder).
 pub fn servers_under(dir: &Path) -> Vec<u32> {
     let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     let mut pids = Vec::new();
@@ -103,8 +105,10 @@ pub fn servers_under(dir: &Path) -> Vec<u32> {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
             continue;
         };
-        let in_dir =
-            std::fs::read_link(entry.path().join("cwd")).is_ok_and(|c| c.starts_with(&dir));
+        let inside = |link: &str| {
+            std::fs::read_link(entry.path().join(link)).is_ok_and(|c| c.starts_with(&dir))
+        };
+        let in_dir = inside("cwd") || inside("fd/1");
         let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
         if in_dir && !comm.starts_with("redline") {
             pids.push(pid);

@@ -1,15 +1,13 @@
-//! Reading `history.jsonl`: one JSON object per line, as redline, Jepsen and Elle write them.
+//! Reading a whole history into a [`History`]: the entry points most callers use.
 //!
-//! A run that crashed may leave half a line at the end of the file; that line is dropped with a
-//! warning. Any other line that does not parse is an error naming its 1-based line number.
-//! Histories from other tools are normalised: a missing `index` is the record's position, a
-//! missing `f` on a record whose value is a list of micro-ops is `txn`, a missing `time` is the
-//! record's position (a history without a clock is in real-time order, as Knossos reads it), and
-//! Clojure keyword spellings (`":ok"`) are accepted.
+//! The name is historical: every format [`super::input`] detects is read here (JSON lines,
+//! a JSON array, EDN, gzipped or not), with its bounds. A run that crashed may leave half a
+//! record at the end of the file; that record is dropped with a warning. Any other record that
+//! does not parse is an error naming its 1-based line number.
 
-use super::{Function, History, HistoryError, Op};
-use serde_json::Value;
-use std::io::BufRead;
+use super::input::{self, Format, Limits};
+use super::{History, HistoryError, Op};
+use std::io::Read;
 use std::path::Path;
 
 /// A history read from text, with what was tolerated on the way.
@@ -18,128 +16,41 @@ pub struct ReadHistory {
     pub history: History,
     /// Human-readable notes, e.g. the truncated final line that was ignored.
     pub warnings: Vec<String>,
+    /// The format the text was in.
+    pub format: Format,
+    /// Whether it was gzipped.
+    pub gzip: bool,
 }
 
 /// Reads a history file.
 pub fn read_file(path: &Path) -> Result<ReadHistory, HistoryError> {
-    let file = std::fs::File::open(path)?;
-    read(std::io::BufReader::with_capacity(1 << 20, file))
+    read(std::fs::File::open(path)?)
 }
 
-/// Reads a history from any buffered reader.
-pub fn read(input: impl BufRead) -> Result<ReadHistory, HistoryError> {
+/// Reads a history from any reader, with the default [`Limits`].
+pub fn read(input: impl Read) -> Result<ReadHistory, HistoryError> {
     let mut ops = Vec::new();
-    let warnings = read_each(input, |op| ops.push(op))?;
+    let info = input::read_each(input, Limits::default(), |op| ops.push(op))?;
     Ok(ReadHistory {
         history: History::new(ops)?,
-        warnings,
+        warnings: info.warnings,
+        format: info.format,
+        gzip: info.gzip,
     })
 }
 
 /// Parses records one at a time and hands each to `on_op`, in file order, without keeping
 /// them: for checkers that build their own compact form of a large history (txn-cycles).
-/// Records are normalised exactly as [`read`] does (each gets the position it would have in
-/// [`History::ops`]); they are not paired, so the caller pairs them if it needs to. Returns the
-/// warnings (a truncated final line); a line that does not parse is an error, as in [`read`].
-pub fn read_each(
-    mut input: impl BufRead,
-    mut on_op: impl FnMut(Op),
-) -> Result<Vec<String>, HistoryError> {
-    let mut count = 0usize;
-    let mut warnings = Vec::new();
-    let mut buf = String::new();
-    let mut line_no = 0usize;
-    loop {
-        buf.clear();
-        let n = input.read_line(&mut buf).map_err(|e| HistoryError::Line {
-            line: line_no + 1,
-            reason: format!("not readable as UTF-8 text: {e}"),
-        })?;
-        if n == 0 {
-            break;
-        }
-        line_no += 1;
-        let ends_with_newline = buf.ends_with('\n');
-        let text = buf.trim();
-        if text.is_empty() {
-            continue;
-        }
-        match parse_line(text, count) {
-            Ok(op) => {
-                count += 1;
-                on_op(op);
-            }
-            Err(e) if !ends_with_newline && e.is_eof() => {
-                warnings.push(format!(
-                    "line {line_no}: truncated final line ignored (the run was probably \
-                     interrupted while writing it)"
-                ));
-            }
-            Err(e) => {
-                return Err(HistoryError::Line {
-                    line: line_no,
-                    reason: e.to_string(),
-                })
-            }
-        }
-    }
-    Ok(warnings)
+/// Records are normalised exactly as [`read`] does; they are not paired, so the caller pairs
+/// them if it needs to. Returns the warnings (a truncated final record); a record that does
+/// not parse is an error, as in [`read`].
+pub fn read_each(input: impl Read, on_op: impl FnMut(Op)) -> Result<Vec<String>, HistoryError> {
+    Ok(input::read_each(input, Limits::default(), on_op)?.warnings)
 }
 
 /// Parses a history held in memory.
 pub fn read_str(text: &str) -> Result<ReadHistory, HistoryError> {
     read(text.as_bytes())
-}
-
-/// Parses one line; `position` is the record's 0-based position, used when it has no index.
-///
-/// redline's own records parse straight into [`Op`]; only records that do not (no index,
-/// keyword spellings) take the slower path through a generic JSON value and [`normalise`].
-fn parse_line(text: &str, position: usize) -> Result<Op, serde_json::Error> {
-    if let Ok(mut op) = serde_json::from_str::<Op>(text) {
-        if op.time == super::op::MISSING_TIME {
-            // No clock: the history's order is its real-time order (as Knossos reads it).
-            op.time = position as u64;
-        }
-        if op.f.is_missing() && is_txn_value(&op.value) {
-            op.f = Function::Txn;
-        }
-        return Ok(op);
-    }
-    let mut value: Value = serde_json::from_str(text)?;
-    normalise(&mut value, position);
-    serde_json::from_value(value)
-}
-
-/// A value that is a non-empty list of lists: the micro-ops of a transaction.
-fn is_txn_value(value: &Value) -> bool {
-    value
-        .as_array()
-        .is_some_and(|mops| !mops.is_empty() && mops.iter().all(Value::is_array))
-}
-
-/// Makes records written by other tools fit [`Op`]'s shape.
-fn normalise(value: &mut Value, position: usize) {
-    let Some(obj) = value.as_object_mut() else {
-        return;
-    };
-    if !obj.contains_key("index") {
-        obj.insert("index".into(), Value::from(position as u64));
-    }
-    if !obj.contains_key("time") {
-        obj.insert("time".into(), Value::from(position as u64));
-    }
-    for field in ["type", "f", "process"] {
-        if let Some(Value::String(s)) = obj.get_mut(field) {
-            if let Some(stripped) = s.strip_prefix(':') {
-                *s = stripped.to_string();
-            }
-        }
-    }
-    let missing_f = matches!(obj.get("f"), None | Some(Value::Null));
-    if missing_f && obj.get("value").is_some_and(is_txn_value) {
-        obj.insert("f".into(), Value::from("txn"));
-    }
 }
 
 #[cfg(test)]

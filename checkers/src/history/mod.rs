@@ -4,23 +4,40 @@
 //! - [`function`]: the typed `f` of a record (client operations, nemesis events, observer
 //!   samples), with each fault paired to its heal.
 //! - [`nemesis_value`]: the shape of a nemesis record's value, written and read in one place.
-//! - [`jsonl`]: reading a `history.jsonl` (line-numbered errors, tolerant of a truncated tail).
+//! - [`input`]: the formats a history may come in (JSON lines, a JSON array, EDN, gzipped),
+//!   detected from the content and read one record at a time within size bounds.
+//! - [`edn`]: EDN records as JSON values (keywords become strings).
+//! - [`record`]: one parsed record made into an `Op` (foreign spellings normalised).
+//! - [`pairing`]: the rules that pair invocations with completions (shared with streaming).
+//! - [`independent`]: `jepsen.independent` histories, whose values are `[key value]` tuples.
+//! - [`jsonl`]: reading a whole history into a `History` (line-numbered errors, tolerant of a
+//!   truncated tail), in any of those formats.
 //! - [`writer`]: appending records while a run goes, one flushed line each.
 //!
 //! Pairing: an `invoke` by a process is completed by the next record of the same process. A
 //! client process never has two invocations open; an invocation with no completion by the end of
 //! the history is indeterminate (`info`). Nemesis and observer records that are not invocations
 //! stand alone as events.
+//!
+//! Real-time order (DESIGN.md section 3): when every record carries a `time`, op A precedes op
+//! B when A completed before B was invoked, by the clock. When some record has no time (Elle's
+//! and Knossos's histories), the history's record order is its real-time order, as Elle reads
+//! it: every record's time becomes its index. [`History::realtime`] says which rule applied.
 
+pub mod edn;
 pub mod function;
+pub mod independent;
+pub mod input;
 pub mod jsonl;
 pub mod nemesis_value;
 pub mod op;
+pub mod pairing;
+pub mod record;
 pub mod writer;
 
 pub use function::Function;
 pub use nemesis_value::NemesisValue;
-pub use op::{Op, OpType, Process, WaitAofInfo, WaitInfo};
+pub use op::{Op, OpType, Process, WaitAofInfo, WaitInfo, MISSING_TIME};
 
 use std::collections::HashMap;
 use thiserror::Error;
@@ -36,6 +53,29 @@ pub enum HistoryError {
     Pairing { index: u64, reason: String },
     #[error("reading history: {0}")]
     Io(#[from] std::io::Error),
+    /// The input passed a size bound.
+    #[error("{0}")]
+    TooLarge(String),
+}
+
+/// Which order stands for real time (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RealtimeOrder {
+    /// Every record has a time: real-time precedence is by the clock.
+    #[default]
+    Time,
+    /// Some record has none: record order is real-time order (Elle's rule).
+    HistoryOrder,
+}
+
+impl RealtimeOrder {
+    /// The name results use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RealtimeOrder::Time => "time",
+            RealtimeOrder::HistoryOrder => "history-order",
+        }
+    }
 }
 
 /// A parsed, paired history. Positions (`usize`) index [`History::ops`]; `Op::index` is what
@@ -46,6 +86,8 @@ pub struct History {
     /// For each position: the position of its partner (completion of an invoke, or invoke of a
     /// completion), if any.
     partner: Vec<Option<usize>>,
+    realtime: RealtimeOrder,
+    independent: bool,
 }
 
 /// An invocation together with its completion, if it had one.
@@ -93,67 +135,63 @@ impl<'a> Operation<'a> {
 impl History {
     /// Pairs records into a history. Fails on a client completion with no open invocation, a
     /// second invocation while one is open, a completion whose `f` differs from its
-    /// invocation's, or indices that do not ascend.
-    pub fn new(ops: Vec<Op>) -> Result<History, HistoryError> {
-        let mut partner = vec![None; ops.len()];
-        let mut open: HashMap<Process, usize> = HashMap::new();
-        let mut last_index: Option<u64> = None;
-        for (pos, op) in ops.iter().enumerate() {
-            if let Some(prev) = last_index {
-                if op.index <= prev {
-                    return Err(HistoryError::Pairing {
-                        index: op.index,
-                        reason: format!("index {} does not follow {prev}", op.index),
-                    });
-                }
+    /// invocation's, a completion timed before its invocation, or indices that do not ascend.
+    /// Then decides the real-time rule (see the module doc) and splits `jepsen.independent`
+    /// tuples ([`independent`]).
+    pub fn new(mut ops: Vec<Op>) -> Result<History, HistoryError> {
+        let partner = pair(&ops)?;
+        let independent = independent::split(&mut ops);
+        let realtime = if ops.iter().any(|o| o.time == op::MISSING_TIME) {
+            for op in &mut ops {
+                op.time = op.index;
             }
-            last_index = Some(op.index);
-            if op.op_type == OpType::Invoke {
-                if let Some(&prior) = open.get(&op.process) {
-                    if op.is_client() {
-                        return Err(HistoryError::Pairing {
-                            index: op.index,
-                            reason: format!(
-                                "process {} invoked again while op {} was still open \
-                                 (a process whose op ended info must continue under a new id)",
-                                op.process, ops[prior].index
-                            ),
-                        });
-                    }
-                }
-                open.insert(op.process, pos);
-                continue;
-            }
-            match open.remove(&op.process) {
-                Some(inv) => {
-                    if ops[inv].f != op.f {
-                        return Err(HistoryError::Pairing {
-                            index: op.index,
-                            reason: format!(
-                                "completion f {:?} does not match invocation {} f {:?}",
-                                op.f, ops[inv].index, ops[inv].f
-                            ),
-                        });
-                    }
-                    partner[inv] = Some(pos);
-                    partner[pos] = Some(inv);
-                }
-                None if op.is_client() => {
-                    return Err(HistoryError::Pairing {
-                        index: op.index,
-                        reason: format!(
-                            "{} completion by process {} with no open invocation",
-                            op.op_type.as_str(),
-                            op.process
-                        ),
-                    });
-                }
-                None => {} // a standalone nemesis/observer event
-            }
-        }
-        Ok(History { ops, partner })
+            RealtimeOrder::HistoryOrder
+        } else {
+            RealtimeOrder::Time
+        };
+        Ok(History {
+            ops,
+            partner,
+            realtime,
+            independent,
+        })
     }
 
+    /// Whether the history was a `jepsen.independent` one (values were `[key value]`).
+    pub fn independent(&self) -> bool {
+        self.independent
+    }
+
+    /// Which order stands for real time in this history.
+    pub fn realtime(&self) -> RealtimeOrder {
+        self.realtime
+    }
+}
+
+/// The partner of every record (see [`History::new`] and [`pairing`]).
+fn pair(ops: &[Op]) -> Result<Vec<Option<usize>>, HistoryError> {
+    let mut partner = vec![None; ops.len()];
+    let mut open: HashMap<Process, usize> = HashMap::new();
+    let mut last_index: Option<u64> = None;
+    for (pos, op) in ops.iter().enumerate() {
+        pairing::check_index(op, &mut last_index)?;
+        if op.op_type == OpType::Invoke {
+            pairing::check_invoke(op, open.get(&op.process).map(|&p| &ops[p]))?;
+            open.insert(op.process, pos);
+            continue;
+        }
+        let inv = open.remove(&op.process);
+        if pairing::check_completion(op, inv.map(|i| &ops[i]))? {
+            if let Some(inv) = inv {
+                partner[inv] = Some(pos);
+                partner[pos] = Some(inv);
+            }
+        }
+    }
+    Ok(partner)
+}
+
+impl History {
     /// Every record, in history order.
     pub fn ops(&self) -> &[Op] {
         &self.ops

@@ -137,8 +137,9 @@ pub struct WaitAofInfo {
 pub struct Op {
     /// Dense, ascending, 0-based position in the history.
     pub index: u64,
-    /// Nanoseconds since the run started, from a monotonic clock. Histories without times
-    /// (Knossos's) are in real-time order: the reader then uses the record's position.
+    /// Nanoseconds since the run started, from a monotonic clock. A history in which some
+    /// record has no time (Knossos's, Elle's) is ordered by its record order instead: the
+    /// reader then sets every record's time to its index ([`super::RealtimeOrder`]).
     #[serde(default = "missing_time")]
     pub time: u64,
     pub process: Process,
@@ -164,12 +165,18 @@ pub struct Op {
     pub wait: Option<WaitInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waitaof: Option<WaitAofInfo>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The error of a `fail` or `info` completion, as text. Foreign histories may carry any
+    /// value here (Jepsen's `[:socket "Broken pipe"]`): it is kept as its JSON text.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "error_as_text"
+    )]
     pub error: Option<String>,
 }
 
 /// Marks a record that carried no `time`; the reader replaces it (see [`Op::time`]).
-pub(crate) const MISSING_TIME: u64 = u64::MAX;
+pub const MISSING_TIME: u64 = u64::MAX;
 
 fn missing_time() -> u64 {
     MISSING_TIME
@@ -189,6 +196,15 @@ fn key_as_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::E
             "key must be a string or an integer, not {other}"
         ))),
     }
+}
+
+/// An error is text in redline's histories; any other value is kept as its JSON text.
+fn error_as_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(other) => Some(other.to_string()),
+    })
 }
 
 impl Op {

@@ -15,6 +15,7 @@
 //! The timeline uses every non-final read plus the master's final read; the replicas' final
 //! reads are compared with the master's separately (divergence).
 
+use super::element::SetElement;
 use crate::final_reads::{node_of, FinalReads};
 use crate::history::{Function, History, OpType, Operation};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -40,7 +41,7 @@ pub enum Fate {
 #[derive(Debug, Clone)]
 pub struct SetRead<'a> {
     pub op: Operation<'a>,
-    pub elements: HashSet<i64>,
+    pub elements: HashSet<SetElement>,
 }
 
 impl SetRead<'_> {
@@ -61,7 +62,7 @@ impl SetRead<'_> {
 /// One attempted element and its timeline. Reads are positions in [`KeyAnalysis::reads`].
 #[derive(Debug, Clone)]
 pub struct Element<'a> {
-    pub element: i64,
+    pub element: SetElement,
     /// The add that decides the status (the acknowledged one if any).
     pub add: Operation<'a>,
     pub status: AddStatus,
@@ -81,7 +82,7 @@ pub struct Element<'a> {
 /// An element some read returned that no add ever attempted.
 #[derive(Debug, Clone)]
 pub struct Unexpected {
-    pub element: i64,
+    pub element: SetElement,
     /// The first read (position in [`KeyAnalysis::reads`]) that returned it.
     pub read: usize,
 }
@@ -107,9 +108,12 @@ pub struct SetAnalysis<'a> {
     pub keys: Vec<KeyAnalysis<'a>>,
     pub final_reads: FinalReads<'a>,
     pub notes: Vec<String>,
-    /// Adds or reads whose values are not integers: the analysis could not judge them, so a
-    /// clean result must not be taken for a valid one.
+    /// Adds without an element or reads whose value is not a set: the analysis could not judge
+    /// them, so a clean result must not be taken for a valid one.
     pub unjudged: usize,
+    /// Keys with such an add: an element no judged add attempted may be that add's, so no
+    /// element of these keys is called unexpected.
+    pub keys_with_unjudged_adds: std::collections::BTreeSet<Option<String>>,
 }
 
 /// Whether an operation adds an element: `add`, or a `write` carrying WAIT / WAITAOF (the wait
@@ -128,10 +132,12 @@ pub fn analyse(history: &History) -> SetAnalysis<'_> {
     let mut reads: BTreeMap<Option<String>, Vec<SetRead<'_>>> = BTreeMap::new();
     let mut skipped_reads = 0usize;
     let mut skipped_adds = 0usize;
+    let mut keys_with_unjudged_adds = std::collections::BTreeSet::new();
     for op in history.operations() {
         let key = op.invoke.key.clone();
-        if is_add(&op) && op.invoke.value_i64().is_none() {
+        if is_add(&op) && SetElement::of(&op.invoke.value).is_none() {
             skipped_adds += 1;
+            keys_with_unjudged_adds.insert(key);
         } else if is_add(&op) {
             adds.entry(key).or_default().push(op);
         } else if op.invoke.f == Function::Read && op.outcome() == OpType::Ok {
@@ -143,13 +149,13 @@ pub fn analyse(history: &History) -> SetAnalysis<'_> {
     }
     if skipped_reads > 0 {
         notes.push(format!(
-            "{skipped_reads} ok reads were ignored: their value is not a list of integers"
+            "{skipped_reads} ok reads were ignored: their value is not a set (a list)"
         ));
     }
     if skipped_adds > 0 {
         notes.push(format!(
-            "{skipped_adds} adds were ignored: their element is not an integer (this checker \
-             judges integer elements only)"
+            "{skipped_adds} adds were ignored: they name no element (null); no element of \
+             their keys is called unexpected"
         ));
     }
     let keys: Vec<Option<String>> = adds.keys().chain(reads.keys()).cloned().collect();
@@ -167,16 +173,23 @@ pub fn analyse(history: &History) -> SetAnalysis<'_> {
         final_reads,
         notes,
         unjudged: skipped_reads + skipped_adds,
+        keys_with_unjudged_adds,
     }
 }
 
 /// The elements of a successful set read; `null` is the empty set (the key does not exist).
-fn read_elements(op: &Operation<'_>) -> Option<HashSet<i64>> {
+fn read_elements(op: &Operation<'_>) -> Option<HashSet<SetElement>> {
     let value = &op.completion?.value;
     if value.is_null() {
         return Some(HashSet::new());
     }
-    value.as_array()?.iter().map(|v| v.as_i64()).collect()
+    Some(
+        value
+            .as_array()?
+            .iter()
+            .filter_map(SetElement::of)
+            .collect(),
+    )
 }
 
 fn analyse_key<'a>(
@@ -227,9 +240,9 @@ fn analyse_key<'a>(
 
 /// One entry per distinct element, its deciding add and status; sorted by invocation time.
 fn elements_of(adds: Vec<Operation<'_>>) -> Vec<Element<'_>> {
-    let mut by_value: HashMap<i64, Element<'_>> = HashMap::new();
+    let mut by_value: HashMap<SetElement, Element<'_>> = HashMap::new();
     for add in adds {
-        let Some(value) = add.invoke.value_i64() else {
+        let Some(value) = SetElement::of(&add.invoke.value) else {
             continue;
         };
         let status = match add.outcome() {
@@ -244,7 +257,7 @@ fn elements_of(adds: Vec<Operation<'_>>) -> Vec<Element<'_>> {
         };
         let known = (status == AddStatus::Ok).then(|| (add.last().time, add.last().index));
         let candidate = Element {
-            element: value,
+            element: value.clone(),
             add,
             status,
             known,
@@ -270,19 +283,19 @@ fn elements_of(adds: Vec<Operation<'_>>) -> Vec<Element<'_>> {
 /// Updates every element's known time, first/last seen and last missed from the reads (in
 /// completion order), and returns the elements no add attempted.
 fn walk_reads(reads: &[SetRead<'_>], elements: &mut [Element<'_>]) -> Vec<Unexpected> {
-    let position: HashMap<i64, usize> = elements
+    let position: HashMap<SetElement, usize> = elements
         .iter()
         .enumerate()
-        .map(|(i, e)| (e.element, i))
+        .map(|(i, e)| (e.element.clone(), i))
         .collect();
     let invoked: Vec<u64> = elements.iter().map(|e| e.add.invoke.time).collect();
-    let mut unexpected: BTreeMap<i64, usize> = BTreeMap::new();
+    let mut unexpected: BTreeMap<SetElement, usize> = BTreeMap::new();
     for (r, read) in reads.iter().enumerate() {
         for v in &read.elements {
             match position.get(v) {
                 Some(&i) => see(&mut elements[i], reads, r),
                 None => {
-                    unexpected.entry(*v).or_insert(r);
+                    unexpected.entry(v.clone()).or_insert(r);
                 }
             }
         }

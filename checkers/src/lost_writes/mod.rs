@@ -3,6 +3,7 @@
 //!
 //! - [`analysis`]: the per-element timeline (known time, last seen, last missed, fate,
 //!   visibility latency), shared with the wait checker.
+//! - [`element`]: a set's element, an integer or any other value.
 //! - [`faults`]: the nemesis narrative quoted in explanations (shared with wait, split-brain).
 //!
 //! Verdicts (DESIGN.md section 4): an `ok` add absent from the master's final read, which began
@@ -14,6 +15,7 @@
 //! read nothing can be lost, so the verdict is `unknown`.
 
 pub mod analysis;
+pub mod element;
 pub mod faults;
 
 use crate::history::History;
@@ -22,6 +24,7 @@ use crate::quantiles::{quantile, sorted};
 use crate::registry::CheckOptions;
 use crate::result::{Anomaly, CheckResult, Validity};
 use analysis::{AddStatus, Element, Fate, KeyAnalysis, SetAnalysis, SetRead};
+use element::SetElement;
 use serde_json::{json, Map, Value};
 
 pub use analysis::analyse;
@@ -37,14 +40,16 @@ const KEYS_LISTED: usize = 10;
 /// elements. Skipped when the history has no adds and no set reads.
 pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
     let analysis = analyse(history);
-    if analysis.keys.is_empty() {
+    if analysis.keys.is_empty() && analysis.unjudged == 0 {
         return CheckResult::skipped("no add operations and no set reads in the history");
     }
     let mut anomalies = Vec::new();
     for key in &analysis.keys {
         anomalies.extend(lost_anomalies(history, &analysis, key));
         anomalies.extend(failed_but_visible(key));
-        anomalies.extend(unexpected(key));
+        if !analysis.keys_with_unjudged_adds.contains(&key.key) {
+            anomalies.extend(unexpected(key));
+        }
         anomalies.extend(divergent(&analysis, key));
     }
     let stats = stats(&analysis, &anomalies);
@@ -293,16 +298,16 @@ fn divergent(a: &SetAnalysis<'_>, key: &KeyAnalysis<'_>) -> Vec<Anomaly> {
 }
 
 /// The smallest few elements of a difference and its size.
-fn first_few<'x>(diff: impl Iterator<Item = &'x i64>) -> (Vec<i64>, usize) {
-    let mut all: Vec<i64> = diff.copied().collect();
+fn first_few<'x>(diff: impl Iterator<Item = &'x SetElement>) -> (Vec<SetElement>, usize) {
+    let mut all: Vec<SetElement> = diff.cloned().collect();
     all.sort_unstable();
     let n = all.len();
     all.truncate(ELEMENTS_QUOTED);
     (all, n)
 }
 
-fn list_words(v: &[i64]) -> String {
-    let items: Vec<String> = v.iter().map(i64::to_string).collect();
+fn list_words(v: &[SetElement]) -> String {
+    let items: Vec<String> = v.iter().map(SetElement::to_string).collect();
     format!("[{}]", items.join(", "))
 }
 
@@ -312,10 +317,10 @@ fn stats(a: &SetAnalysis<'_>, anomalies: &[Anomaly]) -> Map<String, Value> {
     let count = |p: &dyn Fn(&Element<'_>) -> bool| all.iter().filter(|e| p(e)).count();
     let kind = |k: &str| anomalies.iter().filter(|x| x.kind == k).count();
     let latencies = sorted(all.iter().filter_map(|e| e.visibility_ms).collect());
-    let mut lost: Vec<i64> = all
+    let mut lost: Vec<SetElement> = all
         .iter()
         .filter(|e| e.fate == Some(Fate::Lost))
-        .map(|e| e.element)
+        .map(|e| e.element.clone())
         .collect();
     lost.sort_unstable();
     let mut m = Map::new();

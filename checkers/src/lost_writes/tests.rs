@@ -277,18 +277,42 @@ fn keys_are_judged_separately() {
 }
 
 #[test]
-fn non_integer_elements_make_a_clean_result_unknown_not_valid() {
-    // An acknowledged add of "x" that the final read lacks cannot be judged by an integer-set
-    // checker; calling the history valid would hide a possible loss.
+fn elements_that_are_not_integers_are_judged_like_integers() {
+    // Jepsen's set-full histories add strings and tuples: an acknowledged add of "x" that
+    // the final read lacks is lost, as an integer would be.
     let b = Builder::with_key("s")
         .invoke(0.0, 0, "add", json!("x"))
         .node("n1")
         .client(1.0, 0, "ok", "add", json!("x"))
+        .node("n1")
+        .invoke(2.0, 0, "add", json!([0, 1]))
+        .node("n1")
+        .client(3.0, 0, "ok", "add", json!([0, 1]))
         .node("n1");
-    let r = run(finals(b, "n1", json!([]), json!([])));
-    assert_eq!(r.valid, Validity::Unknown, "{:?}", r.notes);
+    let r = run(finals(b, "n1", json!([[0, 1]]), json!([[0, 1]])));
+    assert_eq!(kinds(&r), vec!["lost"]);
     assert!(
-        r.notes.iter().any(|n| n.contains("not an integer")),
+        r.anomalies[0].explanation.contains("Element \"x\""),
+        "{}",
+        r.anomalies[0].explanation
+    );
+    assert_eq!(r.stats["lost_elements"], json!(["x"]));
+}
+
+#[test]
+fn an_add_without_element_is_unknown_and_never_makes_others_unexpected() {
+    // The checker cannot tell what a null add added: the 7 the final read holds may be it, so
+    // it is not called unexpected, and the clean result is unknown, not valid.
+    let b = Builder::with_key("s")
+        .invoke(0.0, 0, "add", Value::Null)
+        .node("n1")
+        .client(1.0, 0, "ok", "add", Value::Null)
+        .node("n1");
+    let r = run(finals(b, "n1", json!([7]), json!([7])));
+    assert_eq!(r.valid, Validity::Unknown, "{:?}", r.anomalies);
+    assert!(r.skipped.is_none());
+    assert!(
+        r.notes.iter().any(|n| n.contains("name no element")),
         "{:?}",
         r.notes
     );

@@ -273,6 +273,36 @@ fn set_histories_are_skipped() {
 }
 
 #[test]
+fn one_collection_read_does_not_switch_the_checker_off() {
+    // A stale read, then a read returning a list: the stale read is still reported.
+    let r = run(Builder::new()
+        .write(0, 0, 10, "k", 1)
+        .write(0, 20, 30, "k", 2)
+        .read(1, 50, 55, "k", json!(1))
+        .read(1, 60, 65, "k", json!([1, 2])));
+    assert_eq!(kinds(&r), ["stale-read"]);
+    assert!(r.notes.iter().any(|n| n.contains("returned a collection")));
+    // Without the stale read, the clean result is unknown, not valid: a stale read may hide
+    // in the read it could not judge.
+    let r = run(Builder::new()
+        .write(0, 0, 10, "k", 1)
+        .read(1, 50, 55, "k", json!(1))
+        .read(1, 60, 65, "k", json!([1, 2])));
+    assert_eq!(r.valid, Validity::Unknown);
+    assert!(r.skipped.is_none());
+    let s = crate::session::check(
+        &Builder::new()
+            .write(0, 0, 10, "k", 1)
+            .read(0, 50, 55, "k", json!(1))
+            .read(0, 60, 65, "k", json!([1, 2]))
+            .build(),
+        &CheckOptions::default(),
+    );
+    assert_eq!(s.valid, Validity::Unknown);
+    assert!(s.skipped.is_none());
+}
+
+#[test]
 fn history_without_reads_is_skipped() {
     let r = run(Builder::new().write(0, 0, 10, "k", 1));
     assert!(r.skipped.is_some());

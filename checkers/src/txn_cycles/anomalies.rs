@@ -15,6 +15,11 @@
 //! - lost-update: two or more `ok` transactions read the same value of a key (before
 //!   appending to it themselves) and both appended to it: one's update was lost to the other.
 //! - incompatible-order: one per key whose reads are not all prefixes of its longest read.
+//! - future-read: an `ok` transaction read an element that it appends only later (a trivial
+//!   write-read cycle of one transaction; Elle counts it as G1c).
+//! - duplicate-appends: one element appended to a key more than once. List-append assumes
+//!   every element is appended once, as Elle does; no dependency is inferred from such an
+//!   element, and Elle's verdict for such a history is unknown.
 
 use super::explain::{models_ruled_out, show_list};
 use super::micro_op::{Elem, FastMap, KeyId, MopKind, Txns};
@@ -22,6 +27,80 @@ use super::version_order::VersionOrders;
 use crate::history::OpType;
 use crate::result::Anomaly;
 use serde_json::{json, Value};
+
+/// `future-read`: reads of an element the same transaction appends later, one per transaction.
+pub fn future_reads(txns: &Txns) -> Vec<Anomaly> {
+    let mut out = Vec::new();
+    for (t, txn) in txns.txns.iter().enumerate() {
+        if txn.outcome != OpType::Ok {
+            continue;
+        }
+        let mops = txns.mops_of(t);
+        let found = mops.iter().enumerate().find_map(|(i, mop)| {
+            let MopKind::Append(e) = mop.kind else {
+                return None;
+            };
+            mops[..i]
+                .iter()
+                .enumerate()
+                .find_map(|(j, m)| match m.kind {
+                    MopKind::Read { start, len }
+                        if m.key == mop.key && txns.read_list(start, len).contains(&e) =>
+                    {
+                        Some((j, i, e, start, len))
+                    }
+                    _ => None,
+                })
+        });
+        let Some((read_mop, append_mop, e, start, len)) = found else {
+            continue;
+        };
+        let key = txns.key_name(mops[append_mop].key);
+        let text = format!(
+            "op {} read key {key} = {} in micro-op {read_mop}, which includes {}, an element \
+             the same transaction appends only later, in micro-op {append_mop}: it read its \
+             own future write",
+            txn.index,
+            show_list(txns, txns.read_list(start, len)),
+            txns.elem_name(e)
+        );
+        out.push(make(
+            "future-read",
+            vec![txn.index],
+            key,
+            text,
+            json!({"element": txns.elem_name(e), "mop": read_mop}),
+        ));
+    }
+    out
+}
+
+/// `duplicate-appends`: elements appended to one key by more than one micro-op.
+pub fn duplicate_appends(txns: &Txns, vo: &VersionOrders) -> Vec<Anomaly> {
+    vo.duplicate_appends
+        .iter()
+        .map(|&(key, e, a, b)| {
+            let (a, b) = (&txns.txns[a as usize], &txns.txns[b as usize]);
+            let key = txns.key_name(key);
+            let ops = if a.index == b.index {
+                vec![a.index]
+            } else {
+                vec![a.index, b.index]
+            };
+            let text = format!(
+                "ops {} and {} both appended {} to key {key}; list-append needs every element \
+                 appended once to tell which append a read saw, so nothing is inferred from \
+                 this element and the history can be judged unknown at best",
+                a.index,
+                b.index,
+                txns.elem_name(e)
+            );
+            Anomaly::new("duplicate-appends", ops, text)
+                .with_key(key)
+                .with_details(json!({"element": txns.elem_name(e)}))
+        })
+        .collect()
+}
 
 /// An anomaly with its ruled-out models appended to the explanation and the details.
 pub fn make(kind: &str, ops: Vec<u64>, key: &str, text: String, mut details: Value) -> Anomaly {
@@ -164,7 +243,7 @@ pub fn internal(txns: &Txns) -> Vec<Anomaly> {
                         None => state.push((mop.key, known)),
                     }
                 }
-                MopKind::UnknownRead => {}
+                MopKind::UnknownRead | MopKind::Write(_) | MopKind::ReadValue(_) => {}
             }
         }
     }

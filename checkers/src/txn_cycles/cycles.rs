@@ -135,8 +135,21 @@ pub struct SearchOutcome {
     pub scc_failed: bool,
 }
 
-/// Finds the non-trivial SCCs of `g` and the shortest cycle of each class in each.
+/// The order in which a checker explains a step that several data dependencies support
+/// (Elle's explainer order): list-append says ww before wr, rw-register wr before ww.
+pub const LIST_APPEND_EXPLAINS: [u8; 3] = [Label::WW, Label::WR, Label::RW];
+pub const RW_REGISTER_EXPLAINS: [u8; 3] = [Label::WR, Label::WW, Label::RW];
+
+/// Finds the non-trivial SCCs of `g` and the shortest cycle of each class in each, steps
+/// explained in list-append's order.
 pub fn search(g: &DepGraph, budget: Duration) -> SearchOutcome {
+    search_explained(g, budget, LIST_APPEND_EXPLAINS)
+}
+
+/// [`search`], steps explained in `explains` order. A G0 or G1c cycle is named by its steps
+/// as explained (Elle's untyped specs): a ww step that is also a wr dependency, explained as
+/// wr, makes a G0 search's cycle a G1c.
+pub fn search_explained(g: &DepGraph, budget: Duration, explains: [u8; 3]) -> SearchOutcome {
     let Some(mut sccs) = nontrivial_sccs(g) else {
         return SearchOutcome {
             scc_failed: true,
@@ -160,6 +173,7 @@ pub fn search(g: &DepGraph, budget: Duration) -> SearchOutcome {
         g,
         local: &local,
         scc_of: &scc_of,
+        explains,
     };
     let results: Vec<(Vec<Cycle>, bool, usize)> = sccs
         .par_iter()
@@ -207,6 +221,29 @@ struct Ctx<'a> {
     g: &'a DepGraph,
     local: &'a [u32],
     scc_of: &'a [u32],
+    explains: [u8; 3],
+}
+
+impl Ctx<'_> {
+    /// Relabels data steps by the explainer order and names the cycle by them.
+    fn explained(&self, mut steps: Vec<Step>) -> (Class, Vec<Step>) {
+        for step in &mut steps {
+            if step.label & Label::DATA == 0 {
+                continue;
+            }
+            let mask = self
+                .g
+                .neighbors_slice(step.from)
+                .iter()
+                .zip(self.g.edges_slice(step.from))
+                .find(|(&to, _)| to == step.to)
+                .map_or(step.label, |(_, &m)| m);
+            if let Some(&l) = self.explains.iter().find(|&&l| mask & l != 0) {
+                step.label = l;
+            }
+        }
+        (classify(&steps), steps)
+    }
 }
 
 /// Searches one SCC. Returns its cycles, whether the budget ran out before any was found, and
@@ -232,6 +269,10 @@ fn search_scc(ctx: &Ctx, scc: usize, nodes: &[u32], budget: Duration) -> (Vec<Cy
                 cut += 1;
             }
             if let Some(steps) = steps {
+                let (class, steps) = match class {
+                    Class::G0 | Class::G1c => ctx.explained(steps),
+                    typed => (typed, steps),
+                };
                 found.push(Cycle {
                     class,
                     steps,
@@ -344,7 +385,7 @@ impl<'a> Bfs<'a> {
         let g = self.ctx.g;
         for (&v, &mask) in g.neighbors_slice(s).iter().zip(g.edges_slice(s)) {
             let Some(lv) = self.local_of(v) else { continue };
-            if let Some((label, st)) = first_edge(class, mask & allowed) {
+            if let Some((label, st)) = first_edge(class, effective(mask) & allowed) {
                 self.visit(lv * STATES as u32 + st, NO_PARENT, label, 1);
             }
         }
@@ -358,7 +399,7 @@ impl<'a> Bfs<'a> {
             for (&w, &mask) in g.neighbors_slice(u).iter().zip(g.edges_slice(u)) {
                 let Some(lw) = self.local_of(w) else { continue };
                 *work += 1;
-                for (label, is_rw) in transitions(mask & allowed) {
+                for (label, is_rw) in transitions(effective(mask) & allowed) {
                     let Some(st2) = next_state(class, st, is_rw) else {
                         continue;
                     };
@@ -418,6 +459,18 @@ impl<'a> Bfs<'a> {
         }
         rev.reverse();
         rev
+    }
+}
+
+/// The labels an edge may be taken as: its data dependencies when it has any, else its order
+/// edges. A pair of transactions related by a dependency and by real time (or process) order
+/// is related by the dependency: Elle explains every step of a cycle by its data dependency
+/// first, so a cycle is never classified by an order edge that stands next to a data one.
+fn effective(mask: u8) -> u8 {
+    if mask & Label::DATA != 0 {
+        mask & Label::DATA
+    } else {
+        mask
     }
 }
 

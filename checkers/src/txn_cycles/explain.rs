@@ -9,68 +9,42 @@ use super::cycles::{Cycle, Step};
 use super::graph::Label;
 use super::micro_op::{MopKind, Txns};
 use super::version_order::{VersionOrders, NO_VERSION};
+use crate::consistency_model;
 use crate::result::Anomaly;
-use serde_json::{json, Value};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 
-/// The models of the ladder redline reports, weakest first.
-pub const LADDER: [&str; 6] = [
-    "read-uncommitted",
-    "read-committed",
-    "repeatable-read",
-    "snapshot-isolation",
-    "serializable",
-    "strict-serializable",
-];
-
-/// The consistency models an anomaly kind rules out (Adya's and Elle's ladder, item level).
-///
-/// Semantics settled here: G0 and the list-structure anomalies break everything, the G1 family
-/// read committed and up; G-single and G-nonadjacent break snapshot isolation (SI allows only
-/// cycles with two adjacent rw edges) and repeatable read (Adya's PL-2.99 forbids item rw
-/// cycles); G2-item breaks repeatable read and serializability but not SI; lost update breaks
-/// repeatable read and SI. A `-process` variant breaks only the strong-session form of those
-/// models (and strict serializability); a `-realtime` variant only their strong (real-time) form.
+/// The weakest consistency models one anomaly of `kind` rules out (Elle's `not`), in Elle's
+/// friendly names; see [`crate::consistency_model`]. Remembered per kind: a history may have
+/// thousands of anomalies of a handful of kinds.
 pub fn models_ruled_out(kind: &str) -> Vec<String> {
-    let (base, variant) = if let Some(b) = kind.strip_suffix("-realtime") {
-        (b, "strong-")
-    } else if let Some(b) = kind.strip_suffix("-process") {
-        (b, "strong-session-")
-    } else {
-        (kind, "")
-    };
-    let from = match base {
-        "G0" | "incompatible-order" | "duplicate-elements" => 0,
-        "G1a" | "G1b" | "G1c" | "internal" | "dirty-update" => 1,
-        "G-single-item" | "G-nonadjacent-item" | "G2-item" | "lost-update" => 2,
-        _ => return Vec::new(),
-    };
-    let mut models: Vec<&str> = LADDER[from..].to_vec();
-    if base == "G2-item" {
-        models.retain(|m| *m != "snapshot-isolation");
+    static KNOWN: OnceLock<Mutex<HashMap<String, Vec<String>>>> = OnceLock::new();
+    let known = KNOWN.get_or_init(Default::default);
+    if let Some(models) = known.lock().ok().and_then(|k| k.get(kind).cloned()) {
+        return models;
     }
-    if variant.is_empty() {
-        return models.into_iter().map(str::to_string).collect();
+    let models: Vec<String> = consistency_model::boundary(&[kind]).0.into_iter().collect();
+    if let Ok(mut k) = known.lock() {
+        k.insert(kind.to_string(), models.clone());
     }
-    let mut out: Vec<String> = models
-        .into_iter()
-        // Elle names no strong or session form of repeatable read.
-        .filter(|m| *m != "strict-serializable" && *m != "repeatable-read")
-        .map(|m| {
-            if variant == "strong-" && m == "serializable" {
-                "strict-serializable".to_string()
-            } else {
-                format!("{variant}{m}")
-            }
-        })
-        .collect();
-    if !out.iter().any(|m| m == "strict-serializable") {
-        out.push("strict-serializable".to_string());
-    }
-    out
+    models
 }
 
-/// The anomaly for a cycle: witnesses are the completion op indices of its transactions.
+/// Says why one transaction precedes the next through a data dependency (ww, wr or rw),
+/// given the names of the two; `None` when it cannot tell.
+pub type DataJustifier<'a> = dyn Fn(&Step, &str, &str) -> Option<String> + 'a;
+
+/// The anomaly for a list-append cycle: witnesses are the completion op indices of its
+/// transactions.
 pub fn cycle_anomaly(cycle: &Cycle, txns: &Txns, vo: &VersionOrders) -> Anomaly {
+    cycle_anomaly_with(cycle, txns, &|step, an, bn| {
+        justify_data(step, txns, vo, an, bn)
+    })
+}
+
+/// The anomaly for a cycle, data steps explained by `data`, order steps here.
+pub fn cycle_anomaly_with(cycle: &Cycle, txns: &Txns, data: &DataJustifier<'_>) -> Anomaly {
     let kind = cycle.kind();
     let names: Vec<u32> = cycle.steps.iter().map(|s| s.from).collect();
     let name = |t: u32| {
@@ -80,7 +54,7 @@ pub fn cycle_anomaly(cycle: &Cycle, txns: &Txns, vo: &VersionOrders) -> Anomaly 
     let mut sentences = Vec::new();
     let mut steps_json = Vec::new();
     for (i, step) in cycle.steps.iter().enumerate() {
-        let why = justify(step, txns, vo, &name);
+        let why = justify(step, txns, data, &name);
         let (a, b) = (&txns.txns[step.from as usize], &txns.txns[step.to as usize]);
         // Each transaction is introduced with its op index the first time it appears.
         let lead = if i == 0 {
@@ -129,12 +103,52 @@ pub fn label_name(label: u8) -> &'static str {
 }
 
 /// Why `step.from` precedes `step.to`, in words.
-fn justify(step: &Step, txns: &Txns, vo: &VersionOrders, name: &dyn Fn(u32) -> String) -> String {
+fn justify(
+    step: &Step,
+    txns: &Txns,
+    data: &DataJustifier<'_>,
+    name: &dyn Fn(u32) -> String,
+) -> String {
     let (a, b) = (step.from, step.to);
     let (an, bn) = (name(a), name(b));
-    let writer = |k: u32, e| vo.writers.get(&(k, e)).map(|w| w.txn);
     let found = match step.label {
-        Label::WW => justify_ww(a, b, txns, vo, &an, &bn),
+        Label::WW | Label::WR | Label::RW => data(step, &an, &bn),
+        Label::PROCESS => Some(format!(
+            "process {} ran {an} and then {bn}",
+            txns.txns[a as usize].process
+        )),
+        Label::REALTIME => {
+            let (ta, tb) = (&txns.txns[a as usize], &txns.txns[b as usize]);
+            Some(if txns.times_from_index {
+                format!(
+                    "{an} completed (op {}) before {bn} was invoked (op {})",
+                    ta.index, tb.invoke_index
+                )
+            } else {
+                format!(
+                    "{an} completed at {:.3} ms, before {bn} was invoked at {:.3} ms",
+                    ta.end.unwrap_or(0) as f64 / 1e6,
+                    tb.start as f64 / 1e6
+                )
+            })
+        }
+        _ => None,
+    };
+    found.unwrap_or_else(|| format!("of a {} dependency", label_name(step.label)))
+}
+
+/// Why `step.from` precedes `step.to` through a list-append dependency.
+fn justify_data(
+    step: &Step,
+    txns: &Txns,
+    vo: &VersionOrders,
+    an: &str,
+    bn: &str,
+) -> Option<String> {
+    let (a, b) = (step.from, step.to);
+    let writer = |k: u32, e| vo.writers.get(&(k, e)).map(|w| w.txn);
+    match step.label {
+        Label::WW => justify_ww(a, b, txns, vo, an, bn),
         Label::WR => reads_of(txns, vo, b).find_map(|(k, v)| {
             let e = *vo.orders[k as usize].get((v as usize).checked_sub(1)?)?;
             (writer(k, e) == Some(a)).then(|| {
@@ -166,28 +180,8 @@ fn justify(step: &Step, txns: &Txns, vo: &VersionOrders, name: &dyn Fn(u32) -> S
                 txns.elem_name(next)
             ))
         }),
-        Label::PROCESS => Some(format!(
-            "process {} ran {an} and then {bn}",
-            txns.txns[a as usize].process
-        )),
-        Label::REALTIME => {
-            let (ta, tb) = (&txns.txns[a as usize], &txns.txns[b as usize]);
-            Some(if txns.times_from_index {
-                format!(
-                    "{an} completed (op {}) before {bn} was invoked (op {})",
-                    ta.index, tb.invoke_index
-                )
-            } else {
-                format!(
-                    "{an} completed at {:.3} ms, before {bn} was invoked at {:.3} ms",
-                    ta.end.unwrap_or(0) as f64 / 1e6,
-                    tb.start as f64 / 1e6
-                )
-            })
-        }
         _ => None,
-    };
-    found.unwrap_or_else(|| format!("of a {} dependency", label_name(step.label)))
+    }
 }
 
 /// Why `b` follows `a` in a key's version order (ww).
@@ -260,26 +254,29 @@ pub fn show_list(txns: &Txns, list: &[i64]) -> String {
     }
 }
 
-/// JSON list of models, for stats.
-pub fn models_json(models: &[String]) -> Value {
-    Value::from(models.to_vec())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn models_follow_the_ladder() {
-        assert_eq!(models_ruled_out("G0")[0], "read-uncommitted");
-        assert_eq!(models_ruled_out("G1c")[0], "read-committed");
-        assert!(!models_ruled_out("G2-item").contains(&"snapshot-isolation".to_string()));
-        assert!(models_ruled_out("G-single-item").contains(&"snapshot-isolation".to_string()));
+    fn each_anomaly_names_the_weakest_models_it_rules_out() {
+        assert_eq!(models_ruled_out("G0"), ["read-uncommitted"]);
+        assert_eq!(models_ruled_out("G1c"), ["read-committed"]);
+        assert_eq!(models_ruled_out("G2-item"), ["repeatable-read"]);
+        assert_eq!(
+            models_ruled_out("G-single-item"),
+            ["consistent-view", "repeatable-read"]
+        );
+        assert_eq!(models_ruled_out("internal"), ["read-atomic"]);
+        assert_eq!(models_ruled_out("incompatible-order"), ["read-committed"]);
         assert_eq!(
             models_ruled_out("G2-item-realtime"),
-            vec!["strict-serializable".to_string()]
+            ["strong-serializable"]
         );
-        assert!(models_ruled_out("G0-process").contains(&"strong-session-read-committed".into()));
+        assert_eq!(
+            models_ruled_out("G0-process"),
+            ["strong-session-read-uncommitted"]
+        );
         assert!(models_ruled_out("no-such-kind").is_empty());
     }
 }

@@ -42,12 +42,40 @@ impl Label {
 /// The graph type: node weights unused, edge weights are label bit sets.
 pub type DepGraph = Csr<(), u8, Directed, u32>;
 
-/// Builds the dependency graph over `txns.txns.len()` nodes.
-pub fn build(txns: &Txns, vo: &VersionOrders) -> DepGraph {
+/// The order edges a set of consistency models needs (Elle builds process and real-time edges
+/// only when an anomaly the models prohibit uses them; real-time order covers process order,
+/// a process being sequential): [`Label::PROCESS`] and/or [`Label::REALTIME`] bits.
+pub fn scope(models: &[String]) -> u8 {
+    let prohibited = crate::consistency_model::anomalies_prohibited_by(models);
+    if prohibited.iter().any(|a| a.ends_with("-realtime")) {
+        Label::PROCESS | Label::REALTIME
+    } else if prohibited.iter().any(|a| a.ends_with("-process")) {
+        Label::PROCESS
+    } else {
+        0
+    }
+}
+
+/// Builds the dependency graph over `txns.txns.len()` nodes, with the order edges in `scope`.
+pub fn build(txns: &Txns, vo: &VersionOrders, scope: u8) -> DepGraph {
     let mut edges: Vec<(u32, u32, u8)> = Vec::with_capacity(txns.txns.len() * 4);
     data_edges(txns, vo, &mut edges);
-    process_edges(txns, &mut edges);
-    realtime_edges(txns, &mut edges);
+    order_edges(txns, scope, &mut edges);
+    from_edges(txns.txns.len(), edges)
+}
+
+/// The process and real-time edges in `scope` (shared with rw-register).
+pub fn order_edges(txns: &Txns, scope: u8, edges: &mut Vec<(u32, u32, u8)>) {
+    if scope & Label::PROCESS != 0 {
+        process_edges(txns, scope & Label::REALTIME != 0, edges);
+    }
+    if scope & Label::REALTIME != 0 {
+        realtime_edges(txns, edges);
+    }
+}
+
+/// A graph over `n` nodes from labelled edges, parallel edges merged.
+pub fn from_edges(n: usize, mut edges: Vec<(u32, u32, u8)>) -> DepGraph {
     edges.par_sort_unstable_by_key(|&(a, b, _)| (a, b));
     // Merge parallel edges in place (no second list: at a million transactions the edge list
     // is the largest thing the checker builds).
@@ -58,7 +86,6 @@ pub fn build(txns: &Txns, vo: &VersionOrders) -> DepGraph {
         }
         same
     });
-    let n = txns.txns.len();
     let mut g = match DepGraph::from_sorted_edges(&edges) {
         Ok(g) => g,
         Err(_) => DepGraph::with_nodes(0), // unreachable: the edges were just sorted
@@ -139,15 +166,23 @@ fn data_edges(txns: &Txns, vo: &VersionOrders, edges: &mut Vec<(u32, u32, u8)>) 
     }
 }
 
-/// Successive transactions of each process (failed ones skipped: they did not happen).
-fn process_edges(txns: &Txns, edges: &mut Vec<(u32, u32, u8)>) {
+/// Successive transactions of each process (failed ones skipped: they did not happen). With
+/// real-time edges too, only the pairs real time leaves unordered (the next one invoked at the
+/// very time the previous completed) get a process edge: the others are real-time edges, as
+/// Elle names them when it uses real time (a process is sequential).
+fn process_edges(txns: &Txns, with_realtime: bool, edges: &mut Vec<(u32, u32, u8)>) {
     let mut last: std::collections::HashMap<u64, u32> = std::collections::HashMap::new();
     for (t, txn) in txns.txns.iter().enumerate() {
         if txn.outcome == OpType::Fail {
             continue;
         }
         if let Some(prev) = last.insert(txn.process, t as u32) {
-            edges.push((prev, t as u32, Label::PROCESS));
+            let in_real_time = txns.txns[prev as usize]
+                .end
+                .is_some_and(|end| end < txn.start);
+            if !(with_realtime && in_real_time) {
+                edges.push((prev, t as u32, Label::PROCESS));
+            }
         }
     }
 }

@@ -13,7 +13,7 @@
 //! are `null` and so unknown. `fail` transactions keep their appends (for G1a and dirty-update)
 //! but their reads say nothing.
 
-use crate::history::{Function, History, Op, OpType, Process};
+use crate::history::{Function, History, Op, OpType, Process, RealtimeOrder};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -56,12 +56,16 @@ pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 /// What one micro-op did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MopKind {
+    /// `["append", k, e]` (list-append).
     Append(Elem),
-    /// A read whose list is `Txns::read_elems[start..start + len]`.
-    Read {
-        start: u32,
-        len: u32,
-    },
+    /// `["w", k, v]` (rw-register).
+    Write(Elem),
+    /// A read whose list is `Txns::read_elems[start..start + len]`. An `ok` read of `null`
+    /// is the empty list (Jepsen's and Elle's spelling), which rw-register reads as the
+    /// initial `nil` value.
+    Read { start: u32, len: u32 },
+    /// A read of a register that returned a value (rw-register).
+    ReadValue(Elem),
     /// A read whose result is unknown (`null` in an invocation or an `info` completion).
     UnknownRead,
 }
@@ -170,7 +174,9 @@ impl Interner {
 pub struct Builder {
     out: Txns,
     interner: Interner,
-    any_time: bool,
+    /// The history's record order stands for real time (some record had no time): set by the
+    /// caller before [`Builder::finish`].
+    pub history_order: bool,
     /// Malformed micro-ops with the transaction they belong to, for invocation-order sorting.
     malformed: Vec<(u32, u64, String)>,
 }
@@ -194,19 +200,24 @@ impl Builder {
     /// Fills in transaction `slot` from its client invocation and completion, if any.
     pub fn fill(&mut self, slot: u32, process: u64, invoke: &Op, completion: Option<&Op>) {
         let out = &mut self.out;
-        self.any_time |= invoke.time != 0 || completion.is_some_and(|c| c.time != 0);
         let outcome = completion.map_or(OpType::Info, |c| c.op_type);
         // Reads are known only from a completion that is not a failure.
         let source = match completion {
             Some(c) if outcome != OpType::Fail && c.value.is_array() => c,
             _ => invoke,
         };
-        let reads_known = !std::ptr::eq(source, invoke);
+        let reads = match (std::ptr::eq(source, invoke), outcome) {
+            (true, _) => Reads::Unknown,
+            (false, OpType::Ok) => Reads::Known,
+            // An info completion's nil reads are the default value, not an observation.
+            (false, _) => Reads::KnownUnlessNil,
+        };
         let mop_start = out.mops.len() as u32;
         self.interner.stamp = u64::from(slot) << 32;
-        if let Some(list) = source.value.as_array() {
+        let (scope, list) = micro_ops(&source.value);
+        if let Some(list) = list {
             for mop in list {
-                match parse_mop(mop, reads_known, &mut self.interner, out) {
+                match parse_mop(mop, reads, scope, &mut self.interner, out) {
                     Some(m) => out.mops.push(m),
                     None => self.malformed.push((slot, source.index, mop.to_string())),
                 }
@@ -243,7 +254,7 @@ impl Builder {
             .into_iter()
             .map(|(_, index, text)| (index, text))
             .collect();
-        if !self.any_time {
+        if self.history_order {
             // Elle's own histories often carry no times; their order is real-time order.
             out.times_from_index = true;
             for t in &mut out.txns {
@@ -260,7 +271,10 @@ impl Builder {
 
 /// Extracts every `txn` operation of a history. Returns `None` when there is none.
 pub fn extract(history: &History) -> Option<Txns> {
-    let mut b = Builder::default();
+    let mut b = Builder {
+        history_order: history.realtime() == RealtimeOrder::HistoryOrder,
+        ..Builder::default()
+    };
     for op in history.operations() {
         if op.invoke.f != Function::Txn {
             continue;
@@ -324,7 +338,7 @@ fn renumber(out: &mut Txns, int: &Interner) {
             }
         };
         for m in &mut out.mops {
-            if let MopKind::Append(e) = &mut m.kind {
+            if let MopKind::Append(e) | MopKind::Write(e) | MopKind::ReadValue(e) = &mut m.kind {
                 remap(e);
             }
         }
@@ -342,44 +356,82 @@ fn permute(v: &mut Vec<String>, map: &[u32]) {
     *v = slots.into_iter().map(Option::unwrap_or_default).collect();
 }
 
-fn parse_mop(mop: &Value, reads_known: bool, int: &mut Interner, out: &mut Txns) -> Option<Mop> {
+/// What a transaction's reads say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reads {
+    /// An invocation: nothing was read yet.
+    Unknown,
+    /// An `ok` completion.
+    Known,
+    /// An `info` completion: values are observations, `nil` is only the default.
+    KnownUnlessNil,
+}
+
+/// A transaction's micro-ops, and the key of a `jepsen.independent` tuple `[k, [mops..]]`
+/// that scopes them (micro-op keys then read `k/key`). A tuple is unambiguous here: a
+/// micro-op is never a scalar.
+fn micro_ops(value: &Value) -> (Option<&Value>, Option<&Vec<Value>>) {
+    match value.as_array().map(Vec::as_slice) {
+        Some([k @ (Value::Number(_) | Value::String(_)), Value::Array(mops)])
+            if mops.iter().all(Value::is_array) =>
+        {
+            (Some(k), Some(mops))
+        }
+        _ => (None, value.as_array()),
+    }
+}
+
+fn parse_mop(
+    mop: &Value,
+    reads: Reads,
+    scope: Option<&Value>,
+    int: &mut Interner,
+    out: &mut Txns,
+) -> Option<Mop> {
     let parts = mop.as_array()?;
     if parts.len() != 3 {
         return None;
     }
     let f = parts[0].as_str()?;
-    let key = intern_key(&parts[1], int, &mut out.key_names)?;
-    match f.trim_start_matches(':') {
-        "append" => {
-            let e = intern_elem(&parts[2], int, &mut out.string_elems)?;
-            Some(Mop {
-                key,
-                kind: MopKind::Append(e),
-            })
+    let key = match scope {
+        None => intern_key(&parts[1], int, &mut out.key_names)?,
+        Some(k) => {
+            let scoped = format!("{}/{}", scalar_text(k)?, scalar_text(&parts[1])?);
+            intern_key(&Value::String(scoped), int, &mut out.key_names)?
         }
-        "r" => match &parts[2] {
-            Value::Null => Some(Mop {
-                key,
-                kind: MopKind::UnknownRead,
-            }),
-            Value::Array(list) if reads_known => {
-                let start = out.read_elems.len() as u32;
-                for v in list {
-                    let e = intern_elem(v, int, &mut out.string_elems)?;
-                    out.read_elems.push(e);
-                }
-                let len = out.read_elems.len() as u32 - start;
-                Some(Mop {
-                    key,
-                    kind: MopKind::Read { start, len },
-                })
-            }
-            Value::Array(_) => Some(Mop {
-                key,
-                kind: MopKind::UnknownRead,
-            }),
-            _ => None,
+    };
+    let elem =
+        |v: &Value, int: &mut Interner, out: &mut Txns| intern_elem(v, int, &mut out.string_elems);
+    let kind = match (f.trim_start_matches(':'), &parts[2], reads) {
+        ("append", v, _) => MopKind::Append(elem(v, int, out)?),
+        ("w", v, _) => MopKind::Write(elem(v, int, out)?),
+        ("r", _, Reads::Unknown) | ("r", Value::Null, Reads::KnownUnlessNil) => {
+            MopKind::UnknownRead
+        }
+        ("r", Value::Null, _) => MopKind::Read {
+            start: out.read_elems.len() as u32,
+            len: 0,
         },
+        ("r", Value::Array(list), _) => {
+            let start = out.read_elems.len() as u32;
+            for v in list {
+                let e = elem(v, int, out)?;
+                out.read_elems.push(e);
+            }
+            let len = out.read_elems.len() as u32 - start;
+            MopKind::Read { start, len }
+        }
+        ("r", v, _) => MopKind::ReadValue(elem(v, int, out)?),
+        _ => return None,
+    };
+    Some(Mop { key, kind })
+}
+
+/// A key or tuple key as text.
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
 }

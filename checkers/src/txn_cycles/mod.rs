@@ -11,15 +11,21 @@
 //! - [`cycles`]: Tarjan SCCs, then the shortest cycle of each class (G0, G1c, G-single-item,
 //!   G-nonadjacent-item, G2-item, and their -process / -realtime variants) inside each SCC.
 //! - [`explain`]: step-by-step explanations and the consistency models each anomaly rules out.
+//! - [`verdict`]: Elle's verdict under `--consistency-models` (shared with rw-register).
 //!
 //! Which transactions count: `ok` committed; `fail` did not (its appends are only evidence of
 //! G1a and dirty updates); `info` may have committed, so its appends are writers when observed
 //! and it takes part in the graph (Elle's "possible" history).
 //!
-//! Verdict: `false` when any anomaly is found; `unknown` when nothing was found but the cycle
-//! search budget (`CheckOptions::txn_scc_time_budget`, per SCC) ran out in an SCC before any
-//! cycle of it was found, or some micro-ops were not appends or reads (Elle likewise refuses
-//! to judge such histories); never `true` with anything left undecided.
+//! An `ok` read of `nil` read the empty list (Jepsen's and Elle's spelling), with the rw edges
+//! that implies; an `info` transaction's `nil` read is unknown.
+//!
+//! Verdict ([`verdict`], Elle's): `false` when an anomaly the requested consistency models
+//! prohibit is found (`CheckOptions::consistency_models`, default strict-serializable);
+//! `unknown` when none is but the cycle search budget (`CheckOptions::txn_scc_time_budget`, per
+//! SCC) ran out before any cycle of an SCC was found, some micro-ops were not appends or list
+//! reads, an element was appended twice, or no transaction depends on another (Elle's empty
+//! transaction graph); never `true` with anything left undecided.
 
 pub mod anomalies;
 pub mod cycles;
@@ -27,15 +33,15 @@ pub mod explain;
 pub mod graph;
 pub mod micro_op;
 pub mod stream;
+pub mod verdict;
 pub mod version_order;
 
 use crate::history::{History, OpType};
-use crate::names::stat;
 use crate::registry::CheckOptions;
-use crate::result::{Anomaly, CheckResult, Validity};
+use crate::result::CheckResult;
 use graph::Label;
+use micro_op::MopKind;
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
 
 /// Checks a list-append history for Elle's anomalies. Skipped when it has no `txn` operations.
 pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
@@ -54,11 +60,13 @@ pub fn check_txns(txns: Option<micro_op::Txns>, opts: &CheckOptions) -> CheckRes
             let mut a = anomalies::order_anomalies(&txns, &vo);
             a.extend(anomalies::aborted_and_intermediate_reads(&txns, &vo));
             a.extend(anomalies::internal(&txns));
+            a.extend(anomalies::future_reads(&txns));
             a.extend(anomalies::dirty_updates(&txns, &vo));
             a.extend(anomalies::lost_updates(&txns));
+            a.extend(anomalies::duplicate_appends(&txns, &vo));
             a
         },
-        || graph::build(&txns, &vo),
+        || graph::build(&txns, &vo, graph::scope(&opts.consistency_models)),
     );
     let outcome = cycles::search(&g, opts.txn_scc_time_budget);
     found.extend(
@@ -74,30 +82,37 @@ pub fn check_txns(txns: Option<micro_op::Txns>, opts: &CheckOptions) -> CheckRes
         Value::from(outcome.scc_sizes.iter().copied().max().unwrap_or(0)),
     );
     stats.insert("searches_cut_short".into(), Value::from(outcome.cut_short));
-    add_anomaly_stats(&found, &mut stats);
-    let mut notes = Vec::new();
-    notes_for(&txns, &vo, &mut notes);
-    for (scc, size, member) in &outcome.exhausted {
-        notes.push(format!(
-            "cycle search budget ({:?}) ran out in SCC #{scc} ({size} transactions, including \
-             op {}) before any cycle was found",
-            opts.txn_scc_time_budget, txns.txns[*member as usize].index
-        ));
-    }
-    if outcome.scc_failed {
-        notes.push(
-            "the SCC computation could not run (no thread for its stack): cycles unknown".into(),
+    let mut undecided = verdict::Undecided::default();
+    undecided_reasons(&txns, &g, &outcome, opts, &mut undecided);
+    let mut result = verdict::judge(found, undecided, &opts.consistency_models, stats);
+    result.notes.extend(notes_for(&txns));
+    result
+}
+
+/// Why the verdict cannot be `true`, whatever else is found (Elle's unknown types and the
+/// micro-ops this checker could not read).
+fn undecided_reasons(
+    txns: &micro_op::Txns,
+    g: &graph::DepGraph,
+    outcome: &cycles::SearchOutcome,
+    opts: &CheckOptions,
+    undecided: &mut verdict::Undecided,
+) {
+    undecided.search(outcome, txns, opts.txn_scc_time_budget);
+    // Micro-ops we could not read (say, rw-register writes) hide dependencies.
+    let foreign = foreign_mops(txns);
+    if foreign > 0 {
+        undecided.add(
+            None,
+            format!(
+                "{foreign} micro-ops were not understood as list-append (register writes or \
+                 reads of a single value: an rw-register history? try --workload rw-register) \
+                 and were ignored"
+            ),
         );
     }
-    let mut result = CheckResult::from_anomalies(found, stats);
-    // Micro-ops we could not read (say, rw-register writes) hide dependencies: no `true` then.
-    let undecided =
-        !outcome.exhausted.is_empty() || outcome.scc_failed || !txns.malformed.is_empty();
-    if result.valid == Validity::Valid && undecided {
-        result.valid = Validity::Unknown;
-    }
-    result.notes = notes;
-    result
+    undecided.malformed(txns);
+    undecided.empty_graph(g, "no ww, wr or rw edge");
 }
 
 /// Counts of transactions, keys and edges.
@@ -138,56 +153,22 @@ fn base_stats(
     stats
 }
 
-/// Anomaly counts by kind and the union of the models they rule out.
-fn add_anomaly_stats(found: &[Anomaly], stats: &mut Map<String, Value>) {
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut models: Vec<String> = Vec::new();
-    for a in found {
-        *counts.entry(a.kind.as_str()).or_insert(0) += 1;
-        if counts[a.kind.as_str()] == 1 {
-            for m in explain::models_ruled_out(&a.kind) {
-                if !models.contains(&m) {
-                    models.push(m);
-                }
-            }
-        }
-    }
-    models.sort_by_key(|m| model_rank(m));
-    stats.insert("anomalies".into(), json!(counts));
-    stats.insert(stat::MODELS_RULED_OUT.into(), Value::from(models));
+/// Micro-ops of another model (rw-register's writes and register reads): list-append ignores
+/// them, so it cannot vouch for the history.
+fn foreign_mops(txns: &micro_op::Txns) -> usize {
+    txns.mops
+        .iter()
+        .filter(|m| matches!(m.kind, MopKind::Write(_) | MopKind::ReadValue(_)))
+        .count()
 }
 
-/// Orders models: the ladder, then session variants, then strong variants.
-fn model_rank(m: &str) -> (usize, usize) {
-    let (tier, base) = if let Some(b) = m.strip_prefix("strong-session-") {
-        (1, b)
-    } else if let Some(b) = m.strip_prefix("strong-") {
-        (2, b)
-    } else {
-        (0, m)
-    };
-    let pos = explain::LADDER.iter().position(|l| *l == base).unwrap_or(9);
-    (pos, tier)
-}
-
-fn notes_for(txns: &micro_op::Txns, vo: &version_order::VersionOrders, notes: &mut Vec<String>) {
-    if !txns.malformed.is_empty() {
-        let (index, text) = &txns.malformed[0];
-        notes.push(format!(
-            "{} micro-ops were not understood and were ignored (first: op {index}: {text})",
-            txns.malformed.len()
-        ));
-    }
-    if vo.ambiguous_appends > 0 {
-        notes.push(format!(
-            "{} elements were appended to the same key by more than one transaction; \
-             no dependency was inferred from them",
-            vo.ambiguous_appends
-        ));
-    }
+/// Remarks that do not change the verdict.
+fn notes_for(txns: &micro_op::Txns) -> Vec<String> {
+    let mut notes = Vec::new();
     if txns.times_from_index {
         notes.push(
             "the history carries no times: history order stands in for real-time order".into(),
         );
     }
+    notes
 }

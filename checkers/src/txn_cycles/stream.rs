@@ -9,9 +9,9 @@
 //! line errors first, then the first pairing error, with the same messages.
 
 use super::micro_op::{Builder, Txns};
-use crate::history::{jsonl, Function, HistoryError, Op, OpType, Process};
+use crate::history::{jsonl, pairing, Function, HistoryError, Op, OpType, Process, MISSING_TIME};
 use std::collections::HashMap;
-use std::io::BufRead;
+use std::io::Read;
 use std::path::Path;
 
 /// The transactions of a history file and what the reader tolerated.
@@ -27,12 +27,11 @@ pub struct ReadTxns {
 
 /// Reads a history file into transactions.
 pub fn read_file(path: &Path) -> Result<ReadTxns, HistoryError> {
-    let file = std::fs::File::open(path)?;
-    read(std::io::BufReader::with_capacity(1 << 20, file))
+    read(std::fs::File::open(path)?)
 }
 
-/// Reads a history from any buffered reader into transactions.
-pub fn read(input: impl BufRead) -> Result<ReadTxns, HistoryError> {
+/// Reads a history from any reader into transactions.
+pub fn read(input: impl Read) -> Result<ReadTxns, HistoryError> {
     let mut pairer = Pairer::default();
     let mut records = 0usize;
     let warnings = jsonl::read_each(input, |op| {
@@ -53,19 +52,25 @@ struct Open {
     invoke: Op,
 }
 
-/// Pairs records as [`History::new`](crate::History::new) does, feeding transactions to a [`Builder`].
+/// Pairs records as [`History::new`](crate::History::new) does, feeding transactions to a
+/// [`Builder`]. Fed every record, it reports the same pairing errors; fed only a history's
+/// client `txn` records (the caller pairing the rest), the same transactions.
 #[derive(Default)]
-struct Pairer {
+pub struct Pairer {
     builder: Builder,
     open: HashMap<Process, Open>,
     last_index: Option<u64>,
     /// The first pairing error; records after it are still parsed (a line error wins, as in
     /// the ordinary reader, which parses every line before pairing).
     error: Option<HistoryError>,
+    /// Some record had no time: record order stands for real time.
+    missing_time: bool,
 }
 
 impl Pairer {
-    fn push(&mut self, op: Op) {
+    /// Takes the next record, in history order.
+    pub fn push(&mut self, op: Op) {
+        self.missing_time |= op.time == MISSING_TIME;
         if self.error.is_none() {
             if let Err(e) = self.pair(op) {
                 self.error = Some(e);
@@ -75,57 +80,19 @@ impl Pairer {
     }
 
     fn pair(&mut self, op: Op) -> Result<(), HistoryError> {
-        if let Some(prev) = self.last_index {
-            if op.index <= prev {
-                return Err(HistoryError::Pairing {
-                    index: op.index,
-                    reason: format!("index {} does not follow {prev}", op.index),
-                });
-            }
-        }
-        self.last_index = Some(op.index);
+        pairing::check_index(&op, &mut self.last_index)?;
         if op.op_type == OpType::Invoke {
-            if let Some(prior) = self.open.get(&op.process) {
-                if op.is_client() {
-                    return Err(HistoryError::Pairing {
-                        index: op.index,
-                        reason: format!(
-                            "process {} invoked again while op {} was still open \
-                             (a process whose op ended info must continue under a new id)",
-                            op.process, prior.invoke.index
-                        ),
-                    });
-                }
-            }
+            pairing::check_invoke(&op, self.open.get(&op.process).map(|o| &o.invoke))?;
             // `History::operations` yields client invocations only, in invocation order.
             let slot = (op.is_client() && op.f == Function::Txn).then(|| self.builder.reserve());
             self.open.insert(op.process, Open { slot, invoke: op });
             return Ok(());
         }
-        match self.open.remove(&op.process) {
-            Some(inv) => {
-                if inv.invoke.f != op.f {
-                    return Err(HistoryError::Pairing {
-                        index: op.index,
-                        reason: format!(
-                            "completion f {:?} does not match invocation {} f {:?}",
-                            op.f, inv.invoke.index, inv.invoke.f
-                        ),
-                    });
-                }
+        let inv = self.open.remove(&op.process);
+        if pairing::check_completion(&op, inv.as_ref().map(|i| &i.invoke))? {
+            if let Some(inv) = inv {
                 self.fill(inv, Some(&op));
             }
-            None if op.is_client() => {
-                return Err(HistoryError::Pairing {
-                    index: op.index,
-                    reason: format!(
-                        "{} completion by process {} with no open invocation",
-                        op.op_type.as_str(),
-                        op.process
-                    ),
-                });
-            }
-            None => {} // a standalone nemesis/observer event
         }
         Ok(())
     }
@@ -136,8 +103,14 @@ impl Pairer {
         }
     }
 
+    /// Record order stands for real time even if every record fed had a time (the caller saw
+    /// other records without one).
+    pub fn set_history_order(&mut self) {
+        self.missing_time = true;
+    }
+
     /// Invocations never completed are `info`; then the transactions, or the pairing error.
-    fn finish(mut self) -> Result<Option<Txns>, HistoryError> {
+    pub fn finish(mut self) -> Result<Option<Txns>, HistoryError> {
         if let Some(e) = self.error {
             return Err(e);
         }
@@ -146,6 +119,7 @@ impl Pairer {
         for inv in open {
             self.fill(inv, None);
         }
+        self.builder.history_order = self.missing_time;
         Ok(self.builder.finish())
     }
 }

@@ -64,6 +64,8 @@ pub struct VersionOrders {
     /// append of it in the history, or an ambiguous one). Saves the graph a hash lookup per read.
     pub order_writers: Vec<Vec<u32>>,
     pub ambiguous_appends: usize,
+    /// Elements appended to one key more than once: (key, element, first appender, second).
+    pub duplicate_appends: Vec<(KeyId, Elem, u32, u32)>,
     /// Per global micro-op index: for a usable read, the length of the version it observed
     /// (0 = the empty initial list); `NO_VERSION` otherwise.
     pub read_version: Vec<u32>,
@@ -219,8 +221,11 @@ fn index_writers(txns: &Txns, vo: &mut VersionOrders) {
                 mop: i as u32,
                 last_of_key,
             };
-            if vo.writers.insert((mop.key, e), w).is_some() {
-                ambiguous.insert((mop.key, e), ());
+            if let Some(earlier) = vo.writers.insert((mop.key, e), w) {
+                if ambiguous.insert((mop.key, e), ()).is_none() {
+                    vo.duplicate_appends
+                        .push((mop.key, e, earlier.txn, t as u32));
+                }
             }
             if txn.outcome != OpType::Fail && !vo.position.contains_key(&(mop.key, e)) {
                 vo.unobserved

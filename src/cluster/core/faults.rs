@@ -1,12 +1,15 @@
 //! Process faults and healing, once for every backend: kill and pause are signals to a member's
-//! process group through its transport; healing lifts every link rule the backend has, resumes
-//! paused servers and starts dead ones.
+//! process group through its transport, a power loss is a kill followed by the loss of what
+//! the node's lazy disk had not made durable; healing lifts every link rule the backend has,
+//! resumes paused servers and starts dead ones.
 
 use super::Cluster;
-use crate::cluster::capabilities::{Kill, Pause};
+use crate::cluster::capabilities::{Kill, Pause, PowerLoss};
 use crate::cluster::process::ProcessState;
 use crate::cluster::transport::{Server, Signal, Transport};
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
+use futures_util::future::LocalBoxFuture;
+use redline_lazyfs::Loss;
 
 impl<T: Transport> Cluster<T> {
     /// Lifts every partition rule and link delay, asks each member's host what its server is
@@ -79,6 +82,26 @@ impl<T: Transport> Kill for Cluster<T> {
             return Ok(());
         }
         self.start_by_name(node).await
+    }
+}
+
+/// The server dies first, so nothing it writes after the loss counts as lost; its page cache
+/// goes right after, before anything can start it again (the nemesis holds the cluster).
+impl<T: Transport> PowerLoss for Cluster<T> {
+    fn lose_power<'a>(&'a mut self, node: &'a str) -> LocalBoxFuture<'a, Result<Loss>> {
+        Box::pin(async move {
+            if self
+                .transport
+                .disks()
+                .and_then(|d| d.data_dir(node))
+                .is_none()
+            {
+                bail!("{node}'s data dir is not on a lazy disk (the run did not ask for one)");
+            }
+            Kill::kill(self, node).await?;
+            let disks = self.transport.disks().context("the run's lazy disks")?;
+            disks.lose_unsynced(node)
+        })
     }
 }
 

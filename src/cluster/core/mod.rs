@@ -45,6 +45,9 @@ pub struct ClusterSpec {
     /// link control costs something on every byte (the local backend's proxies) leaves it out
     /// when false, and then offers no partitions or delays.
     pub link_faults: bool,
+    /// Each node's data dir on a lazy disk (`redline-lazyfs`) with these options, for the
+    /// `power-loss` fault and slow disks; `None` (most runs) mounts nothing.
+    pub lazy_disk: Option<redline_lazyfs::Options>,
 }
 
 impl ClusterSpec {
@@ -92,6 +95,8 @@ impl<T: Transport> Cluster<T> {
         };
         // From here on an error drops the cluster, which tears everything down.
         cluster.members = cluster.transport.members(&cluster.spec).await?;
+        // The disks are mounted now: a harness killed from here on leaves them to cleanup.
+        cluster.write_pids();
         let nodes: Vec<(String, SocketAddr)> = cluster
             .role_members(Role::Node)
             .map(|m| (m.name.clone(), m.endpoint.client))
@@ -208,6 +213,11 @@ impl<T: Transport> Cluster<T> {
         let file = PidFile {
             harness: std::process::id(),
             processes,
+            mounts: self
+                .transport
+                .disks()
+                .map(|d| d.mountpoints())
+                .unwrap_or_default(),
         };
         if let Err(e) = file.write(&self.spec.run_dir) {
             tracing::warn!("could not write the pid file: {e:#}");

@@ -27,10 +27,12 @@ impl<T: Transport> Cluster<T> {
             None => None,
         };
         let e = &self.members[i].endpoint;
+        let data = self.transport.disks().and_then(|d| d.data_dir(name));
         let text = redis_conf::node_conf(&NodeConf {
             port: e.port,
             bind: &e.bind,
             dir: &e.dir,
+            data_dir: data,
             announce: e.client,
             replica_of,
             options: &self.spec.redis_options,

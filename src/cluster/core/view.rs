@@ -4,7 +4,7 @@
 use super::Cluster;
 use crate::cluster::admin::ServerIdentity;
 use crate::cluster::backend::Backend;
-use crate::cluster::capabilities::{Capabilities, LinkDelay, Partition};
+use crate::cluster::capabilities::{Capabilities, LinkDelay, Partition, PowerLoss};
 use crate::cluster::process::ProcessState;
 use crate::cluster::transport::{Role, Server, Transport};
 use anyhow::Result;
@@ -54,13 +54,19 @@ impl<T: Transport> Backend for Cluster<T> {
         &self.server
     }
     fn capabilities(&self) -> Capabilities {
-        T::CAPABILITIES
+        T::capabilities()
     }
     fn partition(&mut self) -> Option<&mut dyn Partition> {
         self.transport.partition()
     }
     fn link_delay(&mut self) -> Option<&mut dyn LinkDelay> {
         self.transport.link_delay()
+    }
+    fn power_loss(&mut self) -> Option<&mut dyn PowerLoss> {
+        match self.transport.disks() {
+            Some(_) => Some(self),
+            None => None,
+        }
     }
     async fn heal_all(&mut self) -> Result<Vec<String>> {
         Cluster::heal_all(self).await

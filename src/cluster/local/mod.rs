@@ -13,9 +13,9 @@
 //! - [`proxy_links`]: cut and delayed links as rules of the link table (`Partition`,
 //!   `LinkDelay`).
 //!
-//! The transport here only lays the members out (ports, proxies, folders) and keeps the
-//! proxies' view of which pid is which party; starting, healing and the rest are the cluster
-//! core's.
+//! The transport here only lays the members out (ports, proxies, folders, the nodes' lazy
+//! disks when the run asks for them) and keeps the proxies' view of which pid is which party;
+//! starting, healing and the rest are the cluster core's.
 
 pub mod peer_identity;
 pub mod pipe;
@@ -23,8 +23,9 @@ pub mod proxy;
 pub mod proxy_links;
 pub mod pump;
 
-use super::capabilities::{Capabilities, LinkDelay, Partition, Support};
+use super::capabilities::{lazy_disk_here, Capabilities, LinkDelay, Partition, Support};
 use super::core::{Cluster, ClusterSpec};
+use super::disks::Disks;
 use super::links::{LinkTable, Party};
 use super::process::ServerProcess;
 use super::transport::{Endpoint, Member, Role, Transport};
@@ -55,6 +56,8 @@ pub struct LocalTransport {
     known: KnownPids,
     /// Kept alive for the cluster's life: dropping a proxy closes its connections.
     proxies: Vec<Proxy>,
+    /// The nodes' lazy disks, when the run asked for them.
+    disks: Option<Disks>,
 }
 
 impl LocalTransport {
@@ -65,6 +68,7 @@ impl LocalTransport {
             proxied: spec.link_faults,
             known: KnownPids::default(),
             proxies: Vec::new(),
+            disks: None,
         }
     }
 
@@ -78,10 +82,13 @@ impl LocalTransport {
 
 impl Transport for LocalTransport {
     type Server = ServerProcess;
-    const CAPABILITIES: Capabilities = Capabilities {
-        partition: Support::Yes,
-        link_delay: Support::Yes,
-    };
+    fn capabilities() -> Capabilities {
+        Capabilities {
+            partition: Support::Yes,
+            link_delay: Support::Yes,
+            lazy_disk: lazy_disk_here(),
+        }
+    }
     const LOCAL_PROCESSES: bool = true;
 
     /// Every proxy's port is bound before any server's port is chosen, and every server's port
@@ -143,6 +150,7 @@ impl Transport for LocalTransport {
             }
             members.push(member);
         }
+        self.disks = Disks::for_members(spec, &members)?;
         Ok(members)
     }
 
@@ -174,6 +182,10 @@ impl Transport for LocalTransport {
         self.proxied.then_some(&mut self.links)
     }
 
+    fn disks(&self) -> Option<&Disks> {
+        self.disks.as_ref()
+    }
+
     fn teardown(&mut self, members: &mut Vec<Member<ServerProcess>>) -> Vec<String> {
         // Members are nodes then Sentinels: in reverse, the Sentinels go first.
         for m in members.iter_mut().rev() {
@@ -182,7 +194,11 @@ impl Transport for LocalTransport {
         if let Ok(mut known) = self.known.write() {
             known.clear();
         }
-        Vec::new()
+        // With no server left holding them, the disks unmount cleanly.
+        self.disks
+            .as_mut()
+            .map(Disks::unmount_all)
+            .unwrap_or_default()
     }
 }
 

@@ -11,8 +11,9 @@
 use super::firewall::NamespaceHost;
 use super::names::{Subnet, Tag, MAX_NODES, MAX_SENTINELS};
 use super::namespace::Network;
-use crate::cluster::capabilities::{Capabilities, LinkDelay, Partition, Support};
+use crate::cluster::capabilities::{lazy_disk_here, Capabilities, LinkDelay, Partition, Support};
 use crate::cluster::core::{Cluster, ClusterSpec};
+use crate::cluster::disks::Disks;
 use crate::cluster::firewall::Firewall;
 use crate::cluster::process::ServerProcess;
 use crate::cluster::transport::{Endpoint, Member, Role, Transport};
@@ -88,6 +89,10 @@ pub struct NetnsTransport {
     server_bin: PathBuf,
     network: Network,
     firewall: Firewall<NamespaceHost>,
+    /// The nodes' lazy disks, when the run asked for them. Mounted in the root namespace
+    /// before any server starts: `ip netns exec` gives each server a copy of the mount table
+    /// (slave to the root's), so it sees them.
+    disks: Option<Disks>,
 }
 
 impl NetnsTransport {
@@ -123,6 +128,7 @@ impl NetnsTransport {
             server_bin: spec.server_bin.clone(),
             network,
             firewall,
+            disks: None,
         })
     }
 
@@ -147,10 +153,13 @@ impl NetnsTransport {
 
 impl Transport for NetnsTransport {
     type Server = ServerProcess;
-    const CAPABILITIES: Capabilities = Capabilities {
-        partition: Support::Yes,
-        link_delay: Support::No(NO_NETEM),
-    };
+    fn capabilities() -> Capabilities {
+        Capabilities {
+            partition: Support::Yes,
+            link_delay: Support::No(NO_NETEM),
+            lazy_disk: lazy_disk_here(),
+        }
+    }
     const LOCAL_PROCESSES: bool = true;
 
     /// Each member listens on its namespace's two addresses: the data address (what clients,
@@ -185,6 +194,7 @@ impl Transport for NetnsTransport {
                 server,
             });
         }
+        self.disks = Disks::for_members(spec, &members)?;
         Ok(members)
     }
 
@@ -196,13 +206,23 @@ impl Transport for NetnsTransport {
         None
     }
 
-    /// Stops every process (Sentinels first), then removes every namespace with its rules,
-    /// every veth and the bridge, and the netns record.
+    fn disks(&self) -> Option<&Disks> {
+        self.disks.as_ref()
+    }
+
+    /// Stops every process (Sentinels first), unmounts the lazy disks, then removes every
+    /// namespace with its rules, every veth and the bridge, and the netns record.
     fn teardown(&mut self, members: &mut Vec<Member<ServerProcess>>) -> Vec<String> {
         // Members are nodes then Sentinels: in reverse, the Sentinels go first.
         for m in members.iter_mut().rev() {
             let _ = m.server.kill();
         }
-        self.network.teardown()
+        let mut failures = self
+            .disks
+            .as_mut()
+            .map(Disks::unmount_all)
+            .unwrap_or_default();
+        failures.extend(self.network.teardown());
+        failures
     }
 }

@@ -186,12 +186,13 @@ impl ConfWriter {
         Ok(())
     }
 
-    /// The lines every server redline starts has: where it listens and keeps its files.
+    /// The lines every server redline starts has: where it listens and keeps its files (its
+    /// log in `dir`, its data in `data`).
     fn placement(
         &mut self,
         port: u16,
         bind: &[IpAddr],
-        dir: &Path,
+        (dir, data): (&Path, &Path),
         log: &str,
     ) -> Result<(), ConfError> {
         let bind: Vec<String> = bind.iter().map(IpAddr::to_string).collect();
@@ -200,7 +201,7 @@ impl ConfWriter {
         self.directive("port", &[&port.to_string()])?;
         self.directive("protected-mode", &["no"])?;
         self.directive("daemonize", &["no"])?;
-        self.directive("dir", &[&dir.display().to_string()])?;
+        self.directive("dir", &[&data.display().to_string()])?;
         self.directive("logfile", &[&dir.join(log).display().to_string()])
     }
 }
@@ -212,6 +213,8 @@ pub struct NodeConf<'a> {
     pub bind: &'a [IpAddr],
     /// Its folder on its host.
     pub dir: &'a Path,
+    /// Where it keeps its data when not in its folder (a lazy disk's mount).
+    pub data_dir: Option<&'a Path>,
     /// The address others use to reach this node; announced to the master and Sentinels.
     pub announce: SocketAddr,
     /// The master's address as others reach it, for a replica.
@@ -225,7 +228,12 @@ pub struct NodeConf<'a> {
 /// Renders a node's `redis.conf`; refuses a user option or a path that breaks the rule.
 pub fn node_conf(c: &NodeConf<'_>) -> Result<String, ConfError> {
     let mut w = ConfWriter::new("written by redline for this run; user options come last");
-    w.placement(c.port, c.bind, c.dir, "redis.log")?;
+    w.placement(
+        c.port,
+        c.bind,
+        (c.dir, c.data_dir.unwrap_or(c.dir)),
+        "redis.log",
+    )?;
     w.directive("replica-announce-ip", &[&c.announce.ip().to_string()])?;
     w.directive("replica-announce-port", &[&c.announce.port().to_string()])?;
     for (k, v, why) in HARNESS_DEFAULTS {
@@ -260,7 +268,7 @@ pub struct SentinelConf<'a> {
 /// Renders a Sentinel's config (Sentinel rewrites it while it runs, so it must stay writable).
 pub fn sentinel_conf(c: &SentinelConf<'_>) -> Result<String, ConfError> {
     let mut w = ConfWriter::new("written by redline for this run");
-    w.placement(c.port, c.bind, c.dir, "sentinel.log")?;
+    w.placement(c.port, c.bind, (c.dir, c.dir), "sentinel.log")?;
     let announce = [c.announce.ip().to_string(), c.announce.port().to_string()];
     let (ip, port) = (c.master.ip().to_string(), c.master.port().to_string());
     let (quorum, down) = (c.quorum.to_string(), c.down_after_ms.to_string());
@@ -379,6 +387,7 @@ mod tests {
             port: 7001,
             bind: &["127.0.0.1".parse().unwrap()],
             dir: Path::new("/tmp/n2"),
+            data_dir: Some(Path::new("/tmp/n2/data")),
             announce: "127.0.0.1:17001".parse().unwrap(),
             replica_of: Some("127.0.0.1:17000".parse().unwrap()),
             options: &opts,
@@ -386,6 +395,14 @@ mod tests {
         })
         .unwrap();
         assert!(text.contains("bind 127.0.0.1\n"));
+        assert!(
+            text.contains("dir /tmp/n2/data\n"),
+            "data on its disk: {text}"
+        );
+        assert!(
+            text.contains("logfile /tmp/n2/redis.log\n"),
+            "the log beside it"
+        );
         assert!(text.contains("replicaof 127.0.0.1 17000"));
         assert!(text.contains("replica-announce-port 17001"));
         assert!(text.trim_end().ends_with("save \"\""));
@@ -401,6 +418,7 @@ mod tests {
                 port: 7001,
                 bind: &bind,
                 dir: Path::new(dir),
+                data_dir: None,
                 announce: "127.0.0.1:17001".parse().unwrap(),
                 replica_of: None,
                 options: opts,

@@ -28,7 +28,9 @@ pub mod transport;
 pub use hosts::{HostLayout, HostSpec};
 pub use record::{cleanup_recorded, SSH_FILE};
 pub use remote::SshLogin;
-pub use transport::{SshCluster, SshOptions, SshTransport, DEFAULT_REMOTE_DIR, NO_DELAY};
+pub use transport::{
+    SshCluster, SshOptions, SshTransport, DEFAULT_REMOTE_DIR, NO_DELAY, NO_LAZY_DISK,
+};
 
 /// Why the SSH backend cannot run from this machine, or `None`: it drives OpenSSH's client.
 pub fn unavailable() -> Option<String> {

@@ -37,6 +37,11 @@ pub const DEFAULT_REMOTE_DIR: &str = "/var/lib/redline";
 pub const NO_DELAY: &str =
     "delay is not available on SSH hosts (it needs netem on the hosts); use --net local (redline's proxy)";
 
+/// Why SSH hosts get no lazy disk, word for word.
+pub const NO_LAZY_DISK: &str = "the lazy disk is a FUSE file system that redline runs in its \
+     own process, beside the servers; on SSH hosts it would have to run on every host (with \
+     fuse3 there), which redline does not do; use --net local or --net netns";
+
 /// What the SSH backend needs beyond the [`ClusterSpec`] (whose `server_bin` is the path on the
 /// hosts).
 #[derive(Debug, Clone, PartialEq)]
@@ -108,10 +113,13 @@ impl SshTransport {
 
 impl Transport for SshTransport {
     type Server = RemoteServer;
-    const CAPABILITIES: Capabilities = Capabilities {
-        partition: Support::Yes,
-        link_delay: Support::No(NO_DELAY),
-    };
+    fn capabilities() -> Capabilities {
+        Capabilities {
+            partition: Support::Yes,
+            link_delay: Support::No(NO_DELAY),
+            lazy_disk: Support::No(NO_LAZY_DISK),
+        }
+    }
     const LOCAL_PROCESSES: bool = false;
 
     async fn members(&mut self, _spec: &ClusterSpec) -> Result<Vec<Member<RemoteServer>>> {

@@ -2,22 +2,26 @@
 //! (`redline check`) and a re-render (`redline report`). The harness only chooses checkers and
 //! options; the analysis itself is the checkers crate's.
 //!
-//! `redline check` on a list-append history takes a lean path ([`analyse_file_lean`]): a
-//! million transactions held as a `History` with their micro-ops are gigabytes, so txn-cycles
-//! reads the file straight into its compact form, and the other checkers get a `History`
-//! whose txn records carry only what they read. Results are the same as [`analyse_file`]'s.
+//! `redline check` reads its input exactly once ([`analyse_input`]), whatever it is (a file, a
+//! pipe, a FIFO), in any format the checkers crate detects, in the small form [`read_once`]
+//! describes. Results are the same as [`analyse_file`]'s.
+//!
+//! - [`read_once`]: the single read, transactions compact, the rest as records.
+
+pub mod read_once;
 
 use anyhow::{Context, Result};
+use read_once::read_once;
 use redline_checkers::expect::{self, Rule, Verdict};
-use redline_checkers::history::{jsonl, HistoryError};
-use redline_checkers::txn_cycles::{self, stream};
+use redline_checkers::history::input::Limits;
+use redline_checkers::history::jsonl;
+use redline_checkers::txn_cycles;
 use redline_checkers::{
-    registry, CheckOptions, CheckResult, CheckerName, Function, History, Op, OpType, Results,
-    WorkloadKind,
+    registry, rw_register, CheckOptions, CheckResult, CheckerName, History, KeyAssumptions, Model,
+    Results, WorkloadKind,
 };
-use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::BufRead;
+use std::io::Read;
 use std::path::Path;
 
 /// What to check and how.
@@ -32,10 +36,25 @@ pub struct AnalysisRequest {
     pub reads_from_master: Option<bool>,
 }
 
+/// What `redline check` adds for foreign histories: the models transactional checkers judge
+/// against and rw-register's key assumptions.
+#[derive(Debug, Clone, Default)]
+pub struct ModelOptions {
+    /// `--workload` of `redline check`, which may name a model redline has no workload for.
+    pub model: Option<Model>,
+    /// `--consistency-models`; empty for the default (strict-serializable).
+    pub consistency_models: Vec<String>,
+    /// rw-register's `--sequential-keys`, `--linearizable-keys`, `--wfr-keys`.
+    pub key_assumptions: KeyAssumptions,
+}
+
 /// A checked history.
 pub struct Analysis {
     pub history: History,
+    /// The workload, when the model is one of redline's.
     pub workload: Option<WorkloadKind>,
+    /// The model checked against (a workload, or Elle's rw-register), when known.
+    pub model: Option<Model>,
     pub results: Results,
     pub verdict: Verdict,
     /// Things tolerated while reading (a truncated final line).
@@ -50,88 +69,90 @@ pub fn analyse_file(path: &Path, req: &AnalysisRequest) -> Result<Analysis> {
     Ok(a)
 }
 
-/// Like [`analyse_file`], with the same results, but a list-append history is never held whole
-/// (see the module doc): txn-cycles checks what [`stream::read_file`] read, and the other
-/// checkers and [`Analysis::history`] see the history with each txn invocation's micro-ops cut
-/// to its first append (split-brain asks only whether it appended) and txn completions'
-/// values dropped. For `redline check`, which prints a summary and no report.
-pub fn analyse_file_lean(path: &Path, req: &AnalysisRequest) -> Result<Analysis> {
-    let workload = req.workload.or_else(|| peek_workload(path));
-    if workload != Some(WorkloadKind::ListAppend) {
-        return analyse_file(path, req);
-    }
-    let context = || format!("reading {}", path.display());
-    let streamed = stream::read_file(path).with_context(context)?;
-    let opts = options(req);
+/// Reads a history from `input` exactly once and checks it (see the module doc). `source`
+/// names the input in errors.
+pub fn analyse_input(
+    input: impl Read,
+    source: &str,
+    req: &AnalysisRequest,
+    models: &ModelOptions,
+) -> Result<Analysis> {
+    let context = || format!("reading {source}");
+    let mut read = read_once(input, Limits::default()).with_context(context)?;
+    // A history with transactions is a transactional one (as WorkloadKind::detect says); which
+    // one, its micro-ops tell.
+    let txn_model = read.txns.as_ref().map(|t| {
+        if Model::detect_txns(t) == Some(Model::RwRegister) {
+            Model::RwRegister
+        } else {
+            Model::Workload(WorkloadKind::ListAppend)
+        }
+    });
+    let known = models.model.or(req.workload.map(Model::Workload));
+    let opts = options(req, models);
+    let checkers = checkers_for(req, known.or(txn_model));
     let mut done = BTreeMap::new();
-    if checkers_for(req, workload).contains(&CheckerName::TxnCycles) {
-        let result = txn_cycles::check_txns(streamed.txns, &opts);
+    if checkers.contains(&CheckerName::RwRegister) {
+        let txns = read.txns.as_ref();
+        let result = registry::isolated(CheckerName::RwRegister, || {
+            rw_register::check_txns(txns, &opts)
+        });
+        done.insert(CheckerName::RwRegister, result);
+    }
+    if checkers.contains(&CheckerName::TxnCycles) {
+        let txns = read.txns.take();
+        let result = registry::isolated(CheckerName::TxnCycles, || {
+            txn_cycles::check_txns(txns, &opts)
+        });
         done.insert(CheckerName::TxnCycles, result);
     }
-    let history = read_lean(path, streamed.records).with_context(context)?;
-    let mut a = analyse_with(history, req, done);
-    a.warnings = streamed.warnings;
+    drop(read.txns.take());
+    let (history, input, warnings) = read.into_history().with_context(context)?;
+    let model = known
+        .or(txn_model)
+        .or_else(|| Model::detect(&history, None));
+    let mut a = analyse_with(history, req, model, models, done);
+    a.results.input = Some(input);
+    a.warnings = warnings;
     Ok(a)
-}
-
-/// The workload of the file's first records (up to 2,000 lines), when they tell.
-fn peek_workload(path: &Path) -> Option<WorkloadKind> {
-    let file = std::fs::File::open(path).ok()?;
-    let mut text = String::new();
-    for line in std::io::BufReader::new(file).lines().take(2000) {
-        text.push_str(&line.ok()?);
-        text.push('\n');
-    }
-    WorkloadKind::detect(&jsonl::read_str(&text).ok()?.history)
-}
-
-/// The history with txn micro-ops cut down as [`analyse_file_lean`] says.
-fn read_lean(path: &Path, records: usize) -> Result<History, HistoryError> {
-    let file = std::fs::File::open(path)?;
-    let mut ops: Vec<Op> = Vec::with_capacity(records);
-    jsonl::read_each(
-        std::io::BufReader::with_capacity(1 << 20, file),
-        |mut op| {
-            if op.f == Function::Txn && op.is_client() {
-                op.value = if op.op_type == OpType::Invoke {
-                    let first_append = op.value.as_array_mut().and_then(|mops| {
-                        let i = mops
-                            .iter()
-                            .position(|m| m.get(0).and_then(Value::as_str) == Some("append"))?;
-                        Some(mops.swap_remove(i))
-                    });
-                    Value::Array(first_append.into_iter().collect())
-                } else {
-                    Value::Null
-                };
-            }
-            ops.push(op);
-        },
-    )?;
-    History::new(ops)
 }
 
 /// Checks a history.
 pub fn analyse(history: History, req: &AnalysisRequest) -> Analysis {
-    analyse_with(history, req, BTreeMap::new())
+    let model = req
+        .workload
+        .map(Model::Workload)
+        .or_else(|| Model::detect(&history, None));
+    analyse_with(
+        history,
+        req,
+        model,
+        &ModelOptions::default(),
+        BTreeMap::new(),
+    )
 }
 
 /// The checkers a request asks for.
-fn checkers_for(req: &AnalysisRequest, workload: Option<WorkloadKind>) -> Vec<CheckerName> {
+fn checkers_for(req: &AnalysisRequest, model: Option<Model>) -> Vec<CheckerName> {
     if !req.checkers.is_empty() {
         req.checkers.clone()
-    } else if let Some(w) = workload {
-        CheckerName::defaults_for(w)
+    } else if let Some(m) = model {
+        CheckerName::defaults_for_model(m)
     } else {
         vec![CheckerName::Availability]
     }
 }
 
-fn options(req: &AnalysisRequest) -> CheckOptions {
+fn options(req: &AnalysisRequest, models: &ModelOptions) -> CheckOptions {
     let mut opts = CheckOptions {
         reads_from_master: req.reads_from_master,
         ..CheckOptions::default()
     };
+
+    if !models.consistency_models.is_empty() {
+        opts.consistency_models = models.consistency_models.clone();
+    }
+    opts.key_assumptions = models.key_assumptions;
     expect::apply_to_options(&req.expect, &mut opts);
     opts
 }
@@ -140,11 +161,12 @@ fn options(req: &AnalysisRequest) -> CheckOptions {
 fn analyse_with(
     history: History,
     req: &AnalysisRequest,
+    model: Option<Model>,
+    models: &ModelOptions,
     done: BTreeMap<CheckerName, CheckResult>,
 ) -> Analysis {
-    let workload = req.workload.or_else(|| WorkloadKind::detect(&history));
-    let checkers = checkers_for(req, workload);
-    let opts = options(req);
+    let checkers = checkers_for(req, model);
+    let opts = options(req, models);
     let mut results = Results::new(
         checkers
             .iter()
@@ -161,7 +183,8 @@ fn analyse_with(
     let verdict = expect::verdict(&results.expectations);
     Analysis {
         history,
-        workload,
+        workload: model.and_then(Model::workload),
+        model,
         results,
         verdict,
         warnings: Vec::new(),
@@ -233,7 +256,10 @@ mod tests {
                 ..AnalysisRequest::default()
             };
             let full = analyse_file(file.path(), &req).unwrap();
-            let lean = analyse_file_lean(file.path(), &req).unwrap();
+            let text = std::fs::read(file.path()).unwrap();
+            let mut lean =
+                analyse_input(text.as_slice(), "test", &req, &ModelOptions::default()).unwrap();
+            assert_eq!(lean.results.input.take().unwrap().format, "jsonl");
             assert_eq!(lean.workload, Some(WorkloadKind::ListAppend));
             assert_eq!(
                 serde_json::to_string_pretty(&full.results).unwrap(),
@@ -246,11 +272,15 @@ mod tests {
 
     #[test]
     fn other_histories_take_the_ordinary_path() {
-        let mut file = tempfile::NamedTempFile::new().unwrap();
         let text = "{\"index\":0,\"time\":1,\"process\":0,\"type\":\"invoke\",\"f\":\"add\",\"value\":1}\n\
                     {\"index\":1,\"time\":2,\"process\":0,\"type\":\"ok\",\"f\":\"add\",\"value\":1}\n";
-        file.write_all(text.as_bytes()).unwrap();
-        let lean = analyse_file_lean(file.path(), &AnalysisRequest::default()).unwrap();
+        let lean = analyse_input(
+            text.as_bytes(),
+            "test",
+            &AnalysisRequest::default(),
+            &ModelOptions::default(),
+        )
+        .unwrap();
         assert_eq!(lean.workload, Some(WorkloadKind::Set));
         assert_eq!(lean.history.ops()[1].value, json!(1));
     }
