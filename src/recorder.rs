@@ -2,17 +2,20 @@
 //! line and appended to `history.jsonl` (or `telemetry.jsonl`) while the run goes.
 //!
 //! **How lines reach the file.** Stamping and encoding happen in the caller, under one lock,
-//! so indices and times ascend together and the lines queue up in index order. Whoever needs
-//! a line written and finds no write under way writes everything queued, in one write(2)
-//! (group commit by whoever is waiting, "flat combining"): under load one system call carries
-//! the lines of many operations, where one write and one flush per line used to cost a system
-//! call per line under the lock every client takes. Lines nobody waits for yet stay queued
-//! until someone does, or until the recorder closes.
+//! so indices and times ascend together and the lines queue up in index order. A caller that
+//! queues a line and finds no write under way writes everything queued itself, in one
+//! write(2); one that finds a write under way leaves its line to that writer, which goes on
+//! writing until the queue is empty before it stops (group commit, "flat combining"). Under
+//! load one system call carries the lines of many operations, where one write and one flush
+//! per line used to cost a system call per line under the lock every client takes; and no
+//! line ever waits in the queue for a later caller to come along.
 //!
-//! The writing is done by the waiting caller itself, not by a writer thread: the profile of a
+//! The writing is done by the callers themselves, not by a writer thread: the profile of a
 //! writer thread showed most of its time in waking and being woken (a futex each way, and
 //! unparking a runtime worker per batch) rather than in write(2). A write of a batch to the
-//! page cache takes microseconds, so a runtime worker may do it in place.
+//! page cache takes microseconds, so a runtime worker may do it in place. A writer's turn
+//! ends: each round writes everything queued so far, so a further round happens only when a
+//! line arrives during the microseconds of the previous write.
 //!
 //! **What durable means here.** redline guarantees that a crash of redline itself (a panic,
 //! SIGKILL, the OOM killer) loses no line anything was acted upon:
@@ -22,9 +25,10 @@
 //!   sends the operation's command. Every line before it is written by then, among them the
 //!   completion of the process's previous operation. So the history of a crashed run holds
 //!   every operation that could have reached a server and every completion a process acted
-//!   upon; what it can lose is the completions of operations still in flight or just ended,
-//!   whose ops then stay open (`info`): unknown, which is what they are to anyone who did not
-//!   act on them;
+//!   upon. What it can lose is only what was being recorded or written at the moment of the
+//!   crash (no line waits in the queue for someone else: see above); a completion lost that
+//!   way leaves its op open (`info`): unknown, which is what it is to anyone who did not act
+//!   on it;
 //! - every other record ([`Recorder::record`]: the nemesis, observers, final reads) returns
 //!   only once its line (and every line before it) is written: a fault is in the file before
 //!   it is applied, and the run never moves on to healing with lines still queued.
@@ -109,9 +113,10 @@ impl Recorder {
         op
     }
 
-    /// Stamps `op` with the next index and the current time and queues its line, without
-    /// writing it: the client loop's way, which then awaits [`Recorder::written`] before
-    /// acting on the op.
+    /// Stamps `op` with the next index and the current time and queues its line; writes the
+    /// queue if no write is under way, and otherwise returns at once, the write under way
+    /// taking the line too: the client loop's way, which awaits [`Recorder::written`] before
+    /// acting on an invocation and does not wait for its completions.
     pub fn enqueue(&self, mut op: Op) -> Op {
         let inner = &self.inner;
         let mut queue = inner.lock();
@@ -119,6 +124,9 @@ impl Recorder {
         if let Err(e) = queue.lines.append(&mut op) {
             // Encoding an Op cannot fail short of a bug; the index is kept dense regardless.
             inner.fail(&format!("encoding op {}: {e}", op.index));
+        }
+        if !queue.writing {
+            inner.write_batch(queue);
         }
         op
     }
@@ -183,28 +191,31 @@ impl Inner {
         }
     }
 
-    /// Writes every queued line with one call, outside the queue's lock (appending goes on
-    /// meanwhile), then publishes how many lines are written and wakes every waiter.
-    fn write_batch(&self, mut queue: MutexGuard<'_, Queue>) {
+    /// Writes the queued lines, one call per round, outside the queue's lock (appending goes
+    /// on meanwhile), publishing after each round how many lines are written and waking every
+    /// waiter; rounds go on until a round finds the queue empty, so a line queued during a
+    /// write is written by this writer (see the module doc for why the turn ends).
+    fn write_batch<'a>(&'a self, mut queue: MutexGuard<'a, Queue>) {
         queue.writing = true;
-        let mut batch = std::mem::take(&mut queue.spare);
-        std::mem::swap(queue.lines.output_mut(), &mut batch);
-        let count = queue.lines.len();
-        drop(queue);
-        if !batch.is_empty() {
-            let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-            if let Err(e) = file.write_all(&batch) {
-                self.fail(&e.to_string());
+        while self.written.load(Ordering::Acquire) < queue.lines.len() {
+            let mut batch = std::mem::take(&mut queue.spare);
+            std::mem::swap(queue.lines.output_mut(), &mut batch);
+            let count = queue.lines.len();
+            drop(queue);
+            if !batch.is_empty() {
+                let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+                if let Err(e) = file.write_all(&batch) {
+                    self.fail(&e.to_string());
+                }
             }
+            batch.clear();
+            queue = self.lock();
+            queue.spare = batch;
+            self.written.store(count, Ordering::Release);
+            self.written_sync.notify_all();
+            self.written_async.notify_waiters();
         }
-        batch.clear();
-        let mut queue = self.lock();
-        queue.spare = batch;
         queue.writing = false;
-        self.written.store(count, Ordering::Release);
-        drop(queue);
-        self.written_sync.notify_all();
-        self.written_async.notify_waiters();
     }
 }
 
@@ -270,6 +281,31 @@ mod tests {
         let ops = read.history.ops();
         assert!(ops.iter().enumerate().all(|(i, o)| o.index == i as u64));
         assert!(ops.windows(2).all(|w| w[0].time <= w[1].time));
+    }
+
+    /// A line nobody waits for is in the file once every caller has returned: each is
+    /// written by whoever queued it or by the write under way, never left for a later caller.
+    #[test]
+    fn no_line_waits_for_a_later_caller() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.jsonl");
+        let recorder = Recorder::create(&path, Instant::now()).unwrap();
+        let threads: Vec<_> = (0..4)
+            .map(|p| {
+                let r = recorder.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..2000 {
+                        r.enqueue(op(p));
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 8000);
+        drop(recorder);
     }
 
     /// Dropping the last handle writes everything queued.

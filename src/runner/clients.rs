@@ -129,8 +129,8 @@ async fn client_task(
                 ))
             }
         };
-        // The invocation (and the previous completion with it) is written before the command
-        // is sent; the completion is queued, written before this process invokes again.
+        // The invocation is written before the command is sent; the completion is written by
+        // this client or by the write under way, without this client waiting for it.
         let invoke = run.recorder.enqueue(op);
         run.recorder.written(invoke.index).await;
         let completion = client.invoke(&invoke).await;
