@@ -93,8 +93,8 @@ pub struct Measures {
     pub lost_by_acked: BTreeMap<String, u64>,
     /// Anomalies by kind over every checker.
     pub anomalies: BTreeMap<String, u64>,
-    /// `availability.stats.keys`: how many keys the run's operations used (workloads move on
-    /// to fresh keys as they fill).
+    /// `availability.stats.keys` (or txn-cycles', for transactions): how many keys the run's
+    /// operations used (workloads move on to fresh keys as they fill).
     pub keys: Option<u64>,
 }
 
@@ -135,7 +135,7 @@ impl Measures {
             failover_ms_max: stat_of(Availability, stat::FAILOVER_MS_MAX).and_then(Value::as_f64),
             lost_by_acked,
             anomalies,
-            keys: count(Availability, stat::KEYS),
+            keys: count(Availability, stat::KEYS).or_else(|| count(TxnCycles, stat::KEYS)),
         }
     }
 }
