@@ -77,6 +77,14 @@ async fn converged_final_reads(
     panic!("{} never converged to {expected:?}", server.name);
 }
 
+/// The set workload's config, sets moving on after `set_size` elements.
+fn set_config(set_size: usize) -> WorkloadConfig {
+    WorkloadConfig {
+        set_size: Some(set_size),
+        ..config(WorkloadKind::Set)
+    }
+}
+
 fn ok_values(pairs: &[(Op, Op)], f: &str) -> BTreeSet<i64> {
     pairs
         .iter()
@@ -90,10 +98,7 @@ async fn set_adds_are_acknowledged_and_final_reads_return_them_from_every_node()
     let (master, replica) = master_and_replica();
     let topo = topology(&[&master, &replica], "n1");
     // One set for the whole test (sets that fill up: the next test).
-    let cfg = WorkloadConfig {
-        set_size: Some(10_000),
-        ..config(WorkloadKind::Set)
-    };
+    let cfg = set_config(10_000);
     let pairs = run(&cfg, &topo, 40).await;
     assert!(
         pairs.iter().all(|(_, c)| c.op_type == OpType::Ok),
@@ -124,10 +129,7 @@ async fn set_adds_are_acknowledged_and_final_reads_return_them_from_every_node()
 async fn full_sets_are_retired_and_every_one_is_read_back() {
     let (master, replica) = master_and_replica();
     let topo = topology(&[&master, &replica], "n1");
-    let cfg = WorkloadConfig {
-        set_size: Some(8),
-        ..config(WorkloadKind::Set)
-    };
+    let cfg = set_config(8);
     let pairs = run(&cfg, &topo, 40).await;
     let added = ok_values(&pairs, "add");
     let reads = final_reads(&cfg, &topo, &endpoint(&master), 99).await;
