@@ -35,6 +35,11 @@ const FAULTS_QUOTED: usize = 8;
 const ELEMENTS_QUOTED: usize = 5;
 /// How many keys `lost_by_key` names.
 const KEYS_LISTED: usize = 10;
+/// How many lost elements of a run get the whole story (how it was acknowledged, the last read
+/// that saw it, the faults since); the rest get one sentence. A run that loses millions of
+/// adds (a master restarted empty) would otherwise write gigabytes of explanations; the first
+/// ones (those in `results.json`) are explained in full.
+const FULLY_EXPLAINED: usize = 100;
 
 /// Checks a set (or wait) history for lost, unexpected, failed-but-visible and divergent
 /// elements. Skipped when the history has no adds and no set reads.
@@ -44,8 +49,9 @@ pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
         return CheckResult::skipped("no add operations and no set reads in the history");
     }
     let mut anomalies = Vec::new();
+    let mut explained = 0;
     for key in &analysis.keys {
-        anomalies.extend(lost_anomalies(history, &analysis, key));
+        anomalies.extend(lost_anomalies(history, &analysis, key, &mut explained));
         anomalies.extend(failed_but_visible(key));
         if !analysis.keys_with_unjudged_adds.contains(&key.key) {
             anomalies.extend(unexpected(key));
@@ -107,8 +113,14 @@ fn ms(ns: u64) -> f64 {
     ns as f64 / 1e6
 }
 
-/// One `lost` anomaly per lost element of `key`.
-fn lost_anomalies(history: &History, a: &SetAnalysis<'_>, key: &KeyAnalysis<'_>) -> Vec<Anomaly> {
+/// One `lost` anomaly per lost element of `key`; `explained` counts those of the run
+/// explained in full so far ([`FULLY_EXPLAINED`]).
+fn lost_anomalies(
+    history: &History,
+    a: &SetAnalysis<'_>,
+    key: &KeyAnalysis<'_>,
+    explained: &mut usize,
+) -> Vec<Anomaly> {
     let Some(f) = key.final_read else {
         return Vec::new();
     };
@@ -121,18 +133,64 @@ fn lost_anomalies(history: &History, a: &SetAnalysis<'_>, key: &KeyAnalysis<'_>)
     key.elements
         .iter()
         .filter(|e| e.fate == Some(Fate::Lost))
-        .map(|e| explain_lost(history, key, e, final_read, &master))
+        .map(|e| {
+            *explained += 1;
+            let story = (*explained <= FULLY_EXPLAINED).then_some(history);
+            explain_lost(story, key, e, final_read, &master)
+        })
         .collect()
 }
 
+/// A lost element's anomaly; with the history, the whole story, else one sentence.
 fn explain_lost(
-    history: &History,
+    history: Option<&History>,
     key: &KeyAnalysis<'_>,
     e: &Element<'_>,
     final_read: &SetRead<'_>,
     master: &str,
 ) -> Anomaly {
     let mut ops = e.add.indices();
+    let explanation = match history {
+        Some(history) => story_of_lost(history, key, e, final_read, master, &mut ops),
+        None => {
+            ops.extend(final_read.op.indices());
+            format!(
+                "Element {} of key {} was added by process {} (ops {:?}) and {}; it is absent \
+                 from the final read of the post-failover master {master} (ops {:?}).",
+                e.element,
+                key_name(key),
+                e.add.invoke.process,
+                e.add.indices(),
+                match e.status {
+                    AddStatus::Ok => "acknowledged",
+                    _ => "indeterminate, but a read saw it",
+                },
+                final_read.op.indices(),
+            )
+        }
+    };
+    let mut anomaly = Anomaly::new(kind::LOST, ops, explanation).with_details(json!({
+        "element": e.element,
+        "status": status_word(e.status),
+        "acknowledged_by": crate::final_reads::node_of(&e.add),
+        "known_ms": e.known.map(|k| ms(k.0)),
+        "last_seen_op": e.last_seen.map(|s| key.reads[s].invoke_index()),
+    }));
+    if let Some(k) = &key.key {
+        anomaly = anomaly.with_key(k.clone());
+    }
+    anomaly
+}
+
+/// The whole story of a lost element; adds the ops it cites to `ops`.
+fn story_of_lost(
+    history: &History,
+    key: &KeyAnalysis<'_>,
+    e: &Element<'_>,
+    final_read: &SetRead<'_>,
+    master: &str,
+    ops: &mut Vec<u64>,
+) -> String {
     let how = match e.status {
         AddStatus::Ok => format!(
             "acknowledged ok by {} at {:.1} ms",
@@ -162,7 +220,7 @@ fn explain_lost(
     ops.extend(final_read.op.indices());
     let from = e.known.map_or(e.add.invoke.time, |k| k.0);
     let faults = faults::narrative(history, from, final_read.invoke_time(), FAULTS_QUOTED);
-    let explanation = format!(
+    format!(
         "Element {} of key {} was added by process {} (ops {:?}) and {how}; {seen}. It is absent \
          from the final read of the post-failover master {master} (ops {:?}, invoked at {:.1} ms, \
          {} elements). Faults between then and the final read: {faults}.",
@@ -173,18 +231,7 @@ fn explain_lost(
         final_read.op.indices(),
         ms(final_read.invoke_time()),
         final_read.elements.len(),
-    );
-    let mut anomaly = Anomaly::new(kind::LOST, ops, explanation).with_details(json!({
-        "element": e.element,
-        "status": status_word(e.status),
-        "acknowledged_by": crate::final_reads::node_of(&e.add),
-        "known_ms": e.known.map(|k| ms(k.0)),
-        "last_seen_op": e.last_seen.map(|s| key.reads[s].invoke_index()),
-    }));
-    if let Some(k) = &key.key {
-        anomaly = anomaly.with_key(k.clone());
-    }
-    anomaly
+    )
 }
 
 fn status_word(s: AddStatus) -> &'static str {

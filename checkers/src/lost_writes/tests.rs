@@ -317,3 +317,31 @@ fn an_add_without_element_is_unknown_and_never_makes_others_unexpected() {
         r.notes
     );
 }
+
+/// Past the first [`FULLY_EXPLAINED`] lost elements, each gets one sentence, no fault story.
+#[test]
+fn only_the_first_lost_elements_get_the_whole_story() {
+    let mut b = Builder::with_key("s");
+    let n = FULLY_EXPLAINED as i64 + 5;
+    for v in 0..n {
+        b = add(b, v as f64 * 0.1, v as f64 * 0.1 + 0.05, 0, v, "ok");
+    }
+    let b = b.nemesis(20.0, "info", "kill", json!(["n1"]));
+    let r = run(finals(b, "n2", json!([]), json!([])));
+    assert_eq!(r.anomalies.len(), n as usize);
+    let (full, short) = r.anomalies.split_at(FULLY_EXPLAINED);
+    assert!(full.iter().all(|a| a.explanation.contains("kill n1")));
+    assert!(short.iter().all(|a| !a.explanation.contains("Faults")));
+    let last = &short[short.len() - 1];
+    assert!(
+        last.explanation
+            .contains(&format!("Element {} of key s", n - 1))
+            && last.explanation.contains("acknowledged;"),
+        "{}",
+        last.explanation
+    );
+    assert_eq!(
+        *last.ops.last().unwrap(),
+        r.anomalies[0].ops.last().copied().unwrap()
+    );
+}
