@@ -1,31 +1,37 @@
-//! Measures what redline's proxy costs per operation: `redis-benchmark -t sadd` against a node's
-//! real port and against its proxy, on the same running cluster, one after the other.
+//! Measures what redline's proxy costs: `redis-benchmark` against a node's real port and against
+//! its proxy, on the same running cluster (one with proxies: as a run whose faults can cut or
+//! delay links has them), one after the other.
 //!
-//! Run: `cargo run --release --example proxy_overhead -- [requests] [clients]`
+//! Prints one line per figure (`direct <requests/s>`, `proxied <requests/s>`), their ratio, and
+//! the proxy's CPU time per request (this process runs only the proxies while the benchmark
+//! goes through them), which the machine's other load hardly changes.
+//!
+//! Run: `cargo run --release --example proxy_overhead -- [requests] [clients] [tests]`
+//! (defaults 200000, 10, `sadd`; `tests` is redis-benchmark's `-t` list).
 
+use anyhow::Context;
 use redline::cluster::backend::Backend as _;
 use redline::cluster::{ClusterSpec, LocalCluster};
 use std::process::Command;
 
-fn bench(port: u16, requests: &str, clients: &str) -> String {
+/// Requests per second of each test in `tests`, as redis-benchmark reports them.
+fn bench(port: u16, requests: &str, clients: &str, tests: &str) -> anyhow::Result<Vec<f64>> {
     let out = Command::new("redis-benchmark")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-t",
-            "sadd",
-            "-n",
-            requests,
-            "-c",
-            clients,
-            "-q",
-        ])
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-t", tests, "-n", requests, "-c", clients, "-q"])
         .output()
-        .expect("redis-benchmark (Debian package redis-tools) runs");
+        .context("running redis-benchmark (Debian package redis-tools)")?;
     let text = String::from_utf8_lossy(&out.stdout);
-    text.rsplit('\r').next().unwrap_or(&text).trim().to_string()
+    // `-q` prints "SADD: 123.45 requests per second, ..." after progress lines ending in CR.
+    let figures: Vec<f64> = text
+        .split(['\r', '\n'])
+        .filter(|l| l.contains("requests per second"))
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .collect();
+    if figures.is_empty() {
+        anyhow::bail!("no figure in redis-benchmark's output: {text}");
+    }
+    Ok(figures)
 }
 
 #[tokio::main]
@@ -33,6 +39,7 @@ async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let requests = args.get(1).cloned().unwrap_or_else(|| "200000".into());
     let clients = args.get(2).cloned().unwrap_or_else(|| "10".into());
+    let tests = args.get(3).cloned().unwrap_or_else(|| "sadd".into());
     let dir = tempfile::tempdir()?;
     let server = redline::provision::locate_server(None, true)?;
     let cluster = LocalCluster::start(ClusterSpec {
@@ -45,16 +52,41 @@ async fn main() -> anyhow::Result<()> {
         sentinel_down_after_ms: 1000,
         sentinel_failover_timeout_ms: 3000,
         sharding: None,
+        link_faults: true,
         lazy_disk: None,
     })
     .await?;
-    let real = cluster.admin_addr("n1").expect("n1").port();
-    let proxy = cluster.client_addr("n1").expect("n1").port();
+    let real = cluster.admin_addr("n1").context("n1")?.port();
+    let proxy = cluster.client_addr("n1").context("n1")?.port();
     // The benchmark blocks; run it off the runtime so the proxy's tasks keep running.
-    let (r, c) = (requests.clone(), clients.clone());
-    let direct = tokio::task::spawn_blocking(move || bench(real, &r, &c)).await?;
-    let proxied = tokio::task::spawn_blocking(move || bench(proxy, &requests, &clients)).await?;
-    println!("direct to n1 (port {real}):   {direct}");
-    println!("through the proxy ({proxy}): {proxied}");
+    let (r, c, t) = (requests.clone(), clients.clone(), tests.clone());
+    let direct = tokio::task::spawn_blocking(move || bench(real, &r, &c, &t)).await??;
+    let n: f64 = requests.parse().context("requests must be a number")?;
+    let before = cpu_seconds();
+    let proxied =
+        tokio::task::spawn_blocking(move || bench(proxy, &requests, &clients, &tests)).await??;
+    // This process runs nothing else meanwhile: its CPU time is the proxies'.
+    let proxy_cpu = cpu_seconds() - before;
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    println!("direct {:.0}", mean(&direct));
+    println!("proxied {:.0}", mean(&proxied));
+    println!("ratio {:.2}", mean(&proxied) / mean(&direct));
+    // A figure the machine's other load hardly moves: what one request costs the proxy.
+    let runs = proxied.len() as f64;
+    println!(
+        "proxy_cpu_us_per_request {:.2}",
+        proxy_cpu * 1e6 / (n * runs)
+    );
     Ok(())
+}
+
+/// User plus system CPU time of this process (all its threads, not its children), in seconds.
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage fills the struct it is given; a zeroed rusage is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return 0.0;
+    }
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }

@@ -96,6 +96,12 @@ pub struct TestConfig {
     /// workloads, whose reads return the whole set; 0.5 otherwise).
     #[arg(long)]
     pub read_ratio: Option<f64>,
+    /// Elements a set (set, wait, waitaof) or list (list-append) takes, or writes a register
+    /// takes, before the workload moves on to a fresh key, so a read and a key's check cost the
+    /// same at any run length (default: 100 for sets, 32 for lists, 1000 for registers; the
+    /// counter ignores it).
+    #[arg(long)]
+    pub set_size: Option<usize>,
     /// Register workload: also compare-and-set (Lua) on the master.
     #[arg(long)]
     pub cas: bool,
@@ -427,6 +433,7 @@ impl Plan {
         WorkloadConfig {
             keys: c.keys.unwrap_or(default_keys),
             shards,
+            set_size: c.set_size.or(defaults.set_size),
             concurrency: c.concurrency,
             read_from: self.read_from,
             replica_routing: self.replica_routing,

@@ -9,6 +9,8 @@ pub const TEST_JSON: &str = "test.json";
 pub const HISTORY: &str = "history.jsonl";
 pub const TELEMETRY: &str = "telemetry.jsonl";
 pub const RESULTS: &str = "results.json";
+/// Every anomaly of a run, one JSON object per line (results.json lists the first few).
+pub const ANOMALIES: &str = "anomalies.jsonl";
 pub const REPORT_HTML: &str = "report.html";
 pub const JUNIT: &str = "junit.xml";
 

@@ -35,6 +35,7 @@ fn absurd_numbers_are_refused_naming_the_option_and_its_range() {
             &["--keys", "18446744073709551615"],
             "--keys must be between 1 and",
         ),
+        (&["--set-size", "0"], "--set-size must be between 1 and"),
         (
             &["--op-timeout", "18446744073709551615"],
             "--op-timeout must be between",

@@ -204,6 +204,7 @@ fn cluster_spec(run_dir: &std::path::Path) -> redline::cluster::ClusterSpec {
         sentinel_down_after_ms: 1000,
         sentinel_failover_timeout_ms: 3000,
         sharding: None,
+        link_faults: true,
         lazy_disk: None,
     }
 }

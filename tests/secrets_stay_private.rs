@@ -35,6 +35,7 @@ async fn configs_holding_a_password_are_private_even_after_a_rewrite() {
         sentinel_down_after_ms: 1000,
         sentinel_failover_timeout_ms: 3000,
         sharding: None,
+        link_faults: true,
         lazy_disk: None,
     })
     .await

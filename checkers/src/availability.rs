@@ -68,6 +68,9 @@ pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
         return result;
     }
     stats.insert("latency_ms".into(), latencies(&ops));
+    if let Some(keys) = keys_used(&ops) {
+        stats.insert(stat::KEYS.into(), json!(keys));
+    }
     throughput(&ops, &mut stats);
     let overall = windows(ops.iter(), end);
     let mut by_f: BTreeMap<&str, Vec<Window>> = BTreeMap::new();
@@ -88,6 +91,18 @@ pub fn check(history: &History, _opts: &CheckOptions) -> CheckResult {
     stats.insert("unavailability_by_f".into(), Value::Object(by_f));
     failovers(history, &mut stats);
     CheckResult::from_anomalies(Vec::new(), stats)
+}
+
+/// How many keys the client operations named in their `key`; `None` when none names one (a
+/// transactional history: txn-cycles counts its micro-ops' keys, which a lean reading of
+/// the history does not keep here). A workload that moves on to fresh keys as they fill uses
+/// many.
+fn keys_used(ops: &[Operation<'_>]) -> Option<usize> {
+    let mut keys: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    for k in ops.iter().filter_map(|o| o.invoke.key.as_deref()) {
+        keys.insert(k);
+    }
+    (!keys.is_empty()).then_some(keys.len())
 }
 
 /// Failover time: for every change of master the history declares during the workload (a
@@ -357,6 +372,7 @@ mod tests {
         assert_eq!(r.stats["latency_ms"]["add"]["max"], json!(2.0));
         assert_eq!(r.stats["latency_ms"]["read"]["p50"], json!(4.0));
         assert_eq!(r.stats["throughput_series"], json!([1, 1]));
+        assert_eq!(r.stats["keys"], json!(1));
     }
 
     #[test]

@@ -17,6 +17,7 @@
 
 use crate::history::{Function, History, NemesisValue, Op, OpType, Operation, Process};
 use crate::shards::timeline::{is_cluster_record, Snapshot, Timeline};
+use std::collections::{HashMap, HashSet};
 
 /// How the post-failover master was chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +63,11 @@ pub struct FinalReads<'a> {
     pub notes: Vec<String>,
     /// On a Redis Cluster: the topology record that names each slot's primary at the end.
     pub owners: Option<Snapshot>,
+    /// Positions in `ops` by key, and the invocation indices of `ops`: a run that moved
+    /// through thousands of keys has thousands of final reads, and each key's lookups must not
+    /// scan them all.
+    by_key: HashMap<Option<&'a str>, Vec<usize>>,
+    invocations: HashSet<u64>,
 }
 
 /// The master named by a `topology` observer record (`value.master`), if `op` is one.
@@ -146,11 +152,18 @@ impl<'a> FinalReads<'a> {
                 }
             }
         });
+        let mut by_key: HashMap<Option<&'a str>, Vec<usize>> = HashMap::new();
+        for (i, o) in ops.iter().enumerate() {
+            by_key.entry(o.invoke.key.as_deref()).or_default().push(i);
+        }
+        let invocations = ops.iter().map(|o| o.invoke.index).collect();
         FinalReads {
             master,
             ops,
             notes,
             owners,
+            by_key,
+            invocations,
         }
     }
 
@@ -165,11 +178,8 @@ impl<'a> FinalReads<'a> {
         let Some(owners) = &self.owners else {
             return self.master_node().map(str::to_string);
         };
-        let slot = self
-            .ops
-            .iter()
-            .filter(|o| o.invoke.key.as_deref() == key)
-            .find_map(|o| o.invoke.slot)?;
+        let positions = self.by_key.get(&key).map_or(&[][..], Vec::as_slice);
+        let slot = positions.iter().find_map(|&i| self.ops[i].invoke.slot)?;
         Timeline::owner_in(owners, slot).map(str::to_string)
     }
 
@@ -220,26 +230,30 @@ impl<'a> FinalReads<'a> {
     }
 
     /// Final reads of `key` that did not succeed (for notes).
-    pub fn failed(&self, key: Option<&str>) -> Vec<Operation<'a>> {
-        self.ops
-            .iter()
-            .filter(|o| o.invoke.f == Function::Read && o.invoke.key.as_deref() == key)
+    pub fn failed<'s>(&'s self, key: Option<&'s str>) -> Vec<Operation<'a>> {
+        self.reads_of(key)
             .filter(|o| o.outcome() != OpType::Ok)
-            .copied()
             .collect()
     }
 
     /// Whether `op` (an invocation) is one of the final operations.
     pub fn contains(&self, invoke_index: u64) -> bool {
-        self.ops.iter().any(|o| o.invoke.index == invoke_index)
+        self.invocations.contains(&invoke_index)
     }
 
     fn ok_reads<'s>(&'s self, key: Option<&'s str>) -> impl Iterator<Item = Operation<'a>> + 's {
-        self.ops
+        self.reads_of(key).filter(|o| o.outcome() == OpType::Ok)
+    }
+
+    /// The final reads of `key`, in invocation order.
+    fn reads_of<'s>(&'s self, key: Option<&'s str>) -> impl Iterator<Item = Operation<'a>> + 's {
+        // The map is covariant in its key: looked up with a key that lives only for 's.
+        let by_key: &'s HashMap<Option<&'s str>, Vec<usize>> = &self.by_key;
+        let positions = by_key.get(&key).map_or(&[][..], Vec::as_slice);
+        positions
             .iter()
-            .filter(move |o| o.invoke.f == Function::Read && o.invoke.key.as_deref() == key)
-            .filter(|o| o.outcome() == OpType::Ok)
-            .copied()
+            .map(|&i| self.ops[i])
+            .filter(|o| o.invoke.f == Function::Read)
     }
 }
 

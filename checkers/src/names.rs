@@ -85,6 +85,8 @@ pub mod stat {
     pub const OVERLAP_MS_TOTAL: &str = "overlap_ms_total";
     /// availability: acknowledged operations per second.
     pub const THROUGHPUT_OK_PER_S: &str = "throughput_ok_per_s";
+    /// availability: how many keys the client operations used (bounded keys move on).
+    pub const KEYS: &str = "keys";
     /// availability: windows without a successful operation.
     pub const UNAVAILABILITY: &str = "unavailability";
     /// availability: the longest failover (ms).

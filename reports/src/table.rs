@@ -31,6 +31,9 @@ pub fn summary_table(info: Option<&RunInfo>, history: &History, results: &Result
     if let Some(anomalies) = anomalies_section(results) {
         out.push_str(&anomalies);
     }
+    if let Some(first) = first_anomaly(results) {
+        out.push_str(&first);
+    }
     if let Some(stats) = stats_section(results) {
         out.push_str(&stats);
     }
@@ -105,6 +108,29 @@ fn anomalies_section(results: &Results) -> Option<String> {
         }
     }
     any.then(|| render(b))
+}
+
+/// The paragraph that says why: the first anomaly of the first checker that broke (else of
+/// the first checker with any), with its checker, kind and key.
+fn first_anomaly(results: &Results) -> Option<String> {
+    let with_anomalies = || {
+        results
+            .checkers
+            .iter()
+            .filter(|(_, r)| r.skipped.is_none() && !r.anomalies.is_empty())
+    };
+    let (checker, result) = with_anomalies()
+        .find(|(_, r)| r.valid == Validity::Invalid)
+        .or_else(|| with_anomalies().next())?;
+    let anomaly = result.anomalies.first()?;
+    let key = anomaly
+        .key
+        .as_ref()
+        .map_or(String::new(), |k| format!(", key {k}"));
+    Some(format!(
+        "first anomaly ({checker}, {}{key}):\n{}\n\n",
+        anomaly.kind, anomaly.explanation
+    ))
 }
 
 /// Notes for a table cell: each cut at 80 characters (results.json and the report have them

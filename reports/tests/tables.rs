@@ -23,6 +23,8 @@ fn summary_shows_ops_verdicts_anomalies_stats_and_expectations() {
         "│ 18 ",
         "broken",
         "undecided",
+        // The paragraph that says why, of the first checker that broke.
+        "first anomaly (lost-writes, lost, key s):\nadd of 1 to s was acknowledged",
     ] {
         assert!(table.contains(needle), "missing {needle:?} in\n{table}");
     }

@@ -115,6 +115,12 @@ impl LinkTable {
         v
     }
 
+    /// A receiver that sees every change of the rules, for a proxy that caches what a link's
+    /// rules are and looks again only after a change.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
     /// Waits until `from -> to` is not cut.
     pub async fn wait_open(&self, from: &Party, to: &Party) {
         let mut rx = self.changed.subscribe();

@@ -24,7 +24,7 @@ pub fn run(args: &ReportArgs) -> Result<i32> {
     let mut analysis = analysis::analyse_run(&args.run_dir, &req)?;
     completeness::apply(&mut analysis, &record.incomplete_parts());
     let info = record.run_info();
-    save::write_outputs(&args.run_dir, Some(&info), &analysis)?;
+    save::write_outputs(&args.run_dir, Some(&info), &mut analysis)?;
     outputs::print(Some(&info), &analysis, false)?;
     eprintln!(
         "redline: wrote {}",

@@ -28,6 +28,10 @@ pub async fn run(args: &TestArgs) -> Result<i32> {
     let info = outcome.record.run_info();
     outputs::print(Some(&info), &outcome.analysis, args.json)?;
     eprintln!("redline: run folder {}", outcome.run_dir.path.display());
+    eprintln!(
+        "redline: report {}",
+        outcome.run_dir.file(crate::store::REPORT_HTML).display()
+    );
     for part in &outcome.analysis.results.incomplete {
         eprintln!("redline: incomplete: {part}");
     }

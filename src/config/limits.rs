@@ -25,6 +25,9 @@ pub const MAX_DELAY_MS: u64 = 60_000;
 pub const RATE_RANGE: (f64, f64) = (0.001, 1_000_000.0);
 /// The most keys (every key is read back from every node at the end).
 pub const MAX_KEYS: usize = 10_000;
+/// The most elements per set or list (`--set-size`): a read returns a whole key, so this
+/// bounds one reply and one history line.
+pub const MAX_SET_SIZE: usize = 1_000_000;
 /// The longest list-append transaction (one `MULTI`/`EXEC`).
 pub const MAX_TXN_LENGTH: usize = 1_000;
 /// The most client processes.
@@ -67,6 +70,9 @@ pub fn check(c: &TestConfig) -> Result<()> {
     count("--sentinels", c.sentinels as u64, 0, MAX_SENTINELS as u64)?;
     if let Some(k) = c.keys {
         count("--keys", k as u64, 1, MAX_KEYS as u64)?;
+    }
+    if let Some(n) = c.set_size {
+        count("--set-size", n as u64, 1, MAX_SET_SIZE as u64)?;
     }
     count(
         "--max-txn-length",
@@ -144,6 +150,8 @@ mod tests {
             (refused(|c| c.time_limit = 1e20), "--time-limit"),
             (refused(|c| c.converge_timeout = 1e20), "--converge-timeout"),
             (refused(|c| c.keys = Some(usize::MAX)), "--keys"),
+            (refused(|c| c.set_size = Some(0)), "--set-size"),
+            (refused(|c| c.set_size = Some(usize::MAX)), "--set-size"),
             (
                 refused(|c| c.max_txn_length = usize::MAX),
                 "--max-txn-length",

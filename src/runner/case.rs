@@ -62,7 +62,7 @@ pub(super) async fn run<B: Backend>(
     let _sentinel_events = sentinel_events::follow(sentinels, recorder.clone(), topology.clone());
     telemetry::spawn(background, nodes, recorders.telemetry.clone());
 
-    let cfg = plan.workload_config();
+    let cfg = run.workload.clone();
     let counters = Arc::new(Counters::default());
     let clients = Arc::new(ClientRun {
         cfg: cfg.clone(),

@@ -1,5 +1,6 @@
 //! The client loop: `concurrency` tasks, each a sequence of processes. A task asks the
-//! generator for the next invocation, records it, lets its process's client run it (bounded by
+//! generator for the next invocation, records it (and waits until its line is written: see
+//! `crate::recorder` for what that guarantees), lets its process's client run it (bounded by
 //! the operation timeout), and records the completion. A process whose operation ended `info`
 //! never invokes again: the task continues as process `id + concurrency` with a fresh client,
 //! as Jepsen does, so every process stays a single thread of invocations.
@@ -128,10 +129,13 @@ async fn client_task(
                 ))
             }
         };
-        let invoke = run.recorder.record(op);
+        // The invocation is written before the command is sent; the completion is written by
+        // this client or by the write under way, without this client waiting for it.
+        let invoke = run.recorder.enqueue(op);
+        run.recorder.written(invoke.index).await;
         let completion = client.invoke(&invoke).await;
         let outcome = completion.op_type;
-        run.recorder.record(completion);
+        run.recorder.enqueue(completion);
         run.counters.count(outcome);
         if outcome == OpType::Info {
             process += concurrency;
@@ -167,6 +171,7 @@ mod tests {
                 defaults: Defaults {
                     keys: 1,
                     read_ratio: 0.0,
+                    set_size: None,
                 },
                 needs: &[],
             }

@@ -32,18 +32,19 @@ pub mod test_json;
 
 use crate::analysis::{self, Analysis, AnalysisRequest};
 use crate::cluster::backend::Backend;
-use crate::cluster::capabilities::READY_TIMEOUT;
+use crate::cluster::capabilities::{Capability, READY_TIMEOUT};
 use crate::cluster::{convergence, features, sharded};
 use crate::cluster::{AnyCluster, ClusterSpec};
 use crate::config::Plan;
 use crate::nemesis::schedule::{self, Step};
+use crate::nemesis::spec::NemesisSpec;
 use crate::provision::{self, ServerBinary};
 use crate::recorder::Recorder;
 use crate::shutdown::Shutdown;
 use crate::store::{self, RunDir};
 use anyhow::{Context, Result};
 use completeness::{Completeness, Part};
-use redline_workloads::ReadFrom;
+use redline_workloads::{ReadFrom, WorkloadConfig};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,6 +63,9 @@ pub struct RunOutcome {
 /// What every step of one run reads.
 struct Run<'a> {
     plan: &'a Plan,
+    /// The workload's configuration, one for the whole run: the clients and the final reads
+    /// share the keys it has handed out.
+    workload: WorkloadConfig,
     steps: &'a [Step],
     run_dir: &'a RunDir,
     shutdown: &'a Shutdown,
@@ -90,6 +94,7 @@ pub async fn run_test(
     record.write(&run_dir)?;
     let run = Run {
         plan,
+        workload: plan.workload_config(),
         steps: &steps,
         run_dir: &run_dir,
         shutdown: &shutdown,
@@ -116,7 +121,7 @@ pub async fn run_test(
 
     let mut analysis = analyse(plan, &run_dir)?;
     completeness::apply(&mut analysis, parts.reasons());
-    save::write_outputs(&run_dir.path, Some(&record.run_info()), &analysis)?;
+    save::write_outputs(&run_dir.path, Some(&record.run_info()), &mut analysis)?;
     Ok(RunOutcome {
         run_dir,
         analysis,
@@ -190,13 +195,13 @@ async fn run_on<B: Backend>(
             match final_phase::converge(&mut *c, &history, watch.as_ref(), timeout).await {
                 Err(e) => parts.missing(Part::Converge, format!("{e:#}")),
                 Ok(reads) => {
-                    let cfg = run.plan.workload_config();
+                    let cfg = &run.workload;
                     let first = highest_process + cfg.concurrency as u64 + 1;
                     let (nodes, no_address) = final_phase::final_read_nodes(&*c);
                     let unread = final_phase::final_reads(
                         &nodes,
                         &c.topology(),
-                        &cfg,
+                        cfg,
                         &history,
                         first,
                         &reads,
@@ -278,6 +283,19 @@ fn cluster_spec(plan: &Plan, server_bin: &std::path::Path, run_dir: &RunDir) -> 
         sentinel_down_after_ms: plan.config.sentinel_down_after,
         sentinel_failover_timeout_ms: plan.config.sentinel_failover_timeout,
         sharding: plan.sharding,
+        link_faults: cuts_or_delays_links(&plan.nemesis),
         lazy_disk: plan.lazy_disk(),
     }
+}
+
+/// Whether a fault of the plan can cut or delay a link: only then does the cluster need link
+/// control (on the local backend, a proxy in front of every member). Kill, pause, promotion and
+/// failovers act on processes and roles, and Sentinel needs no proxy to find the master.
+fn cuts_or_delays_links(nemesis: &NemesisSpec) -> bool {
+    nemesis.faults.iter().any(|f| {
+        matches!(
+            f.needs(),
+            Some(Capability::Partition | Capability::LinkDelay)
+        )
+    })
 }

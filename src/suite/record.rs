@@ -93,6 +93,9 @@ pub struct Measures {
     pub lost_by_acked: BTreeMap<String, u64>,
     /// Anomalies by kind over every checker.
     pub anomalies: BTreeMap<String, u64>,
+    /// `availability.stats.keys` (or txn-cycles', for transactions): how many keys the run's
+    /// operations used (workloads move on to fresh keys as they fill).
+    pub keys: Option<u64>,
 }
 
 impl Measures {
@@ -132,6 +135,7 @@ impl Measures {
             failover_ms_max: stat_of(Availability, stat::FAILOVER_MS_MAX).and_then(Value::as_f64),
             lost_by_acked,
             anomalies,
+            keys: count(Availability, stat::KEYS).or_else(|| count(TxnCycles, stat::KEYS)),
         }
     }
 }
@@ -156,7 +160,7 @@ mod tests {
             "stale-reads".to_string(),
             CheckResult::from_anomalies(vec![], stats.as_object().cloned().unwrap_or_default()),
         );
-        let stats = json!({"unavailability": {"total_ms": -0.0, "windows": 0}});
+        let stats = json!({"unavailability": {"total_ms": -0.0, "windows": 0}, "keys": 37});
         checkers.insert(
             "availability".to_string(),
             CheckResult::from_anomalies(vec![], stats.as_object().cloned().unwrap_or_default()),
@@ -173,5 +177,6 @@ mod tests {
         assert_eq!(m.unavailable_ms, Some(0.0));
         assert_eq!(m.lost_by_acked.get("0"), Some(&1));
         assert_eq!(m.anomalies.get("lost"), Some(&2));
+        assert_eq!(m.keys, Some(37));
     }
 }

@@ -73,6 +73,8 @@ pub struct TestSummary {
     /// Mean per checked run of the time without a successful op after a failure.
     pub unavailable_ms_mean: Option<f64>,
     pub lost_by_acked: BTreeMap<String, u64>,
+    /// The fewest and the most keys a checked run used.
+    pub keys: Option<(u64, u64)>,
 }
 
 /// Whether a rule is an existence claim (one run that shows it suffices).
@@ -141,6 +143,13 @@ pub fn summarise(test: &SuiteTest, runs: &[&RunRecord]) -> TestSummary {
         unavailable_ms_mean: (!unavailable.is_empty())
             .then(|| unavailable.iter().sum::<f64>() / unavailable.len() as f64),
         lost_by_acked,
+        keys: measures
+            .iter()
+            .filter_map(|m| m.keys)
+            .fold(None, |range, k| match range {
+                None => Some((k, k)),
+                Some((lo, hi)) => Some((lo.min(k), hi.max(k))),
+            }),
     }
 }
 

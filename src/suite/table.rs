@@ -27,7 +27,13 @@ const VERDICT_COLUMNS: [Column; 5] = [
 ];
 
 /// Shown when at least one test measured them.
-const COMPARISON_COLUMNS: [Column; 6] = [
+const COMPARISON_COLUMNS: [Column; 7] = [
+    ("keys/run", |s| {
+        s.keys.map(|(lo, hi)| match lo == hi {
+            true => lo.to_string(),
+            false => format!("{lo}–{hi}"),
+        })
+    }),
     ("lost Σ/max", |s| {
         Some(format!("{} / {}", s.lost_total?, s.lost_max?))
     }),

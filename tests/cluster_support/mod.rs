@@ -31,6 +31,7 @@ pub fn spec_with(run_dir: &Path, sentinels: usize, server_bin: PathBuf) -> Clust
         sentinel_down_after_ms: 1000,
         sentinel_failover_timeout_ms: 3000,
         sharding: None,
+        link_faults: true,
         lazy_disk: None,
     }
 }

@@ -14,10 +14,10 @@
 
 use crate::cluster::routing::Router;
 use crate::config::{ReadFrom, ReplicaRouting, WorkloadConfig};
+pub use crate::connection::{server_error_to_failure, Connection};
 use crate::outcome::{Effect, Failure};
 use crate::topology::{Endpoint, Topology};
-use redis::aio::{ConnectionLike, MultiplexedConnection};
-use redis::{AsyncConnectionConfig, Cmd, Pipeline, Value};
+use redis::{Cmd, Value};
 use redline_checkers::history::Redirect;
 use redline_checkers::{Op, OpType};
 use serde_json::Value as Json;
@@ -35,15 +35,6 @@ pub struct Attempt {
     pub applied: bool,
     /// Redis Cluster: the redirects followed so far, in order.
     pub redirects: Vec<Redirect>,
-}
-
-/// An open connection to one node.
-pub struct Connection {
-    conn: MultiplexedConnection,
-    /// Whether the node knows `WAITAOF`, once asked.
-    pub(crate) waitaof: Option<bool>,
-    /// Redis Cluster: `READONLY` was sent, so the node serves reads as a replica.
-    pub(crate) readonly: bool,
 }
 
 /// One operation being executed, as a workload's [`execute`](crate::Workload::execute) sees
@@ -272,65 +263,15 @@ impl Client {
     ) -> Result<&mut Connection, Failure> {
         attempt.node = Some(node.node.clone());
         if !self.connections.contains_key(&node.node) {
-            let client = redis::Client::open(format!("redis://{}/", node.addr))
-                .map_err(|e| Failure::NotSent(e.to_string()))?;
-            // Our own timeout bounds every operation; the library's would race with it.
-            let config = AsyncConnectionConfig::new()
-                .set_connection_timeout(Some(self.cfg.op_timeout))
-                .set_response_timeout(None);
-            let conn = client
-                .get_multiplexed_async_connection_with_config(&config)
+            // The operation's own timeout bounds the connect too.
+            let conn = Connection::open(node.addr)
                 .await
-                .map_err(|e| Failure::from_redis(&e, false))?;
-            let entry = Connection {
-                conn,
-                waitaof: None,
-                readonly: false,
-            };
-            self.connections.insert(node.node.clone(), entry);
+                .map_err(|e| Failure::NotSent(format!("connecting to {}: {e}", node.addr)))?;
+            self.connections.insert(node.node.clone(), conn);
         }
         self.connections
             .get_mut(&node.node)
             .ok_or_else(|| Failure::NotSent("connection vanished".into()))
-    }
-}
-
-impl Connection {
-    /// Sends one command; from here on the operation counts as sent (`attempt.sent`), so a
-    /// lost reply is indeterminate. Error replies come back as `Err(Failure::Rejected)`.
-    pub async fn send(&mut self, cmd: &Cmd, attempt: &mut Attempt) -> Result<Value, Failure> {
-        attempt.sent = true;
-        let reply = self.conn.req_packed_command(cmd).await;
-        server_error_to_failure(reply.map_err(|e| Failure::from_redis(&e, true))?)
-    }
-
-    /// Sends a command that changes nothing (a feature probe) without marking the attempt sent.
-    pub async fn probe(&mut self, cmd: &Cmd) -> Result<Value, Failure> {
-        let reply = self.conn.req_packed_command(cmd).await;
-        server_error_to_failure(reply.map_err(|e| Failure::from_redis(&e, false))?)
-    }
-
-    /// Sends a pipeline of `count` commands and returns every reply, error replies included
-    /// as `Value::ServerError` (a transaction's queued-command errors must be seen one by one).
-    pub async fn send_pipeline(
-        &mut self,
-        pipeline: &Pipeline,
-        count: usize,
-        attempt: &mut Attempt,
-    ) -> Result<Vec<Value>, Failure> {
-        attempt.sent = true;
-        self.conn
-            .req_packed_commands(pipeline, 0, count)
-            .await
-            .map_err(|e| Failure::from_redis(&e, true))
-    }
-}
-
-/// An error reply delivered as a value becomes a [`Failure::Rejected`].
-pub fn server_error_to_failure(value: Value) -> Result<Value, Failure> {
-    match value {
-        Value::ServerError(e) => Err(Failure::from_redis(&e.into(), true)),
-        other => Ok(other),
     }
 }
 

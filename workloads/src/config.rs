@@ -4,6 +4,7 @@
 //! One [`WorkloadConfig`] is shared by the [`Generator`](crate::Generator) (what to ask) and every
 //! [`Client`](crate::Client) (how to ask it), so the two can never disagree.
 
+use crate::keys::{KeysUsed, Rotation};
 use crate::workload::{self, Workload};
 use redline_checkers::WorkloadKind;
 use std::fmt;
@@ -37,9 +38,15 @@ pub enum ReplicaRouting {
 pub struct WorkloadConfig {
     /// Which workload (one of [`workload::ALL`]).
     pub workload: &'static dyn Workload,
-    /// Number of keys: sets for set/wait/waitaof (1 means the single key `set`), registers
-    /// `r0..`, counters, and list-append lists.
+    /// Number of keys in use at a time: sets for set/wait/waitaof (1 means the key `set`, then
+    /// `set1`, `set2`... as each fills up), registers `r0..`, counters, and list-append lists.
     pub keys: usize,
+    /// Elements a set or list (or writes a register) takes before the workload moves to a
+    /// fresh key ([`crate::keys`]); `None` for a workload that never moves (counter).
+    pub set_size: Option<usize>,
+    /// The keys handed out so far: run state, shared by every clone of this configuration (the
+    /// generator's, the final reads'), so the final reads read every key the run used.
+    pub keys_used: KeysUsed,
     /// Number of concurrent client processes; value uniqueness relies on it (see
     /// [`Generator`](crate::Generator)), so it must match the harness's process count.
     pub concurrency: usize,
@@ -77,6 +84,8 @@ impl WorkloadConfig {
         WorkloadConfig {
             workload,
             keys: defaults.keys,
+            set_size: defaults.set_size,
+            keys_used: KeysUsed::default(),
             read_ratio: defaults.read_ratio,
             concurrency: 5,
             read_from: ReadFrom::Replicas,
@@ -110,6 +119,18 @@ impl WorkloadConfig {
     /// `keys`, never zero.
     pub fn key_count(&self) -> usize {
         self.keys.max(1)
+    }
+
+    /// How writes move through bounded keys (without a `set_size`, they never move on).
+    pub fn rotation(&self) -> Rotation {
+        let size = self.set_size.unwrap_or(usize::MAX);
+        Rotation::new(self.key_count(), size, self.concurrency)
+    }
+
+    /// How many key numbers the final reads must read: every key handed out, and at least the
+    /// `keys` of the first generation (a run that wrote nothing still reads them).
+    pub fn keys_to_read(&self) -> usize {
+        self.keys_used.count().max(self.key_count())
     }
 }
 

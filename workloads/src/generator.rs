@@ -30,6 +30,8 @@ pub struct Slot {
     counter: u64,
     /// The last value this slot wrote (or tried to) per key index.
     last_written: HashMap<usize, u64>,
+    /// How many elements this slot has put into bounded keys ([`crate::keys`]).
+    elements: u64,
 }
 
 impl Slot {
@@ -64,6 +66,30 @@ impl Slot {
     /// Remembers that this slot wrote `value` to key `index`.
     pub fn remember_written(&mut self, index: usize, value: u64) {
         self.last_written.insert(index, value);
+    }
+
+    /// The key number this slot's next element goes to, under `cfg`'s bounded keys (see
+    /// [`crate::keys`]); counts the element and notes the key in [`WorkloadConfig::keys_used`].
+    pub fn element_key(&mut self, cfg: &WorkloadConfig) -> usize {
+        let rotation = cfg.rotation();
+        let n = rotation.write_key(self.elements);
+        self.elements += 1;
+        cfg.keys_used.note(n);
+        // Keys of generations this slot has left are written no more: forget their values.
+        let first = rotation.keys_in_use(self.elements - 1).start;
+        if self.last_written.keys().any(|&k| k < first) {
+            self.last_written.retain(|&k, _| k >= first);
+        }
+        n
+    }
+
+    /// One of this slot's keys in use, at random: where its reads go. In use means the keys of
+    /// the generation its latest element went to (the first generation before any).
+    pub fn key_in_use(&mut self, cfg: &WorkloadConfig) -> usize {
+        let latest = self.elements.saturating_sub(1);
+        let n = self.rng.gen_range(cfg.rotation().keys_in_use(latest));
+        cfg.keys_used.note(n);
+        n
     }
 }
 
@@ -102,6 +128,7 @@ impl Generator {
                 rng,
                 counter: 0,
                 last_written: HashMap::new(),
+                elements: 0,
             }
         });
         slot.process = process;
@@ -226,11 +253,82 @@ mod tests {
             .any(|o| o.value[0].is_u64()));
 
         let mut generator = Generator::new(&cfg(&list_append::ListAppend), 1);
+        let mut appends: HashMap<u64, usize> = HashMap::new();
         for i in 0..100 {
             let op = generator.next_op(i % 3);
             let micro = op.value.as_array().unwrap();
             assert!((1..=4).contains(&micro.len()));
-            assert!(micro.iter().all(|m| m[1].as_u64().is_some_and(|k| k < 8)));
+            assert!(micro.iter().all(|m| m[1].as_u64().is_some()));
+            for m in micro.iter().filter(|m| m[0] == "append") {
+                *appends.entry(m[1].as_u64().unwrap()).or_default() += 1;
+            }
         }
+        // 8 lists in use, 32 elements each at most: the appends moved on to fresh lists.
+        assert!(appends.len() > 8, "{appends:?}");
+        assert!(appends.values().all(|&n| n <= 32), "{appends:?}");
+    }
+
+    /// A set fills up to `--set-size` elements, then adds move to a fresh set; reads go to
+    /// the sets being written, and the final reads cover every set used.
+    #[test]
+    fn sets_move_to_fresh_keys_and_reads_follow() {
+        let cfg = WorkloadConfig {
+            set_size: Some(20),
+            concurrency: 4,
+            ..WorkloadConfig::new(&crate::workload::set::Set)
+        };
+        let mut generator = Generator::new(&cfg, 3);
+        let mut adds: HashMap<String, usize> = HashMap::new();
+        let mut current: HashMap<u64, String> = HashMap::new();
+        for i in 0..400u64 {
+            let p = i % 4;
+            let op = generator.next_op(p);
+            let key = op.key.clone().unwrap();
+            if op.f == "add" {
+                *adds.entry(key.clone()).or_default() += 1;
+                current.insert(p, key);
+            } else if let Some(writing) = current.get(&p) {
+                assert_eq!(&key, writing, "process {p} reads the set it writes");
+            }
+        }
+        assert!(adds.len() > 10, "{adds:?}");
+        assert!(adds.values().all(|&n| n <= 20), "{adds:?}");
+        assert!(adds.contains_key("set") && adds.contains_key("set1"));
+        let finals: Vec<String> = crate::workload::set::final_reads(&cfg)
+            .into_iter()
+            .filter_map(|op| op.key)
+            .collect();
+        assert!(adds.keys().all(|k| finals.contains(k)), "{finals:?}");
+        assert_eq!(finals.len(), cfg.keys_used.count());
+    }
+
+    /// Registers move on after `--set-size` writes each; a cas on a fresh register expects it
+    /// absent, and the final reads cover every register used.
+    #[test]
+    fn registers_move_on_and_cas_starts_fresh() {
+        let cfg = WorkloadConfig {
+            set_size: Some(10),
+            concurrency: 2,
+            ..cfg(&register::Register)
+        };
+        let mut generator = Generator::new(&cfg, 5);
+        let mut writes: HashMap<String, usize> = HashMap::new();
+        let mut first_cas_seen = HashSet::new();
+        for i in 0..600u64 {
+            let op = generator.next_op(i % 2);
+            let key = op.key.clone().unwrap();
+            if op.f == "read" {
+                continue;
+            }
+            *writes.entry(key.clone()).or_default() += 1;
+            if op.f == "cas" && first_cas_seen.insert((i % 2, key.clone())) {
+                let fresh = writes[&key] == 1;
+                assert!(!fresh || op.value[0].is_null(), "{op:?}");
+            }
+        }
+        assert!(writes.len() > 8, "{writes:?}");
+        assert!(writes.values().all(|&n| n <= 10), "{writes:?}");
+        let finals = register::Register.final_reads(&cfg);
+        assert_eq!(finals.len(), cfg.keys_used.count());
     }
 }

@@ -11,8 +11,12 @@
 //! - [`config`]: [`WorkloadConfig`], the options of one run (workload, keys, read routing,
 //!   WAIT, timeouts).
 //! - [`generator`]: seeded, per-process deterministic invocations with unique written values.
+//! - [`keys`]: bounded keys: sets and lists move to fresh keys as they fill, so a read costs
+//!   the same at any run length; every key used is read back at the end.
 //! - [`client`]: one process's connections and routing; turns an invocation into a completion.
 //! - [`cluster`]: Redis Cluster as applications use it: slots, the slot map, redirects.
+//! - [`connection`]: one connection, driven by its process's own task: a command written, its
+//!   reply framed and decoded.
 //! - [`reply`]: how Redis replies become history values, and op values command arguments.
 //! - [`outcome`]: the error mapping, `fail` (certainly not applied) versus `info` (unknown).
 //! - [`final_reads`]: reading everything back from one node after healing, bounded and retried.
@@ -23,9 +27,11 @@
 pub mod client;
 pub mod cluster;
 pub mod config;
+pub mod connection;
 pub mod feature;
 pub mod final_reads;
 pub mod generator;
+pub mod keys;
 pub mod outcome;
 pub mod reply;
 pub mod topology;

@@ -77,6 +77,14 @@ async fn converged_final_reads(
     panic!("{} never converged to {expected:?}", server.name);
 }
 
+/// The set workload's config, sets moving on after `set_size` elements.
+fn set_config(set_size: usize) -> WorkloadConfig {
+    WorkloadConfig {
+        set_size: Some(set_size),
+        ..config(WorkloadKind::Set)
+    }
+}
+
 fn ok_values(pairs: &[(Op, Op)], f: &str) -> BTreeSet<i64> {
     pairs
         .iter()
@@ -89,7 +97,8 @@ fn ok_values(pairs: &[(Op, Op)], f: &str) -> BTreeSet<i64> {
 async fn set_adds_are_acknowledged_and_final_reads_return_them_from_every_node() {
     let (master, replica) = master_and_replica();
     let topo = topology(&[&master, &replica], "n1");
-    let cfg = config(WorkloadKind::Set);
+    // One set for the whole test (sets that fill up: the next test).
+    let cfg = set_config(10_000);
     let pairs = run(&cfg, &topo, 40).await;
     assert!(
         pairs.iter().all(|(_, c)| c.op_type == OpType::Ok),
@@ -112,6 +121,27 @@ async fn set_adds_are_acknowledged_and_final_reads_return_them_from_every_node()
         assert_eq!(completion.node.as_deref(), Some(server.name.as_str()));
         assert_eq!(completion.key.as_deref(), Some("set"));
     }
+}
+
+/// Sets fill up and adds move on to fresh ones: every set stays within its size, and the
+/// final reads of every set used return every acknowledged add.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_sets_are_retired_and_every_one_is_read_back() {
+    let (master, replica) = master_and_replica();
+    let topo = topology(&[&master, &replica], "n1");
+    let cfg = set_config(8);
+    let pairs = run(&cfg, &topo, 40).await;
+    let added = ok_values(&pairs, "add");
+    let reads = final_reads(&cfg, &topo, &endpoint(&master), 99).await;
+    assert!(reads.len() > 10, "{} sets", reads.len());
+    let mut seen = BTreeSet::new();
+    for (invoke, completion) in &reads {
+        assert_eq!(completion.op_type, OpType::Ok, "{completion:?}");
+        let members = completion.value.as_array().unwrap();
+        assert!(members.len() <= 8, "{:?} holds {members:?}", invoke.key);
+        seen.extend(members.iter().map(|m| m.as_i64().unwrap()));
+    }
+    assert_eq!(seen, added);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -257,8 +287,10 @@ async fn waitaof_on_a_server_without_it_fails_before_the_add() {
 async fn list_append_transactions_read_prefixes_of_the_final_lists() {
     let (master, replica) = master_and_replica();
     let topo = topology(&[&master, &replica], "n1");
+    // Three lists for the whole test (lists move on after 32 elements by default).
     let cfg = WorkloadConfig {
         keys: 3,
+        set_size: Some(10_000),
         ..config(WorkloadKind::ListAppend)
     };
     let pairs = run(&cfg, &topo, 30).await;

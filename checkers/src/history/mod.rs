@@ -91,6 +91,9 @@ pub struct History {
     partner: Vec<Option<usize>>,
     realtime: RealtimeOrder,
     independent: bool,
+    /// Positions of the records that are not a client's (nemesis, observers), ascending: what
+    /// a fault narrative looks through, without scanning millions of client records.
+    non_client: Vec<usize>,
 }
 
 /// An invocation together with its completion, if it had one.
@@ -152,11 +155,16 @@ impl History {
         } else {
             RealtimeOrder::Time
         };
+        let non_client = (ops.iter().enumerate())
+            .filter(|(_, o)| !matches!(o.process, Process::Client(_)))
+            .map(|(pos, _)| pos)
+            .collect();
         Ok(History {
             ops,
             partner,
             realtime,
             independent,
+            non_client,
         })
     }
 
@@ -231,6 +239,12 @@ impl History {
                 invoke,
                 completion: self.partner(pos).map(|c| &self.ops[c]),
             })
+    }
+
+    /// The records that are not a client's (nemesis, observers) with their positions, in
+    /// history order.
+    pub fn non_client_ops(&self) -> impl Iterator<Item = (usize, &Op)> + '_ {
+        self.non_client.iter().map(|&pos| (pos, &self.ops[pos]))
     }
 
     /// Nemesis records (both halves of each fault), in history order.

@@ -1,5 +1,7 @@
 //! Appending a history while a run goes: each record is one line, flushed as soon as it is
-//! written, so a crash or an interrupt leaves every completed line on disk.
+//! written, so a crash or an interrupt leaves every completed line on disk. Over a file, each
+//! line reaches the OS as it is appended; the live recorder appends into a buffer instead and
+//! hands whole batches of lines to the OS from a writer thread of its own.
 
 use super::Op;
 use std::io::{self, Write};
@@ -43,6 +45,11 @@ impl<W: Write> HistoryWriter<W> {
 
     pub fn into_inner(self) -> W {
         self.out
+    }
+
+    /// The output the lines go to (for a buffer, to take the lines written so far).
+    pub fn output_mut(&mut self) -> &mut W {
+        &mut self.out
     }
 }
 

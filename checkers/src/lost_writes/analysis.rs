@@ -199,6 +199,7 @@ fn analyse_key<'a>(
     final_reads: &FinalReads<'a>,
 ) -> KeyAnalysis<'a> {
     let master_final = final_reads.master_read(key.as_deref());
+    let replica_reads = final_reads.replica_reads(key.as_deref());
     let mut reads: Vec<SetRead<'a>> = Vec::new();
     let mut replica_finals = Vec::new();
     let mut final_set = None;
@@ -207,8 +208,7 @@ fn analyse_key<'a>(
             reads.push(r);
         } else if master_final.is_some_and(|m| m.invoke.index == r.op.invoke.index) {
             final_set = Some(r);
-        } else if final_reads
-            .replica_reads(key.as_deref())
+        } else if replica_reads
             .iter()
             .any(|o| o.invoke.index == r.op.invoke.index)
         {

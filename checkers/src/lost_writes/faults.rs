@@ -108,9 +108,7 @@ impl<'h> FaultLog<'h> {
 /// what was done); an invocation that never completed is cited itself.
 pub fn between(history: &History, from: u64, to: u64) -> Vec<&Op> {
     history
-        .ops()
-        .iter()
-        .enumerate()
+        .non_client_ops()
         .filter(|(_, op)| op.time >= from && op.time <= to)
         .filter(|(pos, op)| match op.process {
             Process::Nemesis => op.op_type != OpType::Invoke || history.partner(*pos).is_none(),

@@ -23,12 +23,12 @@ pub mod evidence;
 pub mod faults;
 pub mod window;
 
+use crate::final_reads::FinalReads;
 use crate::history::{History, NemesisValue};
 use crate::names::{kind, stat};
 use crate::quantiles::{quantile, sorted};
 use crate::registry::CheckOptions;
 use crate::result::{Anomaly, CheckResult, Validity};
-use crate::final_reads::FinalReads;
 use crate::shards::attribution;
 use crate::shards::timeline::Timeline;
 use crate::telemetry::Telemetry;
@@ -44,6 +44,13 @@ pub use analysis::analyse;
 const FAULTS_QUOTED: usize = 8;
 /// How many missing/extra elements a divergence explanation lists.
 const ELEMENTS_QUOTED: usize = 5;
+/// How many keys `lost_by_key` names.
+const KEYS_LISTED: usize = 10;
+/// How many lost elements of a run get the whole story (how it was acknowledged, the last read
+/// that saw it, the faults since); the rest get one sentence. A run that loses millions of
+/// adds (a master restarted empty) would otherwise write gigabytes of explanations; the first
+/// ones (those in `results.json`) are explained in full.
+const FULLY_EXPLAINED: usize = 100;
 
 /// Checks a set (or wait) history for lost, unexpected, failed-but-visible and divergent
 /// elements. Skipped when the history has no adds and no set reads.
@@ -61,8 +68,9 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
     };
     let lost = charged_losses(&context, &analysis);
     let mut anomalies = Vec::new();
+    let mut explained = 0;
     for key in &analysis.keys {
-        anomalies.extend(lost_anomalies(&context, key, &lost));
+        anomalies.extend(lost_anomalies(&context, key, &lost, &mut explained));
         anomalies.extend(failed_but_visible(key));
         if !analysis.keys_with_unjudged_adds.contains(&key.key) {
             anomalies.extend(unexpected(key));
@@ -155,11 +163,13 @@ fn charged_losses<'a, 'h>(c: &Context<'h, '_>, a: &'a SetAnalysis<'h>) -> Vec<Lo
         .collect()
 }
 
-/// One `lost` anomaly per lost element of `key`.
+/// One `lost` anomaly per lost element of `key`; `explained` counts those of the run
+/// explained in full so far ([`FULLY_EXPLAINED`]).
 fn lost_anomalies(
     c: &Context<'_, '_>,
     key: &KeyAnalysis<'_>,
     lost: &[LostWrite<'_, '_>],
+    explained: &mut usize,
 ) -> Vec<Anomaly> {
     let Some(f) = key.final_read else {
         return Vec::new();
@@ -169,14 +179,18 @@ fn lost_anomalies(
     lost.iter()
         .filter(|(k, _, _)| std::ptr::eq(*k, key))
         .map(|(_, e, charge)| {
-            let anomaly = explain_lost(c, key, e, final_read, &master, charge.as_ref());
+            *explained += 1;
+            let full = *explained <= FULLY_EXPLAINED;
+            let anomaly = explain_lost(c, full, key, e, final_read, &master, charge.as_ref());
             attribution::annotate(anomaly, c.history, &c.timeline, &e.add)
         })
         .collect()
 }
 
+/// A lost element's anomaly; with the history, the whole story, else one sentence.
 fn explain_lost(
     c: &Context<'_, '_>,
+    full: bool,
     key: &KeyAnalysis<'_>,
     e: &Element<'_>,
     final_read: &SetRead<'_>,
@@ -188,6 +202,61 @@ fn explain_lost(
         AddStatus::Ok => "acknowledged",
         _ => "seen",
     };
+    let mut explanation = if full {
+        story_of_lost(c.history, key, e, final_read, master, &mut ops)
+    } else {
+        ops.extend(final_read.op.indices());
+        format!(
+            "Element {} of key {} was added by process {} (ops {:?}) and {}; it is absent \
+             from the final read of the post-failover master {master} (ops {:?}).",
+            e.element,
+            key_name(key),
+            e.add.invoke.process,
+            e.add.indices(),
+            match e.status {
+                AddStatus::Ok => "acknowledged",
+                _ => "indeterminate, but a read saw it",
+            },
+            final_read.op.indices(),
+        )
+    };
+    explanation.push(' ');
+    explanation.push_str(&window::words(charge, acknowledged));
+    let node = crate::final_reads::node_of(&e.add);
+    if let Some(charge) = charge {
+        ops.push(charge.fault.index);
+        let at = node.or_else(|| NemesisValue(&charge.fault.value).nodes().first().copied());
+        let evidence = at.filter(|_| full);
+        if let Some(words) = evidence.and_then(|n| evidence::at_fault(c.telemetry, n, charge.fault))
+        {
+            explanation.push_str(&format!(" {words}."));
+        }
+    }
+    let mut anomaly = Anomaly::new(kind::LOST, ops, explanation).with_details(json!({
+        "element": e.element,
+        "status": status_word(e.status),
+        "acknowledged_by": node,
+        "known_ms": e.known.map(|k| ms(k.0)),
+        "last_seen_op": e.last_seen.map(|s| key.reads[s].invoke_index()),
+        "fault_op": charge.map(|c| c.fault.index),
+        "fault_ms": charge.map(|c| c.fault.time_ms()),
+        "age_ms": charge.map(|c| (c.age_ms * 10.0).round() / 10.0),
+    }));
+    if let Some(k) = &key.key {
+        anomaly = anomaly.with_key(k.clone());
+    }
+    anomaly
+}
+
+/// The whole story of a lost element; adds the ops it cites to `ops`.
+fn story_of_lost(
+    history: &History,
+    key: &KeyAnalysis<'_>,
+    e: &Element<'_>,
+    final_read: &SetRead<'_>,
+    master: &str,
+    ops: &mut Vec<u64>,
+) -> String {
     let how = match e.status {
         AddStatus::Ok => format!(
             "acknowledged ok by {} at {:.1} ms",
@@ -216,43 +285,19 @@ fn explain_lost(
     };
     ops.extend(final_read.op.indices());
     let from = e.known.map_or(e.add.invoke.time, |k| k.0);
-    let faults = faults::narrative(c.history, from, final_read.invoke_time(), FAULTS_QUOTED);
-    let mut explanation = format!(
+    let faults = faults::narrative(history, from, final_read.invoke_time(), FAULTS_QUOTED);
+    format!(
         "Element {} of key {} was added by process {} (ops {:?}) and {how}; {seen}. It is absent \
-         from the final read of the post-failover master {} (ops {:?}, invoked at {:.1} ms, \
-         {} elements). Faults between then and the final read: {faults}. {}",
+         from the final read of the post-failover master {master} (ops {:?}, invoked at {:.1} \
+         ms, {} elements). Faults between then and the final read: {faults}.",
         e.element,
         key_name(key),
         e.add.invoke.process,
         e.add.indices(),
-        master,
         final_read.op.indices(),
         ms(final_read.invoke_time()),
         final_read.elements.len(),
-        window::words(charge, acknowledged),
-    );
-    let node = crate::final_reads::node_of(&e.add);
-    if let Some(charge) = charge {
-        ops.push(charge.fault.index);
-        let at = node.or_else(|| NemesisValue(&charge.fault.value).nodes().first().copied());
-        if let Some(words) = at.and_then(|n| evidence::at_fault(c.telemetry, n, charge.fault)) {
-            explanation.push_str(&format!(" {words}."));
-        }
-    }
-    let mut anomaly = Anomaly::new(kind::LOST, ops, explanation).with_details(json!({
-        "element": e.element,
-        "status": status_word(e.status),
-        "acknowledged_by": node,
-        "known_ms": e.known.map(|k| ms(k.0)),
-        "last_seen_op": e.last_seen.map(|s| key.reads[s].invoke_index()),
-        "fault_op": charge.map(|c| c.fault.index),
-        "fault_ms": charge.map(|c| c.fault.time_ms()),
-        "age_ms": charge.map(|c| (c.age_ms * 10.0).round() / 10.0),
-    }));
-    if let Some(k) = &key.key {
-        anomaly = anomaly.with_key(k.clone());
-    }
-    anomaly
+    )
 }
 
 fn status_word(s: AddStatus) -> &'static str {
@@ -439,7 +484,29 @@ fn stats(a: &SetAnalysis<'_>, anomalies: &[Anomaly]) -> Map<String, Value> {
     }
     m.insert("final_master".into(), json!(a.final_reads.master_node()));
     m.insert("lost_elements".into(), json!(lost));
+    m.insert(stat::KEYS.into(), json!(a.keys.len()));
+    m.insert("lost_by_key".into(), lost_by_key(a));
     m
+}
+
+/// The keys that lost elements, most first (at most [`KEYS_LISTED`]), `{key, lost}` each: with
+/// bounded sets a run has thousands of keys, and where the losses are says when they happened.
+fn lost_by_key(a: &SetAnalysis<'_>) -> Value {
+    let mut by_key: Vec<(String, usize)> = a
+        .keys
+        .iter()
+        .map(|k| {
+            let lost = k.elements.iter().filter(|e| e.fate == Some(Fate::Lost));
+            (key_name(k), lost.count())
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    by_key.sort_by(|x, y| y.1.cmp(&x.1).then_with(|| x.0.cmp(&y.0)));
+    by_key.truncate(KEYS_LISTED);
+    by_key
+        .into_iter()
+        .map(|(key, lost)| json!({"key": key, "lost": lost}))
+        .collect()
 }
 
 #[cfg(test)]

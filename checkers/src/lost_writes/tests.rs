@@ -77,6 +77,9 @@ fn acknowledged_add_missing_from_final_master_read_is_lost() {
     assert!(a.explanation.contains("n2 (topology record op 8)"));
     assert_eq!(r.stat("lost"), Some(1.0));
     assert_eq!(r.stats["lost_elements"], json!([2]));
+    assert_eq!(r.stats["keys"], json!(1));
+    assert!(a.explanation.contains("of key s"), "{}", a.explanation);
+    assert_eq!(r.stats["lost_by_key"], json!([{"key": "s", "lost": 1}]));
 }
 
 #[test]
@@ -380,4 +383,31 @@ fn the_nodes_persistence_at_the_kill_joins_the_explanation_and_changes_no_verdic
     assert_eq!(with.valid, without.valid);
     assert_eq!(with.stats, without.stats);
     assert_eq!(with.anomalies[0].ops, without.anomalies[0].ops);
+}
+/// Past the first [`FULLY_EXPLAINED`] lost elements, each gets one sentence, no fault story.
+#[test]
+fn only_the_first_lost_elements_get_the_whole_story() {
+    let mut b = Builder::with_key("s");
+    let n = FULLY_EXPLAINED as i64 + 5;
+    for v in 0..n {
+        b = add(b, v as f64 * 0.1, v as f64 * 0.1 + 0.05, 0, v, "ok");
+    }
+    let b = b.nemesis(20.0, "info", "kill", json!(["n1"]));
+    let r = run(finals(b, "n2", json!([]), json!([])));
+    assert_eq!(r.anomalies.len(), n as usize);
+    let (full, short) = r.anomalies.split_at(FULLY_EXPLAINED);
+    assert!(full.iter().all(|a| a.explanation.contains("kill n1")));
+    assert!(short.iter().all(|a| !a.explanation.contains("Faults")));
+    let last = &short[short.len() - 1];
+    assert!(
+        last.explanation
+            .contains(&format!("Element {} of key s", n - 1))
+            && last.explanation.contains("acknowledged;"),
+        "{}",
+        last.explanation
+    );
+    assert_eq!(
+        *last.ops.last().unwrap(),
+        r.anomalies[0].ops.last().copied().unwrap()
+    );
 }

@@ -50,14 +50,18 @@ pub fn section(
             anomaly_rows(out, history, checker, n, anomaly, windows)?;
         }
         writeln!(out, "</table>")?;
+        // Anomalies beyond what is drawn here: listed but not drawn, and counted but not listed
+        // (a run's anomalies.jsonl has them all).
         let hidden = result
             .anomalies
             .len()
-            .saturating_sub(ANOMALIES_SHOWN_PER_CHECKER);
+            .saturating_sub(ANOMALIES_SHOWN_PER_CHECKER) as u64
+            + result.omitted.values().sum::<u64>();
         if hidden > 0 {
             writeln!(
                 out,
-                "<p class=\"note\">{hidden} more {} anomalies are not shown here; results.json lists all of them.</p>",
+                "<p class=\"note\">{hidden} more {} anomalies are not shown here; \
+                 anomalies.jsonl in the run folder lists every one.</p>",
                 escape(checker)
             )?;
         }

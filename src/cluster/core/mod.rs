@@ -47,6 +47,10 @@ pub struct ClusterSpec {
     /// `--topology cluster`: a Redis Cluster of this many shards (`replicas` is then per
     /// shard); `None` for the standalone topology (a master, its replicas, Sentinels).
     pub sharding: Option<Sharding>,
+    /// Whether the plan may cut or delay links (a partition or delay fault). A backend whose
+    /// link control costs something on every byte (the local backend's proxies) leaves it out
+    /// when false, and then offers no partitions or delays.
+    pub link_faults: bool,
     /// Each node's data dir on a lazy disk (`redline-lazyfs`) with these options, for the
     /// `power-loss` fault and slow disks; `None` (most runs) mounts nothing.
     pub lazy_disk: Option<redline_lazyfs::Options>,

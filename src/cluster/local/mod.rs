@@ -1,8 +1,14 @@
 //! The local backend (the default, no root): every node and Sentinel is a server process on
-//! 127.0.0.1 with its own folder under the run, reached through its own redline proxy, so that
-//! partitions and delays are real TCP behaviour between the parties.
+//! 127.0.0.1 with its own folder under the run. When the plan can cut or delay links
+//! (`ClusterSpec::link_faults`), each is reached through its own redline proxy, so that
+//! partitions and delays are real TCP behaviour between the parties; otherwise everyone
+//! (clients, replicas, Sentinels) reaches the server directly, and the backend offers no
+//! partitions or delays.
 //!
 //! - [`proxy`]: the proxy in front of each server, obeying the link table.
+//! - [`pump`]: one direction of a proxied connection: spliced while the link is open, a delay
+//!   line while it is cut or delayed.
+//! - [`pipe`]: the kernel pipe and splice(2) calls the pump uses.
 //! - [`peer_identity`]: which server opened a connection, so a proxy knows the party.
 //! - [`proxy_links`]: cut and delayed links as rules of the link table (`Partition`,
 //!   `LinkDelay`).
@@ -12,8 +18,10 @@
 //! starting, healing and the rest are the cluster core's.
 
 pub mod peer_identity;
+pub mod pipe;
 pub mod proxy;
 pub mod proxy_links;
+pub mod pump;
 
 use super::capabilities::{lazy_disk_here, Capabilities, LinkDelay, Partition, Support};
 use super::core::{Cluster, ClusterSpec};
@@ -43,6 +51,8 @@ impl LocalCluster {
 pub struct LocalTransport {
     server_bin: std::path::PathBuf,
     links: ProxyLinks,
+    /// Whether members get proxies (the plan can cut or delay links).
+    proxied: bool,
     /// Which pid is which party, for the proxies.
     known: KnownPids,
     /// Kept alive for the cluster's life: dropping a proxy closes its connections.
@@ -58,6 +68,7 @@ impl LocalTransport {
         LocalTransport {
             server_bin: spec.server_bin.clone(),
             links: ProxyLinks::new(Arc::new(LinkTable::default())),
+            proxied: spec.link_faults,
             known: KnownPids::default(),
             proxies: Vec::new(),
             bus: HashMap::new(),
@@ -107,21 +118,32 @@ impl Transport for LocalTransport {
     /// before any server binds it (see [`free_port`]).
     async fn members(&mut self, spec: &ClusterSpec) -> Result<Vec<Member<ServerProcess>>> {
         let plan = spec.members();
-        let listeners: Vec<TcpListener> = plan
-            .iter()
-            .map(|_| TcpListener::bind("127.0.0.1:0").context("binding a proxy port on 127.0.0.1"))
-            .collect::<Result<_>>()?;
+        let mut listeners: Vec<Option<TcpListener>> = Vec::new();
+        for _ in &plan {
+            let listener = match self.proxied {
+                true => Some(
+                    TcpListener::bind("127.0.0.1:0")
+                        .context("binding a proxy port on 127.0.0.1")?,
+                ),
+                false => None,
+            };
+            listeners.push(listener);
+        }
         let mut members = Vec::new();
         for ((name, role), listener) in plan.into_iter().zip(listeners) {
-            let client = listener.local_addr()?;
             let port = match spec.sharding {
                 Some(_) => free_port_with_bus()?,
                 None => free_port()?,
             };
+            let admin = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+            let client = match &listener {
+                Some(l) => l.local_addr()?,
+                None => admin,
+            };
             let dir = spec.run_dir.join("nodes").join(&name);
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             let endpoint = Endpoint {
-                admin: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+                admin,
                 client,
                 port,
                 bind: vec![Ipv4Addr::LOCALHOST.into()],
@@ -139,19 +161,22 @@ impl Transport for LocalTransport {
                 endpoint,
                 server,
             };
-            let party = LocalTransport::party(&member);
-            let upstream = member.endpoint.admin;
-            let proxy = Proxy::start(
-                listener,
-                party.clone(),
-                upstream,
-                self.links.table(),
-                self.known.clone(),
-            )?;
-            self.proxies.push(proxy);
-            self.links.add_party(party);
-            if spec.sharding.is_some() {
-                self.proxy_bus(&member)?;
+            if let Some(listener) = listener {
+                let party = LocalTransport::party(&member);
+                let upstream = member.endpoint.admin;
+                let proxy = Proxy::start(
+                    listener,
+                    party.clone(),
+                    upstream,
+                    self.links.table(),
+                    self.known.clone(),
+                )?;
+                self.proxies.push(proxy);
+                self.links.add_party(party);
+                // The cluster bus too, so that a cut also silences gossip and failover votes.
+                if spec.sharding.is_some() {
+                    self.proxy_bus(&member)?;
+                }
             }
             members.push(member);
         }
@@ -189,12 +214,13 @@ impl Transport for LocalTransport {
         member.endpoint.admin
     }
 
+    /// Only with proxies: without them no byte passes through redline.
     fn partition(&mut self) -> Option<&mut dyn Partition> {
-        Some(&mut self.links)
+        self.proxied.then_some(&mut self.links)
     }
 
     fn link_delay(&mut self) -> Option<&mut dyn LinkDelay> {
-        Some(&mut self.links)
+        self.proxied.then_some(&mut self.links)
     }
 
     fn disks(&self) -> Option<&Disks> {

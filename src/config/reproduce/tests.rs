@@ -113,7 +113,7 @@ fn client_part(base: TestConfig) -> impl Strategy<Value = TestConfig> {
     (
         select(vec!["replicas", "master", "any"]),
         select(vec!["sticky", "round-robin"]),
-        option::of(1usize..10_001),
+        (option::of(1usize..10_001), option::of(1usize..1_000_001)),
         option::of(0.0f64..=1.0),
         any::<bool>(),
         (0u64..17, 0u64..3_600_001, 0u64..2, 0u64..17),
@@ -131,7 +131,8 @@ fn client_part(base: TestConfig) -> impl Strategy<Value = TestConfig> {
                 TestConfig {
                     read_from: read_from.into(),
                     replica_routing: routing.into(),
-                    keys,
+                    keys: keys.0,
+                    set_size: keys.1,
                     read_ratio: ratio,
                     cas,
                     wait_replicas: waits.0,

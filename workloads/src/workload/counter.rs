@@ -1,6 +1,9 @@
 //! The counter workload: `INCRBY key 1` on the master, `GET key` per `--read-from`. Jepsen's
 //! counter checker bounds every read between the increments certainly applied and those that
 //! may have been; the final read must land inside the same bounds.
+//!
+//! A counter is one integer however long the run: its ops cost the same at any length, so its
+//! keys are not rotated (`--set-size` does not apply).
 
 use super::{
     invocation, numbered_key, read_each, register, unsupported, About, Defaults, Execution,
@@ -30,6 +33,7 @@ pub const ABOUT: About = About {
     defaults: Defaults {
         keys: 1,
         read_ratio: 0.5,
+        set_size: None,
     },
     needs: &[],
 };

@@ -6,10 +6,17 @@
 //! A read-only transaction changes nothing, so it is routed as a read (`--read-from`) and a
 //! failed one is `fail`; a transaction with an append goes to the master.
 //!
+//! A read returns the whole list, so no list grows for the whole run: `--keys` lists are in use
+//! at a time and each is retired after `--set-size` elements (32 by default, Elle's
+//! `max-writes-per-key`; see [`crate::keys`]). Reads go to the lists in use; the final reads
+//! read every list the run used, [`FINAL_READ_KEYS`] lists per transaction.
+//!
 //! In a Redis Cluster a transaction must stay in one slot, so the lists are grouped (list `k`
 //! in group `k % shards`), a group's lists share a hash tag (`la:k{tag}`, see
 //! [`crate::cluster::keys`]), and each transaction's micro-operations use the lists of one
-//! group. Elle then finds cycles within groups; transactions never span two.
+//! group. Elle then finds cycles within groups; transactions never span two. There the
+//! `--keys` lists stay in use for the whole run (no retirement yet: a retired list's
+//! successor would have to stay in the group).
 
 use super::{invocation, read_or_write, unsupported, About, Defaults, Execution, Workload};
 use crate::client::{server_error_to_failure, Call, Done};
@@ -31,6 +38,10 @@ pub fn key(k: u64) -> String {
     format!("la:{k}")
 }
 
+/// The most lists one final read transaction reads: a run of hours uses many lists, and one
+/// `MULTI`/`EXEC` of them all would be one huge reply.
+pub const FINAL_READ_KEYS: usize = 256;
+
 /// What the list-append workload is.
 pub const ABOUT: About = About {
     name: "list-append",
@@ -39,6 +50,7 @@ pub const ABOUT: About = About {
     defaults: Defaults {
         keys: 8,
         read_ratio: 0.5,
+        set_size: Some(32),
     },
     needs: &[],
 };
@@ -60,10 +72,18 @@ impl Workload for ListAppend {
         };
         let in_group = (cfg.key_count() - group).div_ceil(groups);
         for _ in 0..len {
-            let k = (group + groups * slot.rng().gen_range(0..in_group)) as u64;
-            if slot.reads(cfg.read_ratio) {
-                micro_ops.push(json!(["r", k, null]));
+            if groups > 1 {
+                // A cluster: the group's lists, for the whole run (see the module doc).
+                let k = group + groups * slot.rng().gen_range(0..in_group);
+                cfg.keys_used.note(k);
+                micro_ops.push(match slot.reads(cfg.read_ratio) {
+                    true => json!(["r", k, null]),
+                    false => json!(["append", k, slot.fresh_value()]),
+                });
+            } else if slot.reads(cfg.read_ratio) {
+                micro_ops.push(json!(["r", slot.key_in_use(cfg), null]));
             } else {
+                let k = slot.element_key(cfg);
                 micro_ops.push(json!(["append", k, slot.fresh_value()]));
             }
         }
@@ -101,21 +121,22 @@ impl Workload for ListAppend {
         })
     }
 
-    /// One transaction reading every list (one per group in a cluster).
+    /// Transactions reading every list the run used, [`FINAL_READ_KEYS`] at a time, each
+    /// within one group (in a cluster, one slot).
     fn final_reads(&self, cfg: &WorkloadConfig) -> Vec<Op> {
-        let groups = groups(cfg) as u64;
+        let groups = groups(cfg);
         (0..groups)
-            .map(|g| {
-                let reads: Vec<Json> = (0..cfg.key_count() as u64)
+            .flat_map(|g| {
+                let keys: Vec<usize> = (0..cfg.keys_to_read())
                     .filter(|k| k % groups == g)
-                    .map(|k| json!(["r", k, null]))
                     .collect();
-                Op {
-                    value: Json::Array(reads),
-                    ..invocation(Function::Txn)
-                }
+                keys.chunks(FINAL_READ_KEYS)
+                    .map(|chunk| Op {
+                        value: chunk.iter().map(|k| json!(["r", k, null])).collect(),
+                        ..invocation(Function::Txn)
+                    })
+                    .collect::<Vec<_>>()
             })
-            .filter(|op| op.value.as_array().is_some_and(|r| !r.is_empty()))
             .collect()
     }
 }

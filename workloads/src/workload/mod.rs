@@ -60,6 +60,9 @@ pub struct Defaults {
     pub keys: usize,
     /// Fraction of operations (or micro-operations) that are reads.
     pub read_ratio: f64,
+    /// Elements (or register writes) per key before moving to a fresh key (`--set-size`, see
+    /// [`crate::keys`]); `None` for a workload whose keys never need to move (counter).
+    pub set_size: Option<usize>,
 }
 
 /// What a workload is, apart from what it does.

@@ -2,18 +2,20 @@
 //! master); a read is `SMEMBERS key` (per `--read-from`). Its final reads return each whole
 //! set, and the lost-writes checker looks for acknowledged adds missing from them.
 //!
+//! A read returns the whole set, so no set grows for the whole run: `--keys` sets are in use at
+//! a time and each is retired after `--set-size` elements (bounded keys, [`crate::keys`]);
+//! reads go to the sets in use, and the final reads read every set the run used.
+//!
 //! The wait and waitaof workloads are this workload with a durability wait after each add;
 //! they reuse [`generate`], [`add`] and [`read`].
 
-use super::{
-    invocation, numbered_key, read_each, unsupported, About, Defaults, Execution, Workload,
-};
+use super::{invocation, read_each, unsupported, About, Defaults, Execution, Workload};
 use crate::client::{Call, Done};
 use crate::config::WorkloadConfig;
 use crate::generator::Slot;
+use crate::keys::rotated_key;
 use crate::outcome::Failure;
 use crate::reply::{int_arg, set_members};
-use rand::Rng;
 use redline_checkers::{Function, Op, WorkloadKind};
 use serde_json::json;
 
@@ -21,17 +23,19 @@ use serde_json::json;
 #[derive(Debug, Clone, Copy)]
 pub struct Set;
 
-/// The Redis key of set `index` when the workload uses `count` sets: `set`, or `set0`, `set1`...
-pub fn key(index: usize, count: usize) -> String {
-    numbered_key("set", index, count)
+/// The Redis key of set number `n` when `keys` sets are in use at a time: `set`, `set1`,
+/// `set2`... for one; `set0`, `set1`... for several.
+pub fn key(n: usize, keys: usize) -> String {
+    rotated_key("set", n, keys)
 }
 
-/// Set reads return the whole set, so their cost grows with the run: one op in ten is a read,
-/// enough for the visibility timeline without making the history quadratic. One set: the
-/// final read then holds every element.
+/// One set in use at a time, a hundred elements each: a read returns at most a hundred
+/// elements whatever the run's length. One op in ten is a read, enough for the visibility
+/// timeline while most of the history is adds.
 pub const DEFAULTS: Defaults = Defaults {
     keys: 1,
     read_ratio: 0.1,
+    set_size: Some(100),
 };
 
 /// What the set workload is.
@@ -67,16 +71,20 @@ impl Workload for Set {
     }
 }
 
-/// A read (`read_ratio`) or an add of a fresh element, on one of the sets.
+/// A read (`read_ratio`) of one of the slot's sets in use, or an add of a fresh element to
+/// the set its next element goes to.
 pub fn generate(slot: &mut Slot, cfg: &WorkloadConfig) -> Op {
-    let read = slot.reads(cfg.read_ratio);
-    let n = cfg.key_count();
-    let mut op = invocation(if read { Function::Read } else { Function::Add });
-    let index = slot.rng().gen_range(0..n);
-    op.key = Some(cfg.place(key(index, n), index));
-    if !read {
-        op.value = json!(slot.fresh_value());
+    let keys = cfg.key_count();
+    if slot.reads(cfg.read_ratio) {
+        let index = slot.key_in_use(cfg);
+        let mut op = invocation(Function::Read);
+        op.key = Some(cfg.place(key(index, keys), index));
+        return op;
     }
+    let index = slot.element_key(cfg);
+    let mut op = invocation(Function::Add);
+    op.key = Some(cfg.place(key(index, keys), index));
+    op.value = json!(slot.fresh_value());
     op
 }
 
@@ -94,8 +102,8 @@ pub async fn add(call: &mut Call<'_>, key: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-/// One `read` of each set.
+/// One `read` of each set the run used.
 pub fn final_reads(cfg: &WorkloadConfig) -> Vec<Op> {
-    let n = cfg.key_count();
-    read_each((0..n).map(|i| cfg.place(key(i, n), i)))
+    let keys = cfg.key_count();
+    read_each((0..cfg.keys_to_read()).map(|i| cfg.place(key(i, keys), i)))
 }
