@@ -38,16 +38,27 @@ pub fn write_outputs(
     cap_lists(&mut analysis.results);
     let results = &analysis.results;
     let path = run_dir.join(store::RESULTS);
-    std::fs::write(&path, serde_json::to_vec_pretty(results)?)
-        .with_context(|| format!("writing {}", path.display()))?;
+    write_whole(&path, &serde_json::to_vec_pretty(results)?)?;
     let html = redline_reports::render_html(info, &analysis.history, &analysis.telemetry, results)?;
-    let path = run_dir.join(store::REPORT_HTML);
-    std::fs::write(&path, html).with_context(|| format!("writing {}", path.display()))?;
+    write_whole(&run_dir.join(store::REPORT_HTML), html.as_bytes())?;
     let name = info.map(|i| i.name.as_str()).unwrap_or("redline");
     let xml = redline_reports::junit_xml(name, &[(info, results)])?;
-    let path = run_dir.join(store::JUNIT);
-    std::fs::write(&path, xml).with_context(|| format!("writing {}", path.display()))?;
+    write_whole(&run_dir.join(store::JUNIT), xml.as_bytes())?;
     Ok(())
+}
+
+/// Writes `bytes` to `path` whole or not at all: into a temporary file beside it, renamed over
+/// it once written. A full disk then leaves no half-written results.json that a later
+/// `redline report` or `runs` would misread; the temporary file is removed.
+fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.with_context(|| format!("writing {}", path.display()))
 }
 
 /// Every anomaly of every checker, one line each: the anomaly's fields plus `checker`.
