@@ -349,28 +349,7 @@ impl TestConfig {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| anyhow::anyhow!("--expect: {e}"))?;
         limits::check(self)?;
-        if self.replicas == 0 && self.read_from == "replicas" {
-            let given = if self.nodes.is_some() {
-                "--nodes names no replica"
-            } else {
-                "--replicas 0 was given"
-            };
-            bail!(
-                "--read-from replicas needs at least one replica ({given}); use --read-from master"
-            );
-        }
-        let waits = matches!(self.workload.as_str(), "wait" | "waitaof");
-        let asked = if self.workload == "waitaof" {
-            self.waitaof_replicas
-        } else {
-            self.wait_replicas
-        };
-        if waits && asked as usize > self.replicas {
-            bail!(
-                "--{}-replicas {asked} asks more replicas than the cluster has (--replicas {}): every write would time out",
-                self.workload, self.replicas
-            );
-        }
+        self.check_replicas_asked()?;
         let sharding = topology::sharding(self)?;
         let nemesis = match sharding {
             None => {
@@ -409,6 +388,33 @@ impl TestConfig {
             backend,
             sharding,
         })
+    }
+
+    /// Refuses reads from replicas, or WAIT/WAITAOF for more replicas, than the run has.
+    fn check_replicas_asked(&self) -> Result<()> {
+        if self.replicas == 0 && self.read_from == "replicas" {
+            let given = if self.nodes.is_some() {
+                "--nodes names no replica"
+            } else {
+                "--replicas 0 was given"
+            };
+            bail!(
+                "--read-from replicas needs at least one replica ({given}); use --read-from master"
+            );
+        }
+        let waits = matches!(self.workload.as_str(), "wait" | "waitaof");
+        let asked = if self.workload == "waitaof" {
+            self.waitaof_replicas
+        } else {
+            self.wait_replicas
+        };
+        if waits && asked as usize > self.replicas {
+            bail!(
+                "--{}-replicas {asked} asks more replicas than the cluster has (--replicas {}): every write would time out",
+                self.workload, self.replicas
+            );
+        }
+        Ok(())
     }
 }
 

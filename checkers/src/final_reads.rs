@@ -96,62 +96,17 @@ impl<'a> FinalReads<'a> {
             .iter()
             .any(|o| topology_master(o).is_some() || is_cluster_record(o));
         if ops.is_empty() && foreign {
-            // Per key (a jepsen.independent history has many): its last successful read.
-            let mut last: std::collections::BTreeMap<Option<&str>, Operation<'a>> =
-                std::collections::BTreeMap::new();
-            for read in history
-                .operations()
-                .filter(|o| o.invoke.f == Function::Read && o.outcome() == OpType::Ok)
-            {
-                last.insert(read.invoke.key.as_deref(), read);
-            }
-            let mut reads: Vec<Operation<'a>> = last.into_values().collect();
-            reads.sort_by_key(|o| o.invoke.index);
-            if !reads.is_empty() {
-                let indices: Vec<u64> = reads.iter().map(|o| o.invoke.index).collect();
-                notes.push(format!(
-                    "no read is marked final: the last successful read of each key (ops \
-                     {indices:?}) is taken as its final read, as Jepsen's set checker does"
-                ));
-            }
-            ops.extend(reads);
+            ops.extend(last_successful_reads(history, &mut notes));
         }
         let owners = ops.first().and_then(|first| {
             Timeline::of(history)
                 .before(first.invoke.time.saturating_add(1))
                 .cloned()
         });
-        let master = ops.first().filter(|_| owners.is_none()).map(|first| {
-            let first_pos = history
-                .ops()
-                .iter()
-                .position(|o| o.index == first.invoke.index)
-                .unwrap_or(0);
-            let named = history.ops()[..first_pos]
-                .iter()
-                .rev()
-                .find_map(|o| topology_master(o).map(|m| (m, o.index)));
-            match named {
-                Some((node, index)) => MasterChoice {
-                    node: node.to_string(),
-                    source: MasterSource::Topology { index },
-                },
-                None => {
-                    let node = first.last().node.clone().unwrap_or_default();
-                    notes.push(format!(
-                        "no topology record precedes the final reads: the node of the first \
-                         final read (op {}, node {node:?}) is taken as the post-failover master",
-                        first.invoke.index
-                    ));
-                    MasterChoice {
-                        node,
-                        source: MasterSource::FirstFinalRead {
-                            index: first.invoke.index,
-                        },
-                    }
-                }
-            }
-        });
+        let master = ops
+            .first()
+            .filter(|_| owners.is_none())
+            .map(|first| choose_master(history, first, &mut notes));
         let mut by_key: HashMap<Option<&'a str>, Vec<usize>> = HashMap::new();
         for (i, o) in ops.iter().enumerate() {
             by_key.entry(o.invoke.key.as_deref()).or_default().push(i);
@@ -254,6 +209,68 @@ impl<'a> FinalReads<'a> {
             .iter()
             .map(|&i| self.ops[i])
             .filter(|o| o.invoke.f == Function::Read)
+    }
+}
+
+/// A foreign history's stand-in for final reads: the last successful read of each key, with a
+/// note saying so.
+fn last_successful_reads<'a>(history: &'a History, notes: &mut Vec<String>) -> Vec<Operation<'a>> {
+    // Per key (a jepsen.independent history has many): its last successful read.
+    let mut last: std::collections::BTreeMap<Option<&str>, Operation<'a>> =
+        std::collections::BTreeMap::new();
+    for read in history
+        .operations()
+        .filter(|o| o.invoke.f == Function::Read && o.outcome() == OpType::Ok)
+    {
+        last.insert(read.invoke.key.as_deref(), read);
+    }
+    let mut reads: Vec<Operation<'a>> = last.into_values().collect();
+    reads.sort_by_key(|o| o.invoke.index);
+    if !reads.is_empty() {
+        let indices: Vec<u64> = reads.iter().map(|o| o.invoke.index).collect();
+        notes.push(format!(
+            "no read is marked final: the last successful read of each key (ops \
+             {indices:?}) is taken as its final read, as Jepsen's set checker does"
+        ));
+    }
+    reads
+}
+
+/// The post-failover master: the last topology record before the first final read, else the
+/// node of that read (with a note).
+fn choose_master(
+    history: &History,
+    first: &Operation<'_>,
+    notes: &mut Vec<String>,
+) -> MasterChoice {
+    let first_pos = history
+        .ops()
+        .iter()
+        .position(|o| o.index == first.invoke.index)
+        .unwrap_or(0);
+    let named = history.ops()[..first_pos]
+        .iter()
+        .rev()
+        .find_map(|o| topology_master(o).map(|m| (m, o.index)));
+    match named {
+        Some((node, index)) => MasterChoice {
+            node: node.to_string(),
+            source: MasterSource::Topology { index },
+        },
+        None => {
+            let node = first.last().node.clone().unwrap_or_default();
+            notes.push(format!(
+                "no topology record precedes the final reads: the node of the first \
+                 final read (op {}, node {node:?}) is taken as the post-failover master",
+                first.invoke.index
+            ));
+            MasterChoice {
+                node,
+                source: MasterSource::FirstFinalRead {
+                    index: first.invoke.index,
+                },
+            }
+        }
     }
 }
 

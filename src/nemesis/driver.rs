@@ -111,13 +111,7 @@ impl<B: Backend> Nemesis<B> {
             Fault::PowerLoss(t) => {
                 let nodes = process_targets(&mut *c, t, step.pick).await?;
                 invoke(&nodes_value(&nodes));
-                let mut lost = serde_json::Map::new();
-                for n in &nodes {
-                    let loss = power_loss(&mut *c)?.lose_power(n).await?;
-                    lost.insert(n.clone(), serde_json::to_value(&loss)?);
-                }
-                // What each disk dropped, beside the nodes: the evidence for a lost write.
-                let done = json!({"nodes": nodes, "lost": lost});
+                let done = lose_power(&mut *c, &nodes).await?;
                 Ok((Undo::Start(nodes), done))
             }
             Fault::Pause(t) => {
@@ -151,24 +145,7 @@ impl<B: Backend> Nemesis<B> {
                 Ok((Undo::Undelay, value))
             }
             Fault::Delay(target) => {
-                let l = Layout::of(&*c);
-                let others: Vec<String> = match target {
-                    DelayTarget::ReplicaLinks => l.replicas.clone(),
-                    DelayTarget::ClientLinks => vec!["clients".into()],
-                };
-                let ends: Vec<String> = match target {
-                    DelayTarget::ReplicaLinks => vec![l.master.clone()],
-                    DelayTarget::ClientLinks => std::iter::once(l.master.clone())
-                        .chain(l.replicas.clone())
-                        .collect(),
-                };
-                let mut links = Vec::new();
-                for a in &ends {
-                    for b in &others {
-                        links.push((a.clone(), b.clone()));
-                        links.push((b.clone(), a.clone()));
-                    }
-                }
+                let links = delay_links(&Layout::of(&*c), target);
                 let value = self.delay_value(&links);
                 invoke(&value);
                 link_delay(&mut *c)?.delay(&links, self.delay).await?;
@@ -397,4 +374,38 @@ async fn await_new_master<B: Backend>(c: &B, old: &str, timeout: Duration) -> Op
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     None
+}
+
+/// The links a standalone delay slows, both ways: the master's links to its replicas, or
+/// every node's link to the clients.
+fn delay_links(l: &Layout, target: DelayTarget) -> Vec<(String, String)> {
+    let others: Vec<String> = match target {
+        DelayTarget::ReplicaLinks => l.replicas.clone(),
+        DelayTarget::ClientLinks => vec!["clients".into()],
+    };
+    let ends: Vec<String> = match target {
+        DelayTarget::ReplicaLinks => vec![l.master.clone()],
+        DelayTarget::ClientLinks => std::iter::once(l.master.clone())
+            .chain(l.replicas.clone())
+            .collect(),
+    };
+    let mut links = Vec::new();
+    for a in &ends {
+        for b in &others {
+            links.push((a.clone(), b.clone()));
+            links.push((b.clone(), a.clone()));
+        }
+    }
+    links
+}
+
+/// Cuts the power of `nodes`; the completion's value names them and what each disk dropped
+/// (the evidence for a lost write).
+async fn lose_power<B: Backend>(c: &mut B, nodes: &[String]) -> Result<Value> {
+    let mut lost = serde_json::Map::new();
+    for n in nodes {
+        let loss = power_loss(c)?.lose_power(n).await?;
+        lost.insert(n.clone(), serde_json::to_value(&loss)?);
+    }
+    Ok(json!({"nodes": nodes, "lost": lost}))
 }

@@ -128,18 +128,7 @@ pub fn persistence_chart(
     if aof_nodes.is_empty() {
         return Ok(Figure::omitted(title, &captions.join("; ")));
     }
-    let max_s = aof_nodes
-        .iter()
-        .flat_map(|s| &s.buffer)
-        .map(|p| p.0)
-        .fold(max_s, f64::max);
-    let y_max = aof_nodes
-        .iter()
-        .flat_map(|s| &s.buffer)
-        .map(|p| p.1)
-        .fold(0.0, f64::max)
-        .max(1.0)
-        * 1.25;
+    let (max_s, y_max) = bounds(&aof_nodes, max_s);
     let svg = render_svg(title, |root| {
         let mut chart = ChartBuilder::on(root)
             .margin(10)
@@ -189,6 +178,23 @@ pub fn persistence_chart(
         svg: Some(svg),
         note: captions.join("; "),
     })
+}
+
+/// The chart's last second (at least the run's `max_s`) and the top of its buffer axis.
+fn bounds(aof_nodes: &[Series], max_s: f64) -> (f64, f64) {
+    let max_s = aof_nodes
+        .iter()
+        .flat_map(|s| &s.buffer)
+        .map(|p| p.0)
+        .fold(max_s, f64::max);
+    let y_max = aof_nodes
+        .iter()
+        .flat_map(|s| &s.buffer)
+        .map(|p| p.1)
+        .fold(0.0, f64::max)
+        .max(1.0)
+        * 1.25;
+    (max_s, y_max)
 }
 
 /// What the last sample of each node a kill or a power loss took said, e.g. `n1: a background
