@@ -11,6 +11,7 @@
 //!   exact: memory follows what is open, not the length of the key's history.
 //! - [`cache`]: the visited configurations, in flat arenas.
 //! - [`bitset`]: a bitset that copies out windows of its bits.
+//! - [`budget`]: the deadline and memory shared by every key's search.
 //! - [`search`]: Wing & Gong / Lowe search, Porcupine-style: the search path and backtracking.
 //! - [`steps`]: the steps a configuration offers (info ops only in chains right before the op
 //!   that needs them) and the order they are tried in.
@@ -28,6 +29,7 @@
 //! invalid), never `true`, and a note names the undecided keys.
 
 pub mod bitset;
+pub mod budget;
 pub mod cache;
 pub mod events;
 pub mod explain;

@@ -18,6 +18,7 @@
 //! all; if not, the key is not linearizable and the search stops there.
 
 use super::bitset::Bitset;
+pub use super::budget::Budget;
 use super::cache::Cache;
 use super::events::{Events, HEAD, NIL};
 use super::frontier::{self, Frontier};
@@ -26,48 +27,6 @@ use super::model::{Model, RegisterInput, Value, UNMENTIONED};
 use super::relevance::{self, Relevance};
 use super::steps;
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
-
-/// The shared wall-clock and memory budget of one `check` call, across all keys and threads.
-#[derive(Debug)]
-pub struct Budget {
-    deadline: Option<Instant>,
-    memory_limit: usize,
-    memory_used: AtomicUsize,
-}
-
-impl Budget {
-    /// A budget of `time` from now and `memory` bytes of search state.
-    pub fn new(time: Duration, memory: usize) -> Budget {
-        Budget {
-            deadline: Instant::now().checked_add(time),
-            memory_limit: memory,
-            memory_used: AtomicUsize::new(0),
-        }
-    }
-
-    /// A budget with the same deadline and its own `memory` bytes, for a side search.
-    pub fn child(&self, memory: usize) -> Budget {
-        Budget {
-            deadline: self.deadline,
-            memory_limit: memory,
-            memory_used: AtomicUsize::new(0),
-        }
-    }
-
-    fn charge(&self, bytes: usize) -> bool {
-        self.memory_used.fetch_add(bytes, Ordering::Relaxed) + bytes <= self.memory_limit
-    }
-
-    fn release(&self, bytes: usize) {
-        self.memory_used.fetch_sub(bytes, Ordering::Relaxed);
-    }
-
-    fn out_of_time(&self) -> bool {
-        self.deadline.is_some_and(|d| Instant::now() >= d)
-    }
-}
 
 /// One op of a linearization and the state it left.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
