@@ -158,8 +158,12 @@ pub(crate) mod tests {
     use crate::history::cluster_value::{cluster_value, NodeRecord};
     use serde_json::{json, Value};
 
-    /// A cluster record value: each `(node, shard, claimed range or primary followed, epoch)`.
-    pub(crate) fn record(nodes: &[(&str, usize, Result<(u16, u16), &str>, u64)]) -> Value {
+    /// A node of a test cluster record: `(node, shard, claimed range or primary followed,
+    /// epoch)`.
+    pub(crate) type TestNode<'a> = (&'a str, usize, Result<(u16, u16), &'a str>, u64);
+
+    /// A cluster record value of `nodes`.
+    pub(crate) fn record(nodes: &[TestNode<'_>]) -> Value {
         let nodes: ClusterNodes = nodes
             .iter()
             .map(|(n, shard, what, epoch)| {
