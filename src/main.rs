@@ -5,12 +5,6 @@ use redline::cli::{Cli, Command};
 use redline::commands;
 
 fn main() {
-    // Like any Unix filter: `redline runs | head -1` ends quietly when the reader goes away,
-    // instead of panicking on a broken pipe.
-    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -19,6 +13,20 @@ fn main() {
             std::process::exit(code);
         }
     };
+    // The commands that only read files and print behave like any Unix filter: `redline runs
+    // | head -1` ends quietly when the reader goes away instead of panicking on a broken pipe.
+    // The others keep Rust's default (SIGPIPE ignored): they talk to servers and proxies, where
+    // a peer that closed its socket is an error to handle, and a death by SIGPIPE would leave
+    // the run's servers and faults behind.
+    if matches!(
+        cli.command,
+        Command::Check(_) | Command::Report(_) | Command::Runs(_)
+    ) {
+        // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
