@@ -52,4 +52,6 @@ pub mod wait;
 
 pub use history::{Function, History, HistoryError, NemesisValue, Op, OpType, Operation, Process};
 pub use registry::{CheckOptions, CheckerName, KeyAssumptions, Model, WorkloadKind};
-pub use result::{Anomaly, CheckResult, ExpectationOutcome, InputSummary, Results, Validity};
+pub use result::{
+    Anomaly, Brief, CheckResult, ExpectationOutcome, InputSummary, Results, Validity,
+};

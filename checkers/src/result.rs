@@ -100,6 +100,10 @@ impl Anomaly {
     }
 }
 
+fn shared_str<S: Serializer>(s: &Option<std::sync::Arc<str>>, to: S) -> Result<S::Ok, S::Error> {
+    s.as_deref().serialize(to)
+}
+
 /// The outcome of one checker on one history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {
@@ -117,6 +121,30 @@ pub struct CheckResult {
     /// Anomalies found but not listed (a checker caps long lists), by kind; counts include them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub omitted: BTreeMap<String, u64>,
+    /// Anomalies counted in `omitted` that a checker kept only in brief, for `anomalies.jsonl`:
+    /// a run can find millions (every element lost when a master restarts empty), and a full
+    /// [`Anomaly`] each, with its paragraph and details map, took several times the history's
+    /// size in memory. Not part of `results.json`.
+    #[serde(skip)]
+    pub briefs: Vec<Brief>,
+}
+
+/// An anomaly in brief: its kind, key, witness ops and the few facts a script needs, without
+/// the paragraph (the listed anomalies of its kind explain it in full). Counted in
+/// [`CheckResult::omitted`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Brief {
+    pub kind: &'static str,
+    /// Witness op indices, as in [`Anomaly::ops`].
+    pub ops: Vec<u64>,
+    /// Shared by every brief of one key.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "shared_str")]
+    pub key: Option<std::sync::Arc<str>>,
+    /// The element (or value) concerned.
+    pub element: Value,
+    /// The fault charged with it, if any (an op index).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault_op: Option<u64>,
 }
 
 impl CheckResult {
@@ -134,6 +162,7 @@ impl CheckResult {
             skipped: None,
             notes: Vec::new(),
             omitted: BTreeMap::new(),
+            briefs: Vec::new(),
         }
     }
 
@@ -170,6 +199,7 @@ impl CheckResult {
             skipped: Some(reason.into()),
             notes: Vec::new(),
             omitted: BTreeMap::new(),
+            briefs: Vec::new(),
         }
     }
 
@@ -182,6 +212,7 @@ impl CheckResult {
             skipped: None,
             notes: vec![reason.into()],
             omitted: BTreeMap::new(),
+            briefs: Vec::new(),
         }
     }
 

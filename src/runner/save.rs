@@ -2,9 +2,10 @@
 //! `junit.xml`. The last step of the pipeline, and what `redline report` repeats from the files
 //! alone.
 //!
-//! A run of hours can find hundreds of thousands of anomalies (every element lost when a master
-//! without persistence restarts). Every one of them goes to `anomalies.jsonl`, one JSON object
-//! per line with its checker's name; `results.json`, the report and the terminal list the
+//! A run of hours can find millions of anomalies (every element lost when a master without
+//! persistence restarts). Every one of them goes to `anomalies.jsonl`, one JSON object per line
+//! with its checker's name (those a checker kept only in brief, [`redline_checkers::Brief`],
+//! as their brief: no paragraph); `results.json`, the report and the terminal list the
 //! first [`LISTED_PER_KIND`] of each kind per checker (checkers list the worst first) and count
 //! the rest in `omitted`, so those stay small at any run length. Statistics that are lists
 //! (`lost_elements`, say) are cut to [`LISTED_STAT_ITEMS`] in the same way, with a note.
@@ -61,20 +62,29 @@ fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
     written.with_context(|| format!("writing {}", path.display()))
 }
 
-/// Every anomaly of every checker, one line each: the anomaly's fields plus `checker`.
+/// Every anomaly of every checker, one line each: the anomaly's fields (or its brief's) plus
+/// `checker`.
 fn write_anomalies(path: &Path, results: &Results) -> Result<()> {
     let mut out = BufWriter::new(std::fs::File::create(path)?);
     for (checker, result) in &results.checkers {
         for anomaly in &result.anomalies {
-            let mut line = serde_json::to_value(anomaly)?;
-            if let Value::Object(fields) = &mut line {
-                fields.insert("checker".into(), Value::String(checker.clone()));
-            }
-            serde_json::to_writer(&mut out, &line)?;
-            out.write_all(b"\n")?;
+            write_line(&mut out, checker, anomaly)?;
+        }
+        for brief in &result.briefs {
+            write_line(&mut out, checker, brief)?;
         }
     }
     out.flush()?;
+    Ok(())
+}
+
+fn write_line(out: &mut impl Write, checker: &str, item: &impl serde::Serialize) -> Result<()> {
+    let mut line = serde_json::to_value(item)?;
+    if let Value::Object(fields) = &mut line {
+        fields.insert("checker".into(), Value::String(checker.to_string()));
+    }
+    serde_json::to_writer(&mut *out, &line)?;
+    out.write_all(b"\n")?;
     Ok(())
 }
 
@@ -86,12 +96,13 @@ pub fn cap_lists(results: &mut Results) {
     }
 }
 
+/// Also drops the checkers' briefs: `anomalies.jsonl` has them, and they are counted.
 fn cap_anomalies(result: &mut CheckResult) {
     let listed_before = result.anomalies.len();
     for kind in result.counts_by_kind().into_keys() {
         result.cap_kind(&kind, LISTED_PER_KIND);
     }
-    let cut = listed_before - result.anomalies.len();
+    let cut = listed_before - result.anomalies.len() + std::mem::take(&mut result.briefs).len();
     if cut > 0 {
         result.notes.push(format!(
             "{cut} more anomalies are counted but not listed here (the first {LISTED_PER_KIND} \
@@ -174,5 +185,49 @@ mod tests {
         assert!(r.notes.iter().any(|n| n.contains("of 500 items")));
         assert_eq!(results.valid, redline_checkers::Validity::Invalid);
         assert!(serde_json::to_vec(&results).unwrap().len() < 20_000);
+    }
+
+    /// Anomalies a checker kept in brief are lines of anomalies.jsonl after its full ones, are
+    /// counted in the note, and leave the results.
+    #[test]
+    fn briefs_are_lines_of_anomalies_jsonl_and_counted() {
+        let full = vec![Anomaly::new("lost", vec![0], "element 0 was lost".into())];
+        let mut result = CheckResult::from_anomalies(full, Default::default());
+        let key: Option<std::sync::Arc<str>> = Some("s".into());
+        result.briefs = (1..300u64)
+            .map(|i| redline_checkers::Brief {
+                kind: "lost",
+                ops: vec![i, 1000],
+                key: key.clone(),
+                element: json!(i),
+                fault_op: Some(7),
+            })
+            .collect();
+        result.omitted.insert("lost".into(), 299);
+        let mut results = Results::new(BTreeMap::from([("lost-writes".to_string(), result)]));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(store::ANOMALIES);
+        write_anomalies(&path, &results).unwrap();
+        cap_lists(&mut results);
+
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 300);
+        assert_eq!(
+            lines[299],
+            json!({"checker": "lost-writes", "kind": "lost", "ops": [299, 1000], "key": "s",
+                   "element": 299, "fault_op": 7})
+        );
+        let r = &results.checkers["lost-writes"];
+        assert!(r.briefs.is_empty());
+        assert_eq!(r.anomaly_count(), 300);
+        assert!(
+            r.notes[0].starts_with("299 more anomalies"),
+            "{}",
+            r.notes[0]
+        );
     }
 }

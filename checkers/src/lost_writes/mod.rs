@@ -28,7 +28,7 @@ use crate::history::{History, NemesisValue};
 use crate::names::{kind, stat};
 use crate::quantiles::{quantile, sorted};
 use crate::registry::CheckOptions;
-use crate::result::{Anomaly, CheckResult, Validity};
+use crate::result::{Anomaly, Brief, CheckResult, Validity};
 use crate::shards::attribution;
 use crate::shards::timeline::Timeline;
 use crate::telemetry::Telemetry;
@@ -46,10 +46,11 @@ const FAULTS_QUOTED: usize = 8;
 const ELEMENTS_QUOTED: usize = 5;
 /// How many keys `lost_by_key` names.
 const KEYS_LISTED: usize = 10;
-/// How many lost elements of a run get the whole story (how it was acknowledged, the last read
-/// that saw it, the faults since); the rest get one sentence. A run that loses millions of
-/// adds (a master restarted empty) would otherwise write gigabytes of explanations; the first
-/// ones (those in `results.json`) are explained in full.
+/// How many lost elements of a run are anomalies with the whole story (how it was acknowledged,
+/// the last read that saw it, the faults since); the rest are counted in `omitted` and kept in
+/// brief ([`Brief`]: key, element, witness ops, fault). A run that loses millions of adds (a
+/// master restarted empty) took several times its history's size in memory with a full
+/// anomaly each; the first ones (those in `results.json`) are explained in full.
 const FULLY_EXPLAINED: usize = 100;
 
 /// Checks a set (or wait) history for lost, unexpected, failed-but-visible and divergent
@@ -68,9 +69,25 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
     };
     let lost = charged_losses(&context, &analysis);
     let mut anomalies = Vec::new();
+    let mut briefs = Vec::new();
     let mut explained = 0;
+    let mut rest = lost.as_slice();
     for key in &analysis.keys {
-        anomalies.extend(lost_anomalies(&context, key, &lost, &mut explained));
+        // `lost` is in key order: this key's losses are the front of the rest.
+        let n = rest
+            .iter()
+            .take_while(|(k, _, _)| std::ptr::eq(*k, key))
+            .count();
+        let (of_key, after) = rest.split_at(n);
+        rest = after;
+        lost_anomalies(
+            &context,
+            key,
+            of_key,
+            &mut explained,
+            &mut anomalies,
+            &mut briefs,
+        );
         anomalies.extend(failed_but_visible(key));
         if !analysis.keys_with_unjudged_adds.contains(&key.key) {
             anomalies.extend(unexpected(key));
@@ -80,6 +97,12 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
     let mut stats = stats(&analysis, &anomalies);
     window::stats(&lost, &mut stats);
     let mut result = CheckResult::from_anomalies(anomalies, stats);
+    if !briefs.is_empty() {
+        result
+            .omitted
+            .insert(kind::LOST.into(), briefs.len() as u64);
+    }
+    result.briefs = briefs;
     result.notes = analysis.notes.clone();
     let undecided = undecided_keys(&analysis);
     if analysis.unjudged > 0 && result.valid == Validity::Valid {
@@ -163,34 +186,51 @@ fn charged_losses<'a, 'h>(c: &Context<'h, '_>, a: &'a SetAnalysis<'h>) -> Vec<Lo
         .collect()
 }
 
-/// One `lost` anomaly per lost element of `key`; `explained` counts those of the run
-/// explained in full so far ([`FULLY_EXPLAINED`]).
+/// The lost elements of `key` (`lost`, all of its losses): a `lost` anomaly each while the run
+/// has explained fewer than [`FULLY_EXPLAINED`] (`explained`), a [`Brief`] each after that.
 fn lost_anomalies(
     c: &Context<'_, '_>,
     key: &KeyAnalysis<'_>,
     lost: &[LostWrite<'_, '_>],
     explained: &mut usize,
-) -> Vec<Anomaly> {
+    anomalies: &mut Vec<Anomaly>,
+    briefs: &mut Vec<Brief>,
+) {
     let Some(f) = key.final_read else {
-        return Vec::new();
+        return;
     };
     let final_read = &key.reads[f];
     let master = c.final_reads.describe_master(key.key.as_deref());
-    lost.iter()
-        .filter(|(k, _, _)| std::ptr::eq(*k, key))
-        .map(|(_, e, charge)| {
+    let name: Option<std::sync::Arc<str>> = key.key.as_deref().map(Into::into);
+    for (_, e, charge) in lost {
+        if *explained < FULLY_EXPLAINED {
             *explained += 1;
-            let full = *explained <= FULLY_EXPLAINED;
-            let anomaly = explain_lost(c, full, key, e, final_read, &master, charge.as_ref());
-            attribution::annotate(anomaly, c.history, &c.timeline, &e.add)
-        })
-        .collect()
+            let anomaly = explain_lost(c, key, e, final_read, &master, charge.as_ref());
+            anomalies.push(attribution::annotate(
+                anomaly,
+                c.history,
+                &c.timeline,
+                &e.add,
+            ));
+            continue;
+        }
+        let mut ops = e.add.indices();
+        ops.extend(final_read.op.indices());
+        let fault_op = charge.as_ref().map(|c| c.fault.index);
+        ops.extend(fault_op);
+        briefs.push(Brief {
+            kind: kind::LOST,
+            ops,
+            key: name.clone(),
+            element: e.element.to_json(),
+            fault_op,
+        });
+    }
 }
 
-/// A lost element's anomaly; with the history, the whole story, else one sentence.
+/// A lost element's anomaly, with the whole story.
 fn explain_lost(
     c: &Context<'_, '_>,
-    full: bool,
     key: &KeyAnalysis<'_>,
     e: &Element<'_>,
     final_read: &SetRead<'_>,
@@ -202,33 +242,14 @@ fn explain_lost(
         AddStatus::Ok => "acknowledged",
         _ => "seen",
     };
-    let mut explanation = if full {
-        story_of_lost(c.history, key, e, final_read, master, &mut ops)
-    } else {
-        ops.extend(final_read.op.indices());
-        format!(
-            "Element {} of key {} was added by process {} (ops {:?}) and {}; it is absent \
-             from the final read of the post-failover master {master} (ops {:?}).",
-            e.element,
-            key_name(key),
-            e.add.invoke.process,
-            e.add.indices(),
-            match e.status {
-                AddStatus::Ok => "acknowledged",
-                _ => "indeterminate, but a read saw it",
-            },
-            final_read.op.indices(),
-        )
-    };
+    let mut explanation = story_of_lost(c.history, key, e, final_read, master, &mut ops);
     explanation.push(' ');
     explanation.push_str(&window::words(charge, acknowledged));
     let node = crate::final_reads::node_of(&e.add);
     if let Some(charge) = charge {
         ops.push(charge.fault.index);
         let at = node.or_else(|| NemesisValue(&charge.fault.value).nodes().first().copied());
-        let evidence = at.filter(|_| full);
-        if let Some(words) = evidence.and_then(|n| evidence::at_fault(c.telemetry, n, charge.fault))
-        {
+        if let Some(words) = at.and_then(|n| evidence::at_fault(c.telemetry, n, charge.fault)) {
             explanation.push_str(&format!(" {words}."));
         }
     }

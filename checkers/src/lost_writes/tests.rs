@@ -384,9 +384,10 @@ fn the_nodes_persistence_at_the_kill_joins_the_explanation_and_changes_no_verdic
     assert_eq!(with.stats, without.stats);
     assert_eq!(with.anomalies[0].ops, without.anomalies[0].ops);
 }
-/// Past the first [`FULLY_EXPLAINED`] lost elements, each gets one sentence, no fault story.
+/// Past the first [`FULLY_EXPLAINED`] lost elements, each is counted in `omitted` and kept in
+/// brief: key, element, witness ops (add, final read, fault) and the fault, no paragraph.
 #[test]
-fn only_the_first_lost_elements_get_the_whole_story() {
+fn only_the_first_lost_elements_are_anomalies_the_rest_briefs() {
     let mut b = Builder::with_key("s");
     let n = FULLY_EXPLAINED as i64 + 5;
     for v in 0..n {
@@ -394,20 +395,61 @@ fn only_the_first_lost_elements_get_the_whole_story() {
     }
     let b = b.nemesis(20.0, "info", "kill", json!(["n1"]));
     let r = run(finals(b, "n2", json!([]), json!([])));
-    assert_eq!(r.anomalies.len(), n as usize);
-    let (full, short) = r.anomalies.split_at(FULLY_EXPLAINED);
-    assert!(full.iter().all(|a| a.explanation.contains("kill n1")));
-    assert!(short.iter().all(|a| !a.explanation.contains("Faults")));
-    let last = &short[short.len() - 1];
-    assert!(
-        last.explanation
-            .contains(&format!("Element {} of key s", n - 1))
-            && last.explanation.contains("acknowledged;"),
-        "{}",
-        last.explanation
-    );
+    assert_eq!(r.anomalies.len(), FULLY_EXPLAINED);
+    assert!(r
+        .anomalies
+        .iter()
+        .all(|a| a.explanation.contains("kill n1")));
+    assert_eq!(r.omitted.get(kind::LOST), Some(&5));
+    assert_eq!(r.anomaly_count(), n as u64);
+    assert_eq!(r.stats[stat::LOST], json!(n));
+    assert_eq!(r.briefs.len(), 5);
+    let last = &r.briefs[4];
+    assert_eq!(last.element, json!(n - 1));
+    assert_eq!(last.key.as_deref(), Some("s"));
+    let full = &r.anomalies[0];
+    assert_eq!(last.fault_op, full.details["fault_op"].as_u64());
+    assert_eq!(last.ops.last(), full.ops.last());
     assert_eq!(
-        *last.ops.last().unwrap(),
-        r.anomalies[0].ops.last().copied().unwrap()
+        serde_json::to_value(last).unwrap(),
+        json!({"kind": "lost", "ops": last.ops, "key": "s", "element": n - 1})
     );
+}
+
+/// A master restarted empty loses every element: 10,000 lost over 10 keys are all counted
+/// (stats, `omitted`, verdict) while only [`FULLY_EXPLAINED`] are anomalies.
+#[test]
+fn ten_thousand_lost_elements_are_counted_exactly_and_kept_in_brief() {
+    let on = |key: usize, node: &str| json!({"key": format!("k{key}"), "node": node});
+    let mut b = Builder::new();
+    for key in 0..10 {
+        for v in 0..1000 {
+            let t = (key * 1000 + v) as f64 * 0.001;
+            b = b
+                .invoke(t, 0, "add", json!(v))
+                .with(on(key, "n1"))
+                .ok(t + 0.0005, 0, "add", json!(v))
+                .with(on(key, "n1"));
+        }
+    }
+    b = b
+        .nemesis(20.0, "info", "kill", json!(["n1"]))
+        .topology(99.0, "n2");
+    for key in 0..10 {
+        let mut fin = on(key, "n2");
+        fin["final"] = json!(true);
+        b = b
+            .invoke(100.0, 90, "read", Value::Null)
+            .with(fin.clone())
+            .ok(101.0, 90, "read", json!([]))
+            .with(fin);
+    }
+    let r = run(b);
+    assert_eq!(r.valid, Validity::Invalid);
+    assert_eq!(r.stats[stat::LOST], json!(10_000));
+    assert_eq!(r.anomalies.len(), FULLY_EXPLAINED);
+    assert_eq!(r.briefs.len(), 10_000 - FULLY_EXPLAINED);
+    assert_eq!(r.counts_by_kind()[kind::LOST], 10_000);
+    let keys: std::collections::BTreeSet<_> = r.briefs.iter().map(|b| b.key.clone()).collect();
+    assert_eq!(keys.len(), 10);
 }

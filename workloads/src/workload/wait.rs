@@ -32,11 +32,11 @@ impl Workload for Wait {
     fn generate(&self, slot: &mut Slot, cfg: &WorkloadConfig) -> Op {
         let mut op = set::generate(slot, cfg);
         if op.f == Function::Add {
-            op.wait = Some(WaitInfo {
+            op.wait = Some(Box::new(WaitInfo {
                 replicas: cfg.wait_replicas,
                 timeout_ms: cfg.wait_timeout_ms,
                 acked: None,
-            });
+            }));
         }
         op
     }

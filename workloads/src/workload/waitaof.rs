@@ -38,13 +38,13 @@ impl Workload for WaitAof {
     fn generate(&self, slot: &mut Slot, cfg: &WorkloadConfig) -> Op {
         let mut op = set::generate(slot, cfg);
         if op.f == Function::Add {
-            op.waitaof = Some(WaitAofInfo {
+            op.waitaof = Some(Box::new(WaitAofInfo {
                 local: cfg.waitaof_local,
                 replicas: cfg.waitaof_replicas,
                 timeout_ms: cfg.wait_timeout_ms,
                 acked_local: None,
                 acked_replicas: None,
-            });
+            }));
         }
         op
     }
