@@ -105,6 +105,16 @@ pub struct Capabilities {
 }
 
 impl Capabilities {
+    /// A backend that cuts links with firewall rules on real hosts (netns, SSH) and cannot
+    /// slow them (no netem): why not, and whether its disks can be lazy.
+    pub fn firewalled(no_delay: &'static str, lazy_disk: Support) -> Capabilities {
+        Capabilities {
+            partition: Support::Yes,
+            link_delay: Support::No(no_delay),
+            lazy_disk,
+        }
+    }
+
     pub fn support(&self, capability: Capability) -> Support {
         match capability {
             Capability::Partition => self.partition,

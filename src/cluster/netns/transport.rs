@@ -11,7 +11,7 @@
 use super::firewall::NamespaceHost;
 use super::names::{Subnet, Tag, MAX_NODES, MAX_SENTINELS};
 use super::namespace::Network;
-use crate::cluster::capabilities::{lazy_disk_here, Capabilities, LinkDelay, Partition, Support};
+use crate::cluster::capabilities::{lazy_disk_here, Capabilities, LinkDelay, Partition};
 use crate::cluster::core::{Cluster, ClusterSpec};
 use crate::cluster::disks::Disks;
 use crate::cluster::firewall::Firewall;
@@ -154,11 +154,7 @@ impl NetnsTransport {
 impl Transport for NetnsTransport {
     type Server = ServerProcess;
     fn capabilities() -> Capabilities {
-        Capabilities {
-            partition: Support::Yes,
-            link_delay: Support::No(NO_NETEM),
-            lazy_disk: lazy_disk_here(),
-        }
+        Capabilities::firewalled(NO_NETEM, lazy_disk_here())
     }
     const LOCAL_PROCESSES: bool = true;
 

@@ -114,11 +114,7 @@ impl SshTransport {
 impl Transport for SshTransport {
     type Server = RemoteServer;
     fn capabilities() -> Capabilities {
-        Capabilities {
-            partition: Support::Yes,
-            link_delay: Support::No(NO_DELAY),
-            lazy_disk: Support::No(NO_LAZY_DISK),
-        }
+        Capabilities::firewalled(NO_DELAY, Support::No(NO_LAZY_DISK))
     }
     const LOCAL_PROCESSES: bool = false;
 
