@@ -13,8 +13,7 @@
 use crate::analysis::Analysis;
 use crate::store;
 use anyhow::{Context, Result};
-use redline_checkers::history::jsonl;
-use redline_checkers::{CheckResult, Op, Results};
+use redline_checkers::{CheckResult, Results};
 use redline_reports::RunInfo;
 use serde_json::Value;
 use std::io::{BufWriter, Write};
@@ -123,19 +122,6 @@ fn cap_stats(result: &mut CheckResult) {
         result.notes.push(format!(
             "statistic {name}: the first {LISTED_STAT_ITEMS} of {total} items are kept here"
         ));
-    }
-}
-
-/// Telemetry samples, if the run has any (a missing or unreadable file just means none).
-pub fn read_telemetry(path: &Path) -> Vec<Op> {
-    match jsonl::read_file(path) {
-        Ok(read) => read.history.ops().to_vec(),
-        Err(e) => {
-            if path.exists() {
-                tracing::warn!("ignoring {}: {e}", path.display());
-            }
-            Vec::new()
-        }
     }
 }
 
