@@ -87,37 +87,53 @@ fn appendfsync_no_loses_acknowledged_writes_to_power_loss() {
 #[test]
 fn appendfsync_everysec_loses_acknowledged_writes_to_a_kill_when_fsync_is_slow() {
     skip_unless_lazy_disk!();
-    let store = Store::new();
-    let out = run_test(
-        &store,
-        &[
-            "--workload",
-            "set",
-            "--nemesis",
-            "kill:master",
-            // Three or four kills, each likely to find a background fsync pending (it takes
-            // 1.5 s of every second): one kill that finds none loses nothing, which under a
-            // loaded CI machine happened once with two kills and a 1 s fsync.
-            "--time-limit",
-            "6",
-            "--nemesis-interval",
-            "1.5",
-            "--replicas",
-            "1",
-            "--redis-option",
-            "appendonly=yes",
-            "--redis-option",
-            "appendfsync=everysec",
-            "--fsync-delay-ms",
-            "1500",
-            "--seed",
-            "1",
-            "--expect",
-            "lost-writes>=1",
-            "--expect",
-            "lost-within=2500",
-        ],
-    );
+    // A kill loses writes only when it finds the AOF write postponed behind a pending fsync;
+    // on a machine busy with the other tests of this file a run may find none. Up to three
+    // seeds, the next one only after a run that lost nothing: the claim is that such losses
+    // happen and stay within their window.
+    let mut attempt = None;
+    for seed in ["1", "2", "3"] {
+        let store = Store::new();
+        let out = run_test(
+            &store,
+            &[
+                "--workload",
+                "set",
+                "--nemesis",
+                "kill:master",
+                // Three or four kills, each likely to find a background fsync pending (it takes
+                // 1.5 s of every second): one kill that finds none loses nothing, which under a
+                // loaded CI machine happened once with two kills and a 1 s fsync.
+                "--time-limit",
+                "6",
+                "--nemesis-interval",
+                "1.5",
+                "--replicas",
+                "1",
+                "--redis-option",
+                "appendonly=yes",
+                "--redis-option",
+                "appendfsync=everysec",
+                "--fsync-delay-ms",
+                "1500",
+                "--seed",
+                seed,
+                "--expect",
+                "lost-writes>=1",
+                "--expect",
+                "lost-within=2500",
+            ],
+        );
+        // Only a run that lost nothing is tried again: one that lost writes outside their
+        // window (exit 1 with losses) is a finding, and fails below.
+        let lost_none = out.status.code() == Some(1)
+            && store.results()["checkers"]["lost-writes"]["stats"]["lost"] == 0;
+        attempt = Some((store, out));
+        if !lost_none {
+            break;
+        }
+    }
+    let (store, out) = attempt.expect("three attempts");
     assert_exit(&out, 0);
     let results = store.results();
     let lost_writes = &results["checkers"]["lost-writes"];
