@@ -38,6 +38,20 @@ impl Figure {
 pub(crate) type DrawResult = Result<(), Box<dyn std::error::Error>>;
 pub(crate) type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 
+/// Draws a chart's legend, boxed on a light background, at `position`: every chart's one look.
+pub(crate) fn draw_legend<'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
+    position: SeriesLabelPosition,
+) -> DrawResult {
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.85))
+        .position(position)
+        .draw()?;
+    Ok(())
+}
+
 pub(crate) const WIDTH: u32 = 960;
 pub(crate) const HEIGHT: u32 = 340;
 pub(crate) const OK_COLOR: RGBColor = RGBColor(46, 139, 87);
@@ -219,12 +233,7 @@ fn latency_chart(
                 .label(outcome.as_str())
                 .legend(move |(x, y)| Circle::new((x, y), 4, color.filled()));
         }
-        chart
-            .configure_series_labels()
-            .border_style(BLACK)
-            .background_style(WHITE.mix(0.85))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     })?;
     let mut note = format!(
@@ -334,12 +343,7 @@ pub fn throughput_chart(
                 .label(outcome.as_str())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
         }
-        chart
-            .configure_series_labels()
-            .border_style(BLACK)
-            .background_style(WHITE.mix(0.85))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     })?;
     let note = format!(

@@ -9,7 +9,7 @@
 //! so a kill or a power loss with a dot on the node's line and a buffer above zero loses what
 //! that buffer held. Samples are 250 ms apart: a short pending fsync may fall between two.
 
-use super::charts::{draw_fault_bands, render_svg, Figure, TimeAxis, PALETTE};
+use super::charts::{draw_fault_bands, draw_legend, render_svg, Figure, TimeAxis, PALETTE};
 use super::faults::FaultBand;
 use super::replication::thin_by_max;
 use crate::error::ReportError;
@@ -165,12 +165,7 @@ pub fn persistence_chart(
                 .label(format!("{} write postponed > 2 s", s.node))
                 .legend(move |(x, y)| TriangleMarker::new((x + 8, y), 5, color.filled()));
         }
-        chart
-            .configure_series_labels()
-            .border_style(BLACK)
-            .background_style(WHITE.mix(0.85))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     })?;
     Ok(Figure {

@@ -2,7 +2,7 @@
 //! workload, lost-writes). Both read checker statistics defensively: a missing or oddly shaped
 //! statistic omits the chart with a note, it never fails the page.
 
-use super::charts::{render_svg, Figure, PALETTE};
+use super::charts::{draw_legend, render_svg, Figure, PALETTE};
 use crate::error::ReportError;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -224,12 +224,7 @@ fn grouped_bars(
             root.draw(&Text::new(category.clone(), (x, y + 6), style.clone()))?;
         }
         if series.len() > 1 {
-            chart
-                .configure_series_labels()
-                .border_style(BLACK)
-                .background_style(WHITE.mix(0.85))
-                .position(SeriesLabelPosition::UpperLeft)
-                .draw()?;
+            draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         }
         Ok(())
     })

@@ -11,7 +11,7 @@
 //! meaningful; around the failover itself two nodes may claim `master` and the chart shows
 //! whatever the nearest claim says.
 
-use super::charts::{draw_fault_bands, render_svg, Figure, TimeAxis, PALETTE};
+use super::charts::{draw_fault_bands, draw_legend, render_svg, Figure, TimeAxis, PALETTE};
 use super::faults::FaultBand;
 use crate::error::ReportError;
 use plotters::prelude::*;
@@ -180,12 +180,7 @@ pub fn replication_lag_chart(
                 .label(node.as_str())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
         }
-        chart
-            .configure_series_labels()
-            .border_style(BLACK)
-            .background_style(WHITE.mix(0.85))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     })?;
     let note = format!(
