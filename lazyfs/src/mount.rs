@@ -3,11 +3,14 @@
 //! The file system runs in this process, on fuser's background session thread, mounted
 //! through `fusermount3` with `auto_unmount`: `fusermount3` stays behind as a helper that
 //! unmounts as soon as this process's FUSE descriptor closes, so a harness that dies by
-//! SIGKILL leaves no mount either (its servers, still running, then get ENOTCONN; `redline
-//! cleanup` stops them). A normal exit unmounts explicitly ([`LazyDisk::unmount`], also on
-//! drop), after the servers using the mount are stopped; a mount still busy is detached
-//! lazily rather than left. [`unmount_stale`] is the last resort for a mount whose helper died
-//! too: it only ever touches mounts of this file system's type ([`FS_TYPE`]).
+//! SIGKILL nearly always leaves no mount either (its servers, still running, then get
+//! ENOTCONN; `redline cleanup` stops them). Not always: the helper first opens the mount to
+//! tell a dead one from a live one, and an open still pending when the kernel aborts the
+//! connection fails with ECONNABORTED, which `fusermount3` takes for alive and leaves mounted.
+//! A normal exit unmounts explicitly ([`LazyDisk::unmount`], also on drop), after the servers
+//! using the mount are stopped; a mount still busy is detached lazily rather than left.
+//! [`unmount_stale`] is the last resort for a mount its helper left or whose helper died too:
+//! it only ever touches mounts of this file system's type ([`FS_TYPE`]).
 
 use crate::fs::{lock, LazyFs, State};
 use crate::journal::Journal;

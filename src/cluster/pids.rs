@@ -68,6 +68,7 @@ pub fn cleanup_store(store: &Path) -> Result<CleanupReport> {
         if harness_alive(pids.harness) {
             continue; // that run is still going; its own harness will clean up
         }
+        let mut signalled = Vec::new();
         for entry in &pids.processes {
             if alive(entry.pid) && belongs_to_run(entry.pid, run_dir) {
                 // A recorded pid leads the process group redline created for it: the group goes
@@ -80,6 +81,7 @@ pub fn cleanup_store(store: &Path) -> Result<CleanupReport> {
                 unsafe {
                     libc::kill(target, libc::SIGKILL);
                 }
+                signalled.push(target);
                 report.killed.push(format!(
                     "{} (pid {}) of {}",
                     entry.name,
@@ -87,6 +89,14 @@ pub fn cleanup_store(store: &Path) -> Result<CleanupReport> {
                     run_dir.display()
                 ));
             }
+        }
+        // SIGKILL is delivered at once but a process takes a moment to exit (closing its files
+        // on a dead mount): "stopped" is only said of what is gone.
+        let survivors = wait_for_exit(&signalled, EXIT_PATIENCE);
+        for target in &survivors {
+            report.failures.push(format!(
+                "process (group) {target} still running after SIGKILL"
+            ));
         }
         // After the servers: a mount their open files hold is detached lazily all the same.
         let mut unmounted_all = true;
@@ -100,11 +110,60 @@ pub fn cleanup_store(store: &Path) -> Result<CleanupReport> {
                 }
             }
         }
-        if unmounted_all {
+        if unmounted_all && survivors.is_empty() {
             let _ = std::fs::remove_file(&file);
         }
     }
     Ok(report)
+}
+
+/// How long `redline cleanup` waits for the processes it killed to exit.
+const EXIT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Waits until every signalled target (a pid, or a process group as a negative number) has
+/// exited: no process left, or only zombies (whose parent, often `init`, reaps them in its own
+/// time). Returns the targets still running at the deadline.
+fn wait_for_exit(targets: &[libc::pid_t], patience: std::time::Duration) -> Vec<libc::pid_t> {
+    let deadline = std::time::Instant::now() + patience;
+    loop {
+        let running: Vec<libc::pid_t> = targets
+            .iter()
+            .copied()
+            .filter(|&t| target_running(t))
+            .collect();
+        if running.is_empty() || std::time::Instant::now() >= deadline {
+            return running;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Whether a pid (positive) or any member of a process group (negative) still runs.
+fn target_running(target: libc::pid_t) -> bool {
+    if target > 0 {
+        return running(&format!("/proc/{target}/stat")).is_some();
+    }
+    let group = target.unsigned_abs();
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .filter_map(|e| running(&e.path().join("stat").to_string_lossy()))
+        .any(|pgrp| pgrp == group)
+}
+
+/// The process group of the process whose `/proc/<pid>/stat` this is, if that process exists
+/// and is not a zombie.
+fn running(stat_path: &str) -> Option<u32> {
+    let stat = std::fs::read_to_string(stat_path).ok()?;
+    // After the command name (which may hold spaces): state, ppid, pgrp.
+    let mut fields = stat.rsplit_once(") ")?.1.split(' ');
+    let state = fields.next()?;
+    if state == "Z" || state == "X" {
+        return None;
+    }
+    fields.nth(1)?.parse().ok()
 }
 
 /// Files named `name` in the run folders under `root` (at most three levels down): the records

@@ -76,3 +76,45 @@ pub fn fusermount_helpers_of(parent: u32) -> Vec<i32> {
     }
     found
 }
+
+/// What a failed unmount assertion needs to be understood: every `fusermount3` helper and
+/// every process holding `/dev/fuse`, with its parent and state.
+pub fn fuse_holders() -> String {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        if entry.file_name().to_string_lossy().parse::<u32>().is_err() {
+            continue;
+        }
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let holds_fuse = std::fs::read_dir(entry.path().join("fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t == Path::new("/dev/fuse")));
+        if holds_fuse || stat.contains("(fusermount3)") {
+            let fields: Vec<&str> = stat.split(' ').take(4).collect();
+            out.push(format!(
+                "{} holds /dev/fuse: {holds_fuse}",
+                fields.join(" ")
+            ));
+        }
+    }
+    out.join("; ")
+}
+
+/// Pid, state, parent, working folder and stdout of each process, for an assertion message.
+pub fn describe_processes(pids: &[u32]) -> String {
+    pids.iter()
+        .map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let link = |l: &str| std::fs::read_link(format!("/proc/{pid}/{l}")).ok();
+            format!(
+                "[{} cwd {:?} stdout {:?}]",
+                stat.split(' ').take(4).collect::<Vec<_>>().join(" "),
+                link("cwd"),
+                link("fd/1")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
