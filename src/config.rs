@@ -42,8 +42,9 @@ pub struct TestConfig {
     /// Faults: none, all, or a comma list of fault[:target], e.g. kill:master,pause:replica,
     /// power-loss:master (SIGKILL plus the loss of unsynced writes; data dirs on redline's FUSE
     /// layer), partition:isolate-master, partition:replication-cut, partition:minority (with
-    /// Sentinels), delay:replica-links, promote, failover:sentinel, failover:coordinated. Link
-    /// delay is always done by redline's proxy (this kernel has no netem).
+    /// Sentinels), delay:replica-links, promote, failover:sentinel, failover:coordinated,
+    /// failover:sentinel-coordinated (Valkey 9's Sentinel). Link delay is always done by
+    /// redline's proxy (this kernel has no netem).
     #[arg(long, default_value = "kill")]
     pub nemesis: String,
     /// Seconds between the starts of two faults.

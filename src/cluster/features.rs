@@ -4,9 +4,12 @@
 //!
 //! [`probe`] asks a running node `COMMAND INFO WAITAOF`, `COMMAND INFO FAILOVER` and
 //! `COMMAND INFO CLUSTER|MIGRATESLOTS` (Valkey's atomic slot migration) and `CONFIG GET` of the
-//! replication options whose presence differs between servers. [`require`]
-//! turns a test's needs (the `waitaof` workload needs WAITAOF; `failover:coordinated` needs
-//! FAILOVER) into a clear refusal before any workload runs.
+//! replication options whose presence differs between servers; [`probe_sentinel`] asks a
+//! Sentinel whether its `SENTINEL FAILOVER` takes `COORDINATED` (`COMMAND DOCS SENTINEL`: a
+//! data node has no SENTINEL command to describe). [`require`] turns a test's needs (the
+//! `waitaof` workload needs WAITAOF; `failover:coordinated` needs FAILOVER;
+//! `failover:sentinel-coordinated` needs the Sentinel's COORDINATED) into a clear refusal
+//! before any workload runs.
 
 use super::admin::{self, ServerIdentity, ADMIN_TIMEOUT};
 use crate::nemesis::spec::{FailoverKind, Fault, NemesisSpec};
@@ -31,6 +34,10 @@ pub struct Features {
     /// Valkey's atomic slot migration (`CLUSTER MIGRATESLOTS`, Valkey 9+).
     #[serde(default)]
     pub atomic_slot_migration: bool,
+    /// `SENTINEL FAILOVER <master> COORDINATED` (Valkey 9+'s Sentinel); `None` when the test
+    /// ran no Sentinel to ask.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentinel_coordinated_failover: Option<bool>,
 }
 
 /// One command a test may need; a workload declares its own
@@ -44,6 +51,9 @@ impl Features {
             Feature::Waitaof => self.waitaof,
             Feature::Failover => self.failover,
             Feature::AtomicSlotMigration => self.atomic_slot_migration,
+            Feature::SentinelCoordinatedFailover => {
+                self.sentinel_coordinated_failover == Some(true)
+            }
         }
     }
 }
@@ -73,6 +83,15 @@ pub fn needs(workload: &dyn Workload, nemesis: &NemesisSpec) -> Vec<Need> {
         needs.push(Need {
             by: "nemesis failover:coordinated".to_string(),
             feature: Feature::Failover,
+        });
+    }
+    if nemesis
+        .faults
+        .contains(&Fault::Failover(FailoverKind::SentinelCoordinated))
+    {
+        needs.push(Need {
+            by: "nemesis failover:sentinel-coordinated".to_string(),
+            feature: Feature::SentinelCoordinatedFailover,
         });
     }
     if nemesis
@@ -139,7 +158,62 @@ pub async fn probe(addr: SocketAddr) -> Result<Features> {
         failover,
         dual_channel_replication: dual.map(|v| v == "yes"),
         repl_diskless_load: diskless_load,
+        sentinel_coordinated_failover: None,
     })
+}
+
+/// Whether the Sentinel at `addr` takes `SENTINEL FAILOVER <master> COORDINATED`: its
+/// `COMMAND DOCS SENTINEL` lists a `coordinated` argument under `sentinel|failover`.
+pub async fn probe_sentinel(addr: SocketAddr) -> Result<bool> {
+    let reply: redis::Value = admin::command(
+        addr,
+        redis::cmd("COMMAND").arg("DOCS").arg("SENTINEL"),
+        ADMIN_TIMEOUT,
+    )
+    .await
+    .context("COMMAND DOCS SENTINEL on a Sentinel")?;
+    Ok(entry(&reply, "sentinel|failover").is_some_and(|docs| has_word(docs, "coordinated")))
+}
+
+/// The value after the string `key` anywhere in a `COMMAND DOCS` reply: a flat key-value array
+/// in RESP2, a map in RESP3.
+fn entry<'a>(reply: &'a redis::Value, key: &str) -> Option<&'a redis::Value> {
+    let is_key = |v: &redis::Value| text_of(v).is_some_and(|t| t.eq_ignore_ascii_case(key));
+    match reply {
+        redis::Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| {
+            if is_key(v) {
+                items.get(i + 1)
+            } else {
+                entry(v, key)
+            }
+        }),
+        redis::Value::Map(pairs) => {
+            pairs
+                .iter()
+                .find_map(|(k, v)| if is_key(k) { Some(v) } else { entry(v, key) })
+        }
+        _ => None,
+    }
+}
+
+/// Whether some string in `reply` is `word` as a whole (so a summary that mentions it does
+/// not count).
+fn has_word(reply: &redis::Value, word: &str) -> bool {
+    match reply {
+        redis::Value::Array(items) => items.iter().any(|v| has_word(v, word)),
+        redis::Value::Map(pairs) => pairs
+            .iter()
+            .any(|(k, v)| has_word(k, word) || has_word(v, word)),
+        v => text_of(v).is_some_and(|t| t.eq_ignore_ascii_case(word)),
+    }
+}
+
+fn text_of(v: &redis::Value) -> Option<String> {
+    match v {
+        redis::Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        redis::Value::SimpleString(s) => Some(s.clone()),
+        _ => None,
+    }
 }
 
 /// Probes the server and reads its identity (`INFO server`) in one go.
@@ -205,7 +279,7 @@ impl Features {
     pub fn summary(&self) -> String {
         let yes_no = |b: bool| if b { "yes" } else { "no" };
         format!(
-            "WAITAOF {}, FAILOVER {}, dual-channel {}, diskless-load {}, atomic slot migration {}",
+            "WAITAOF {}, FAILOVER {}, dual-channel {}, diskless-load {}, atomic slot migration {}{}",
             yes_no(self.waitaof),
             yes_no(self.failover),
             self.dual_channel_replication
@@ -213,6 +287,9 @@ impl Features {
                 .unwrap_or("absent"),
             self.repl_diskless_load.as_deref().unwrap_or("absent"),
             yes_no(self.atomic_slot_migration),
+            self.sentinel_coordinated_failover
+                .map(|b| format!(", Sentinel COORDINATED failover {}", yes_no(b)))
+                .unwrap_or_default(),
         )
     }
 }
@@ -293,5 +370,80 @@ mod tests {
         assert!(err.to_string().contains("nemesis failover:coordinated"));
         let sentinel: NemesisSpec = "failover:sentinel".parse().unwrap();
         assert!(require(&none, &server, set, &sentinel).is_ok());
+    }
+
+    /// A Sentinel's `COMMAND DOCS SENTINEL`, shaped as Valkey 9.1 and Redis 7.0 answer it
+    /// (RESP2, trimmed to the parts the probe reads).
+    fn sentinel_docs(failover_args: Vec<Value>, failover_summary: &str) -> Value {
+        let arg = |name: &str| Value::Array(vec![bulk("name"), bulk(name), bulk("type")]);
+        Value::Array(vec![
+            bulk("sentinel"),
+            Value::Array(vec![
+                bulk("summary"),
+                bulk("A container for Redis Sentinel commands."),
+                bulk("subcommands"),
+                Value::Array(vec![
+                    bulk("sentinel|reset"),
+                    Value::Array(vec![bulk("arguments"), Value::Array(vec![arg("pattern")])]),
+                    bulk("sentinel|failover"),
+                    Value::Array(vec![
+                        bulk("summary"),
+                        bulk(failover_summary),
+                        bulk("arguments"),
+                        Value::Array(failover_args),
+                    ]),
+                ]),
+            ]),
+        ])
+    }
+
+    #[test]
+    fn sentinel_probe_finds_coordinated_only_as_failovers_argument() {
+        let arg = |name: &str| Value::Array(vec![bulk("name"), bulk(name), bulk("type")]);
+        let valkey = sentinel_docs(
+            vec![arg("primary-name"), arg("coordinated")],
+            "Forces a Sentinel failover, or a coordinated one with the `COORDINATED` option.",
+        );
+        let docs = entry(&valkey, "sentinel|failover").expect("failover's docs");
+        assert!(has_word(docs, "coordinated"));
+        // Redis 7.0: no such argument; prose that mentions the word does not count.
+        let redis = sentinel_docs(
+            vec![arg("master-name")],
+            "Forces a Sentinel failover, not a coordinated one.",
+        );
+        let docs = entry(&redis, "sentinel|failover").expect("failover's docs");
+        assert!(!has_word(docs, "coordinated"));
+        // An argument of another subcommand is not failover's.
+        let elsewhere = sentinel_docs(vec![arg("master-name")], "x");
+        assert!(entry(&elsewhere, "sentinel|reset").is_some());
+        assert!(!has_word(
+            entry(&elsewhere, "sentinel|failover").unwrap(),
+            "coordinated"
+        ));
+        assert!(entry(&Value::Array(vec![]), "sentinel|failover").is_none());
+    }
+
+    #[test]
+    fn sentinel_coordinated_failover_needs_a_sentinel_that_has_it() {
+        let nemesis: NemesisSpec = "failover:sentinel-coordinated".parse().unwrap();
+        let set = redline_workloads::by_name("set").unwrap();
+        let server = ServerIdentity::default();
+        for probed in [None, Some(false)] {
+            let features = Features {
+                sentinel_coordinated_failover: probed,
+                ..Features::default()
+            };
+            let err = require(&features, &server, set, &nemesis).unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("nemesis failover:sentinel-coordinated needs the SENTINEL FAILOVER"),
+                "{err}"
+            );
+        }
+        let valkey = Features {
+            sentinel_coordinated_failover: Some(true),
+            ..Features::default()
+        };
+        assert!(require(&valkey, &server, set, &nemesis).is_ok());
     }
 }

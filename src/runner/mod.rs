@@ -233,9 +233,15 @@ async fn run_on<B: Backend>(
 async fn probe<B: Backend>(cluster: &B, run: &Run<'_>, record: &mut TestRecord) -> Result<()> {
     record.set_server(cluster);
     let n1 = cluster.admin_addr("n1").context("n1's address")?;
-    let found = features::probe(n1)
+    let mut found = features::probe(n1)
         .await
         .context("probing the server's features")?;
+    if let Some((name, addr)) = cluster.sentinel_addrs().into_iter().next() {
+        let coordinated = features::probe_sentinel(addr)
+            .await
+            .with_context(|| format!("probing Sentinel {name}'s features"))?;
+        found.sentinel_coordinated_failover = Some(coordinated);
+    }
     record.features = Some(found.clone());
     record.write(run.run_dir)?;
     features::require(

@@ -13,15 +13,19 @@ pub enum Feature {
     Failover,
     /// Valkey's atomic slot migration, `CLUSTER MIGRATESLOTS`.
     AtomicSlotMigration,
+    /// Sentinel's `SENTINEL FAILOVER <master> COORDINATED` (Valkey 9): Sentinel runs the
+    /// coordinated `FAILOVER` on the master. Probed on a Sentinel, not on a data node.
+    SentinelCoordinatedFailover,
 }
 
 impl Feature {
-    /// The command's name, as `COMMAND INFO` knows it.
+    /// The command, as a refusal message names it.
     pub fn command(self) -> &'static str {
         match self {
             Feature::Waitaof => "WAITAOF",
             Feature::Failover => "FAILOVER",
             Feature::AtomicSlotMigration => "CLUSTER|MIGRATESLOTS",
+            Feature::SentinelCoordinatedFailover => "SENTINEL FAILOVER <master> COORDINATED",
         }
     }
 
@@ -31,6 +35,9 @@ impl Feature {
             Feature::Waitaof => "it arrived in Redis 7.2 and is in every Valkey",
             Feature::Failover => "it arrived in Redis 6.2 and is in every Valkey",
             Feature::AtomicSlotMigration => "it arrived in Valkey 9.0; Redis has no such command",
+            Feature::SentinelCoordinatedFailover => {
+                "Valkey 9.0's Sentinel added COORDINATED; Redis's Sentinel has no such option"
+            }
         }
     }
 }
