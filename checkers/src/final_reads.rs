@@ -287,8 +287,8 @@ pub struct Declaration {
     /// Time (ns) of the record.
     pub time: u64,
     /// The earliest the change may have happened: `time` itself for the harness's own
-    /// declarations (recorded before the change takes effect), earlier for changes a sampler
-    /// noticed after the fact (a cluster's claims).
+    /// declarations (recorded before the change takes effect), earlier for changes noticed
+    /// after the fact: a Sentinel's failover (see [`declarations`]) or a cluster's claims.
     pub earliest: u64,
     /// Index of the record (topology record, or the promote/failover nemesis invocation).
     pub index: u64,
@@ -299,20 +299,46 @@ pub struct Declaration {
 /// differs from the previously declared one, or a `promote` / `failover` nemesis invocation
 /// whose value names its target (`{"node": "n2"}` or `{"new_master": "n2"}`). Repeats of the
 /// current master are not declarations.
+///
+/// When the master was moved by Sentinel (Sentinel events precede the topology record since
+/// the previous declaration), the record follows the change: Sentinel publishes
+/// `+switch-master` only after the promotion, and a client that follows Sentinel may reach the
+/// new master a moment before the harness records it. The change cannot have happened before
+/// the failover that made it began, so `earliest` is the first `+try-failover` since the
+/// previous declaration (a coordinated failover, too, starts with one; the first, because
+/// another Sentinel's later, failed attempt may follow the one that promoted); failing that,
+/// the previous declaration. Writes the new master acknowledged in between belong to no known reign.
 pub fn declarations(history: &History) -> Vec<Declaration> {
     let mut out: Vec<Declaration> = Vec::new();
+    // Since the previous declaration: whether Sentinel spoke, and its first `+try-failover`.
+    let mut sentinel_spoke = false;
+    let mut try_failover: Option<u64> = None;
     for op in history.ops() {
-        let named = topology_master(op).or_else(|| promoted_node(op));
+        if op.f == Function::Sentinel {
+            sentinel_spoke = true;
+            if op.value.get("event").and_then(|e| e.as_str()) == Some("+try-failover") {
+                try_failover.get_or_insert(op.time);
+            }
+        }
+        let from_topology = topology_master(op);
+        let named = from_topology.or_else(|| promoted_node(op));
         let Some(node) = named else { continue };
         if out.last().is_some_and(|d| d.node == node) {
             continue;
         }
+        let earliest = match (from_topology.is_some() && sentinel_spoke, try_failover) {
+            (false, _) => op.time,
+            (true, Some(t)) => t,
+            (true, None) => out.last().map_or(0, |d| d.time),
+        };
         out.push(Declaration {
             time: op.time,
-            earliest: op.time,
+            earliest,
             index: op.index,
             node: node.to_string(),
         });
+        sentinel_spoke = false;
+        try_failover = None;
     }
     out
 }
@@ -437,6 +463,15 @@ pub(crate) mod test_support {
                 ms,
                 json!({"process": "observer", "type": "info", "f": "topology",
                        "value": {"master": master}}),
+            )
+        }
+
+        /// An observer record of a Sentinel event (`+try-failover`, `+switch-master`, ...).
+        pub(crate) fn sentinel(self, ms: f64, event: &str) -> Builder {
+            self.at(
+                ms,
+                json!({"process": "observer", "type": "info", "f": "sentinel",
+                       "value": {"event": event, "text": ""}, "node": "s1"}),
             )
         }
 
