@@ -3,8 +3,8 @@
 //! `ssh_support`), driven over SSH exactly as real hosts. The cluster is formed at the hosts'
 //! addresses (MEET, slots, REPLICATE, the bus on port + 10000), the slot-routing client writes
 //! to the hosts' addresses, a fault-free run is valid, a run that kills primaries reaches a
-//! verdict, and after a SIGKILL of the harness during a partition `redline cleanup` leaves no
-//! server, nftables table, remote folder or control master on the hosts.
+//! verdict, and a SIGTERM of the harness during a partition, or a SIGKILL followed by `redline
+//! cleanup`, leaves no server, nftables table or remote folder on the hosts.
 
 mod ssh_support;
 mod support;
@@ -208,12 +208,8 @@ fn wait_for_partition(store: &Store) {
     panic!("no partition was applied within 90 s");
 }
 
-#[test]
-fn sigkill_during_a_cluster_partition_then_cleanup_leaves_nothing() {
-    skip_unless_ssh_hosts!();
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let hosts = SshHosts::create(6);
-    let store = Store::new();
+/// Starts a cluster run whose partitions last 30 s, and returns once one is on the hosts.
+fn partitioned_run(store: &Store, hosts: &SshHosts) -> std::process::Child {
     let flags = hosts.flags(&MEMBERS);
     let extra = [
         "--workload",
@@ -227,7 +223,7 @@ fn sigkill_during_a_cluster_partition_then_cleanup_leaves_nothing() {
         "--time-limit",
         "60",
     ];
-    let mut child = redline()
+    let child = redline()
         .arg("test")
         .args(args(&flags, &extra))
         .arg("--store")
@@ -236,8 +232,17 @@ fn sigkill_during_a_cluster_partition_then_cleanup_leaves_nothing() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("redline starts");
-    wait_for_partition(&store);
-    // The fault lasts 30 s: its rules are on the hosts when the harness dies.
+    wait_for_partition(store);
+    child
+}
+
+#[test]
+fn sigkill_during_a_cluster_partition_then_cleanup_leaves_nothing() {
+    skip_unless_ssh_hosts!();
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let hosts = SshHosts::create(6);
+    let store = Store::new();
+    let mut child = partitioned_run(&store, &hosts);
     child.kill().unwrap();
     let _ = child.wait();
     let before = hosts.leftovers();
@@ -253,6 +258,30 @@ fn sigkill_during_a_cluster_partition_then_cleanup_leaves_nothing() {
         said.contains("killed") && said.contains("deleted table"),
         "{said}"
     );
+    assert_eq!(hosts.leftovers(), Vec::<String>::new());
+    assert!(!store.latest().join("ssh.json").exists());
+}
+
+/// SIGTERM during a partition heals, stops every node and removes what the run put on the
+/// hosts, leaving an incomplete history (exit 2).
+#[test]
+fn sigterm_during_a_cluster_partition_leaves_nothing() {
+    skip_unless_ssh_hosts!();
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let hosts = SshHosts::create(6);
+    let store = Store::new();
+    let mut child = partitioned_run(&store, &hosts);
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "redline did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(2), "an interrupted run cannot decide");
     assert_eq!(hosts.leftovers(), Vec::<String>::new());
     assert!(!store.latest().join("ssh.json").exists());
 }
