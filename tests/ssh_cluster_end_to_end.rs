@@ -10,9 +10,9 @@ mod ssh_support;
 mod support;
 
 use ssh_support::SshHosts;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use support::{assert_exit, redline, run_test, Store};
+use support::{assert_exit, run_test, spawn_test, Store};
 
 const MEMBERS: [&str; 6] = ["n1", "n2", "n3", "n4", "n5", "n6"];
 
@@ -29,19 +29,21 @@ const CLUSTER: [&str; 6] = [
 /// One cluster at a time: six servers and six sshds per test on a small shared machine.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-fn args<'a>(flags: &'a [String], extra: &[&'a str]) -> Vec<&'a str> {
-    let mut all: Vec<&str> = flags.iter().map(String::as_str).collect();
-    all.extend_from_slice(&CLUSTER);
-    all.extend_from_slice(extra);
+/// Six fresh hosts and a store, with the lock that keeps the tests' clusters one at a time.
+fn six_hosts() -> (MutexGuard<'static, ()>, SshHosts, Store) {
+    let one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    (one, SshHosts::create(6), Store::new())
+}
+
+/// `redline test`'s arguments: the hosts, the cluster, then `extra`.
+fn args(hosts: &SshHosts, extra: &[&str]) -> Vec<String> {
+    let mut all = hosts.flags(&MEMBERS);
+    all.extend(CLUSTER.iter().chain(extra).map(|a| a.to_string()));
     all
 }
 
-fn history_ops(store: &Store) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(store.latest().join("history.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+fn refs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
 }
 
 /// The nemesis completions that applied fault `f` (a failed fault is an `info` completion too,
@@ -70,21 +72,11 @@ fn three_shards(results: &serde_json::Value) -> Vec<serde_json::Value> {
 #[test]
 fn fault_free_cluster_over_ssh_is_valid_and_leaves_nothing() {
     skip_unless_ssh_hosts!();
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let hosts = SshHosts::create(6);
-    let store = Store::new();
-    let flags = hosts.flags(&MEMBERS);
-    let extra = [
-        "--workload",
-        "set",
-        "--nemesis",
-        "none",
-        "--time-limit",
-        "3",
-        "--seed",
-        "5",
-    ];
-    let out = run_test(&store, &args(&flags, &extra));
+    let (_one, hosts, store) = six_hosts();
+    let extra: Vec<&str> = "--workload set --nemesis none --time-limit 3 --seed 5"
+        .split_whitespace()
+        .collect();
+    let out = run_test(&store, &refs(&args(&hosts, &extra)));
     assert_exit(&out, 0);
     let results = store.results();
     assert_eq!(results["valid"], true, "{results:#}");
@@ -103,7 +95,7 @@ fn fault_free_cluster_over_ssh_is_valid_and_leaves_nothing() {
         );
     }
     // The final reads came from every node of every shard.
-    let ops = history_ops(&store);
+    let ops = store.history();
     for node in MEMBERS {
         assert!(
             ops.iter()
@@ -133,23 +125,12 @@ fn fault_free_cluster_over_ssh_is_valid_and_leaves_nothing() {
 #[test]
 fn killing_cluster_primaries_over_ssh_reaches_a_verdict() {
     skip_unless_ssh_hosts!();
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let hosts = SshHosts::create(6);
-    let store = Store::new();
-    let flags = hosts.flags(&MEMBERS);
-    let extra = [
-        "--workload",
-        "set",
-        "--nemesis",
-        "kill:master",
-        "--nemesis-interval",
-        "2",
-        "--time-limit",
-        "8",
-        "--seed",
-        "7",
-    ];
-    let out = run_test(&store, &args(&flags, &extra));
+    let (_one, hosts, store) = six_hosts();
+    let extra: Vec<&str> =
+        "--workload set --nemesis kill:master --nemesis-interval 2 --time-limit 8 --seed 7"
+            .split_whitespace()
+            .collect();
+    let out = run_test(&store, &refs(&args(&hosts, &extra)));
     // A killed primary restarts from its last RDB snapshot and may lose acknowledged writes
     // (exit 1); what must hold is a decided check.
     assert!(
@@ -163,7 +144,7 @@ fn killing_cluster_primaries_over_ssh_reaches_a_verdict() {
         assert!(valid.is_boolean(), "{checker}: {results:#}");
     }
     three_shards(&results);
-    let ops = history_ops(&store);
+    let ops = store.history();
     let kills = applied(&ops, "kill");
     assert!(!kills.is_empty(), "a kill was applied");
     let primaries = ["n1", "n3", "n5"];
@@ -176,11 +157,7 @@ fn killing_cluster_primaries_over_ssh_reaches_a_verdict() {
         !applied(&ops, "start").is_empty(),
         "the killed node restarted"
     );
-    let failed: Vec<_> = ops
-        .iter()
-        .filter(|o| o["process"] == "nemesis" && !o["error"].is_null())
-        .collect();
-    assert!(failed.is_empty(), "faults failed: {failed:?}");
+    support::assert_no_fault_failed(&ops);
     assert_eq!(hosts.leftovers(), Vec::<String>::new());
 }
 
@@ -210,28 +187,13 @@ fn wait_for_partition(store: &Store) {
 
 /// Starts a cluster run whose partitions last 30 s, and returns once one is on the hosts.
 fn partitioned_run(store: &Store, hosts: &SshHosts) -> std::process::Child {
-    let flags = hosts.flags(&MEMBERS);
-    let extra = [
-        "--workload",
-        "set",
-        "--nemesis",
-        "partition:minority",
-        "--nemesis-interval",
-        "1",
-        "--fault-duration",
-        "30",
-        "--time-limit",
-        "60",
-    ];
-    let child = redline()
-        .arg("test")
-        .args(args(&flags, &extra))
-        .arg("--store")
-        .arg(store.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("redline starts");
+    let extra: Vec<&str> = concat!(
+        "--workload set --nemesis partition:minority --nemesis-interval 1 ",
+        "--fault-duration 30 --time-limit 60"
+    )
+    .split_whitespace()
+    .collect();
+    let child = spawn_test(store, &refs(&args(hosts, &extra)));
     wait_for_partition(store);
     child
 }
@@ -239,9 +201,7 @@ fn partitioned_run(store: &Store, hosts: &SshHosts) -> std::process::Child {
 #[test]
 fn sigkill_during_a_cluster_partition_then_cleanup_leaves_nothing() {
     skip_unless_ssh_hosts!();
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let hosts = SshHosts::create(6);
-    let store = Store::new();
+    let (_one, hosts, store) = six_hosts();
     let mut child = partitioned_run(&store, &hosts);
     child.kill().unwrap();
     let _ = child.wait();
@@ -267,20 +227,11 @@ fn sigkill_during_a_cluster_partition_then_cleanup_leaves_nothing() {
 #[test]
 fn sigterm_during_a_cluster_partition_leaves_nothing() {
     skip_unless_ssh_hosts!();
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let hosts = SshHosts::create(6);
-    let store = Store::new();
+    let (_one, hosts, store) = six_hosts();
     let mut child = partitioned_run(&store, &hosts);
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "redline did not exit");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = support::wait_exit(&mut child, 60);
     assert_eq!(status.code(), Some(2), "an interrupted run cannot decide");
     assert_eq!(hosts.leftovers(), Vec::<String>::new());
     assert!(!store.latest().join("ssh.json").exists());
