@@ -19,14 +19,6 @@ fn args<'a>(flags: &'a [String], extra: &[&'a str]) -> Vec<&'a str> {
     all
 }
 
-fn history_ops(store: &Store) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(store.latest().join("history.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 #[test]
 fn no_faults_over_ssh_give_a_valid_history_and_leave_nothing() {
     skip_unless_ssh_hosts!();
@@ -50,7 +42,7 @@ fn no_faults_over_ssh_give_a_valid_history_and_leave_nothing() {
     assert_exit(&out, 0);
     let results = store.results();
     assert_eq!(results["valid"], true, "{results:#}");
-    let ops = history_ops(&store);
+    let ops = store.history();
     let oks = ops
         .iter()
         .filter(|o| o["type"] == "ok" && o["f"] == "add")
@@ -111,7 +103,7 @@ fn kill_and_partition_faults_over_ssh_give_a_checked_history() {
     );
     // Both faults took effect: a nemesis completion without an error (a failed fault is also
     // an `info` completion, with the error), and the partition names the links it cut.
-    let ops = history_ops(&store);
+    let ops = store.history();
     let applied = |f: &str| -> Vec<&serde_json::Value> {
         ops.iter()
             .filter(|o| o["process"] == "nemesis" && o["type"] == "info" && o["f"] == f)
@@ -127,11 +119,7 @@ fn kill_and_partition_faults_over_ssh_give_a_checked_history() {
         p["cut"].as_array().is_some_and(|c| !c.is_empty()),
         "the partition lists the links it cut: {p}"
     );
-    let failed: Vec<_> = ops
-        .iter()
-        .filter(|o| o["process"] == "nemesis" && !o["error"].is_null())
-        .collect();
-    assert!(failed.is_empty(), "faults failed: {failed:?}");
+    support::assert_no_fault_failed(&ops);
     assert_eq!(hosts.leftovers(), Vec::<String>::new());
 }
 
@@ -176,17 +164,6 @@ fn start_long_run(store: &Store, flags: &[String]) -> std::process::Child {
     panic!("the run never started writing its history");
 }
 
-fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(40);
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s;
-        }
-        assert!(Instant::now() < deadline, "redline did not exit");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// The run's SSH control folder, from its `ssh.json` (read while the run is going).
 fn control_dir(store: &Store) -> String {
     let text = std::fs::read_to_string(store.latest().join("ssh.json")).expect("ssh.json");
@@ -217,7 +194,7 @@ fn interrupted_over_ssh_leaves_nothing(signal: libc::c_int) {
     assert!(!control_masters(&control).is_empty());
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as libc::pid_t, signal) };
-    let status = wait_exit(&mut child);
+    let status = support::wait_exit(&mut child, 40);
     assert_eq!(status.code(), Some(2), "an interrupted run cannot decide");
     assert_eq!(hosts.leftovers(), Vec::<String>::new());
     assert!(!store.latest().join("ssh.json").exists());

@@ -32,6 +32,15 @@ impl Store {
             std::fs::read_to_string(self.latest().join("results.json")).expect("results.json");
         serde_json::from_str(&text).expect("results.json parses")
     }
+
+    /// The newest run's history, one value per operation.
+    pub fn history(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.latest().join("history.jsonl"))
+            .expect("history.jsonl")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a history line parses"))
+            .collect()
+    }
 }
 
 impl Drop for Store {
@@ -182,4 +191,26 @@ pub fn runs_table(store: &Path) -> (Option<i32>, String) {
         .expect("redline runs");
     let table = String::from_utf8_lossy(&out.stdout).into_owned();
     (out.status.code(), table)
+}
+
+/// Waits (at most `secs` seconds) until `child` exits, and returns how it exited.
+pub fn wait_exit(child: &mut std::process::Child, secs: u64) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        assert!(std::time::Instant::now() < deadline, "redline did not exit");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Asserts that no nemesis operation of the history `ops` failed (a fault that did nothing is
+/// recorded with its error).
+pub fn assert_no_fault_failed(ops: &[serde_json::Value]) {
+    let failed: Vec<_> = ops
+        .iter()
+        .filter(|o| o["process"] == "nemesis" && !o["error"].is_null())
+        .collect();
+    assert!(failed.is_empty(), "faults failed: {failed:?}");
 }

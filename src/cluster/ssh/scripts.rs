@@ -26,6 +26,16 @@ const PRELUDE: &str = r#"ours() {
 }
 "#;
 
+/// The shell prelude that defines `dead PID`: true when PID is gone or a zombie. A zombie has
+/// closed its files and ports; it waits only for its parent (the host's init, once the
+/// starting shell is gone) to reap it, which some inits do only every second or so.
+const DEAD: &str = r#"dead() {
+	[ -r "/proc/$1/stat" ] || return 0
+	case "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" in Z|X|x|'') return 0;; esac
+	return 1
+}
+"#;
+
 /// The shell prelude that defines `own_base DIR`: exits 3 with a message unless DIR is absent
 /// or a real folder (not a symlink) owned by the user running the script.
 const OWN_BASE: &str = r#"own_base() {
@@ -155,12 +165,13 @@ pub fn start(dir: &str, bin: &str, args: &[&str]) -> String {
 
 /// Sends `signal` (`KILL`, `STOP`, `CONT`) to the member's server and what it forked (its
 /// process group: the server leads its own session) if the server is still ours, then prints
-/// `sent`; prints `gone` when it is not running. For `KILL`, waits up to 2 s for it to be gone.
+/// `sent`; prints `gone` when it is not running. For `KILL`, waits up to 2 s for it to be
+/// gone or a zombie (see `DEAD`).
 /// `pid`: the one redline holds, or `None` for the member's pid file. (`kill -SIG -PID`, not
 /// `kill -SIG -- -PID`: dash's `kill`, Debian's `sh`, refuses `--` as an illegal number, and the
 /// fallback then signalled the leader alone, leaving what a wrapper had forked.)
 pub fn signal(dir: &str, pid: Option<u32>, signal: &str) -> String {
-    let mut s = String::from(PRELUDE);
+    let mut s = format!("{PRELUDE}{DEAD}");
     let pid = pid.map_or_else(
         || r#"$(cat "$d/pid" 2>/dev/null)"#.to_string(),
         |p| p.to_string(),
@@ -175,7 +186,7 @@ kill -{signal} "-$pid" 2>/dev/null || kill -{signal} "$pid" || exit 1"#,
     if signal == "KILL" {
         let _ = writeln!(
             s,
-            r#"i=0; while [ -d "/proc/$pid" ] && [ $i -lt 40 ]; do sleep 0.05; i=$((i+1)); done"#
+            r#"i=0; while ! dead "$pid" && [ $i -lt 40 ]; do sleep 0.05; i=$((i+1)); done"#
         );
     }
     let _ = writeln!(s, "echo sent");
@@ -322,7 +333,15 @@ mod tests {
             "a second start is refused"
         );
         assert_eq!(run(&signal(d, Some(pid), "STOP")).1, "sent");
-        assert_eq!(run(&probe(d, pid)).1, "paused");
+        // A signal is delivered asynchronously: `kill` may return before the process stops.
+        let paused = (0..100).any(|_| {
+            let state = run(&probe(d, pid)).1;
+            state == "paused" || {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                false
+            }
+        });
+        assert!(paused, "SIGSTOP stopped the process");
         assert_eq!(run(&signal(d, None, "CONT")).1, "sent", "by the pid file");
         // A pid that works elsewhere is not ours: probe says dead, signals do nothing.
         let other = tempfile::tempdir().unwrap();
@@ -335,6 +354,32 @@ mod tests {
         assert_eq!(run(&signal(d, Some(pid), "KILL")).1, "sent");
         assert_eq!(run(&probe(d, pid)).1, "dead");
         assert_eq!(run(&signal(d, Some(pid), "KILL")).1, "gone");
+    }
+
+    /// A killed server that nobody has reaped yet is dead: it holds no port any more, and the
+    /// kill need not wait for the host's init to reap it.
+    #[test]
+    fn a_zombie_counts_as_dead() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .current_dir(dir.path())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let alive = run(&format!("{DEAD}dead {pid} && echo dead || echo alive"));
+        assert_eq!(alive.1, "alive");
+        // SAFETY: signalling our own child, which we reap only below.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+        let zombie = (0..100).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z"))
+        });
+        assert!(zombie, "the killed child is a zombie until reaped");
+        let dead = run(&format!("{DEAD}dead {pid} && echo dead || echo alive"));
+        assert_eq!(dead.1, "dead");
+        let _ = child.wait();
+        assert_eq!(run(&format!("{DEAD}dead {pid} && echo dead")).1, "dead");
     }
 
     /// A server that a wrapper forked is in the group `start` created, and a signal reaches it.

@@ -59,10 +59,22 @@ pub struct SshOptions {
 pub type SshCluster = Cluster<SshTransport>;
 
 impl SshCluster {
-    /// Starts the master (`n1`), the replicas and the Sentinels `options.layout` names, each on
-    /// its host, and waits until replication (and Sentinel discovery) is up.
+    /// Starts the members `options.layout` names, each on its host: the master (`n1`), the
+    /// replicas and the Sentinels, and waits until replication (and Sentinel discovery) is up;
+    /// or, with `spec.sharding`, the shards' nodes (n1.. shard by shard), and forms the cluster.
     pub async fn start(mut spec: ClusterSpec, options: SshOptions) -> Result<SshCluster> {
-        spec.replicas = options.layout.nodes.len().saturating_sub(1);
+        let nodes = options.layout.nodes.len();
+        match spec.sharding {
+            // The hosts are the shards' nodes: they must make whole shards of the spec's size.
+            Some(s) => anyhow::ensure!(
+                s.node_count() == nodes,
+                "--nodes names {nodes} nodes, but {} shards of {} make {}",
+                s.shards,
+                s.per_shard(),
+                s.node_count()
+            ),
+            None => spec.replicas = nodes.saturating_sub(1),
+        }
         spec.sentinels = options.layout.sentinels.len();
         Cluster::launch(spec, |spec| SshTransport::new(spec, options)).await
     }
