@@ -3,12 +3,13 @@
 //! primary from t1 to t2"), not thousands.
 //!
 //! Two findings merge when they name the same two nodes, their windows overlap in time, and
-//! their slots are *adjacent among the judged slots*: no slot between them had acknowledged
-//! writes that showed no split-brain of that pair. A slot with no acknowledged writes at all
-//! says nothing either way, so a range spans it (and says how many such slots it spans); a
-//! judged slot that does not show the pair ends the range. Findings of different node pairs
-//! never merge, nor do findings of one pair whose windows do not overlap (two separate
-//! failovers of one shard).
+//! their slots are *adjacent among the slots with findings*: no slot between them shows a
+//! split-brain of another pair only. A slot between them without a finding is a gap the range
+//! spans, and the explanation counts such slots: one that no acknowledged write used says
+//! nothing, and one whose writes show no overlap says little more (the deposed primary's
+//! clients need not have written to every one of its slots in the window; the split-brain is
+//! the node's, not the slot's). Findings of different node pairs never merge, nor do findings of
+//! one pair whose windows do not overlap (two separate failovers of one shard).
 //!
 //! Nothing is dropped: a range's anomaly cites every witness op of every slot in it (the first
 //! slot's in the order its explanation cites them, then the others'), lists its slots in
@@ -33,7 +34,7 @@ struct Range {
     start_ms: f64,
     end_ms: f64,
     findings: Vec<SlotFinding>,
-    /// The last judged slot it was extended at.
+    /// The last slot with findings it was extended at.
     last_judged: u16,
 }
 
@@ -47,7 +48,7 @@ impl Range {
 }
 
 /// Merges per-slot findings into ranges. `judged` holds every slot whose acknowledged writes
-/// were judged (with or without a finding). Returns the ranges' anomalies in slot order, each
+/// were judged (with or without a finding), for the explanations' counts. Returns the ranges' anomalies in slot order, each
 /// with the length of its window in ns.
 pub fn merge(findings: Vec<SlotFinding>, judged: &BTreeSet<u16>) -> Vec<(Anomaly, u64)> {
     let mut by_slot: BTreeMap<u16, Vec<SlotFinding>> = BTreeMap::new();
@@ -57,8 +58,8 @@ pub fn merge(findings: Vec<SlotFinding>, judged: &BTreeSet<u16>) -> Vec<(Anomaly
     let mut open: Vec<Range> = Vec::new();
     let mut closed: Vec<Range> = Vec::new();
     let mut previous: Option<u16> = None;
-    for &slot in judged {
-        for finding in by_slot.remove(&slot).unwrap_or_default() {
+    for (slot, found) in by_slot {
+        for finding in found {
             let pair = pair_of(&finding.anomaly);
             let (start, end) = window_of(&finding.anomaly);
             let extends = open.iter_mut().find(|r| {
@@ -158,23 +159,26 @@ fn range_anomaly(r: Range, judged: &BTreeSet<u16>) -> (Anomaly, u64) {
     let explanation = if slots.len() == 1 {
         format!("Slot {lo}: {}", first.explanation)
     } else {
-        let unjudged = usize::from(hi - lo) + 1 - judged.range(lo..=hi).count();
-        let gap = if unjudged > 0 {
-            format!(
-                "; the {unjudged} slot(s) between them that no acknowledged write used say \
-                 nothing either way"
-            )
-        } else {
-            String::new()
-        };
+        let written = judged.range(lo..=hi).count();
+        let unwritten = usize::from(hi - lo) + 1 - written;
+        let clean = written - slots.len();
+        let mut gap = String::new();
+        if unwritten > 0 {
+            gap += &format!("; {unwritten} slot(s) between them had no acknowledged writes");
+        }
+        if clean > 0 {
+            gap += &format!(
+                "; {clean} had some, none showing the overlap (the split-brain is the nodes', \
+                 and their clients need not have written every slot in the window)"
+            );
+        }
         let kinds: Vec<String> = witnesses
             .iter()
             .map(|(w, n)| format!("witness {w} on {n}"))
             .collect();
         format!(
             "Slots {}: {a} and {b} both acted as primary between {:.1} ms and {:.1} ms. \
-             It shows on {} slot(s) ({}): every slot from {lo} to {hi} that acknowledged \
-             writes used{gap}. Slot {lo}, the first: {} The other slots' witness ops follow its own \
+             It shows on {} slot(s) ({}){gap}. Slot {lo}, the first: {} The other slots' witness ops follow its own \
              among this anomaly's ops, and each op record names its slot, so any of them can be \
              checked the same way.",
             range_text(lo, hi),
@@ -367,21 +371,43 @@ mod tests {
         )
     }
 
-    /// Slot 8 had no writes: slots 7 and 9 are one range across it. Had slot 8 writes that
-    /// show no split-brain, the range would end there.
+    /// Slot 8 had no writes, slot 10 only writes before the failover: slots 7, 9 and 11 are
+    /// one range across both gaps, and the explanation counts them.
     #[test]
-    fn a_slot_without_writes_is_a_gap_inside_a_range() {
-        let b = failover_of_shard_1(adds(start(), 1.0, 0, "n1", &[7, 9]));
-        let r = check(adds(b, 12.0, 10, "n1", &[7, 9]));
+    fn slots_without_the_overlap_are_gaps_inside_a_range() {
+        let b = failover_of_shard_1(adds(start(), 1.0, 0, "n1", &[7, 9, 10, 11]));
+        let r = check(adds(b, 12.0, 10, "n1", &[7, 9, 11]));
         assert_eq!(r.anomalies.len(), 1, "{:?}", r.anomalies);
-        assert_eq!(slots_of(&r), [json!([[7, 7], [9, 9]])]);
+        assert_eq!(slots_of(&r), [json!([[7, 7], [9, 9], [11, 11]])]);
+        assert_eq!(r.anomalies[0].details["slot_range"], json!([7, 11]));
         let text = &r.anomalies[0].explanation;
-        assert!(text.starts_with("Slots 7-9:"), "{text}");
-        assert!(text.contains("the 1 slot(s) between them"), "{text}");
+        assert!(text.starts_with("Slots 7-11: n1 and n2"), "{text}");
+        assert!(text.contains("It shows on 3 slot(s)"), "{text}");
+        assert!(
+            text.contains("1 slot(s) between them had no acknowledged writes"),
+            "{text}"
+        );
+        assert!(
+            text.contains("1 had some, none showing the overlap"),
+            "{text}"
+        );
+    }
 
-        let b = adds(start(), 1.0, 0, "n1", &[7, 8, 9]);
-        let r = check(adds(failover_of_shard_1(b), 12.0, 10, "n1", &[7, 9]));
-        assert_eq!(slots_of(&r), [json!([[7, 7]]), json!([[9, 9]])]);
+    /// A slot showing another pair only ends a range: 7 and 9 (n1, n2) stay apart across 8
+    /// (n1, n5).
+    #[test]
+    fn a_slot_of_another_pair_ends_a_range() {
+        let findings = vec![
+            finding(7, ["n1", "n2"], 10.0, 20.0, &[1]),
+            finding(8, ["n1", "n5"], 10.0, 20.0, &[2]),
+            finding(9, ["n1", "n2"], 10.0, 20.0, &[3]),
+        ];
+        let merged = merge(findings, &BTreeSet::from([7, 8, 9]));
+        let slots: Vec<&Value> = merged.iter().map(|(a, _)| &a.details["slots"]).collect();
+        assert_eq!(
+            slots,
+            [&json!([[7, 7]]), &json!([[8, 8]]), &json!([[9, 9]])]
+        );
     }
 
     /// n2 takes slot 7 and n5 slot 8 while n1 keeps acknowledging both: two pairs, two
