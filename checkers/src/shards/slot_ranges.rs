@@ -487,4 +487,33 @@ mod tests {
         assert_eq!(r.valid, Validity::Valid, "{:?}", r.anomalies);
         assert_eq!(r.stats["slots"], 4);
     }
+
+    /// The deposed n1 acknowledges a write to each of 3,000 slots after n2's claim: one
+    /// finding for the lot, citing all 6,000 witness records and the claim.
+    #[test]
+    fn a_deposed_primary_writing_thousands_of_slots_is_one_finding() {
+        let nodes = |n1: Result<(u16, u16), &'static str>, n2| {
+            vec![
+                ("n1", 1, n1, 1),
+                ("n2", 1, n2, 7),
+                ("n3", 2, Ok((5461, 16383)), 2),
+            ]
+        };
+        let b = topology(
+            Builder::with_key("s{0}"),
+            0.0,
+            &nodes(Ok((0, 5460)), Err("n1")),
+        );
+        let b = add(b, 1.0, 2.0, 0, "n1", 0);
+        let b = topology(b, 10.0, &nodes(Ok((0, 5460)), Ok((0, 5460))));
+        let slots: Vec<u16> = (0..3_000).collect();
+        let b = adds(b, 12.0, 1, "n1", &slots);
+        let r = check(b);
+        assert_eq!(r.anomalies.len(), 1, "{:?}", r.anomalies.len());
+        let a = &r.anomalies[0];
+        assert_eq!(a.details["slots"], json!([[0, 2999]]));
+        assert_eq!(a.ops.len(), 1 + 6_000);
+        assert!(a.explanation.len() < 2_000, "{}", a.explanation);
+        assert_eq!(r.stats["split_brain_slots"], 3_000);
+    }
 }
