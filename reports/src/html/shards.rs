@@ -15,11 +15,13 @@
 //! all, each with a note counting the rest, which `results.json` holds.
 
 use super::anomalies::anomaly_anchor;
-use super::charts::{draw_fault_bands, draw_legend, render_svg_sized, Figure, TimeAxis};
-use super::charts::{PALETTE, WIDTH};
+use super::charts::{draw_fault_bands, draw_legend, render_svg_sized, Area, DrawResult};
+use super::charts::{Figure, TimeAxis, PALETTE, WIDTH};
 use super::faults::FaultBand;
 use super::{escape, ANOMALIES_SHOWN_PER_CHECKER};
 use crate::error::ReportError;
+use plotters::coord::ranged1d::SegmentedCoord;
+use plotters::coord::types::{RangedCoordf64, RangedCoordi32};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use redline_checkers::{Anomaly, Results};
@@ -267,8 +269,7 @@ pub fn primary_chart(
     max_s: f64,
 ) -> Result<Figure, ReportError> {
     let title = "primary per shard";
-    let rows = shards.len() as i32;
-    if rows == 0 || shards.iter().all(|s| s.primaries.is_empty()) {
+    if shards.iter().all(|s| s.primaries.is_empty()) {
         return Ok(Figure::omitted(title, "no topology record named a primary"));
     }
     let end_s = shards
@@ -276,100 +277,29 @@ pub fn primary_chart(
         .flat_map(|s| &s.primaries)
         .map(|p| p.to_ms.unwrap_or(p.from_ms) / 1e3)
         .fold(max_s, f64::max);
-    // Room on the right for the legend, past the run's end.
-    let x_max = end_s * 1.15;
     let mut nodes: Vec<&str> = shards
         .iter()
         .flat_map(|s| s.primaries.iter().map(|p| p.node.as_str()))
         .collect();
     nodes.sort_by_key(|n| (n.len(), *n));
     nodes.dedup();
-    let colour = |node: &str| {
-        let i = nodes.iter().position(|n| *n == node).unwrap_or(0);
-        PALETTE[i % PALETTE.len()]
+    let lanes = Lanes {
+        shards,
+        legend: nodes.len() <= MAX_LEGEND,
+        nodes,
+        end_s,
+        // Room on the right for the legend, past the run's end.
+        x_max: end_s * 1.15,
     };
-    let legend = nodes.len() <= MAX_LEGEND;
-    let height = (90 + 36 * rows as u32)
-        .max(if legend {
-            60 + 20 * nodes.len() as u32
-        } else {
-            0
-        })
+    let legend_px = if lanes.legend {
+        60 + 20 * lanes.nodes.len() as u32
+    } else {
+        0
+    };
+    let height = (90 + 36 * shards.len() as u32)
+        .max(legend_px)
         .clamp(200, 1_200);
-    let omitted: usize = shards
-        .iter()
-        .map(|s| s.primaries.len().saturating_sub(MAX_SPANS))
-        .sum();
-    let svg = render_svg_sized(title, (WIDTH, height), |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(70)
-            .build_cartesian_2d(0.0..x_max, (0..rows).into_segmented())?;
-        let label = |v: &SegmentValue<i32>| match v {
-            SegmentValue::CenterOf(r) => shards
-                .get((rows - 1 - r) as usize)
-                .map_or(String::new(), |s| format!("shard {}", s.shard)),
-            _ => String::new(),
-        };
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_label_formatter(&label)
-            .x_desc("time (s)")
-            .draw()?;
-        let (x_px, y_px) = chart.plotting_area().get_pixel_range();
-        for node in &nodes {
-            let color = colour(node);
-            let text = TextStyle::from(("sans-serif", 13).into_font())
-                .color(&WHITE)
-                .pos(Pos::new(HPos::Left, VPos::Center));
-            for (i, s) in shards.iter().enumerate() {
-                let row = rows - 1 - i as i32;
-                for p in s
-                    .primaries
-                    .iter()
-                    .take(MAX_SPANS)
-                    .filter(|p| p.node == *node)
-                {
-                    let to_ms = p.to_ms.unwrap_or(end_s * 1e3);
-                    let top = chart.backend_coord(&(p.from_ms / 1e3, SegmentValue::Exact(row + 1)));
-                    let bottom = chart.backend_coord(&(to_ms / 1e3, SegmentValue::Exact(row)));
-                    let (x0, x1) = (top.0, bottom.0.max(top.0 + 1));
-                    root.draw(&Rectangle::new(
-                        [(x0, top.1 + 4), (x1, bottom.1 - 4)],
-                        color.mix(0.85).filled(),
-                    ))?;
-                    if x1 - x0 > 8 * node.len() as i32 + 8 {
-                        let mid = (top.1 + bottom.1) / 2;
-                        root.draw(&Text::new(node.to_string(), (x0 + 4, mid), text.clone()))?;
-                    }
-                }
-            }
-            if legend {
-                // An empty series, for the legend entry alone.
-                chart
-                    .draw_series(std::iter::empty::<Circle<(f64, SegmentValue<i32>), i32>>())?
-                    .label(*node)
-                    .legend(move |(x, y)| {
-                        Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled())
-                    });
-            }
-        }
-        draw_fault_bands(
-            root,
-            &TimeAxis {
-                x_px,
-                y_px,
-                max_s: x_max,
-            },
-            bands,
-        )?;
-        if legend {
-            draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
-        }
-        Ok(())
-    })?;
+    let svg = render_svg_sized(title, (WIDTH, height), |root| lanes.draw(root, bands))?;
     let mut note = format!(
         "{} shards; each lane is coloured by the node its topology records name as the shard's \
          primary (the node claiming its slots with the highest config epoch), from the record \
@@ -377,6 +307,10 @@ pub fn primary_chart(
          half a second late. Faults are shaded as on the other charts.",
         shards.len()
     );
+    let omitted: usize = shards
+        .iter()
+        .map(|s| s.primaries.len().saturating_sub(MAX_SPANS))
+        .sum();
     if omitted > 0 {
         let _ = write!(
             note,
@@ -388,4 +322,101 @@ pub fn primary_chart(
         svg: Some(svg),
         note,
     })
+}
+
+type LaneChart<'a> =
+    ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, SegmentedCoord<RangedCoordi32>>>;
+
+/// What the lane chart draws.
+struct Lanes<'s> {
+    shards: &'s [Shard],
+    /// Every node that was a primary, each with its colour's index.
+    nodes: Vec<&'s str>,
+    end_s: f64,
+    x_max: f64,
+    legend: bool,
+}
+
+impl Lanes<'_> {
+    fn rows(&self) -> i32 {
+        self.shards.len() as i32
+    }
+
+    fn draw(&self, root: &Area<'_>, bands: &[FaultBand]) -> DrawResult {
+        let rows = self.rows();
+        let mut chart = ChartBuilder::on(root)
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0.0..self.x_max, (0..rows).into_segmented())?;
+        let label = |v: &SegmentValue<i32>| match v {
+            SegmentValue::CenterOf(r) => self
+                .shards
+                .get((rows - 1 - r) as usize)
+                .map_or(String::new(), |s| format!("shard {}", s.shard)),
+            _ => String::new(),
+        };
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_label_formatter(&label)
+            .x_desc("time (s)")
+            .draw()?;
+        for (i, node) in self.nodes.iter().enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            self.draw_spans(root, &chart, node, color)?;
+            if self.legend {
+                // An empty series, for the legend entry alone.
+                chart
+                    .draw_series(std::iter::empty::<Circle<(f64, SegmentValue<i32>), i32>>())?
+                    .label(*node)
+                    .legend(move |(x, y)| {
+                        Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled())
+                    });
+            }
+        }
+        let (x_px, y_px) = chart.plotting_area().get_pixel_range();
+        let axis = TimeAxis {
+            x_px,
+            y_px,
+            max_s: self.x_max,
+        };
+        draw_fault_bands(root, &axis, bands)?;
+        if self.legend {
+            draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+        }
+        Ok(())
+    }
+
+    /// `node`'s spans as primary, a bar in its shard's lane each, named when wide enough.
+    fn draw_spans(
+        &self,
+        root: &Area<'_>,
+        chart: &LaneChart<'_>,
+        node: &str,
+        color: RGBColor,
+    ) -> DrawResult {
+        let text = TextStyle::from(("sans-serif", 13).into_font())
+            .color(&WHITE)
+            .pos(Pos::new(HPos::Left, VPos::Center));
+        for (i, s) in self.shards.iter().enumerate() {
+            let row = self.rows() - 1 - i as i32;
+            let spans = s.primaries.iter().take(MAX_SPANS);
+            for p in spans.filter(|p| p.node == node) {
+                let to_s = p.to_ms.map_or(self.end_s, |t| t / 1e3);
+                let top = chart.backend_coord(&(p.from_ms / 1e3, SegmentValue::Exact(row + 1)));
+                let bottom = chart.backend_coord(&(to_s, SegmentValue::Exact(row)));
+                let (x0, x1) = (top.0, bottom.0.max(top.0 + 1));
+                root.draw(&Rectangle::new(
+                    [(x0, top.1 + 4), (x1, bottom.1 - 4)],
+                    color.mix(0.85).filled(),
+                ))?;
+                if x1 - x0 > 8 * node.len() as i32 + 8 {
+                    let mid = (top.1 + bottom.1) / 2;
+                    root.draw(&Text::new(node.to_string(), (x0 + 4, mid), text.clone()))?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
