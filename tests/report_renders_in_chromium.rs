@@ -22,9 +22,8 @@ fn faulted_run_report_renders_in_headless_chromium() {
         eprintln!("SKIPPED: chromium is not installed (apt-get install -y chromium)");
         return;
     };
-    let store = Store::new();
-    let out = run_test(
-        &store,
+    let dom = run_and_render(
+        browser,
         &[
             "--workload",
             "set",
@@ -45,14 +44,6 @@ fn faulted_run_report_renders_in_headless_chromium() {
         ],
     );
     assert!(
-        matches!(out.status.code(), Some(0) | Some(1)),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = store.latest().join("report.html");
-    renders(browser, &store, &report);
-    let dom = dump_dom(browser, &report);
-    assert!(
         dom.contains("id=\"charts\""),
         "the DOM Chromium built: {dom:.300}"
     );
@@ -70,9 +61,8 @@ fn cluster_run_report_renders_its_shard_section() {
         eprintln!("SKIPPED: chromium is not installed (apt-get install -y chromium)");
         return;
     };
-    let store = Store::new();
-    let out = run_test(
-        &store,
+    let dom = run_and_render(
+        browser,
         &[
             "--topology",
             "cluster",
@@ -90,14 +80,6 @@ fn cluster_run_report_renders_its_shard_section() {
             "5",
         ],
     );
-    assert!(
-        matches!(out.status.code(), Some(0) | Some(1)),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = store.latest().join("report.html");
-    renders(browser, &store, &report);
-    let dom = dump_dom(browser, &report);
     let start = dom
         .find("<section id=\"shards\">")
         .expect("a shard section");
@@ -117,6 +99,21 @@ fn cluster_run_report_renders_its_shard_section() {
         );
     }
     assert!(section.contains("split-brain by slot range"));
+}
+
+/// Runs `redline test ARGS`, checks that its report renders (see [`renders`]), and returns the
+/// DOM Chromium built from it.
+fn run_and_render(browser: &str, args: &[&str]) -> String {
+    let store = Store::new();
+    let out = run_test(&store, args);
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = store.latest().join("report.html");
+    renders(browser, &store, &report);
+    dump_dom(browser, &report)
 }
 
 /// The report names nothing on the network, carries inline SVG, and renders in Chromium to a

@@ -16,6 +16,7 @@
 //! `details.slots`, and explains its first slot in full; every op record names its slot, so a
 //! reader can check any other slot of the range by hand the same way.
 
+use crate::history::cluster_value::ranges_words;
 use crate::names::kind;
 use crate::result::Anomaly;
 use serde_json::{json, Value};
@@ -129,14 +130,6 @@ fn runs(slots: &[u16]) -> Vec<(u16, u16)> {
     out
 }
 
-fn range_text(lo: u16, hi: u16) -> String {
-    if lo == hi {
-        format!("{lo}")
-    } else {
-        format!("{lo}-{hi}")
-    }
-}
-
 /// The anomaly of one range, and its window in ns.
 fn range_anomaly(r: Range, judged: &BTreeSet<u16>) -> (Anomaly, u64) {
     let slots: Vec<u16> = r.findings.iter().map(|f| f.slot).collect();
@@ -181,7 +174,7 @@ fn range_anomaly(r: Range, judged: &BTreeSet<u16>) -> (Anomaly, u64) {
              It shows on {} slot(s) ({}){gap}. Slot {lo}, the first: {} The other slots' witness ops follow its own \
              among this anomaly's ops, and each op record names its slot, so any of them can be \
              checked the same way.",
-            range_text(lo, hi),
+            ranges_words(&[(lo, hi)]),
             r.start_ms,
             r.end_ms,
             slots.len(),

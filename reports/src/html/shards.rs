@@ -24,6 +24,7 @@ use plotters::coord::ranged1d::SegmentedCoord;
 use plotters::coord::types::{RangedCoordf64, RangedCoordi32};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+use redline_checkers::history::cluster_value::ranges_words;
 use redline_checkers::{Anomaly, Results};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -102,18 +103,11 @@ pub fn section(
     Ok(())
 }
 
-/// `0-5460, 6000` from `[lo, hi]` ranges.
+/// `0-5460, 6000` from `[lo, hi]` ranges, or `none`.
 fn ranges_text(ranges: &[(u16, u16)]) -> String {
-    let parts: Vec<String> = ranges
-        .iter()
-        .map(|&(lo, hi)| match lo == hi {
-            true => lo.to_string(),
-            false => format!("{lo}-{hi}"),
-        })
-        .collect();
-    match parts.is_empty() {
+    match ranges.is_empty() {
         true => "none".to_string(),
-        false => parts.join(", "),
+        false => ranges_words(ranges),
     }
 }
 
@@ -180,11 +174,8 @@ fn shard_table(out: &mut String, shards: &[Shard]) -> std::fmt::Result {
 }
 
 /// The shard whose slots (at the start or the end) hold `slot`.
-fn shard_holding(shards: &[Shard], slot: u64) -> Option<u64> {
-    let holds = |r: &[(u16, u16)]| {
-        r.iter()
-            .any(|&(lo, hi)| (u64::from(lo)..=u64::from(hi)).contains(&slot))
-    };
+fn shard_holding(shards: &[Shard], slot: u16) -> Option<u64> {
+    let holds = |r: &[(u16, u16)]| r.iter().any(|&(lo, hi)| (lo..=hi).contains(&slot));
     shards
         .iter()
         .find(|s| holds(&s.slots_start) || holds(&s.slots_end))
@@ -218,8 +209,13 @@ fn split_brain_ranges(out: &mut String, results: &Results, shards: &[Shard]) -> 
     )?;
     for (n, a) in ranged.iter().take(MAX_LISTED) {
         let d = &a.details;
-        let lo = d["slot_range"][0].as_u64().unwrap_or(0);
-        let hi = d["slot_range"][1].as_u64().unwrap_or(lo);
+        let slot = |i: usize| {
+            d["slot_range"][i]
+                .as_u64()
+                .and_then(|v| u16::try_from(v).ok())
+        };
+        let lo = slot(0).unwrap_or(0);
+        let hi = slot(1).unwrap_or(lo);
         let nodes: Vec<&str> = d["nodes"]
             .as_array()
             .into_iter()
@@ -235,11 +231,7 @@ fn split_brain_ranges(out: &mut String, results: &Results, shards: &[Shard]) -> 
             false => format!("split-brain #{}", n + 1),
         };
         let shard = shard_holding(shards, lo).map_or(String::new(), |s| s.to_string());
-        let slots = if lo == hi {
-            lo.to_string()
-        } else {
-            format!("{lo}-{hi}")
-        };
+        let slots = ranges_words(&[(lo, hi)]);
         writeln!(
             out,
             "<tr><td>{link}</td><td>{slots}</td><td class=\"num\">{shard}</td><td>{}</td>\
