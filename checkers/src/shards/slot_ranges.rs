@@ -280,18 +280,27 @@ mod tests {
         )
     }
 
+    type Role = (Result<(u16, u16), &'static str>, u64);
+
+    /// A topology record at `ms` with shard 1's n1, n2 and n5 as given (what each claims or
+    /// replicates, its epoch) and shard 2 as ever: n3 the primary of 100-16383, n4 its replica.
+    fn shard_1(b: Builder, ms: f64, [n1, n2, n5]: [Role; 3]) -> Builder {
+        let nodes = [
+            ("n1", 1, n1.0, n1.1),
+            ("n2", 1, n2.0, n2.1),
+            ("n5", 1, n5.0, n5.1),
+            ("n3", 2, Ok((100, 16383)), 2),
+            ("n4", 2, Err("n3"), 0),
+        ];
+        topology(b, ms, &nodes)
+    }
+
     /// Shard 1 is n1 (slots 0-99) with replicas n2 and n5; shard 2 is n3 (100-16383) with n4.
     fn start() -> Builder {
-        topology(
+        shard_1(
             Builder::with_key("s{0}"),
             0.0,
-            &[
-                ("n1", 1, Ok((0, 99)), 1),
-                ("n2", 1, Err("n1"), 0),
-                ("n5", 1, Err("n1"), 0),
-                ("n3", 2, Ok((100, 16383)), 2),
-                ("n4", 2, Err("n3"), 0),
-            ],
+            [(Ok((0, 99)), 1), (Err("n1"), 0), (Err("n1"), 0)],
         )
     }
 
@@ -351,16 +360,10 @@ mod tests {
     }
 
     fn failover_of_shard_1(b: Builder) -> Builder {
-        topology(
+        shard_1(
             b,
             10.0,
-            &[
-                ("n1", 1, Ok((0, 99)), 1),
-                ("n2", 1, Ok((0, 99)), 7),
-                ("n5", 1, Err("n2"), 0),
-                ("n3", 2, Ok((100, 16383)), 2),
-                ("n4", 2, Err("n3"), 0),
-            ],
+            [(Ok((0, 99)), 1), (Ok((0, 99)), 7), (Err("n2"), 0)],
         )
     }
 
@@ -407,16 +410,11 @@ mod tests {
     /// findings, however adjacent their slots.
     #[test]
     fn different_pairs_do_not_merge() {
-        let b = topology(
-            adds(start(), 1.0, 0, "n1", &[7, 8]),
+        let b = adds(start(), 1.0, 0, "n1", &[7, 8]);
+        let b = shard_1(
+            b,
             10.0,
-            &[
-                ("n1", 1, Ok((0, 99)), 1),
-                ("n2", 1, Ok((0, 7)), 7),
-                ("n5", 1, Ok((8, 99)), 8),
-                ("n3", 2, Ok((100, 16383)), 2),
-                ("n4", 2, Err("n3"), 0),
-            ],
+            [(Ok((0, 99)), 1), (Ok((0, 7)), 7), (Ok((8, 99)), 8)],
         );
         let r = check(adds(b, 12.0, 10, "n1", &[7, 8]));
         assert_eq!(slots_of(&r), [json!([[7, 7]]), json!([[8, 8]])]);
@@ -431,27 +429,11 @@ mod tests {
     fn one_pair_at_separate_times_does_not_merge() {
         let b = failover_of_shard_1(start());
         let b = add(b, 12.0, 13.0, 0, "n1", 7);
-        let b = topology(
-            b,
-            15.0,
-            &[
-                ("n1", 1, Err("n2"), 0),
-                ("n2", 1, Ok((0, 99)), 7),
-                ("n5", 1, Err("n2"), 0),
-                ("n3", 2, Ok((100, 16383)), 2),
-                ("n4", 2, Err("n3"), 0),
-            ],
-        );
-        let b = topology(
+        let b = shard_1(b, 15.0, [(Err("n2"), 0), (Ok((0, 99)), 7), (Err("n2"), 0)]);
+        let b = shard_1(
             b,
             20.0,
-            &[
-                ("n1", 1, Ok((0, 99)), 9),
-                ("n2", 1, Ok((0, 99)), 7),
-                ("n5", 1, Err("n1"), 0),
-                ("n3", 2, Ok((100, 16383)), 2),
-                ("n4", 2, Err("n3"), 0),
-            ],
+            [(Ok((0, 99)), 9), (Ok((0, 99)), 7), (Err("n1"), 0)],
         );
         let r = check(add(b, 22.0, 23.0, 1, "n2", 8));
         assert_eq!(slots_of(&r), [json!([[7, 7]]), json!([[8, 8]])]);
@@ -464,17 +446,7 @@ mod tests {
     #[test]
     fn a_handover_without_overlap_passes() {
         let b = adds(start(), 1.0, 0, "n1", &[7, 8, 9, 500]);
-        let b = topology(
-            b,
-            10.0,
-            &[
-                ("n1", 1, Err("n2"), 0),
-                ("n2", 1, Ok((0, 99)), 7),
-                ("n5", 1, Err("n2"), 0),
-                ("n3", 2, Ok((100, 16383)), 2),
-                ("n4", 2, Err("n3"), 0),
-            ],
-        );
+        let b = shard_1(b, 10.0, [(Err("n2"), 0), (Ok((0, 99)), 7), (Err("n2"), 0)]);
         let b = adds(b, 12.0, 10, "n2", &[7, 8, 9]);
         let r = check(adds(b, 14.0, 20, "n3", &[500]));
         assert_eq!(r.valid, Validity::Valid, "{:?}", r.anomalies);
