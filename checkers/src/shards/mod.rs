@@ -2,7 +2,8 @@
 //!
 //! - [`timeline`]: the cluster's topology records read back: claims of each slot over time,
 //!   the owner of a slot at the end, the claim that took a slot from a node.
-//! - [`split_brain`]: split-brain slot by slot (the split-brain checker on cluster histories).
+//! - [`split_brain`]: split-brain slot by slot (the split-brain checker on cluster histories),
+//!   reported by slot range ([`slot_ranges`]).
 //! - [`attribution`]: the failover or migration that dropped a lost write.
 //!
 //! The `shards` checker itself reports, for every shard: its nodes; its slots at the start and
@@ -13,6 +14,7 @@
 //! lost-writes and the others judge); it is skipped on a standalone history.
 
 pub mod attribution;
+pub mod slot_ranges;
 pub mod split_brain;
 pub mod timeline;
 

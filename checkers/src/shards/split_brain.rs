@@ -1,17 +1,20 @@
-//! Split-brain on a Redis Cluster, slot by slot: two nodes accepting writes for one slot at
-//! once. Every shard has a primary of its own, so acknowledgements by different primaries are
+//! Split-brain on a Redis Cluster, judged slot by slot and reported by slot range: two nodes
+//! accepting writes for one slot at once. Every shard has a primary of its own, so acknowledgements by different primaries are
 //! only suspicious when they are for the same slot; the standalone judgement
 //! ([`crate::split_brain::judge`]) is made for each slot the writes used, with the slot's
 //! claims (a node's first record as the slot's primary, see [`Timeline::claims`]) as its
 //! master declarations. Two witnesses, as on the standalone topology: acknowledgements of two
 //! nodes interleaved in real time (a1 < b < a2), or a node acknowledging a write invoked after
 //! another node's claim of the slot was recorded (the deposed primary, which keeps taking
-//! writes from the clients that still reach it until `cluster-node-timeout` passes).
+//! writes from the clients that still reach it until `cluster-node-timeout` passes). The
+//! findings of single slots are then merged into ranges ([`super::slot_ranges`]): one finding
+//! per range of adjacent slots that shows the same two nodes at overlapping times.
 //!
 //! While the nemesis migrates a slot, source and target both serve it by design (the source
 //! the keys it still has, the target those moved, after an ASK): writes to a slot invoked from
 //! the start of its migration to the first topology record after the end witness nothing.
 
+use super::slot_ranges::{merge, SlotFinding};
 use super::timeline::Timeline;
 use crate::final_reads::Declaration;
 use crate::history::{Function, History, OpType, Operation, Process};
@@ -19,7 +22,7 @@ use crate::registry::CheckOptions;
 use crate::result::CheckResult;
 use crate::split_brain::{acknowledged_writes, judge, Judged};
 use serde_json::json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The split-brain checker on a cluster history.
 pub fn check(history: &History, timeline: &Timeline, _opts: &CheckOptions) -> CheckResult {
@@ -43,25 +46,31 @@ pub fn check(history: &History, timeline: &Timeline, _opts: &CheckOptions) -> Ch
         unattributed: 0,
         ambiguous: 0,
     };
+    let mut findings = Vec::new();
     for (slot, writes) in &by_slot {
         let judged = judge(history, writes, &declarations(timeline, *slot));
-        for mut anomaly in judged.anomalies {
-            anomaly.explanation = format!("Slot {slot}: {}", anomaly.explanation);
-            if let Some(details) = anomaly.details.as_object_mut() {
-                details.insert("slot".into(), json!(slot));
-            }
-            all.anomalies.push(anomaly);
-        }
-        all.overlap_ns += judged.overlap_ns;
+        findings.extend(judged.anomalies.into_iter().map(|anomaly| SlotFinding {
+            slot: *slot,
+            anomaly,
+        }));
         all.reigns.extend(judged.reigns);
         all.unattributed += judged.unattributed;
         all.ambiguous += judged.ambiguous;
+    }
+    let judged_slots: BTreeSet<u16> = by_slot.keys().copied().collect();
+    let per_slot = findings.len();
+    for (anomaly, ns) in merge(findings, &judged_slots) {
+        all.overlap_ns += ns;
+        all.anomalies.push(anomaly);
     }
     if all.reigns.is_empty() {
         return CheckResult::skipped("no acknowledged write names the node that served it");
     }
     let mut result = all.result();
     result.stats.insert("slots".into(), json!(by_slot.len()));
+    result
+        .stats
+        .insert("split_brain_slots".into(), json!(per_slot));
     if unattributed > 0 {
         result.notes.push(format!(
             "{unattributed} acknowledged writes carry no slot and were not considered"
@@ -186,7 +195,7 @@ mod tests {
         let r = check(b);
         assert_eq!(r.valid, Validity::Invalid, "{r:?}");
         let a = &r.anomalies[0];
-        assert_eq!(a.details["slot"], 7);
+        assert_eq!(a.details["slots"], json!([[7, 7]]));
         assert!(
             a.explanation.starts_with("Slot 7: n2 was declared master"),
             "{}",

@@ -1,12 +1,17 @@
 //! The anomalies section: per checker, each anomaly with its kind, key, explanation, the witness
 //! ops it cites (index, process, time, node, f, type, value) and, for writes, the replication
 //! acknowledgement they had (WAIT / WAITAOF), since "lost although acked by 2 replicas" and
-//! "lost, acked by none" are different findings.
+//! "lost, acked by none" are different findings. At most [`WITNESS_ROWS`] witness ops are listed
+//! per anomaly, with the rest counted.
 
 use super::timeline::Windows;
 use super::{escape, position_of, short_value, ANOMALIES_SHOWN_PER_CHECKER};
 use redline_checkers::{Anomaly, History, Op};
 use std::fmt::{self, Write};
+
+/// Witness ops listed per anomaly (a split-brain range over thousands of slots cites every
+/// slot's witnesses); the rest are counted, and anomalies.jsonl lists them all.
+const WITNESS_ROWS: usize = 60;
 
 /// The id of anomaly `n` (0-based) of `checker`, for links from the timeline.
 pub fn anomaly_anchor(checker: &str, n: usize) -> String {
@@ -102,7 +107,7 @@ fn anomaly_rows(
         "<table class=\"witnesses\"><tr><th>op</th><th>process</th><th>time (ms)</th><th>node</th>\
          <th>f</th><th>type</th><th>key</th><th>value</th></tr>"
     )?;
-    for &index in &anomaly.ops {
+    for &index in anomaly.ops.iter().take(WITNESS_ROWS) {
         let link = if windows.anchored.contains(&index) {
             format!("<a href=\"#op-{index}\">{index}</a>")
         } else {
@@ -130,7 +135,15 @@ fn anomaly_rows(
             )?,
         }
     }
-    writeln!(out, "</table></td></tr>")
+    writeln!(out, "</table>")?;
+    if anomaly.ops.len() > WITNESS_ROWS {
+        writeln!(
+            out,
+            "<p class=\"note\">{} more witness ops (anomalies.jsonl lists every one).</p>",
+            anomaly.ops.len() - WITNESS_ROWS
+        )?;
+    }
+    writeln!(out, "</td></tr>")
 }
 
 /// The acknowledgement the cited write got: from the completion of any witness op (or of its

@@ -73,9 +73,18 @@ pub(crate) fn render_svg(
     chart: &str,
     draw: impl FnOnce(&Area<'_>) -> DrawResult,
 ) -> Result<String, ReportError> {
+    render_svg_sized(chart, (WIDTH, HEIGHT), draw)
+}
+
+/// [`render_svg`] at a size of the chart's own (a chart whose rows grow with its data).
+pub(crate) fn render_svg_sized(
+    chart: &str,
+    size: (u32, u32),
+    draw: impl FnOnce(&Area<'_>) -> DrawResult,
+) -> Result<String, ReportError> {
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
         let drawn = root
             .fill(&WHITE)
             .map_err(|e| -> Box<dyn std::error::Error> { Box::new(e) })

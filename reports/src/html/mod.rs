@@ -9,6 +9,8 @@
 //! - [`replication`]: replication offset lag per replica from the telemetry.
 //! - [`persistence`]: each node's AOF buffer and background fsyncs from the telemetry, beside
 //!   the faults, and what a killed node's persistence held.
+//! - [`shards`]: on a Redis Cluster run, each shard's primary timeline, slots, outcomes,
+//!   acknowledgements and losses, and the split-brain slot ranges.
 //! - [`faults`]: fault intervals from the nemesis records, shaded on every time chart.
 //! - [`timeline`]: per-process lanes bucketed in time, and detailed windows around every
 //!   witness op, which the anomaly tables link to.
@@ -24,6 +26,7 @@ pub mod page;
 pub mod persistence;
 pub mod quantile_charts;
 pub mod replication;
+pub mod shards;
 pub mod timeline;
 
 use crate::error::ReportError;
@@ -67,6 +70,7 @@ pub fn render_html(
     // What went wrong at a glance first (charts with fault bands), then the anomalies in full.
     write_figures(&mut out, &figures)?;
     page::fault_list(&mut out, &bands, &samples)?;
+    shards::section(&mut out, results, &bands, max_s)?;
     anomalies::section(&mut out, history, results, &windows)?;
     page::summary(&mut out, history, results)?;
     let concurrency = info.map(|i| i.concurrency).filter(|&c| c > 0);

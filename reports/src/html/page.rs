@@ -87,9 +87,13 @@ pub fn header(out: &mut String, info: Option<&RunInfo>, results: &Results) -> fm
             parts.join("; ")
         )?;
     }
+    let shards = match super::shards::shards_of(results) {
+        Some(_) => "<a href=\"#shards\">shards</a>",
+        None => "",
+    };
     writeln!(
         out,
-        "<nav class=\"toc\"><a href=\"#charts\">charts</a><a href=\"#anomalies\">anomalies</a>\
+        "<nav class=\"toc\"><a href=\"#charts\">charts</a>{shards}<a href=\"#anomalies\">anomalies</a>\
          <a href=\"#faults\">faults</a><a href=\"#operations\">operations</a>\
          <a href=\"#statistics\">statistics</a><a href=\"#timeline\">timeline</a></nav>"
     )?;
