@@ -444,6 +444,16 @@ pub(crate) mod test_support {
             self
         }
 
+        /// Merges `fields` into the last record's `value` (a cluster record's `since_ns`, ...).
+        pub(crate) fn with_value(mut self, fields: Value) -> Builder {
+            if let (Some(last), Some(extra)) = (self.ops.last_mut(), fields.as_object()) {
+                for (k, v) in extra {
+                    last["value"][k] = v.clone();
+                }
+            }
+            self
+        }
+
         /// Sets `node` on the last record.
         pub(crate) fn node(self, node: &str) -> Builder {
             self.with(json!({ "node": node }))

@@ -423,8 +423,8 @@ mod tests {
     }
 
     /// n2 takes shard 1 at 10 ms and n1 goes on acknowledging slot 7; n1 takes it back at
-    /// 20 ms and n2 goes on acknowledging slot 8. One pair, adjacent slots, but two separate
-    /// windows: two findings.
+    /// 20 ms (sampled since 15 ms, when it was n2's replica) and n2 goes on acknowledging slot 8.
+    /// One pair, adjacent slots, but two separate windows: two findings.
     #[test]
     fn one_pair_at_separate_times_does_not_merge() {
         let b = failover_of_shard_1(start());
@@ -434,7 +434,8 @@ mod tests {
             b,
             20.0,
             [(Ok((0, 99)), 9), (Ok((0, 99)), 7), (Err("n1"), 0)],
-        );
+        )
+        .with_value(json!({"since_ns": 15_000_000}));
         let r = check(add(b, 22.0, 23.0, 1, "n2", 8));
         assert_eq!(slots_of(&r), [json!([[7, 7]]), json!([[8, 8]])]);
         assert_eq!(r.anomalies[0].details["end_ms"], 13.0);
