@@ -163,16 +163,33 @@ pub async fn probe(addr: SocketAddr) -> Result<Features> {
 }
 
 /// Whether the Sentinel at `addr` takes `SENTINEL FAILOVER <master> COORDINATED`: its
-/// `COMMAND DOCS SENTINEL` lists a `coordinated` argument under `sentinel|failover`.
+/// `COMMAND DOCS SENTINEL` lists a `coordinated` argument under `sentinel|failover`. A Sentinel
+/// that answers with an error (Redis 6.2 has no `COMMAND DOCS`) has no such option; only a
+/// Sentinel that does not answer at all is an error.
 pub async fn probe_sentinel(addr: SocketAddr) -> Result<bool> {
-    let reply: redis::Value = admin::command(
+    let asked = admin::command::<redis::Value>(
         addr,
         redis::cmd("COMMAND").arg("DOCS").arg("SENTINEL"),
         ADMIN_TIMEOUT,
     )
-    .await
-    .context("COMMAND DOCS SENTINEL on a Sentinel")?;
-    Ok(entry(&reply, "sentinel|failover").is_some_and(|docs| has_word(docs, "coordinated")))
+    .await;
+    match asked {
+        Ok(reply) => Ok(
+            entry(&reply, "sentinel|failover").is_some_and(|docs| has_word(docs, "coordinated"))
+        ),
+        Err(e) if server_refused(&e) => Ok(false),
+        Err(e) => Err(e.context("COMMAND DOCS SENTINEL on a Sentinel")),
+    }
+}
+
+/// Whether an error is the server's answer (an error reply such as `ERR unknown subcommand`),
+/// not a failure to reach it.
+fn server_refused(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<redis::RedisError>()
+            .is_some_and(|r| r.code().is_some())
+    })
 }
 
 /// The value after the string `key` anywhere in a `COMMAND DOCS` reply: a flat key-value array
