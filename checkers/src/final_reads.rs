@@ -16,6 +16,7 @@
 //! checker uses to tell a failback from two masters at once.
 
 use crate::history::{Function, History, NemesisValue, Op, OpType, Operation, Process};
+use crate::sentinel_failovers::FailoverStarts;
 use crate::shards::timeline::{is_cluster_record, Snapshot, Timeline};
 use std::collections::{HashMap, HashSet};
 
@@ -301,32 +302,24 @@ pub struct Declaration {
 /// current master are not declarations.
 ///
 /// When the master was moved by Sentinel (Sentinel events precede the topology record since
-/// the previous declaration), the record follows the change: Sentinel publishes
-/// `+switch-master` only after the promotion, and a client that follows Sentinel may reach the
-/// new master a moment before the harness records it. The change cannot have happened before
-/// the failover that made it began, so `earliest` is the first `+try-failover` since the
-/// previous declaration (a coordinated failover, too, starts with one; the first, because
-/// another Sentinel's later, failed attempt may follow the one that promoted); failing that,
-/// the previous declaration. Writes the new master acknowledged in between belong to no known reign.
+/// the previous declaration), the record follows the change: `earliest` is then the first step
+/// of a failover attempt still standing ([`FailoverStarts`]), failing that the previous
+/// declaration. Writes the new master acknowledged in between belong to no known reign.
 pub fn declarations(history: &History) -> Vec<Declaration> {
     let mut out: Vec<Declaration> = Vec::new();
-    // Since the previous declaration: whether Sentinel spoke, and its first `+try-failover`.
-    let mut sentinel_spoke = false;
-    let mut try_failover: Option<u64> = None;
+    let mut sentinel = FailoverStarts::default();
     for op in history.ops() {
-        if op.f == Function::Sentinel {
-            sentinel_spoke = true;
-            if op.value.get("event").and_then(|e| e.as_str()) == Some("+try-failover") {
-                try_failover.get_or_insert(op.time);
-            }
-        }
+        sentinel.observe(op);
         let from_topology = topology_master(op);
         let named = from_topology.or_else(|| promoted_node(op));
         let Some(node) = named else { continue };
         if out.last().is_some_and(|d| d.node == node) {
             continue;
         }
-        let earliest = match (from_topology.is_some() && sentinel_spoke, try_failover) {
+        let earliest = match (
+            from_topology.is_some() && sentinel.spoke(),
+            sentinel.earliest(),
+        ) {
             (false, _) => op.time,
             (true, Some(t)) => t,
             (true, None) => out.last().map_or(0, |d| d.time),
@@ -337,8 +330,7 @@ pub fn declarations(history: &History) -> Vec<Declaration> {
             index: op.index,
             node: node.to_string(),
         });
-        sentinel_spoke = false;
-        try_failover = None;
+        sentinel.reset();
     }
     out
 }

@@ -42,6 +42,7 @@ pub mod register_versions;
 pub mod registry;
 pub mod result;
 pub mod rw_register;
+pub mod sentinel_failovers;
 pub mod session;
 pub mod shards;
 pub mod split_brain;

@@ -258,3 +258,53 @@ fn split_brain_before_a_sentinel_failback_is_still_flagged() {
         "n1's deposed write: {a:?}"
     );
 }
+
+/// A Sentinel's attempt that aborted before promoting anything does not widen the window of
+/// the later failback: n1's write while deposed (3.0 ms) stays a witness. (The failback's
+/// uncertainty starts at the retry's `+try-failover`, 8.0 ms.)
+#[test]
+fn an_aborted_failover_attempt_hides_no_deposed_write() {
+    let b = w(
+        Builder::with_key("s").topology(0.0, "n1"),
+        0.1,
+        1.0,
+        0,
+        "n1",
+    );
+    let b = b.sentinel(1.2, "+try-failover").topology(1.5, "n2");
+    let b = w(b, 2.0, 2.5, 1, "n2");
+    let b = b
+        .sentinel(2.8, "+try-failover")
+        .sentinel(2.9, "-failover-abort-no-good-slave");
+    let b = w(b, 3.0, 3.5, 2, "n1");
+    let b = w(b, 4.0, 4.5, 3, "n2");
+    let b = b.sentinel(8.0, "+try-failover").topology(9.0, "n1");
+    let b = w(b, 9.5, 10.0, 4, "n1");
+    let r = run(b);
+    assert_eq!(r.valid, Validity::Invalid, "{r:?}");
+}
+
+/// With `+try-failover` unrecorded, the leader's later steps (here `+elected-leader`) still
+/// bound the failback, so n1's writes while deposed stay witnesses.
+#[test]
+fn a_failback_bounded_by_the_leaders_later_steps_hides_no_deposed_write() {
+    let b = w(
+        Builder::with_key("s").topology(0.0, "n1"),
+        0.1,
+        1.0,
+        0,
+        "n1",
+    );
+    let b = b.sentinel(1.2, "+try-failover").topology(1.5, "n2");
+    let b = w(b, 2.0, 2.5, 1, "n2");
+    let b = w(b, 3.0, 3.5, 2, "n1");
+    let b = w(b, 4.0, 4.5, 3, "n2");
+    let b = b
+        .sentinel(6.0, "+convert-to-slave")
+        .sentinel(8.0, "+elected-leader")
+        .sentinel(8.9, "+switch-master")
+        .topology(9.0, "n1");
+    let b = w(b, 9.5, 10.0, 4, "n1");
+    let r = run(b);
+    assert_eq!(r.valid, Validity::Invalid, "{r:?}");
+}
