@@ -126,10 +126,24 @@ const EXIT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
 fn wait_for_exit(targets: &[libc::pid_t], patience: std::time::Duration) -> Vec<libc::pid_t> {
     let deadline = std::time::Instant::now() + patience;
     loop {
+        // One pass over /proc a round: the running processes and their groups.
+        let live: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let pid = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+                Some((pid, running(&e.path())?))
+            })
+            .collect();
         let running: Vec<libc::pid_t> = targets
             .iter()
             .copied()
-            .filter(|&t| target_running(t))
+            .filter(|&t| {
+                let (id, by_group) = (t.unsigned_abs(), t < 0);
+                live.iter()
+                    .any(|&(pid, group)| if by_group { group == id } else { pid == id })
+            })
             .collect();
         if running.is_empty() || std::time::Instant::now() >= deadline {
             return running;
@@ -138,32 +152,25 @@ fn wait_for_exit(targets: &[libc::pid_t], patience: std::time::Duration) -> Vec<
     }
 }
 
-/// Whether a pid (positive) or any member of a process group (negative) still runs.
-fn target_running(target: libc::pid_t) -> bool {
-    if target > 0 {
-        return running(&format!("/proc/{target}/stat")).is_some();
-    }
-    let group = target.unsigned_abs();
-    std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
-        .filter_map(|e| running(&e.path().join("stat").to_string_lossy()))
-        .any(|pgrp| pgrp == group)
-}
-
-/// The process group of the process whose `/proc/<pid>/stat` this is, if that process exists
-/// and is not a zombie.
-fn running(stat_path: &str) -> Option<u32> {
-    let stat = std::fs::read_to_string(stat_path).ok()?;
+/// The process group of the process whose `/proc` folder this is, if that process still runs:
+/// it exists and is not a zombie, or its main thread is a zombie while other threads of it
+/// still run (they hold its files until the last one exits).
+fn running(proc_dir: &Path) -> Option<u32> {
+    let stat = std::fs::read_to_string(proc_dir.join("stat")).ok()?;
     // After the command name (which may hold spaces): state, ppid, pgrp.
     let mut fields = stat.rsplit_once(") ")?.1.split(' ');
     let state = fields.next()?;
-    if state == "Z" || state == "X" {
-        return None;
+    let group = fields.nth(1)?.parse().ok()?;
+    let threads = || {
+        std::fs::read_dir(proc_dir.join("task"))
+            .map(|t| t.count())
+            .unwrap_or(0)
+    };
+    match state {
+        "X" => None,
+        "Z" if threads() <= 1 => None,
+        _ => Some(group),
     }
-    fields.nth(1)?.parse().ok()
 }
 
 /// Files named `name` in the run folders under `root` (at most three levels down): the records

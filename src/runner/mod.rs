@@ -237,10 +237,14 @@ async fn probe<B: Backend>(cluster: &B, run: &Run<'_>, record: &mut TestRecord) 
         .await
         .context("probing the server's features")?;
     if let Some((name, addr)) = cluster.sentinel_addrs().into_iter().next() {
-        let coordinated = features::probe_sentinel(addr)
-            .await
-            .with_context(|| format!("probing Sentinel {name}'s features"))?;
-        found.sentinel_coordinated_failover = Some(coordinated);
+        match features::probe_sentinel(addr).await {
+            Ok(coordinated) => found.sentinel_coordinated_failover = Some(coordinated),
+            // Only a test that needs the answer stops for want of it.
+            Err(e) if !needs_coordinated_failover(run) => {
+                tracing::warn!("could not probe Sentinel {name}'s features: {e:#}")
+            }
+            Err(e) => return Err(e.context(format!("probing Sentinel {name}'s features"))),
+        }
     }
     record.features = Some(found.clone());
     record.write(run.run_dir)?;
@@ -254,6 +258,15 @@ async fn probe<B: Backend>(cluster: &B, run: &Run<'_>, record: &mut TestRecord) 
         Some(_) => sharded::converge::await_streaming(cluster, READY_TIMEOUT).await,
         None => convergence::await_streaming(cluster, READY_TIMEOUT).await,
     }
+}
+
+/// Whether the test's faults include `failover:sentinel-coordinated`.
+fn needs_coordinated_failover(run: &Run<'_>) -> bool {
+    use crate::nemesis::spec::{FailoverKind, Fault};
+    run.plan
+        .nemesis
+        .faults
+        .contains(&Fault::Failover(FailoverKind::SentinelCoordinated))
 }
 
 /// `history.jsonl` and `telemetry.jsonl`, whose time zero is now: the start of the workload,
