@@ -70,8 +70,7 @@ pub async fn form(
             .with_context(|| format!("giving {primary} config epoch {shard}"))?;
         add_slots(p, sharding.initial_slots(shard)).await?;
     }
-    meet_everyone(nodes).await?;
-    await_acquainted(nodes, timeout).await?;
+    acquaint(nodes, timeout).await?;
     for shard in 1..=sharding.shards {
         let primary = sharding.initial_primary(shard);
         let id = &ids[&primary];
@@ -128,6 +127,28 @@ async fn meet_everyone(nodes: &[FormNode]) -> Result<()> {
     Ok(())
 }
 
+/// How long one round of MEETs is given before the pairs are met again.
+const MEET_ROUND: Duration = Duration::from_secs(4);
+
+/// Every node meets every other, until each lists all of them. A handshake that does not
+/// complete within the node timeout (a loaded machine) is dropped by the node that started it,
+/// and gossip does not always bring the pair together again: each round that leaves a node
+/// short meets every pair again (MEET is harmless between nodes that know each other).
+async fn acquaint(nodes: &[FormNode], timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        meet_everyone(nodes).await?;
+        let round = MEET_ROUND.min(deadline.saturating_duration_since(Instant::now()));
+        match await_acquainted(nodes, round).await {
+            Ok(()) => return Ok(()),
+            Err(e) if Instant::now() >= deadline => {
+                bail!("{e:#} ({timeout:?} after the first CLUSTER MEET)")
+            }
+            Err(e) => tracing::debug!("meeting every pair again: {e:#}"),
+        }
+    }
+}
+
 /// Waits until every node lists every node, none of them still in handshake.
 async fn await_acquainted(nodes: &[FormNode], timeout: Duration) -> Result<()> {
     let deadline = Instant::now() + timeout;
@@ -148,8 +169,7 @@ async fn await_acquainted(nodes: &[FormNode], timeout: Duration) -> Result<()> {
             }
             if Instant::now() > deadline {
                 bail!(
-                    "{} knows {known} of the {} nodes {timeout:?} after CLUSTER MEET; is its \
-                     cluster bus reachable?",
+                    "{} knows {known} of the {} nodes; is its cluster bus reachable?",
                     n.name,
                     nodes.len()
                 );
