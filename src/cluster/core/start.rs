@@ -11,10 +11,25 @@ use anyhow::{bail, Context, Result};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-/// How long a server has to answer after it starts.
+/// How long a server has to answer after it starts, on a normal disk.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many fsyncs a start may wait for on a slow lazy disk (`--fsync-delay-ms`) before it
+/// answers: an AOF's manifest, base and increment files and their folder, an RDB, a replica's
+/// full resync to disk; each blocks the server for the whole delay.
+const START_FSYNCS: u32 = 10;
 
 impl<T: Transport> Cluster<T> {
+    /// How long a started server has to answer: longer on a slow lazy disk, where a start that
+    /// waits for a few fsyncs once took more than 10 s on a loaded machine (the nightly's
+    /// slow-disk row, a replica's full resync at startup).
+    fn start_timeout(&self) -> Duration {
+        let fsync = self
+            .spec
+            .lazy_disk
+            .map_or(Duration::ZERO, |d| d.fsync_delay);
+        START_TIMEOUT + fsync * START_FSYNCS
+    }
+
     /// Writes node `name`'s config: a replica of `replica_of`, or a master.
     pub(super) async fn write_node_conf(
         &mut self,
@@ -56,7 +71,8 @@ impl<T: Transport> Cluster<T> {
         let pid = self.members[i].server.start().await?;
         self.transport.running(&self.members[i], pid);
         self.write_pids();
-        let deadline = Instant::now() + START_TIMEOUT;
+        let patience = self.start_timeout();
+        let deadline = Instant::now() + patience;
         loop {
             let m = &self.members[i];
             let addr = m.endpoint.admin;
@@ -85,8 +101,8 @@ impl<T: Transport> Cluster<T> {
                     bail!("{name} exited right after starting; {why}");
                 }
                 bail!(
-                    "{name} ({addr}) did not answer within {} s; {why}",
-                    START_TIMEOUT.as_secs()
+                    "{name} ({addr}) did not answer within {:.1} s; {why}",
+                    patience.as_secs_f64()
                 );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
