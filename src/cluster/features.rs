@@ -76,23 +76,25 @@ pub fn needs(workload: &dyn Workload, nemesis: &NemesisSpec) -> Vec<Need> {
             feature,
         })
         .collect();
-    if nemesis
-        .faults
-        .contains(&Fault::Failover(FailoverKind::Coordinated))
-    {
-        needs.push(Need {
-            by: "nemesis failover:coordinated".to_string(),
-            feature: Feature::Failover,
-        });
-    }
-    if nemesis
-        .faults
-        .contains(&Fault::Failover(FailoverKind::SentinelCoordinated))
-    {
-        needs.push(Need {
-            by: "nemesis failover:sentinel-coordinated".to_string(),
-            feature: Feature::SentinelCoordinatedFailover,
-        });
+    let by_faults = [
+        (
+            FailoverKind::Coordinated,
+            "nemesis failover:coordinated",
+            Feature::Failover,
+        ),
+        (
+            FailoverKind::SentinelCoordinated,
+            "nemesis failover:sentinel-coordinated",
+            Feature::SentinelCoordinatedFailover,
+        ),
+    ];
+    for (kind, by, feature) in by_faults {
+        if nemesis.faults.contains(&Fault::Failover(kind)) {
+            needs.push(Need {
+                by: by.to_string(),
+                feature,
+            });
+        }
     }
     if nemesis
         .faults

@@ -12,6 +12,17 @@ fn w(b: Builder, t0: f64, t1: f64, p: u64, node: &str) -> Builder {
         .node(node)
 }
 
+/// n1 declared master at 0 ms, and its acknowledged write (op 0, 0.1-1.0 ms) on key `key`.
+fn n1_master_with_one_write(key: &str) -> Builder {
+    w(
+        Builder::with_key(key).topology(0.0, "n1"),
+        0.1,
+        1.0,
+        0,
+        "n1",
+    )
+}
+
 fn run(b: Builder) -> CheckResult {
     check(&b.build(), &CheckOptions::default())
 }
@@ -81,13 +92,7 @@ fn interleaved_acks_are_split_brain() {
 
 #[test]
 fn failback_declared_in_the_history_is_not_split_brain() {
-    let b = w(
-        Builder::with_key("r").topology(0.0, "n1"),
-        0.1,
-        1.0,
-        0,
-        "n1",
-    );
+    let b = n1_master_with_one_write("r");
     let b = b.topology(1.5, "n2");
     let b = w(b, 2.0, 3.0, 1, "n2");
     let b = b.nemesis(
@@ -106,13 +111,7 @@ fn failback_declared_in_the_history_is_not_split_brain() {
 fn deposed_master_acking_alone_is_split_brain() {
     // Sentinel declared n2, which acknowledges nothing; n1 keeps acknowledging writes
     // invoked after that, as the old master does in the classic partition.
-    let b = w(
-        Builder::with_key("s").topology(0.0, "n1"),
-        0.1,
-        1.0,
-        0,
-        "n1",
-    );
+    let b = n1_master_with_one_write("s");
     let b = b.topology(1.5, "n2");
     let b = w(b, 2.0, 3.0, 1, "n1");
     let b = w(b, 3.5, 4.0, 2, "n1");
@@ -131,13 +130,7 @@ fn deposed_master_acking_alone_is_split_brain() {
 #[test]
 fn a_new_master_acking_just_before_its_declaration_is_not_deposed() {
     // A client found n3 through Sentinel a moment before the harness recorded the switch.
-    let b = w(
-        Builder::with_key("s").topology(0.0, "n1"),
-        0.1,
-        1.0,
-        0,
-        "n1",
-    );
+    let b = n1_master_with_one_write("s");
     let b = w(b, 2.0, 2.2, 1, "n3");
     let b = b.topology(2.5, "n3");
     let b = w(b, 3.0, 3.2, 2, "n3");
@@ -148,13 +141,7 @@ fn a_new_master_acking_just_before_its_declaration_is_not_deposed() {
 #[test]
 fn old_master_acking_after_promotion_of_another_is_split_brain() {
     // n2 is declared master, yet n1 (never re-declared) keeps acknowledging afterwards.
-    let b = w(
-        Builder::with_key("r").topology(0.0, "n1"),
-        0.1,
-        1.0,
-        0,
-        "n1",
-    );
+    let b = n1_master_with_one_write("r");
     let b = b.nemesis(
         1.2,
         "invoke",
@@ -205,13 +192,7 @@ fn txn_appends_count_as_writes() {
 /// with `failover:sentinel-coordinated`, where the harness had flagged it.
 #[test]
 fn sentinel_failback_noticed_after_the_new_masters_first_ack_is_not_split_brain() {
-    let b = w(
-        Builder::with_key("s").topology(0.0, "n1"),
-        0.1,
-        1.0,
-        0,
-        "n1",
-    );
+    let b = n1_master_with_one_write("s");
     let b = b
         .sentinel(1.2, "+try-failover")
         .sentinel(1.4, "+switch-master");
@@ -236,13 +217,7 @@ fn sentinel_failback_noticed_after_the_new_masters_first_ack_is_not_split_brain(
 /// while deposed are still witnesses.
 #[test]
 fn split_brain_before_a_sentinel_failback_is_still_flagged() {
-    let b = w(
-        Builder::with_key("s").topology(0.0, "n1"),
-        0.1,
-        1.0,
-        0,
-        "n1",
-    );
+    let b = n1_master_with_one_write("s");
     let b = b.sentinel(1.2, "+try-failover").topology(1.5, "n2");
     let b = w(b, 2.0, 2.5, 1, "n2");
     let b = w(b, 3.0, 3.5, 2, "n1");
@@ -264,13 +239,7 @@ fn split_brain_before_a_sentinel_failback_is_still_flagged() {
 /// uncertainty starts at the retry's `+try-failover`, 8.0 ms.)
 #[test]
 fn an_aborted_failover_attempt_hides_no_deposed_write() {
-    let b = w(
-        Builder::with_key("s").topology(0.0, "n1"),
-        0.1,
-        1.0,
-        0,
-        "n1",
-    );
+    let b = n1_master_with_one_write("s");
     let b = b.sentinel(1.2, "+try-failover").topology(1.5, "n2");
     let b = w(b, 2.0, 2.5, 1, "n2");
     let b = b
@@ -288,13 +257,7 @@ fn an_aborted_failover_attempt_hides_no_deposed_write() {
 /// bound the failback, so n1's writes while deposed stay witnesses.
 #[test]
 fn a_failback_bounded_by_the_leaders_later_steps_hides_no_deposed_write() {
-    let b = w(
-        Builder::with_key("s").topology(0.0, "n1"),
-        0.1,
-        1.0,
-        0,
-        "n1",
-    );
+    let b = n1_master_with_one_write("s");
     let b = b.sentinel(1.2, "+try-failover").topology(1.5, "n2");
     let b = w(b, 2.0, 2.5, 1, "n2");
     let b = w(b, 3.0, 3.5, 2, "n1");
