@@ -21,9 +21,9 @@ use thiserror::Error;
 
 /// Every rule form, for help texts and error messages.
 pub const RULE_FORMS: &str = "valid, no-lost-writes, lost-writes<=N, lost-writes>=N, \
-    lost-within=MS, no-stale-reads, stale-reads<=P%, stale-reads>=P%, staleness-p99<=MS, wait-durable=N, \
-    waitaof-durable=R, read-your-writes, monotonic-reads, linearizable, serializable, \
-    no-split-brain, checker:NAME";
+    lost-within=MS, no-stale-reads, stale-reads<=P%, stale-reads>=P%, staleness-p99<=MS, \
+    unavailable<=MS, unavailable>=MS, wait-durable=N, waitaof-durable=R, read-your-writes, \
+    monotonic-reads, linearizable, serializable, no-split-brain, checker:NAME";
 
 /// One `--expect` rule.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +47,12 @@ pub enum Rule {
     StaleReadsAtLeast(f64),
     /// The 99th percentile of staleness over stale reads is at most this many ms.
     StalenessP99AtMost(f64),
+    /// The run's total unavailability (the availability checker's windows in which no client
+    /// operation succeeded, in ms) is at most this: the service kept serving.
+    UnavailableAtMost(f64),
+    /// The total unavailability is at least this many ms: documents an outage a configuration
+    /// is known to cause (a Redis Cluster with an uncovered slot refuses every query).
+    UnavailableAtLeast(f64),
     /// No write acknowledged by WAIT from at least N replicas was lost.
     WaitDurable(u64),
     /// No write acknowledged by WAITAOF from at least R replicas was lost.
@@ -122,6 +128,12 @@ fn parse_parameterised(s: &str) -> Result<Rule, String> {
     if let Some(t) = s.strip_prefix("staleness-p99<=") {
         return millis(t).map(Rule::StalenessP99AtMost);
     }
+    if let Some(t) = s.strip_prefix("unavailable<=") {
+        return millis(t).map(Rule::UnavailableAtMost);
+    }
+    if let Some(t) = s.strip_prefix("unavailable>=") {
+        return millis(t).map(Rule::UnavailableAtLeast);
+    }
     if let Some(n) = s.strip_prefix("wait-durable=") {
         return count(n).map(Rule::WaitDurable);
     }
@@ -171,6 +183,8 @@ impl fmt::Display for Rule {
             Rule::StaleReadsAtMost(p) => write!(f, "stale-reads<={p}%"),
             Rule::StaleReadsAtLeast(p) => write!(f, "stale-reads>={p}%"),
             Rule::StalenessP99AtMost(t) => write!(f, "staleness-p99<={t}ms"),
+            Rule::UnavailableAtMost(t) => write!(f, "unavailable<={t}ms"),
+            Rule::UnavailableAtLeast(t) => write!(f, "unavailable>={t}ms"),
             Rule::WaitDurable(n) => write!(f, "wait-durable={n}"),
             Rule::WaitAofDurable(n) => write!(f, "waitaof-durable={n}"),
             Rule::ReadYourWrites => f.write_str("read-your-writes"),
@@ -252,6 +266,8 @@ fn evaluate_one(rule: &Rule, results: &Results) -> ExpectationOutcome {
         Rule::StaleReadsAtMost(p) => stale_fraction(results, PercentBound::AtMost(*p)),
         Rule::StaleReadsAtLeast(p) => stale_fraction(results, PercentBound::AtLeast(*p)),
         Rule::StalenessP99AtMost(t) => staleness_p99(results, *t),
+        Rule::UnavailableAtMost(t) => unavailable(results, MillisBound::AtMost(*t)),
+        Rule::UnavailableAtLeast(t) => unavailable(results, MillisBound::AtLeast(*t)),
         Rule::WaitDurable(n) => durable(results, kind::WAIT_DURABLE_LOST, "WAIT", *n),
         Rule::WaitAofDurable(n) => durable(results, kind::WAITAOF_DURABLE_LOST, "WAITAOF", *n),
         Rule::ReadYourWrites => session(results, kind::READ_YOUR_WRITES, "read_your_writes"),
@@ -416,6 +432,41 @@ fn staleness_p99(results: &Results, limit_ms: f64) -> Decision {
             "stale-reads reported no `staleness_ms_p99` statistic".into(),
         ),
     }
+}
+
+#[derive(Clone, Copy)]
+enum MillisBound {
+    AtMost(f64),
+    AtLeast(f64),
+}
+
+/// The availability checker's `unavailability.total_ms`: the time, final reads left out, in
+/// which no client operation succeeded.
+fn unavailable(results: &Results, bound: MillisBound) -> Decision {
+    let r = match decided(results, CheckerName::Availability) {
+        Ok(r) => r,
+        Err(why) => return (None, why),
+    };
+    let total = r
+        .stats
+        .get(stat::UNAVAILABILITY)
+        .and_then(|u| u.get("total_ms"))
+        .and_then(serde_json::Value::as_f64);
+    let Some(total) = total else {
+        return (
+            None,
+            "checker availability reported no `unavailability.total_ms` statistic".into(),
+        );
+    };
+    let total = total.max(0.0);
+    let (held, rule) = match bound {
+        MillisBound::AtMost(t) => (total <= t, format!("<= {t} ms")),
+        MillisBound::AtLeast(t) => (total >= t, format!(">= {t} ms")),
+    };
+    (
+        Some(held),
+        format!("unavailable {total:.1} ms in all (rule: {rule})"),
+    )
 }
 
 fn durable(results: &Results, kind: &str, command: &str, replicas: u64) -> Decision {
