@@ -22,7 +22,7 @@ use thiserror::Error;
 /// Every rule form, for help texts and error messages.
 pub const RULE_FORMS: &str = "valid, no-lost-writes, lost-writes<=N, lost-writes>=N, \
     lost-within=MS, no-stale-reads, stale-reads<=P%, stale-reads>=P%, staleness-p99<=MS, \
-    unavailable<=MS, unavailable>=MS, wait-durable=N, waitaof-durable=R, read-your-writes, \
+    outage<=MS, outage>=MS, wait-durable=N, waitaof-durable=R, read-your-writes, \
     monotonic-reads, linearizable, serializable, no-split-brain, checker:NAME";
 
 /// One `--expect` rule.
@@ -47,12 +47,12 @@ pub enum Rule {
     StaleReadsAtLeast(f64),
     /// The 99th percentile of staleness over stale reads is at most this many ms.
     StalenessP99AtMost(f64),
-    /// The run's total unavailability (the availability checker's windows in which no client
+    /// The run's longest outage (the availability checker's longest window in which no client
     /// operation succeeded, in ms) is at most this: the service kept serving.
-    UnavailableAtMost(f64),
-    /// The total unavailability is at least this many ms: documents an outage a configuration
-    /// is known to cause (a Redis Cluster with an uncovered slot refuses every query).
-    UnavailableAtLeast(f64),
+    OutageAtMost(f64),
+    /// The longest outage is at least this many ms: documents an outage a configuration is
+    /// known to cause (a Redis Cluster with an uncovered slot refuses every query).
+    OutageAtLeast(f64),
     /// No write acknowledged by WAIT from at least N replicas was lost.
     WaitDurable(u64),
     /// No write acknowledged by WAITAOF from at least R replicas was lost.
@@ -128,11 +128,11 @@ fn parse_parameterised(s: &str) -> Result<Rule, String> {
     if let Some(t) = s.strip_prefix("staleness-p99<=") {
         return millis(t).map(Rule::StalenessP99AtMost);
     }
-    if let Some(t) = s.strip_prefix("unavailable<=") {
-        return millis(t).map(Rule::UnavailableAtMost);
+    if let Some(t) = s.strip_prefix("outage<=") {
+        return millis(t).map(Rule::OutageAtMost);
     }
-    if let Some(t) = s.strip_prefix("unavailable>=") {
-        return millis(t).map(Rule::UnavailableAtLeast);
+    if let Some(t) = s.strip_prefix("outage>=") {
+        return millis(t).map(Rule::OutageAtLeast);
     }
     if let Some(n) = s.strip_prefix("wait-durable=") {
         return count(n).map(Rule::WaitDurable);
@@ -183,8 +183,8 @@ impl fmt::Display for Rule {
             Rule::StaleReadsAtMost(p) => write!(f, "stale-reads<={p}%"),
             Rule::StaleReadsAtLeast(p) => write!(f, "stale-reads>={p}%"),
             Rule::StalenessP99AtMost(t) => write!(f, "staleness-p99<={t}ms"),
-            Rule::UnavailableAtMost(t) => write!(f, "unavailable<={t}ms"),
-            Rule::UnavailableAtLeast(t) => write!(f, "unavailable>={t}ms"),
+            Rule::OutageAtMost(t) => write!(f, "outage<={t}ms"),
+            Rule::OutageAtLeast(t) => write!(f, "outage>={t}ms"),
             Rule::WaitDurable(n) => write!(f, "wait-durable={n}"),
             Rule::WaitAofDurable(n) => write!(f, "waitaof-durable={n}"),
             Rule::ReadYourWrites => f.write_str("read-your-writes"),
@@ -266,8 +266,8 @@ fn evaluate_one(rule: &Rule, results: &Results) -> ExpectationOutcome {
         Rule::StaleReadsAtMost(p) => stale_fraction(results, PercentBound::AtMost(*p)),
         Rule::StaleReadsAtLeast(p) => stale_fraction(results, PercentBound::AtLeast(*p)),
         Rule::StalenessP99AtMost(t) => staleness_p99(results, *t),
-        Rule::UnavailableAtMost(t) => unavailable(results, MillisBound::AtMost(*t)),
-        Rule::UnavailableAtLeast(t) => unavailable(results, MillisBound::AtLeast(*t)),
+        Rule::OutageAtMost(t) => outage(results, MillisBound::AtMost(*t)),
+        Rule::OutageAtLeast(t) => outage(results, MillisBound::AtLeast(*t)),
         Rule::WaitDurable(n) => durable(results, kind::WAIT_DURABLE_LOST, "WAIT", *n),
         Rule::WaitAofDurable(n) => durable(results, kind::WAITAOF_DURABLE_LOST, "WAITAOF", *n),
         Rule::ReadYourWrites => session(results, kind::READ_YOUR_WRITES, "read_your_writes"),
@@ -440,32 +440,34 @@ enum MillisBound {
     AtLeast(f64),
 }
 
-/// The availability checker's `unavailability.total_ms`: the time, final reads left out, in
-/// which no client operation succeeded.
-fn unavailable(results: &Results, bound: MillisBound) -> Decision {
+/// The availability checker's `unavailability.max_ms`: the longest window, final reads left
+/// out, in which no client operation succeeded. (Not the total: where part of the key space
+/// fails, thousands of windows of a few ms between a failure and the next success add up to
+/// seconds while the service is up.)
+fn outage(results: &Results, bound: MillisBound) -> Decision {
     let r = match decided(results, CheckerName::Availability) {
         Ok(r) => r,
         Err(why) => return (None, why),
     };
-    let total = r
+    let longest = r
         .stats
         .get(stat::UNAVAILABILITY)
-        .and_then(|u| u.get("total_ms"))
+        .and_then(|u| u.get("max_ms"))
         .and_then(serde_json::Value::as_f64);
-    let Some(total) = total else {
+    let Some(longest) = longest else {
         return (
             None,
-            "checker availability reported no `unavailability.total_ms` statistic".into(),
+            "checker availability reported no `unavailability.max_ms` statistic".into(),
         );
     };
-    let total = total.max(0.0);
+    let longest = longest.max(0.0);
     let (held, rule) = match bound {
-        MillisBound::AtMost(t) => (total <= t, format!("<= {t} ms")),
-        MillisBound::AtLeast(t) => (total >= t, format!(">= {t} ms")),
+        MillisBound::AtMost(t) => (longest <= t, format!("<= {t} ms")),
+        MillisBound::AtLeast(t) => (longest >= t, format!(">= {t} ms")),
     };
     (
         Some(held),
-        format!("unavailable {total:.1} ms in all (rule: {rule})"),
+        format!("longest outage {longest:.1} ms (rule: {rule})"),
     )
 }
 

@@ -2,10 +2,10 @@
 //!
 //! How a rule is decided over repeated runs (settled here):
 //! - A *safety* rule (`no-lost-writes`, `valid`, `wait-durable=N`, `stale-reads<=P%`,
-//!   `unavailable<=MS`, ...) claims something of every run: it is broken if any run broke it,
+//!   `outage<=MS`, ...) claims something of every run: it is broken if any run broke it,
 //!   undecided if none broke it but some run could not decide it, held only if every checked
 //!   run held it.
-//! - An *existence* rule (`lost-writes>=N`, `stale-reads>=P%`, `unavailable>=MS`) documents
+//! - An *existence* rule (`lost-writes>=N`, `stale-reads>=P%`, `outage>=MS`) documents
 //!   that a behaviour happens: one run that shows it proves it, so it holds if any run held
 //!   it; it is broken only if every checked run decided against it. Faults land at seeded but
 //!   real times, so a run may simply not hit the window; the detection rate says how often it
@@ -83,7 +83,7 @@ pub struct TestSummary {
 pub fn is_existence_rule(rule: &str) -> bool {
     matches!(
         Rule::from_str(rule),
-        Ok(Rule::LostWritesAtLeast(_) | Rule::StaleReadsAtLeast(_) | Rule::UnavailableAtLeast(_))
+        Ok(Rule::LostWritesAtLeast(_) | Rule::StaleReadsAtLeast(_) | Rule::OutageAtLeast(_))
     )
 }
 
