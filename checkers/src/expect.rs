@@ -266,8 +266,8 @@ fn evaluate_one(rule: &Rule, results: &Results) -> ExpectationOutcome {
         Rule::StaleReadsAtMost(p) => stale_fraction(results, PercentBound::AtMost(*p)),
         Rule::StaleReadsAtLeast(p) => stale_fraction(results, PercentBound::AtLeast(*p)),
         Rule::StalenessP99AtMost(t) => staleness_p99(results, *t),
-        Rule::OutageAtMost(t) => outage(results, MillisBound::AtMost(*t)),
-        Rule::OutageAtLeast(t) => outage(results, MillisBound::AtLeast(*t)),
+        Rule::OutageAtMost(t) => outage(results, Bound::AtMost(*t)),
+        Rule::OutageAtLeast(t) => outage(results, Bound::AtLeast(*t)),
         Rule::WaitDurable(n) => durable(results, kind::WAIT_DURABLE_LOST, "WAIT", *n),
         Rule::WaitAofDurable(n) => durable(results, kind::WAITAOF_DURABLE_LOST, "WAITAOF", *n),
         Rule::ReadYourWrites => session(results, kind::READ_YOUR_WRITES, "read_your_writes"),
@@ -332,15 +332,16 @@ fn all_valid(results: &Results) -> Decision {
     }
 }
 
+/// A count or a time a rule bounds from above or below.
 #[derive(Clone, Copy)]
-enum Bound {
-    AtMost(u64),
-    AtLeast(u64),
+enum Bound<T> {
+    AtMost(T),
+    AtLeast(T),
 }
 
 /// Lost writes from the lost-writes checker, or from the wait checker when lost-writes did not
 /// run or was skipped: its `lost` statistic, else its count of `lost` anomalies.
-fn lost_writes(results: &Results, bound: Bound) -> Decision {
+fn lost_writes(results: &Results, bound: Bound<u64>) -> Decision {
     let source = match results.checkers.get(CheckerName::LostWrites.as_str()) {
         Some(r) if r.skipped.is_none() => {
             decided(results, CheckerName::LostWrites).map(|r| (CheckerName::LostWrites, r))
@@ -434,17 +435,11 @@ fn staleness_p99(results: &Results, limit_ms: f64) -> Decision {
     }
 }
 
-#[derive(Clone, Copy)]
-enum MillisBound {
-    AtMost(f64),
-    AtLeast(f64),
-}
-
 /// The availability checker's `unavailability.max_ms`: the longest window, final reads left
 /// out, in which no client operation succeeded. (Not the total: where part of the key space
 /// fails, thousands of windows of a few ms between a failure and the next success add up to
 /// seconds while the service is up.)
-fn outage(results: &Results, bound: MillisBound) -> Decision {
+fn outage(results: &Results, bound: Bound<f64>) -> Decision {
     let r = match decided(results, CheckerName::Availability) {
         Ok(r) => r,
         Err(why) => return (None, why),
@@ -462,8 +457,8 @@ fn outage(results: &Results, bound: MillisBound) -> Decision {
     };
     let longest = longest.max(0.0);
     let (held, rule) = match bound {
-        MillisBound::AtMost(t) => (longest <= t, format!("<= {t} ms")),
-        MillisBound::AtLeast(t) => (longest >= t, format!(">= {t} ms")),
+        Bound::AtMost(t) => (longest <= t, format!("<= {t} ms")),
+        Bound::AtLeast(t) => (longest >= t, format!(">= {t} ms")),
     };
     (
         Some(held),
