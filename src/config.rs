@@ -182,7 +182,8 @@ pub struct TestConfig {
     #[arg(long, default_value_t = 30.0)]
     pub converge_timeout: f64,
     /// What must hold (repeatable): valid, no-lost-writes, no-stale-reads, stale-reads<=P%,
-    /// staleness-p99<=MS, wait-durable=N, read-your-writes, monotonic-reads, linearizable, ...
+    /// staleness-p99<=MS, outage<=MS, wait-durable=N, read-your-writes, monotonic-reads,
+    /// linearizable, ...
     #[arg(long = "expect", value_name = "RULE")]
     pub expect: Vec<String>,
 }

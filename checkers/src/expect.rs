@@ -21,9 +21,9 @@ use thiserror::Error;
 
 /// Every rule form, for help texts and error messages.
 pub const RULE_FORMS: &str = "valid, no-lost-writes, lost-writes<=N, lost-writes>=N, \
-    lost-within=MS, no-stale-reads, stale-reads<=P%, stale-reads>=P%, staleness-p99<=MS, wait-durable=N, \
-    waitaof-durable=R, read-your-writes, monotonic-reads, linearizable, serializable, \
-    no-split-brain, checker:NAME";
+    lost-within=MS, no-stale-reads, stale-reads<=P%, stale-reads>=P%, staleness-p99<=MS, \
+    outage<=MS, outage>=MS, wait-durable=N, waitaof-durable=R, read-your-writes, \
+    monotonic-reads, linearizable, serializable, no-split-brain, checker:NAME";
 
 /// One `--expect` rule.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +47,12 @@ pub enum Rule {
     StaleReadsAtLeast(f64),
     /// The 99th percentile of staleness over stale reads is at most this many ms.
     StalenessP99AtMost(f64),
+    /// The run's longest outage (the availability checker's longest window in which no client
+    /// operation succeeded, in ms) is at most this: the service kept serving.
+    OutageAtMost(f64),
+    /// The longest outage is at least this many ms: documents an outage a configuration is
+    /// known to cause (a Redis Cluster with an uncovered slot refuses every query).
+    OutageAtLeast(f64),
     /// No write acknowledged by WAIT from at least N replicas was lost.
     WaitDurable(u64),
     /// No write acknowledged by WAITAOF from at least R replicas was lost.
@@ -122,6 +128,12 @@ fn parse_parameterised(s: &str) -> Result<Rule, String> {
     if let Some(t) = s.strip_prefix("staleness-p99<=") {
         return millis(t).map(Rule::StalenessP99AtMost);
     }
+    if let Some(t) = s.strip_prefix("outage<=") {
+        return millis(t).map(Rule::OutageAtMost);
+    }
+    if let Some(t) = s.strip_prefix("outage>=") {
+        return millis(t).map(Rule::OutageAtLeast);
+    }
     if let Some(n) = s.strip_prefix("wait-durable=") {
         return count(n).map(Rule::WaitDurable);
     }
@@ -171,6 +183,8 @@ impl fmt::Display for Rule {
             Rule::StaleReadsAtMost(p) => write!(f, "stale-reads<={p}%"),
             Rule::StaleReadsAtLeast(p) => write!(f, "stale-reads>={p}%"),
             Rule::StalenessP99AtMost(t) => write!(f, "staleness-p99<={t}ms"),
+            Rule::OutageAtMost(t) => write!(f, "outage<={t}ms"),
+            Rule::OutageAtLeast(t) => write!(f, "outage>={t}ms"),
             Rule::WaitDurable(n) => write!(f, "wait-durable={n}"),
             Rule::WaitAofDurable(n) => write!(f, "waitaof-durable={n}"),
             Rule::ReadYourWrites => f.write_str("read-your-writes"),
@@ -252,6 +266,8 @@ fn evaluate_one(rule: &Rule, results: &Results) -> ExpectationOutcome {
         Rule::StaleReadsAtMost(p) => stale_fraction(results, PercentBound::AtMost(*p)),
         Rule::StaleReadsAtLeast(p) => stale_fraction(results, PercentBound::AtLeast(*p)),
         Rule::StalenessP99AtMost(t) => staleness_p99(results, *t),
+        Rule::OutageAtMost(t) => outage(results, Bound::AtMost(*t)),
+        Rule::OutageAtLeast(t) => outage(results, Bound::AtLeast(*t)),
         Rule::WaitDurable(n) => durable(results, kind::WAIT_DURABLE_LOST, "WAIT", *n),
         Rule::WaitAofDurable(n) => durable(results, kind::WAITAOF_DURABLE_LOST, "WAITAOF", *n),
         Rule::ReadYourWrites => session(results, kind::READ_YOUR_WRITES, "read_your_writes"),
@@ -316,15 +332,16 @@ fn all_valid(results: &Results) -> Decision {
     }
 }
 
+/// A count or a time a rule bounds from above or below.
 #[derive(Clone, Copy)]
-enum Bound {
-    AtMost(u64),
-    AtLeast(u64),
+enum Bound<T> {
+    AtMost(T),
+    AtLeast(T),
 }
 
 /// Lost writes from the lost-writes checker, or from the wait checker when lost-writes did not
 /// run or was skipped: its `lost` statistic, else its count of `lost` anomalies.
-fn lost_writes(results: &Results, bound: Bound) -> Decision {
+fn lost_writes(results: &Results, bound: Bound<u64>) -> Decision {
     let source = match results.checkers.get(CheckerName::LostWrites.as_str()) {
         Some(r) if r.skipped.is_none() => {
             decided(results, CheckerName::LostWrites).map(|r| (CheckerName::LostWrites, r))
@@ -416,6 +433,37 @@ fn staleness_p99(results: &Results, limit_ms: f64) -> Decision {
             "stale-reads reported no `staleness_ms_p99` statistic".into(),
         ),
     }
+}
+
+/// The availability checker's `unavailability.max_ms`: the longest window, final reads left
+/// out, in which no client operation succeeded. (Not the total: where part of the key space
+/// fails, thousands of windows of a few ms between a failure and the next success add up to
+/// seconds while the service is up.)
+fn outage(results: &Results, bound: Bound<f64>) -> Decision {
+    let r = match decided(results, CheckerName::Availability) {
+        Ok(r) => r,
+        Err(why) => return (None, why),
+    };
+    let longest = r
+        .stats
+        .get(stat::UNAVAILABILITY)
+        .and_then(|u| u.get("max_ms"))
+        .and_then(serde_json::Value::as_f64);
+    let Some(longest) = longest else {
+        return (
+            None,
+            "checker availability reported no `unavailability.max_ms` statistic".into(),
+        );
+    };
+    let longest = longest.max(0.0);
+    let (held, rule) = match bound {
+        Bound::AtMost(t) => (longest <= t, format!("<= {t} ms")),
+        Bound::AtLeast(t) => (longest >= t, format!(">= {t} ms")),
+    };
+    (
+        Some(held),
+        format!("longest outage {longest:.1} ms (rule: {rule})"),
+    )
 }
 
 fn durable(results: &Results, kind: &str, command: &str, replicas: u64) -> Decision {

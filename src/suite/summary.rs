@@ -1,13 +1,15 @@
 //! From a test's runs to one verdict, one detection rate and the comparison figures.
 //!
 //! How a rule is decided over repeated runs (settled here):
-//! - A *safety* rule (`no-lost-writes`, `valid`, `wait-durable=N`, `stale-reads<=P%`, ...)
-//!   claims something of every run: it is broken if any run broke it, undecided if none broke
-//!   it but some run could not decide it, held only if every checked run held it.
-//! - An *existence* rule (`lost-writes>=N`, `stale-reads>=P%`) documents that a behaviour
-//!   happens: one run that shows it proves it, so it holds if any run held it; it is broken
-//!   only if every checked run decided against it. Faults land at seeded but real times, so
-//!   a run may simply not hit the window; the detection rate says how often it did.
+//! - A *safety* rule (`no-lost-writes`, `valid`, `wait-durable=N`, `stale-reads<=P%`,
+//!   `outage<=MS`, ...) claims something of every run: it is broken if any run broke it,
+//!   undecided if none broke it but some run could not decide it, held only if every checked
+//!   run held it.
+//! - An *existence* rule (`lost-writes>=N`, `stale-reads>=P%`, `outage>=MS`) documents
+//!   that a behaviour happens: one run that shows it proves it, so it holds if any run held
+//!   it; it is broken only if every checked run decided against it. Faults land at seeded but
+//!   real times, so a run may simply not hit the window; the detection rate says how often it
+//!   did.
 //!
 //! A run *detects* when it shows what the rules look for: a safety rule broken or an existence
 //! rule held. The detection rate is detections over checked runs, with its Wilson interval.
@@ -81,7 +83,7 @@ pub struct TestSummary {
 pub fn is_existence_rule(rule: &str) -> bool {
     matches!(
         Rule::from_str(rule),
-        Ok(Rule::LostWritesAtLeast(_) | Rule::StaleReadsAtLeast(_))
+        Ok(Rule::LostWritesAtLeast(_) | Rule::StaleReadsAtLeast(_) | Rule::OutageAtLeast(_))
     )
 }
 

@@ -262,6 +262,14 @@ impl Client {
         attempt: &mut Attempt,
     ) -> Result<&mut Connection, Failure> {
         attempt.node = Some(node.node.clone());
+        // A command abandoned on it (a timeout around the operation) left replies out of step.
+        if self
+            .connections
+            .get(&node.node)
+            .is_some_and(Connection::desynced)
+        {
+            self.connections.remove(&node.node);
+        }
         if !self.connections.contains_key(&node.node) {
             // The operation's own timeout bounds the connect too.
             let conn = Connection::open(node.addr)

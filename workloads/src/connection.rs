@@ -11,7 +11,11 @@
 //! Replies are framed and decoded here ([`decode`]): the common RESP2 replies directly, error
 //! replies and RESP3's other types by the Redis library's parser once framed, so values and
 //! errors are what the library would have produced. A connection whose command timed
-//! out or failed is dropped by the client (its stream position is then unknown).
+//! out or failed is dropped by the client (its stream position is then unknown). A command
+//! abandoned mid-way (its future dropped by a timeout around it, as a slot-map refresh inside
+//! an operation is) leaves the connection marked [`Connection::desynced`]: its late reply would
+//! otherwise be read as the next command's, so the connection refuses further commands and the
+//! client opens a new one.
 
 use crate::client::Attempt;
 use crate::outcome::Failure;
@@ -34,6 +38,8 @@ pub struct Connection {
     pub(crate) waitaof: Option<bool>,
     /// Redis Cluster: `READONLY` was sent, so the node serves reads as a replica.
     pub(crate) readonly: bool,
+    /// An exchange began and did not finish: replies may still be on their way.
+    in_flight: bool,
 }
 
 impl Connection {
@@ -47,7 +53,14 @@ impl Connection {
             output: Vec::with_capacity(256),
             waitaof: None,
             readonly: false,
+            in_flight: false,
         })
+    }
+
+    /// Whether a command was abandoned before its reply was read: the stream's next reply may
+    /// be that command's, so this connection must not be used again.
+    pub fn desynced(&self) -> bool {
+        self.in_flight
     }
 
     /// Sends one command; from here on the operation counts as sent (`attempt.sent`), so a
@@ -88,12 +101,22 @@ impl Connection {
     }
 
     /// Writes `output` whole, then reads `count` replies.
+    /// Refused on a [`Connection::desynced`] connection. An error leaves it desynced too: the
+    /// client drops a connection whose command failed.
     async fn exchange(&mut self, count: usize) -> Result<Vec<Value>, RedisError> {
+        if self.in_flight {
+            return Err(RedisError::from((
+                ErrorKind::Io,
+                "connection abandoned mid-command: its replies are out of step",
+            )));
+        }
+        self.in_flight = true;
         self.stream.write_all(&self.output).await?;
         let mut replies = Vec::with_capacity(count);
         while replies.len() < count {
             replies.push(self.reply().await?);
         }
+        self.in_flight = false;
         Ok(replies)
     }
 
@@ -267,6 +290,61 @@ fn number(buf: &[u8], line_end: usize) -> Result<i64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+    use tokio::net::TcpListener;
+
+    /// A server that answers its first command after 200 ms and each later one at once, with
+    /// the number of the command it answers (`:1`, `:2`, ...).
+    async fn slow_first_server() -> SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 1024];
+                    let mut answered = 0;
+                    while let Ok(n) = s.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        answered += 1;
+                        if answered == 1 {
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                        }
+                        let reply = format!(":{answered}\r\n");
+                        if s.write_all(reply.as_bytes()).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    /// A command abandoned by a timeout around it must not hand its late reply to the next
+    /// command (a cluster client read a `CLUSTER SHARDS` reply as a set's members this way).
+    #[tokio::test]
+    async fn an_abandoned_command_never_hands_its_reply_to_the_next() {
+        let addr = slow_first_server().await;
+        let mut conn = Connection::open(addr).await.unwrap();
+        assert!(!conn.desynced());
+        let abandoned =
+            tokio::time::timeout(Duration::from_millis(50), conn.probe(&redis::cmd("PING"))).await;
+        assert!(abandoned.is_err(), "the first reply comes after 200 ms");
+        assert!(conn.desynced());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            conn.probe(&redis::cmd("PING")).await.is_err(),
+            "refused, not answered with the first command's reply"
+        );
+        let mut fresh = Connection::open(addr).await.unwrap();
+        assert_eq!(
+            fresh.probe(&redis::cmd("PING")).await.unwrap(),
+            Value::Int(1)
+        );
+        assert!(!fresh.desynced());
+    }
 
     #[test]
     fn frames_are_found_whole_or_not_at_all() {

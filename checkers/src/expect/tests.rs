@@ -44,6 +44,8 @@ fn every_rule_form_parses_and_round_trips() {
         "stale-reads<=5%",
         "stale-reads>=0.5%",
         "staleness-p99<=250ms",
+        "outage<=500ms",
+        "outage>=2000ms",
         "wait-durable=2",
         "waitaof-durable=1",
         "read-your-writes",
@@ -234,6 +236,37 @@ fn stale_read_rules_undecided_without_reads_or_checker() {
         "{}",
         o.detail
     );
+}
+
+#[test]
+fn outage_rules_read_the_longest_unavailability_window() {
+    let stats = json!({"unavailability": {"total_ms": 9000.0, "max_ms": 3250.5, "windows": 2}});
+    let r = results(vec![("availability", checker(stats, &[]))]);
+    let o = one("outage>=2000", &r);
+    assert_eq!(o.held, Some(true));
+    assert_eq!(o.detail, "longest outage 3250.5 ms (rule: >= 2000 ms)");
+    assert_eq!(one("outage>=3250.5ms", &r).held, Some(true), "boundary");
+    assert_eq!(
+        one("outage>=4000", &r).held,
+        Some(false),
+        "the longest, not the total"
+    );
+    assert_eq!(one("outage<=500ms", &r).held, Some(false));
+    assert_eq!(one("outage<=3250.5", &r).held, Some(true), "boundary");
+    // A run with no window reports 0.
+    let none = json!({"unavailability": {"total_ms": -0.0, "max_ms": 0.0, "windows": 0}});
+    let r = results(vec![("availability", checker(none, &[]))]);
+    assert_eq!(one("outage<=0", &r).held, Some(true));
+    // No client operation: availability could not decide, and neither can the rule.
+    let mut unknown = checker(json!({}), &[]);
+    unknown.valid = Validity::Unknown;
+    let r = results(vec![("availability", unknown)]);
+    assert_eq!(one("outage<=500", &r).held, None);
+    let r = results(vec![("availability", checker(json!({}), &[]))]);
+    let o = one("outage>=1", &r);
+    assert_eq!(o.held, None);
+    assert!(o.detail.contains("max_ms"), "{}", o.detail);
+    assert_eq!(one("outage<=1", &results(vec![])).held, None);
 }
 
 #[test]

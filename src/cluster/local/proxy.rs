@@ -263,6 +263,60 @@ mod tests {
         assert!(received == message, "bytes lost or reordered");
     }
 
+    /// A server that, once told (one byte from the client), writes `count` small messages half a
+    /// millisecond apart (each its own segment), then goes quiet with the connection open: what
+    /// a primary does to its replica when writes stop.
+    async fn burst_server(count: usize, size: usize) -> SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            let Ok((mut s, _)) = l.accept().await else {
+                return;
+            };
+            s.set_nodelay(true).unwrap();
+            let mut go = [0u8; 1];
+            if s.read_exact(&mut go).await.is_err() {
+                return;
+            }
+            let msg = vec![b'r'; size];
+            for _ in 0..count {
+                if s.write_all(&msg).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_micros(500)).await;
+            }
+            // Quiet, not closed: nothing new will wake the proxy's reader.
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        });
+        addr
+    }
+
+    /// Bytes held by a cut, many small segments waiting in the proxy's socket at the heal, and
+    /// then silence: the proxy must still deliver them all. A splice into the pipe can stop
+    /// short with data still in the socket (the pipe has a slot per segment), so it does not
+    /// prove the socket drained; a pump that took it for proof waited for a wake-up that never
+    /// came (a replica stuck behind its primary after a short replication cut, in a cluster
+    /// run that then could not converge). Before the fix this test timed out.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn bytes_held_by_a_cut_all_arrive_after_the_heal_without_new_traffic() {
+        let (count, size) = (1000, 40);
+        let links = Arc::new(LinkTable::default());
+        let proxy = start_proxy(burst_server(count, size).await, links.clone());
+        let mut s = TcpStream::connect(proxy.listen).await.unwrap();
+        links.cut(&[(Party::Node("n1".into()), Party::Clients)]);
+        s.write_all(b"g").await.unwrap();
+        // The server writes everything into the cut link: the proxy queues what it reads until
+        // its queue is full, the rest waits in its socket as hundreds of small segments.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        links.heal_all();
+        let mut received = vec![0u8; count * size];
+        tokio::time::timeout(Duration::from_secs(10), s.read_exact(&mut received))
+            .await
+            .expect("every held byte arrives after the heal")
+            .unwrap();
+        assert!(received.iter().all(|b| *b == b'r'));
+    }
+
     /// A proxied request/reply stream is spliced: a round trip without rules stays fast.
     #[tokio::test]
     async fn an_open_link_relays_round_trips() {

@@ -20,7 +20,7 @@
 //! The link's rules are read from the table only after the table changed (a watch channel),
 //! so the per-chunk cost of obeying them is an atomic load.
 
-use super::pipe::{Pipe, PIPE_CAPACITY};
+use super::pipe::Pipe;
 use crate::cluster::links::{Delay, LinkTable, Party};
 use rand::Rng;
 use std::collections::VecDeque;
@@ -170,25 +170,17 @@ pub async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut link: Lin
 
 /// Splices what `from` has into the pipe, waiting until it has something. `Ok(0)`: the end.
 ///
-/// A splice that moved less than the pipe could take drained the socket: its readiness is
-/// cleared then and there (as tokio's own reads do), instead of by one more splice that would
-/// only say `EAGAIN`, a system call saved per message. Tokio clears readiness only if no new
-/// event arrived since it was set, so no data is left waiting unnoticed.
+/// Only an `EAGAIN` clears the socket's readiness. A splice that moved less than the pipe could
+/// take does not prove the socket drained: the pipe holds one buffer per segment (16 by
+/// default), so many small segments fill it with room to spare and data still queued. Taking
+/// such a splice for a drained socket left that data waiting for an event that, once the
+/// sender had nothing more to say, never came (a cluster replica stuck behind its primary
+/// after a short cut).
 async fn fill(pipe: &mut Pipe, from: &OwnedReadHalf) -> std::io::Result<usize> {
     let socket = from.as_ref();
     loop {
         socket.readable().await?;
-        let room = PIPE_CAPACITY - pipe.pending();
-        let mut moved = 0;
-        let spliced = socket.try_io(Interest::READABLE, || {
-            moved = pipe.fill_from(socket)?;
-            if moved > 0 && moved < room {
-                return Err(std::io::ErrorKind::WouldBlock.into());
-            }
-            Ok(moved)
-        });
-        match spliced {
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && moved > 0 => return Ok(moved),
+        match socket.try_io(Interest::READABLE, || pipe.fill_from(socket)) {
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
             other => return other,
         }

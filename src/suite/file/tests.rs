@@ -54,6 +54,53 @@ fn redis_option_is_spelled_as_the_flag_or_the_field() {
     );
 }
 
+/// A Redis Cluster row: topology, shards and node timeout are keys like any other, merged from
+/// the defaults, and a fault a cluster refuses is reported with what to use instead.
+#[test]
+fn cluster_rows_take_topology_shards_and_node_timeout() {
+    let suite = parse_str(
+        r#"
+[defaults]
+topology = "cluster"
+shards = 3
+replicas = 1
+cluster-node-timeout = 2000
+
+[[test]]
+name = "minority"
+workload = "set"
+nemesis = "partition:minority"
+expect = ["lost-writes>=1", "no-split-brain"]
+
+[[test]]
+name = "uncovered"
+replicas = 0
+read-from = "master"
+nemesis = "kill:master"
+cluster-node-timeout = 5000
+redis-option = ["cluster-require-full-coverage=no"]
+expect = ["outage<=500ms"]
+"#,
+    )
+    .unwrap();
+    let (minority, uncovered) = (&suite.tests[0].config, &suite.tests[1].config);
+    assert_eq!(minority.topology, "cluster");
+    assert_eq!((minority.shards, minority.replicas), (3, 1));
+    assert_eq!(minority.cluster_node_timeout, 2000);
+    assert_eq!((uncovered.shards, uncovered.replicas), (3, 0));
+    assert_eq!(
+        uncovered.cluster_node_timeout, 5000,
+        "the test's own key wins"
+    );
+    let err = parse_str(
+        "[defaults]\ntopology = \"cluster\"\n[[test]]\nname = \"a\"\nnemesis = \"promote\"\n",
+    )
+    .unwrap_err();
+    // Resetting either key would do; the first in the file is named, with the way out.
+    assert_eq!(err.key.as_deref(), Some("topology"), "{err}");
+    assert!(err.message.contains("use failover:cluster"), "{err}");
+}
+
 #[test]
 fn suite_name_defaults_to_the_file_stem() {
     let suite = parse_str("[[test]]\nname = \"a\"\nnemesis = \"none\"\n").unwrap();
@@ -141,6 +188,10 @@ fn shipped_suites_parse() {
     for (name, text) in [
         ("ci-quick", include_str!("../../../suites/ci-quick.toml")),
         ("nightly", include_str!("../../../suites/nightly.toml")),
+        (
+            "nightly-cluster",
+            include_str!("../../../suites/nightly-cluster.toml"),
+        ),
     ] {
         let suite = parse(Path::new(name), text).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(suite.name, name);

@@ -74,6 +74,25 @@ fn existence_rule_holds_on_one_run() {
     assert_eq!(s.detection.hits, 0);
 }
 
+/// `outage>=MS` documents an outage (existence); `outage<=MS` promises service
+/// (safety).
+#[test]
+fn outage_rules_are_existence_at_least_and_safety_at_most() {
+    assert!(is_existence_rule("outage>=2000ms"));
+    assert!(is_existence_rule("outage >= 2000"));
+    assert!(!is_existence_rule("outage<=500ms"));
+    let outage = [
+        run(0, &[("outage>=2000ms", Some(false))]),
+        run(1, &[("outage>=2000ms", Some(true))]),
+    ];
+    assert_eq!(summary(&test(2), &outage).verdict, TestVerdict::Held);
+    let served = [
+        run(0, &[("outage<=500ms", Some(true))]),
+        run(1, &[("outage<=500ms", Some(false))]),
+    ];
+    assert_eq!(summary(&test(2), &served).verdict, TestVerdict::Broken);
+}
+
 #[test]
 fn runs_that_did_not_happen_never_pass() {
     let runs = [
