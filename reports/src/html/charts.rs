@@ -38,9 +38,37 @@ impl Figure {
 pub(crate) type DrawResult = Result<(), Box<dyn std::error::Error>>;
 pub(crate) type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 
+/// A linear chart's coordinates: seconds of the run by a value.
+pub(crate) type TimeCoord =
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>;
+
+/// The frame every linear chart over the run's time shares: `0..max_s` seconds by `0..y_max`,
+/// axes labelled, and the run's faults shaded behind the series still to be drawn.
+pub(crate) fn time_chart<'a, 'b>(
+    root: &'a Area<'b>,
+    (max_s, y_max): (f64, f64),
+    y_label_px: u32,
+    y_desc: &str,
+    bands: &[FaultBand],
+) -> Result<ChartContext<'a, SVGBackend<'b>, TimeCoord>, Box<dyn std::error::Error>> {
+    let mut chart = ChartBuilder::on(root)
+        .margin(10)
+        .x_label_area_size(35)
+        .y_label_area_size(y_label_px)
+        .build_cartesian_2d(0.0..max_s, 0.0..y_max)?;
+    chart
+        .configure_mesh()
+        .x_desc("time (s)")
+        .y_desc(y_desc)
+        .draw()?;
+    let (x_px, y_px) = chart.plotting_area().get_pixel_range();
+    draw_fault_bands(root, &TimeAxis { x_px, y_px, max_s }, bands)?;
+    Ok(chart)
+}
+
 /// Draws a chart's legend, boxed on a light background, at `position`: every chart's one look.
-pub(crate) fn draw_legend<'a, CT: plotters::coord::CoordTranslate>(
-    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
+pub(crate) fn draw_legend<'a, 'b: 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'b>, CT>,
     position: SeriesLabelPosition,
 ) -> DrawResult {
     chart
@@ -326,18 +354,7 @@ pub fn throughput_chart(
         .fold(0.0, f64::max)
         * 1.15;
     let svg = render_svg(title, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0.0..max_s, 0.0..y_max.max(1.0))?;
-        chart
-            .configure_mesh()
-            .x_desc("time (s)")
-            .y_desc("ops/s")
-            .draw()?;
-        let (x_px, y_px) = chart.plotting_area().get_pixel_range();
-        draw_fault_bands(root, &TimeAxis { x_px, y_px, max_s }, bands)?;
+        let mut chart = time_chart(root, (max_s, y_max.max(1.0)), 60, "ops/s", bands)?;
         for outcome in [OpType::Ok, OpType::Info, OpType::Fail] {
             let Some(counts) = series.get(&(outcome as u8)) else {
                 continue;

@@ -9,7 +9,7 @@
 //! so a kill or a power loss with a dot on the node's line and a buffer above zero loses what
 //! that buffer held. Samples are 250 ms apart: a short pending fsync may fall between two.
 
-use super::charts::{draw_fault_bands, draw_legend, render_svg, Figure, TimeAxis, PALETTE};
+use super::charts::{draw_legend, render_svg, time_chart, Figure, PALETTE};
 use super::faults::FaultBand;
 use super::replication::thin_by_max;
 use crate::error::ReportError;
@@ -130,18 +130,7 @@ pub fn persistence_chart(
     }
     let (max_s, y_max) = bounds(&aof_nodes, max_s);
     let svg = render_svg(title, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(70)
-            .build_cartesian_2d(0.0..max_s, 0.0..y_max)?;
-        chart
-            .configure_mesh()
-            .x_desc("time (s)")
-            .y_desc("AOF buffer (bytes)")
-            .draw()?;
-        let (x_px, y_px) = chart.plotting_area().get_pixel_range();
-        draw_fault_bands(root, &TimeAxis { x_px, y_px, max_s }, bands)?;
+        let mut chart = time_chart(root, (max_s, y_max), 70, "AOF buffer (bytes)", bands)?;
         for (i, s) in aof_nodes.iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
             chart

@@ -11,7 +11,7 @@
 //! meaningful; around the failover itself two nodes may claim `master` and the chart shows
 //! whatever the nearest claim says.
 
-use super::charts::{draw_fault_bands, draw_legend, render_svg, Figure, TimeAxis, PALETTE};
+use super::charts::{draw_legend, render_svg, time_chart, Figure, PALETTE};
 use super::faults::FaultBand;
 use crate::error::ReportError;
 use plotters::prelude::*;
@@ -158,18 +158,7 @@ pub fn replication_lag_chart(
         .max(1.0)
         * 1.15;
     let svg = render_svg(title, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(70)
-            .build_cartesian_2d(0.0..max_s, 0.0..y_max)?;
-        chart
-            .configure_mesh()
-            .x_desc("time (s)")
-            .y_desc("lag (bytes)")
-            .draw()?;
-        let (x_px, y_px) = chart.plotting_area().get_pixel_range();
-        draw_fault_bands(root, &TimeAxis { x_px, y_px, max_s }, bands)?;
+        let mut chart = time_chart(root, (max_s, y_max), 70, "lag (bytes)", bands)?;
         for (i, (node, points)) in lags.iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
             chart
