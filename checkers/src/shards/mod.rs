@@ -23,7 +23,7 @@ use crate::lost_writes::analysis::Fate;
 use crate::registry::CheckOptions;
 use crate::result::CheckResult;
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use timeline::{Snapshot, Timeline};
 
 /// One shard's figures.
@@ -90,12 +90,16 @@ fn count_lost(history: &History, last: &Snapshot, shards: &mut BTreeMap<usize, S
         return;
     }
     let analysis = crate::lost_writes::analyse(history);
+    // Each key's slot, from the first op that names both (one pass: a run may use thousands
+    // of keys and millions of ops).
+    let mut slots: HashMap<&str, u16> = HashMap::new();
+    for o in history.ops() {
+        if let (Some(key), Some(slot)) = (o.key.as_deref(), o.slot) {
+            slots.entry(key).or_insert(slot);
+        }
+    }
     for key in &analysis.keys {
-        let slot = history
-            .ops()
-            .iter()
-            .find(|o| o.key == key.key && o.slot.is_some())
-            .and_then(|o| o.slot);
+        let slot = key.key.as_deref().and_then(|k| slots.get(k).copied());
         let shard = slot
             .and_then(|s| Timeline::owner_in(last, s))
             .and_then(|n| last.nodes.get(n))
