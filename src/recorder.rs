@@ -8,8 +8,7 @@
 //! writing until the queue is empty before it stops (group commit, "flat combining"). Under
 //! load one system call carries the lines of many operations, where one write and one flush
 //! per line used to cost a system call per line under the lock every client takes; and no
-//! line ever waits in the queue for another caller to come along (a held completion, below,
-//! waits only for its own client's next line).
+//! line ever waits in the queue for a later caller to come along.
 //!
 //! The writing is done by the callers themselves, not by a writer thread: the profile of a
 //! writer thread showed most of its time in waking and being woken (a futex each way, and
@@ -39,17 +38,6 @@
 //! yet put on disk; redline does not fsync per line (it would bound the run by the disk's
 //! flush rate), but the file is fsynced once when the recorder closes, so a finished run's
 //! history survives a machine crash too.
-//!
-//! **A completion rides with its process's next invocation.** A client that gets a reply
-//! records the completion with [`Recorder::hold`]: stamped and queued, not yet written. The
-//! client's loop goes straight on, with no await in between, to its next invocation, whose
-//! [`Recorder::enqueue`] writes both lines in one write(2) (a write under way may take them
-//! sooner). Between the two lines the process runs only synchronous code (counting, the
-//! generator), so a crash finds the history it would have found had each line had its own
-//! write: what was being recorded at that instant is what a crash can lose either way. A
-//! client about to sleep (a `--rate` pause) or stop writes what it holds first
-//! ([`Recorder::write_held`]), so no line waits out a pause or outlives its client. This
-//! halves the system calls of a client at full speed (one write per operation, not two).
 //!
 //! A write error is remembered ([`Recorder::failed`]), its lines are dropped and the run goes
 //! on; the runner then counts the history as incomplete.
@@ -92,8 +80,8 @@ struct Queue {
     lines: HistoryWriter<Vec<u8>>,
     /// A caller is writing a batch.
     writing: bool,
-    /// Callers blocked on `written_sync` (it is notified only when there are any: a futex
-    /// wake per batch is a system call per operation at full speed).
+    /// Callers blocked on `written_sync`. It is notified only when there are any: a futex
+    /// wake per batch would be a system call per operation at full speed.
     sync_waiters: usize,
     /// The buffer of the last batch, kept for its capacity.
     spare: Vec<u8>,
@@ -145,29 +133,6 @@ impl Recorder {
             inner.write_batch(queue);
         }
         op
-    }
-
-    /// Stamps `op` with the next index and the current time and queues its line without
-    /// writing it: the caller's next [`Recorder::enqueue`] (or a write under way) writes it.
-    /// Only for a caller that goes on to its next record without awaiting anything, or calls
-    /// [`Recorder::write_held`] before it waits or stops (see the module doc).
-    pub fn hold(&self, mut op: Op) -> Op {
-        let inner = &self.inner;
-        let mut queue = inner.lock();
-        op.time = inner.start.elapsed().as_nanos() as u64;
-        if let Err(e) = queue.lines.append(&mut op) {
-            inner.fail(&format!("encoding op {}: {e}", op.index));
-        }
-        op
-    }
-
-    /// Writes every line queued so far, unless a write under way will: what a caller that
-    /// [`Recorder::hold`]s lines does before it pauses or stops.
-    pub fn write_held(&self) {
-        let queue = self.inner.lock();
-        if !queue.writing {
-            self.inner.write_batch(queue);
-        }
     }
 
     /// Nanoseconds since time zero: the clock records are stamped with.
@@ -354,28 +319,6 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 8000);
         drop(recorder);
-    }
-
-    /// A held line goes out with the holder's next enqueued line, or on `write_held`; the
-    /// file stays a prefix of the history in index order either way.
-    #[test]
-    fn a_held_line_is_written_with_the_next_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("h.jsonl");
-        let recorder = Recorder::create(&path, Instant::now()).unwrap();
-        let lines = || std::fs::read_to_string(&path).unwrap().lines().count();
-        recorder.enqueue(op(0));
-        let held = recorder.hold(op(1));
-        assert_eq!((held.index, lines()), (1, 1), "held, not written");
-        recorder.enqueue(op(2));
-        assert_eq!(lines(), 3, "written with the next line, in order");
-        recorder.hold(op(3));
-        recorder.write_held();
-        assert_eq!(lines(), 4);
-        drop(recorder);
-        let read = jsonl::read_file(&path).unwrap();
-        let ops = read.history.ops();
-        assert!(ops.iter().enumerate().all(|(i, o)| o.index == i as u64));
     }
 
     /// Dropping the last handle writes everything queued.
