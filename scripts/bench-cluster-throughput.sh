@@ -4,7 +4,8 @@
 # mode with the same clients):
 #   1. redis-benchmark --cluster -t sadd -c CLIENTS -n N against a plain cluster of 3 shards x
 #      1 replica formed by redis-cli --cluster create (no proxies; every SADD of redis-benchmark
-#      goes to a key tagged for one of the primaries, so the load covers all three shards);
+#      goes to a key tagged for one of the primaries, so the load covers all three shards),
+#      once as is and once with -r (see below);
 #   2. redline test --topology cluster --shards 3 --replicas 1 --workload set --nemesis none
 #      --concurrency CLIENTS --read-ratio 0 --keys 6 (pure SADD over six sets, two per shard),
 #      every link through redline's proxies, every operation written to history.jsonl and checked.
@@ -53,11 +54,26 @@ redis-cli --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes >/de
 until redis-cli -p "${ports[0]}" cluster info | grep -q 'cluster_state:ok'; do sleep 0.2; done
 sleep 1
 
-n=$((secs * 20000))
-echo "== redis-benchmark --cluster -t sadd -c $clients -n $n (plain cluster, 3 shards x 1 replica)"
-echo "   load: $(cut -d' ' -f1-3 /proc/loadavg)"
-redis-benchmark --cluster -p "${ports[0]}" -t sadd -c "$clients" -n "$n" -q 2>/dev/null |
-  tr '\r' '\n' | grep -i 'sadd' | tail -1
+# About as many requests as redis-benchmark sends in SECS seconds on this machine, so both sides
+# run for about as long (sets grow alike).
+n=$((secs * 150000))
+# Twice: as the issue states it, and with -r. Without -r every SADD adds the one member
+# "element:__rand_int__", so after the first it changes nothing, and Redis neither propagates
+# it to the replica nor appends it anywhere: a read, in effect. With -r each SADD adds a random
+# 12-digit member, as each of redline's adds adds a new element, so both sides do the same work
+# (a write that the primary replicates).
+declare -A peer
+for variant in plain random; do
+  rand=""
+  [ "$variant" = random ] && rand="-r 1000000000"
+  echo "== redis-benchmark --cluster -t sadd -c $clients -n $n $rand (plain cluster, 3 shards x 1 replica)"
+  echo "   load: $(cut -d' ' -f1-3 /proc/loadavg)"
+  # shellcheck disable=SC2086
+  line=$(redis-benchmark --cluster -p "${ports[0]}" -t sadd -c "$clients" -n "$n" $rand -q 2>/dev/null |
+    tr '\r' '\n' | grep -i 'sadd' | tail -1 || true)
+  echo "  $line"
+  peer[$variant]=$(sed -nE 's/.*: ([0-9.]+) requests per second.*/\1/p' <<<"$line")
+done
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 wait 2>/dev/null || true
 pids=()
@@ -68,6 +84,15 @@ for net in ${NETS:-local netns}; do
   "$redline" test --net "$net" --topology cluster --shards 3 --replicas 1 --workload set --nemesis none \
     --concurrency "$clients" --read-ratio 0 --keys 6 --time-limit "$secs" --server-bin "$(command -v "$server")" \
     --store "$store" --json 2>/dev/null |
-    python3 -c 'import json,sys; r=json.load(sys.stdin); a=r["checkers"]["availability"]["stats"]; l=r["checkers"]["lost-writes"]["stats"]; print("  ok ops/s:", round(a["throughput_ok_per_s"]), " adds acknowledged:", l["acknowledged"], " p50/p99 add latency ms:", a["latency_ms"]["add"]["p50"], a["latency_ms"]["add"]["p99"], " verdict:", r["valid"])'
+    PLAIN=${peer[plain]} RANDOM_MEMBERS=${peer[random]} python3 -c 'import json,os,sys
+r=json.load(sys.stdin); a=r["checkers"]["availability"]["stats"]; l=r["checkers"]["lost-writes"]["stats"]
+ops=a["throughput_ok_per_s"]
+print("  ok ops/s:", round(ops), " adds acknowledged:", l["acknowledged"], " p50/p99 add latency ms:", a["latency_ms"]["add"]["p50"], a["latency_ms"]["add"]["p99"], " verdict:", r["valid"])
+for name, var in (("redis-benchmark", "PLAIN"), ("redis-benchmark -r (same work)", "RANDOM_MEMBERS")):
+    try:
+        print(f"  ratio to {name}: {ops / float(os.environ[var]):.2f}x")
+    except (KeyError, ValueError, ZeroDivisionError):
+        print(f"  ratio to {name}: unknown (no figure)")' ||
+    echo "   (redline exited non-zero: see its verdict above)"
   echo "   load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 done
