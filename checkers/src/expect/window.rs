@@ -210,6 +210,37 @@ mod tests {
         );
     }
 
+    /// A power loss invoked at 50 ms and done at 60 ms (the node killed at some moment in
+    /// between).
+    fn slow_power_loss(b: Builder) -> Builder {
+        b.nemesis(50.0, "invoke", "power-loss", json!(["n1"]))
+            .nemesis(60.0, "info", "power-loss", json!({"nodes": ["n1"]}))
+    }
+
+    #[test]
+    fn a_write_sent_while_a_fault_is_acting_is_charged_to_it() {
+        // Sent at 52 ms, after the power loss was invoked and before it was done, acknowledged
+        // at 53 ms and lost: the power loss lost it, 3 ms after it began. (A nightly run broke
+        // `lost-within` with "no fault to be charged with" on exactly this.)
+        let b = add(slow_power_loss(Builder::with_key("s")), 52.0, 53.0, 0, 1);
+        let o = decide(&finals(b, json!([])), "lost-within=0");
+        assert_eq!(o.held, Some(true), "{}", o.detail);
+        assert!(
+            o.detail.contains("3.0 ms after power-loss n1 at 50.0 ms"),
+            "{}",
+            o.detail
+        );
+        // Sent once the power loss was done: no fault of n1 can have lost it.
+        let b = add(slow_power_loss(Builder::with_key("s")), 61.0, 62.0, 0, 1);
+        let o = decide(&finals(b, json!([])), "lost-within=100000");
+        assert_eq!(o.held, Some(false), "{}", o.detail);
+        assert!(
+            o.detail.contains("no fault to be charged with"),
+            "{}",
+            o.detail
+        );
+    }
+
     #[test]
     fn a_loss_no_fault_explains_breaks_any_window() {
         let b = add(Builder::with_key("s"), 5.0, 10.0, 0, 1);
