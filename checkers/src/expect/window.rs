@@ -1,7 +1,8 @@
 //! `lost-within=MS`: a loss window as a promise. It holds when every lost write was
 //! acknowledged at most MS before the fault that lost it, the fault being the one
 //! [`crate::lost_writes::faults::FaultLog::that_lost`] charges (the first kill, power loss,
-//! pause, partition, promotion or failover of the write's node since the write was sent).
+//! pause, partition, promotion or failover of the write's node not yet done when the write was
+//! sent).
 //!
 //! `appendfsync everysec` promises such a window ("you may lose 1 second of data"), not
 //! "nothing": a rule that says "nothing" breaks whenever the window is hit, and a rule that
@@ -51,8 +52,8 @@ pub fn lost_within(results: &Results, limit_ms: f64) -> Decision {
             Some(false),
             format!(
                 "{without} of {lost} lost writes have no fault to be charged with (no fault of \
-                 their node began after they were sent and before the final read), so no \
-                 window covers them; the first: {first} ({rule})"
+                 their node was under way or began between their sending and the final read), \
+                 so no window covers them; the first: {first} ({rule})"
             ),
         );
     }
