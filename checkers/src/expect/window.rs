@@ -243,6 +243,42 @@ mod tests {
     }
 
     #[test]
+    fn a_fault_under_way_is_charged_before_a_later_one_and_up_to_its_completion() {
+        // Sent at 52 ms during the power loss, lost; n1 is killed again at 90 ms. The power
+        // loss lost it, not the later kill (which would put it 37 ms before its fault).
+        let b = add(slow_power_loss(Builder::with_key("s")), 52.0, 53.0, 0, 1);
+        let o = decide(&finals(kill(b, 90.0, "n1"), json!([])), "lost-within=0");
+        assert_eq!(o.held, Some(true), "{}", o.detail);
+        assert!(
+            o.detail.contains("power-loss n1 at 50.0 ms"),
+            "{}",
+            o.detail
+        );
+        // Sent at the very moment the power loss was done: it may still have lost it.
+        let b = add(slow_power_loss(Builder::with_key("s")), 60.0, 60.5, 0, 1);
+        let o = decide(&finals(b, json!([])), "lost-within=0");
+        assert_eq!(o.held, Some(true), "{}", o.detail);
+    }
+
+    #[test]
+    fn a_fault_that_failed_part_way_is_charged_only_from_its_invocation() {
+        // The power loss's completion carries an error: it is not known to have acted after it
+        // began, so the write sent at 52 ms is the later kill's, 37 ms before it.
+        let b = Builder::with_key("s")
+            .nemesis(50.0, "invoke", "power-loss", json!(["n1"]))
+            .nemesis(60.0, "info", "power-loss", json!({"nodes": ["n1"]}))
+            .with(json!({"error": "lazyfs: timed out"}));
+        let b = kill(add(b, 52.0, 53.0, 0, 1), 90.0, "n1");
+        let o = decide(&finals(b, json!([])), "lost-within=30");
+        assert_eq!(o.held, Some(false), "{}", o.detail);
+        assert!(
+            o.detail.contains("37.0 ms before kill n1 at 90.0 ms"),
+            "{}",
+            o.detail
+        );
+    }
+
+    #[test]
     fn a_loss_no_fault_explains_breaks_any_window() {
         let b = add(Builder::with_key("s"), 5.0, 10.0, 0, 1);
         let o = decide(&finals(b, json!([])), "lost-within=100000");

@@ -33,8 +33,8 @@ fn can_lose_writes(f: &Function) -> bool {
 #[derive(Debug, Clone)]
 struct Chargeable<'h> {
     op: &'h Op,
-    /// The time of its completion (`u64::MAX` if it never completed): the fault acted at some
-    /// moment between its invocation and this.
+    /// When it was done ([`done_at`]): the fault acted at some moment between its invocation
+    /// and this.
     done: u64,
     value: &'h Value,
     /// For a partition: the completion of the heal that lifted it (`u64::MAX` if none did).
@@ -65,7 +65,7 @@ impl<'h> FaultLog<'h> {
                 };
                 faults.push(Chargeable {
                     op,
-                    done: done.map_or(u64::MAX, |d| d.time),
+                    done: done_at(op.time, done),
                     value,
                     lifted: u64::MAX,
                 });
@@ -91,12 +91,13 @@ impl<'h> FaultLog<'h> {
     /// its completion and not its invocation: a fault acts at some moment between the two (a
     /// power loss is invoked, then the node's unsynced writes are dropped and it is killed),
     /// so a write sent in between may be lost by it; a nightly run found one, sent 0.02 ms
-    /// after a power loss was invoked and acknowledged 6 ms before the node died. Why a
+    /// after a power loss was invoked and acknowledged 6 ms before the fault was done. Why a
     /// partition in force counts: a master cut off from its replicas keeps acknowledging its
     /// clients' writes, and those are exactly the writes the partition's failover and heal
     /// lose (acknowledged *after* the fault began: a negative age). A killed, powered-off or
-    /// paused node acknowledges nothing while the fault lasts, so for them only later faults
-    /// count. The fault is cited by its invocation, the earliest moment it could act.
+    /// paused node acknowledges nothing once the fault has acted, so for them only faults
+    /// under way or begun since the write was sent count. The fault is cited by its
+    /// invocation, the earliest moment it could act.
     pub fn that_lost(&self, node: Option<&str>, invoked: u64, until: u64) -> Option<&'h Op> {
         self.faults
             .iter()
@@ -107,6 +108,19 @@ impl<'h> FaultLog<'h> {
                 None => true,
             })
             .map(|f| f.op)
+    }
+}
+
+/// When the fault invoked at `invoked` was done, for charging writes sent before then
+/// ([`FaultLog::that_lost`]): its completion's time, when it completed without an error.
+/// Otherwise its invocation's: an injection that failed part-way, or one that never completed
+/// (a nemesis that panicked, a truncated or foreign history), is not known to have acted
+/// after it began, and charging later writes to it could hide the fault that really lost
+/// them (the rule before completions counted; it can only fail to charge, never hide).
+fn done_at(invoked: u64, done: Option<&Op>) -> u64 {
+    match done {
+        Some(d) if d.error.is_none() => d.time,
+        _ => invoked,
     }
 }
 
@@ -232,12 +246,12 @@ mod tests {
         assert_eq!(
             at(Some("n1"), 3),
             Some(7),
-            "delays and failed faults lose nothing"
+            "delays and failed faults lose nothing; n1's kill was done at 2.5 ms"
         );
         assert_eq!(
             at(Some("n1"), 6),
-            Some(7),
-            "a fault that never completed may act at any later moment"
+            None,
+            "a fault that never completed is done at its invocation"
         );
         assert_eq!(
             log.that_lost(Some("n2"), 1_200_000, u64::MAX)

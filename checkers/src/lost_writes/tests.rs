@@ -338,8 +338,8 @@ fn a_lost_write_names_the_fault_that_lost_it_and_its_age() {
     let a = &r.anomalies[0];
     assert!(
         a.explanation.contains(
-            "The fault that lost it (the first of its node's since the add was sent): kill n1 \
-             at 10.0 ms (op 4), 7.0 ms after it was acknowledged."
+            "The fault that lost it (the first of its node's under way when the add was sent or \
+             begun since): kill n1 at 10.0 ms (op 4), 7.0 ms after it was acknowledged."
         ),
         "{}",
         a.explanation

@@ -4,8 +4,8 @@
 //! A lost write's *age* is the invocation time of the fault that lost it
 //! ([`FaultLog::that_lost`]) minus the write's known time (its acknowledgement, or the first
 //! read that saw an indeterminate one). Negative when the acknowledgement came after the fault
-//! began: the server replied just before it died, or a cut-off master acknowledged it during
-//! the partition. A lost write no fault can be charged with has no age: no window covers it.
+//! began: the write was sent while the fault was under way and the server replied just before
+//! it died, or a cut-off master acknowledged it during the partition. A lost write no fault can be charged with has no age: no window covers it.
 //!
 //! The statistics carry what the rule needs whatever the anomaly list keeps: the largest age
 //! with its witness (`lost_oldest`), and the writes with no fault (`lost_without_fault`, the
@@ -99,19 +99,19 @@ pub fn stats<'h>(
 pub fn words(charge: Option<&Charge<'_>>, acknowledged: &str) -> String {
     match charge {
         Some(c) if c.age_ms >= 0.0 => format!(
-            "The fault that lost it (the first of its node's since the add was sent): {}, \
-             {:.1} ms after it was {acknowledged}.",
+            "The fault that lost it (the first of its node's under way when the add was sent or \
+             begun since): {}, {:.1} ms after it was {acknowledged}.",
             faults::describe(c.fault),
             c.age_ms
         ),
         Some(c) => format!(
-            "The fault that lost it (the first of its node's since the add was sent): {}, \
-             {:.1} ms before it was {acknowledged}.",
+            "The fault that lost it (the first of its node's under way when the add was sent or \
+             begun since): {}, {:.1} ms before it was {acknowledged}.",
             faults::describe(c.fault),
             -c.age_ms
         ),
-        None => "No fault of its node began after the add was sent and before the final \
-                 read, so no fault can be charged with its loss."
+        None => "No fault of its node was under way when the add was sent or began between \
+                 then and the final read, so no fault can be charged with its loss."
             .to_string(),
     }
 }
