@@ -211,6 +211,12 @@ mod tests {
         );
     }
 
+    /// Asserts `o`'s verdict and a fragment of its detail.
+    fn outcome_is(o: &ExpectationOutcome, held: Option<bool>, fragment: &str) {
+        assert_eq!(o.held, held, "{}", o.detail);
+        assert!(o.detail.contains(fragment), "{}", o.detail);
+    }
+
     /// A power loss invoked at 50 ms and done at 60 ms (the node killed at some moment in
     /// between).
     fn slow_power_loss(b: Builder) -> Builder {
@@ -225,21 +231,11 @@ mod tests {
         // `lost-within` with "no fault to be charged with" on exactly this.)
         let b = add(slow_power_loss(Builder::with_key("s")), 52.0, 53.0, 0, 1);
         let o = decide(&finals(b, json!([])), "lost-within=0");
-        assert_eq!(o.held, Some(true), "{}", o.detail);
-        assert!(
-            o.detail.contains("3.0 ms after power-loss n1 at 50.0 ms"),
-            "{}",
-            o.detail
-        );
+        outcome_is(&o, Some(true), "3.0 ms after power-loss n1 at 50.0 ms");
         // Sent once the power loss was done: no fault of n1 can have lost it.
         let b = add(slow_power_loss(Builder::with_key("s")), 61.0, 62.0, 0, 1);
         let o = decide(&finals(b, json!([])), "lost-within=100000");
-        assert_eq!(o.held, Some(false), "{}", o.detail);
-        assert!(
-            o.detail.contains("no fault to be charged with"),
-            "{}",
-            o.detail
-        );
+        outcome_is(&o, Some(false), "no fault to be charged with");
     }
 
     #[test]
@@ -248,12 +244,7 @@ mod tests {
         // loss lost it, not the later kill (which would put it 37 ms before its fault).
         let b = add(slow_power_loss(Builder::with_key("s")), 52.0, 53.0, 0, 1);
         let o = decide(&finals(kill(b, 90.0, "n1"), json!([])), "lost-within=0");
-        assert_eq!(o.held, Some(true), "{}", o.detail);
-        assert!(
-            o.detail.contains("power-loss n1 at 50.0 ms"),
-            "{}",
-            o.detail
-        );
+        outcome_is(&o, Some(true), "power-loss n1 at 50.0 ms");
         // Sent at the very moment the power loss was done: it may still have lost it.
         let b = add(slow_power_loss(Builder::with_key("s")), 60.0, 60.5, 0, 1);
         let o = decide(&finals(b, json!([])), "lost-within=0");
@@ -270,12 +261,7 @@ mod tests {
             .with(json!({"error": "lazyfs: timed out"}));
         let b = kill(add(b, 52.0, 53.0, 0, 1), 90.0, "n1");
         let o = decide(&finals(b, json!([])), "lost-within=30");
-        assert_eq!(o.held, Some(false), "{}", o.detail);
-        assert!(
-            o.detail.contains("37.0 ms before kill n1 at 90.0 ms"),
-            "{}",
-            o.detail
-        );
+        outcome_is(&o, Some(false), "37.0 ms before kill n1 at 90.0 ms");
     }
 
     #[test]
