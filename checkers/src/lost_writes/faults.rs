@@ -116,7 +116,8 @@ impl<'h> FaultLog<'h> {
 /// Otherwise its invocation's: an injection that failed part-way, or one that never completed
 /// (a nemesis that panicked, a truncated or foreign history), is not known to have acted
 /// after it began, and charging later writes to it could hide the fault that really lost
-/// them (the rule before completions counted; it can only fail to charge, never hide).
+/// them. Counting it from its invocation can at worst leave a write uncharged (a finding
+/// reported), never charge it to the wrong fault.
 fn done_at(invoked: u64, done: Option<&Op>) -> u64 {
     match done {
         Some(d) if d.error.is_none() => d.time,

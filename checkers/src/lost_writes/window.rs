@@ -5,7 +5,8 @@
 //! ([`FaultLog::that_lost`]) minus the write's known time (its acknowledgement, or the first
 //! read that saw an indeterminate one). Negative when the acknowledgement came after the fault
 //! began: the write was sent while the fault was under way and the server replied just before
-//! it died, or a cut-off master acknowledged it during the partition. A lost write no fault can be charged with has no age: no window covers it.
+//! it died, or a cut-off master acknowledged it during the partition. A lost write no fault
+//! can be charged with has no age: no window covers it.
 //!
 //! The statistics carry what the rule needs whatever the anomaly list keeps: the largest age
 //! with its witness (`lost_oldest`), and the writes with no fault (`lost_without_fault`, the
@@ -97,16 +98,16 @@ pub fn stats<'h>(
 
 /// The sentence a lost write's explanation gives its charge.
 pub fn words(charge: Option<&Charge<'_>>, acknowledged: &str) -> String {
+    const LEAD: &str = "The fault that lost it (the first of its node's under way when the add \
+                        was sent or begun since)";
     match charge {
         Some(c) if c.age_ms >= 0.0 => format!(
-            "The fault that lost it (the first of its node's under way when the add was sent or \
-             begun since): {}, {:.1} ms after it was {acknowledged}.",
+            "{LEAD}: {}, {:.1} ms after it was {acknowledged}.",
             faults::describe(c.fault),
             c.age_ms
         ),
         Some(c) => format!(
-            "The fault that lost it (the first of its node's under way when the add was sent or \
-             begun since): {}, {:.1} ms before it was {acknowledged}.",
+            "{LEAD}: {}, {:.1} ms before it was {acknowledged}.",
             faults::describe(c.fault),
             -c.age_ms
         ),
