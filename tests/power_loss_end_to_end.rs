@@ -87,12 +87,15 @@ fn appendfsync_no_loses_acknowledged_writes_to_power_loss() {
 #[test]
 fn appendfsync_everysec_loses_acknowledged_writes_to_a_kill_when_fsync_is_slow() {
     skip_unless_lazy_disk!();
-    // A kill loses writes only when it finds the AOF write postponed behind a pending fsync;
-    // on a machine busy with the other tests of this file a run may find none. Up to three
-    // seeds, the next one only after a run that lost nothing: the claim is that such losses
-    // happen and stay within their window.
+    // A kill loses writes only when it finds the AOF write postponed behind a pending fsync,
+    // and the explanation can cite that only when the telemetry's last sample of the process
+    // (one every 250 ms) caught the fsync pending; on a quiet machine three seeds in a row
+    // lost nothing, and a loaded CI machine once lost writes with no such sample. Up to five
+    // seeds, the next one only after a run that lost nothing or had no sample to cite: the
+    // claim is that such losses happen, stay within their window, and that the telemetry
+    // shows why.
     let mut attempt = None;
-    for seed in ["1", "2", "3"] {
+    for seed in ["1", "2", "3", "4", "5"] {
         let store = Store::new();
         let out = run_test(
             &store,
@@ -124,16 +127,19 @@ fn appendfsync_everysec_loses_acknowledged_writes_to_a_kill_when_fsync_is_slow()
                 "lost-within=2500",
             ],
         );
-        // Only a run that lost nothing is tried again: one that lost writes outside their
-        // window (exit 1 with losses) is a finding, and fails below.
+        // Only a run that lost nothing, or held with no sample to cite, is tried again: one
+        // that lost writes outside their window (exit 1 with losses) is a finding, and fails
+        // below.
+        let results = store.results();
         let lost_none = out.status.code() == Some(1)
-            && store.results()["checkers"]["lost-writes"]["stats"]["lost"] == 0;
+            && results["checkers"]["lost-writes"]["stats"]["lost"] == 0;
+        let uncited = out.status.code() == Some(0) && !cites_a_pending_fsync(&results);
         attempt = Some((store, out));
-        if !lost_none {
+        if !lost_none && !uncited {
             break;
         }
     }
-    let (store, out) = attempt.expect("three attempts");
+    let (store, out) = attempt.expect("five attempts");
     assert_exit(&out, 0);
     let results = store.results();
     let lost_writes = &results["checkers"]["lost-writes"];
@@ -145,14 +151,21 @@ fn appendfsync_everysec_loses_acknowledged_writes_to_a_kill_when_fsync_is_slow()
         "{stats}"
     );
     // At least one kill caught a pending fsync in the node's last sample, and said so.
-    let evidence = lost_writes["anomalies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|a| a["explanation"].as_str())
-        .any(|e| e.contains("aof_pending_bio_fsync 1"));
-    assert!(evidence, "no explanation cites a pending fsync");
+    assert!(
+        cites_a_pending_fsync(&results),
+        "no explanation cites a pending fsync"
+    );
     assert_nothing_left(&store);
+}
+
+/// Whether a lost write's explanation cites a pending background fsync from the telemetry.
+fn cites_a_pending_fsync(results: &serde_json::Value) -> bool {
+    results["checkers"]["lost-writes"]["anomalies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["explanation"].as_str())
+        .any(|e| e.contains("aof_pending_bio_fsync 1"))
 }
 
 /// The netns backend mounts the same disks before it starts servers in their namespaces,

@@ -5,7 +5,9 @@
 //!
 //! Only the node's last `INFO persistence` sample before the fault is cited, and only when it
 //! is at most [`LOOKBACK_NS`] older than the fault (the sampler takes one every 250 ms; a node
-//! that did not answer for longer tells nothing about that moment). A sample with nothing
+//! that did not answer for longer tells nothing about that moment) and was taken after the
+//! node's last start (a sample of a process that has since died says nothing about the one
+//! the fault took). A sample with nothing
 //! worth saying (AOF on, nothing pending, nothing buffered, no postponement, no error) adds no
 //! sentence: that is the ordinary state of a node.
 
@@ -17,12 +19,15 @@ pub const LOOKBACK_NS: u64 = 1_000_000_000;
 
 /// `n1 had a background fsync pending and 48 KB of AOF buffer unwritten at the kill
 /// (aof_pending_bio_fsync 1, aof_buffer_length 48213 at 5012.3 ms)`, or `None`.
-pub fn at_fault(telemetry: &Telemetry, node: &str, fault: &Op) -> Option<String> {
+/// `started` (ns): when the node's current process last began ([`FaultLog::started_before`]).
+///
+/// [`FaultLog::started_before`]: super::faults::FaultLog::started_before
+pub fn at_fault(telemetry: &Telemetry, node: &str, fault: &Op, started: u64) -> Option<String> {
     if !matches!(fault.f, Function::Kill | Function::PowerLoss) {
         return None;
     }
     let sample = telemetry.persistence_before(node, fault.time)?;
-    if fault.time - sample.time > LOOKBACK_NS {
+    if fault.time - sample.time > LOOKBACK_NS || sample.time < started {
         return None;
     }
     let (had, fields) = sample.persistence.notable();
@@ -85,7 +90,7 @@ mod tests {
         )]);
         let kill = at(5100.0, "kill", "n1", json!(["n1"]));
         assert_eq!(
-            at_fault(&t, "n1", &kill).as_deref(),
+            at_fault(&t, "n1", &kill, 0).as_deref(),
             Some(
                 "n1 had a background fsync pending and 48 KB of AOF buffer unwritten at the \
                  kill (aof_pending_bio_fsync 1, aof_buffer_length 48213 at 5012.3 ms, its last \
@@ -93,9 +98,24 @@ mod tests {
             )
         );
         // Too old a sample, another node, another fault: nothing to say.
-        assert!(at_fault(&t, "n1", &at(6100.0, "kill", "n1", json!(["n1"]))).is_none());
-        assert!(at_fault(&t, "n2", &kill).is_none());
-        assert!(at_fault(&t, "n1", &at(5100.0, "promote", "n1", json!({}))).is_none());
+        assert!(at_fault(&t, "n1", &at(6100.0, "kill", "n1", json!(["n1"])), 0).is_none());
+        assert!(at_fault(&t, "n2", &kill, 0).is_none());
+        assert!(at_fault(&t, "n1", &at(5100.0, "promote", "n1", json!({})), 0).is_none());
+    }
+
+    #[test]
+    fn a_sample_of_a_process_that_has_since_died_is_not_cited() {
+        // n1 was killed at 5030 ms and started again at 5090 ms: the sample at 5012.3 ms
+        // describes the dead process, not the one the kill at 5100 ms took.
+        let t = Telemetry::from_records(&[at(
+            5012.3,
+            "replication",
+            "n1",
+            json!({"persistence": {"aof_enabled": 1, "aof_pending_bio_fsync": 1}}),
+        )]);
+        let kill = at(5100.0, "kill", "n1", json!(["n1"]));
+        assert!(at_fault(&t, "n1", &kill, 5_090_000_000).is_none());
+        assert!(at_fault(&t, "n1", &kill, 5_000_000_000).is_some());
     }
 
     #[test]
@@ -115,8 +135,8 @@ mod tests {
                                        "aof_delayed_fsync": 3}}),
             ),
         ]);
-        assert!(at_fault(&t, "n1", &at(200.0, "power-loss", "n1", json!(["n1"]))).is_none());
-        let words = at_fault(&t, "n2", &at(200.0, "power-loss", "n2", json!(["n2"]))).unwrap();
+        assert!(at_fault(&t, "n1", &at(200.0, "power-loss", "n1", json!(["n1"])), 0).is_none());
+        let words = at_fault(&t, "n2", &at(200.0, "power-loss", "n2", json!(["n2"])), 0).unwrap();
         assert!(
             words.starts_with(
                 "n2 had AOF off and 812 changes since its last RDB save at the power loss"

@@ -45,6 +45,9 @@ struct Chargeable<'h> {
 #[derive(Debug, Clone)]
 pub struct FaultLog<'h> {
     faults: Vec<Chargeable<'h>>,
+    /// Every `start` invocation, with the value naming its nodes, in history order: when a
+    /// node's current process may have begun.
+    starts: Vec<(u64, &'h Value)>,
 }
 
 impl<'h> FaultLog<'h> {
@@ -53,11 +56,15 @@ impl<'h> FaultLog<'h> {
     pub fn new(history: &'h History) -> FaultLog<'h> {
         let ops = history.ops();
         let mut faults: Vec<Chargeable<'h>> = Vec::new();
+        let mut starts = Vec::new();
         for (pos, op) in ops.iter().enumerate() {
             if op.process != Process::Nemesis || !op.is_invoke() {
                 continue;
             }
             let done = history.partner(pos).map(|p| &ops[p]);
+            if op.f == Function::Start {
+                starts.push((op.time, done.map_or(&op.value, |d| &d.value)));
+            }
             if can_lose_writes(&op.f) && done.is_none_or(|d| d.op_type != OpType::Fail) {
                 let value = match (&op.value, done) {
                     (Value::Null, Some(d)) => &d.value,
@@ -76,7 +83,19 @@ impl<'h> FaultLog<'h> {
                 }
             }
         }
-        FaultLog { faults }
+        FaultLog { faults, starts }
+    }
+
+    /// When `node`'s process last began before `time` (ns): the invocation of the last
+    /// `start` naming it (or naming no node), or 0 when none did. A sample of the node taken
+    /// before then describes a process that has since died.
+    pub fn started_before(&self, node: &str, time: u64) -> u64 {
+        let end = self.starts.partition_point(|(t, _)| *t < time);
+        self.starts[..end]
+            .iter()
+            .rev()
+            .find(|(_, value)| NemesisValue(value).involves(node) != Some(false))
+            .map_or(0, |(t, _)| *t)
     }
 
     /// The fault that lost a write acknowledged by `node` (`None`: unrecorded) and invoked at
@@ -264,6 +283,32 @@ mod tests {
             log.that_lost(Some("n1"), 3_000_000, 4_000_000),
             None,
             "after the final read"
+        );
+    }
+
+    #[test]
+    fn a_node_started_when_the_last_start_naming_it_was_invoked() {
+        let h = read_str(
+            r#"{"index":0,"time":1000000,"process":"nemesis","type":"invoke","f":"start","value":["n1"]}
+{"index":1,"time":1500000,"process":"nemesis","type":"info","f":"start","value":["n1"]}
+{"index":2,"time":2000000,"process":"nemesis","type":"invoke","f":"start","value":["n2"]}
+{"index":3,"time":3000000,"process":"nemesis","type":"invoke","f":"start","value":null}
+{"index":4,"time":3100000,"process":"nemesis","type":"info","f":"start","value":null}"#,
+        )
+        .unwrap()
+        .history;
+        let log = FaultLog::new(&h);
+        assert_eq!(log.started_before("n1", 900_000), 0, "never started");
+        assert_eq!(
+            log.started_before("n1", 2_500_000),
+            1_000_000,
+            "n2's start is not n1's"
+        );
+        assert_eq!(log.started_before("n2", 2_500_000), 2_000_000);
+        assert_eq!(
+            log.started_before("n1", 9_000_000),
+            3_000_000,
+            "naming no node: all"
         );
     }
 

@@ -249,7 +249,11 @@ fn explain_lost(
     if let Some(charge) = charge {
         ops.push(charge.fault.index);
         let at = node.or_else(|| NemesisValue(&charge.fault.value).nodes().first().copied());
-        if let Some(words) = at.and_then(|n| evidence::at_fault(c.telemetry, n, charge.fault)) {
+        let words = at.and_then(|n| {
+            let started = c.faults.started_before(n, charge.fault.time);
+            evidence::at_fault(c.telemetry, n, charge.fault, started)
+        });
+        if let Some(words) = words {
             explanation.push_str(&format!(" {words}."));
         }
     }
