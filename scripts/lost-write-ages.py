@@ -6,8 +6,9 @@ Usage: scripts/lost-write-ages.py RUN_DIR [FAULT]   (FAULT: kill or power-loss; 
 Prints one JSON line: the lost-writes count, and over the lost writes the age in ms of their
 acknowledgement at the fault that lost it: max, median, how many were acknowledged more than
 1000 and 2000 ms before it, and how many after it (the write was sent while the fault was under
-way and the server replied just before it died; the reply was still on its way). A write whose loss fits Redis's everysec promise was acknowledged
-at most about a second (two, under a stalled fsync) before the fault.
+way and the server replied just before it died; the reply was still on its way). A write whose
+loss fits Redis's everysec promise was acknowledged at most about a second (two, under a stalled
+fsync) before the fault.
 
 The fault and the age are the lost-writes checker's (`details.fault_op`, `details.age_ms` of
 each `lost` anomaly; FaultLog::that_lost is the one definition, which `--expect lost-within=MS`

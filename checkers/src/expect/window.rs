@@ -52,8 +52,9 @@ pub fn lost_within(results: &Results, limit_ms: f64) -> Decision {
             Some(false),
             format!(
                 "{without} of {lost} lost writes have no fault to be charged with (no fault of \
-                 their node was under way or began between their sending and the final read), \
-                 so no window covers them; the first: {first} ({rule})"
+                 their node was under way, invoked and not yet done without an error, or began \
+                 between their sending and the final read), so no window covers them; the \
+                 first: {first} ({rule})"
             ),
         );
     }

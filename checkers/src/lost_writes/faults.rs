@@ -37,7 +37,8 @@ struct Chargeable<'h> {
     /// and this.
     done: u64,
     value: &'h Value,
-    /// For a partition: the completion of the heal that lifted it (`u64::MAX` if none did).
+    /// For a partition: the completion of the heal that lifted it (`u64::MAX` if none did),
+    /// or its invocation when it is not known to have been made.
     lifted: u64,
 }
 
@@ -53,28 +54,39 @@ pub struct FaultLog<'h> {
 impl<'h> FaultLog<'h> {
     /// Every fault of [`can_lose_writes`] that did not fail (a `fail` completion did nothing),
     /// in history order.
+    ///
+    /// A nemesis record that is neither an invocation nor the completion of one (DESIGN's
+    /// lone `info kill`; Jepsen writes each nemesis op as two such `info` records) is a fault
+    /// of its own, done when it was recorded: for a Jepsen pair, a write sent between the two
+    /// records is charged to the second, whose time gives it the larger age, so the window can
+    /// only be judged more strictly, never more leniently.
     pub fn new(history: &'h History) -> FaultLog<'h> {
         let ops = history.ops();
         let mut faults: Vec<Chargeable<'h>> = Vec::new();
         let mut starts = Vec::new();
         for (pos, op) in ops.iter().enumerate() {
-            if op.process != Process::Nemesis || !op.is_invoke() {
+            let partner = history.partner(pos);
+            if op.process != Process::Nemesis || (!op.is_invoke() && partner.is_some()) {
                 continue;
             }
-            let done = history.partner(pos).map(|p| &ops[p]);
+            let done = partner.map(|p| &ops[p]);
+            let value = match (&op.value, done) {
+                (Value::Null, Some(d)) => &d.value,
+                (v, _) => v,
+            };
             if op.f == Function::Start {
-                starts.push((op.time, done.map_or(&op.value, |d| &d.value)));
+                starts.push((op.time, value));
             }
             if can_lose_writes(&op.f) && done.is_none_or(|d| d.op_type != OpType::Fail) {
-                let value = match (&op.value, done) {
-                    (Value::Null, Some(d)) => &d.value,
-                    (v, _) => v,
-                };
+                // A partition not known to have been made in full (its completion carries an
+                // error, or it has none) was in force no longer than it is known to have
+                // acted: from its invocation. A lone record says the fault was made.
+                let made = !op.is_invoke() || done.is_some_and(|d| d.error.is_none());
                 faults.push(Chargeable {
                     op,
-                    done: done_at(op.time, done),
+                    done: done_at(op, done),
                     value,
-                    lifted: u64::MAX,
+                    lifted: if made { u64::MAX } else { op.time },
                 });
             } else if op.f.heals().contains(&Function::Partition) || op.f == Function::HealAll {
                 let at = done.map_or(op.time, |d| d.time);
@@ -130,17 +142,19 @@ impl<'h> FaultLog<'h> {
     }
 }
 
-/// When the fault invoked at `invoked` was done, for charging writes sent before then
-/// ([`FaultLog::that_lost`]): its completion's time, when it completed without an error.
-/// Otherwise its invocation's: an injection that failed part-way, or one that never completed
-/// (a nemesis that panicked, a truncated or foreign history), is not known to have acted
-/// after it began, and charging later writes to it could hide the fault that really lost
-/// them. Counting it from its invocation can at worst leave a write uncharged (a finding
-/// reported), never charge it to the wrong fault.
-fn done_at(invoked: u64, done: Option<&Op>) -> u64 {
+/// When the fault `invoked` was done, for charging writes sent before then
+/// ([`FaultLog::that_lost`]): its completion's time, when it completed without an error and
+/// did not say that it made no master. Otherwise its invocation's: an injection that failed
+/// part-way, a failover that gave up waiting for a new master (its completion says
+/// `"node": null`), or one that never completed (a nemesis that panicked, a truncated or
+/// foreign history) is not known to have acted after it began, and charging later writes to
+/// it could hide the fault that really lost them. Counting it from its invocation can at
+/// worst leave a write uncharged (a finding reported), never charge it to the wrong fault.
+fn done_at(invoked: &Op, done: Option<&Op>) -> u64 {
+    let made_no_master = |d: &Op| d.value.get("node").is_some_and(Value::is_null);
     match done {
-        Some(d) if d.error.is_none() => d.time,
-        _ => invoked,
+        Some(d) if d.error.is_none() && !made_no_master(d) => d.time,
+        _ => invoked.time,
     }
 }
 
@@ -310,6 +324,101 @@ mod tests {
             3_000_000,
             "naming no node: all"
         );
+    }
+
+    #[test]
+    fn a_failover_that_made_no_master_counts_from_its_invocation() {
+        // The first failover gave up after 10 s (`"node": null`); the kill at 12 ms lost the
+        // write n1 acknowledged meanwhile. The second failover named its new master.
+        let h = read_str(
+            r#"{"index":0,"time":1000000,"process":"nemesis","type":"invoke","f":"failover","value":{"old_master":"n1"}}
+{"index":1,"time":11000000,"process":"nemesis","type":"info","f":"failover","value":{"old_master":"n1","node":null}}
+{"index":2,"time":12000000,"process":"nemesis","type":"invoke","f":"kill","value":["n1"]}
+{"index":3,"time":12100000,"process":"nemesis","type":"info","f":"kill","value":["n1"]}
+{"index":4,"time":20000000,"process":"nemesis","type":"invoke","f":"failover","value":{"old_master":"n2"}}
+{"index":5,"time":23000000,"process":"nemesis","type":"info","f":"failover","value":{"old_master":"n2","node":"n3"}}"#,
+        )
+        .unwrap()
+        .history;
+        let log = FaultLog::new(&h);
+        let at = |node, ms: u64| {
+            log.that_lost(Some(node), ms * 1_000_000, u64::MAX)
+                .map(|o| o.index)
+        };
+        assert_eq!(at("n1", 5), Some(2), "not the failover that did nothing");
+        assert_eq!(
+            at("n1", 1),
+            Some(0),
+            "a write sent as it began may still be its"
+        );
+        assert_eq!(
+            at("n2", 22),
+            Some(4),
+            "a failover that made n3 master acted until then"
+        );
+    }
+
+    #[test]
+    fn a_partition_that_failed_is_not_in_force_after_it() {
+        let h = read_str(
+            r#"{"index":0,"time":1000000,"process":"nemesis","type":"invoke","f":"partition","value":{"grudge":"isolate-master","cut":[["n1","n2"]]}}
+{"index":1,"time":1100000,"process":"nemesis","type":"info","f":"partition","value":null,"error":"nft: rule refused"}
+{"index":2,"time":9000000,"process":"nemesis","type":"invoke","f":"kill","value":["n1"]}
+{"index":3,"time":9100000,"process":"nemesis","type":"info","f":"kill","value":["n1"]}"#,
+        )
+        .unwrap()
+        .history;
+        let log = FaultLog::new(&h);
+        assert_eq!(
+            log.that_lost(Some("n1"), 3_000_000, u64::MAX)
+                .map(|o| o.index),
+            Some(2),
+            "the kill, not a partition nobody healed because it was never made"
+        );
+    }
+
+    #[test]
+    fn a_lone_nemesis_record_is_a_fault_done_when_recorded() {
+        // DESIGN's own example, and Jepsen's way: nemesis ops as `info` records only.
+        let h = read_str(
+            r#"{"index":0,"time":1000000,"process":0,"type":"invoke","f":"add","value":1}
+{"index":1,"time":1500000,"process":0,"type":"ok","f":"add","value":1}
+{"index":2,"time":2000000,"process":"nemesis","type":"info","f":"kill","value":null}
+{"index":3,"time":2600000,"process":"nemesis","type":"info","f":"kill","value":["n1"]}
+{"index":4,"time":3000000,"process":"nemesis","type":"info","f":"start","value":["n1"]}"#,
+        )
+        .unwrap()
+        .history;
+        let log = FaultLog::new(&h);
+        let at = |ms: f64| {
+            log.that_lost(Some("n1"), (ms * 1e6) as u64, u64::MAX)
+                .map(|o| o.index)
+        };
+        assert_eq!(at(1.0), Some(2), "sent before the first record");
+        assert_eq!(
+            at(2.3),
+            Some(3),
+            "sent between the two: the second, the larger age"
+        );
+        assert_eq!(at(2.7), None, "sent after both");
+        assert_eq!(log.started_before("n1", 9_000_000), 3_000_000);
+    }
+
+    #[test]
+    fn a_failed_start_names_the_nodes_of_its_invocation() {
+        let h = read_str(
+            r#"{"index":0,"time":1000000,"process":"nemesis","type":"invoke","f":"start","value":["n2"]}
+{"index":1,"time":1100000,"process":"nemesis","type":"info","f":"start","value":null,"error":"exec failed"}"#,
+        )
+        .unwrap()
+        .history;
+        let log = FaultLog::new(&h);
+        assert_eq!(
+            log.started_before("n1", 9_000_000),
+            0,
+            "n2's start is not n1's"
+        );
+        assert_eq!(log.started_before("n2", 9_000_000), 1_000_000);
     }
 
     #[test]

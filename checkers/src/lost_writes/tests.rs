@@ -412,8 +412,11 @@ fn only_the_first_lost_elements_are_anomalies_the_rest_briefs() {
     assert_eq!(last.ops.last(), full.ops.last());
     assert_eq!(
         serde_json::to_value(last).unwrap(),
-        json!({"kind": "lost", "ops": last.ops, "key": "s", "element": n - 1})
+        json!({"kind": "lost", "ops": last.ops, "key": "s", "element": n - 1,
+               "fault_op": last.fault_op})
     );
+    // The lone `info kill` (DESIGN's example of a nemesis record) is the fault charged.
+    assert!(last.fault_op.is_some());
 }
 
 /// A master restarted empty loses every element: 10,000 lost over 10 keys are all counted

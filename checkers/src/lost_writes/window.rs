@@ -111,8 +111,9 @@ pub fn words(charge: Option<&Charge<'_>>, acknowledged: &str) -> String {
             faults::describe(c.fault),
             -c.age_ms
         ),
-        None => "No fault of its node was under way when the add was sent or began between \
-                 then and the final read, so no fault can be charged with its loss."
+        None => "No fault of its node was under way (invoked and not yet done without an \
+                 error) when the add was sent or began between then and the final read, so no \
+                 fault can be charged with its loss."
             .to_string(),
     }
 }
