@@ -184,13 +184,17 @@ pub async fn probe_sentinel(addr: SocketAddr) -> Result<bool> {
     }
 }
 
-/// Whether an error is the server's answer (an error reply such as `ERR unknown subcommand`),
-/// not a failure to reach it.
+/// Whether an error is the server's answer to the command itself (`ERR unknown subcommand`,
+/// as Redis 6.2, which has no `COMMAND DOCS`, replies), not a failure to reach it or a refusal
+/// that says nothing about the command: `NOAUTH`/`WRONGPASS` (the Sentinel wants a password
+/// redline does not send), `NOPERM` (its user may not run it), `LOADING`, `BUSY`, ... stay
+/// errors.
 fn server_refused(e: &anyhow::Error) -> bool {
     e.chain().any(|cause| {
         cause
             .downcast_ref::<redis::RedisError>()
-            .is_some_and(|r| r.code().is_some())
+            .and_then(|r| r.code())
+            .is_some_and(|code| code == "ERR")
     })
 }
 
@@ -320,6 +324,35 @@ mod tests {
 
     fn bulk(s: &str) -> Value {
         Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    /// The error a server's reply `-{line}` becomes.
+    fn server_error(line: &str) -> anyhow::Error {
+        match redis::parse_redis_value(format!("-{line}\r\n").as_bytes()) {
+            Ok(Value::ServerError(e)) => anyhow::Error::new(redis::RedisError::from(e)),
+            other => panic!("not a server error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_an_err_reply_is_an_answer_about_the_command() {
+        assert!(server_refused(&server_error(
+            "ERR unknown subcommand 'DOCS'"
+        )));
+        assert!(!server_refused(&server_error(
+            "NOAUTH Authentication required."
+        )));
+        assert!(!server_refused(&server_error(
+            "WRONGPASS invalid username-password pair or user is disabled."
+        )));
+        assert!(!server_refused(&server_error(
+            "NOPERM this user has no permissions to run the 'command' command"
+        )));
+        assert!(!server_refused(&server_error(
+            "LOADING Redis is loading the dataset in memory"
+        )));
+        let unreachable = redis::RedisError::from((redis::ErrorKind::Io, "connection refused"));
+        assert!(!server_refused(&anyhow::Error::new(unreachable)));
     }
 
     #[test]
