@@ -52,7 +52,7 @@ pub struct FaultLog<'h> {
 }
 
 impl<'h> FaultLog<'h> {
-    /// Every fault of [`can_lose_writes`] that did not fail (a `fail` completion did nothing),
+    /// Every fault of [`can_lose_writes`] that did not fail (a `fail` record did nothing),
     /// in history order.
     ///
     /// A nemesis record that is neither an invocation nor the completion of one (DESIGN's
@@ -77,7 +77,9 @@ impl<'h> FaultLog<'h> {
             if op.f == Function::Start {
                 starts.push((op.time, value));
             }
-            if can_lose_writes(&op.f) && done.is_none_or(|d| d.op_type != OpType::Fail) {
+            let failed =
+                op.op_type == OpType::Fail || done.is_some_and(|d| d.op_type == OpType::Fail);
+            if can_lose_writes(&op.f) && !failed {
                 // A partition not known to have been made in full (its completion carries an
                 // error, or it has none) was in force no longer than it is known to have
                 // acted: from its invocation. A lone record says the fault was made.
@@ -385,7 +387,8 @@ mod tests {
 {"index":1,"time":1500000,"process":0,"type":"ok","f":"add","value":1}
 {"index":2,"time":2000000,"process":"nemesis","type":"info","f":"kill","value":null}
 {"index":3,"time":2600000,"process":"nemesis","type":"info","f":"kill","value":["n1"]}
-{"index":4,"time":3000000,"process":"nemesis","type":"info","f":"start","value":["n1"]}"#,
+{"index":4,"time":3000000,"process":"nemesis","type":"info","f":"start","value":["n1"]}
+{"index":5,"time":4000000,"process":"nemesis","type":"fail","f":"kill","value":["n1"]}"#,
         )
         .unwrap()
         .history;
@@ -400,7 +403,11 @@ mod tests {
             Some(3),
             "sent between the two: the second, the larger age"
         );
-        assert_eq!(at(2.7), None, "sent after both");
+        assert_eq!(
+            at(2.7),
+            None,
+            "sent after both; a lone `fail` record did nothing"
+        );
         assert_eq!(log.started_before("n1", 9_000_000), 3_000_000);
     }
 
