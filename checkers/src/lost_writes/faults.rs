@@ -233,17 +233,26 @@ mod tests {
     use super::*;
     use crate::history::jsonl::read_str;
 
+    /// The history of a JSONL text.
+    fn history(jsonl: &str) -> History {
+        read_str(jsonl).unwrap().history
+    }
+
+    /// The index of the fault charged with a write of `node` sent at `ms`, looked for to the end.
+    fn charged(log: &FaultLog<'_>, node: Option<&str>, ms: f64) -> Option<u64> {
+        log.that_lost(node, (ms * 1e6) as u64, u64::MAX)
+            .map(|o| o.index)
+    }
+
     #[test]
     fn cites_completions_and_master_changes_in_the_window() {
-        let h = read_str(
+        let h = history(
             r#"{"index":0,"time":1000000,"process":"nemesis","type":"invoke","f":"kill","value":["n1"]}
 {"index":1,"time":2000000,"process":"nemesis","type":"info","f":"kill","value":["n1"]}
 {"index":2,"time":3000000,"process":"observer","type":"info","f":"topology","value":{"master":"n2"}}
 {"index":3,"time":4000000,"process":"nemesis","type":"invoke","f":"start","value":["n1"]}
 {"index":4,"time":9000000,"process":"nemesis","type":"info","f":"start","value":["n1"]}"#,
-        )
-        .unwrap()
-        .history;
+        );
         let n = narrative(&h, 0, 5_000_000, 10);
         assert_eq!(
             n,
@@ -255,7 +264,7 @@ mod tests {
 
     #[test]
     fn charges_the_first_fault_of_the_node_after_the_invocation() {
-        let h = read_str(
+        let h = history(
             r#"{"index":0,"time":1000000,"process":"nemesis","type":"invoke","f":"kill","value":["n2"]}
 {"index":1,"time":1500000,"process":"nemesis","type":"info","f":"kill","value":["n2"]}
 {"index":2,"time":2000000,"process":"nemesis","type":"invoke","f":"kill","value":["n1"]}
@@ -264,14 +273,9 @@ mod tests {
 {"index":5,"time":4000000,"process":"nemesis","type":"invoke","f":"power-loss","value":["n1"]}
 {"index":6,"time":4100000,"process":"nemesis","type":"fail","f":"power-loss","value":["n1"]}
 {"index":7,"time":5000000,"process":"nemesis","type":"invoke","f":"promote","value":{"candidate":"n2","old_master":"n1"}}"#,
-        )
-        .unwrap()
-        .history;
+        );
         let log = FaultLog::new(&h);
-        let at = |node, ms: u64| {
-            log.that_lost(node, ms * 1_000_000, u64::MAX)
-                .map(|o| o.index)
-        };
+        let at = |node, ms: u64| charged(&log, node, ms as f64);
         assert_eq!(at(Some("n1"), 0), Some(2), "n2's kill is not n1's");
         assert_eq!(at(None, 0), Some(0), "an unrecorded node: any fault");
         assert_eq!(
@@ -290,8 +294,7 @@ mod tests {
             "a fault that never completed is done at its invocation"
         );
         assert_eq!(
-            log.that_lost(Some("n2"), 1_200_000, u64::MAX)
-                .map(|o| o.index),
+            charged(&log, Some("n2"), 1.2),
             Some(0),
             "a write sent while a fault acts: between its invocation and its completion"
         );
@@ -304,15 +307,13 @@ mod tests {
 
     #[test]
     fn a_node_started_when_the_last_start_naming_it_was_invoked() {
-        let h = read_str(
+        let h = history(
             r#"{"index":0,"time":1000000,"process":"nemesis","type":"invoke","f":"start","value":["n1"]}
 {"index":1,"time":1500000,"process":"nemesis","type":"info","f":"start","value":["n1"]}
 {"index":2,"time":2000000,"process":"nemesis","type":"invoke","f":"start","value":["n2"]}
 {"index":3,"time":3000000,"process":"nemesis","type":"invoke","f":"start","value":null}
 {"index":4,"time":3100000,"process":"nemesis","type":"info","f":"start","value":null}"#,
-        )
-        .unwrap()
-        .history;
+        );
         let log = FaultLog::new(&h);
         assert_eq!(log.started_before("n1", 900_000), 0, "never started");
         assert_eq!(
@@ -332,21 +333,16 @@ mod tests {
     fn a_failover_that_made_no_master_counts_from_its_invocation() {
         // The first failover gave up after 10 s (`"node": null`); the kill at 12 ms lost the
         // write n1 acknowledged meanwhile. The second failover named its new master.
-        let h = read_str(
+        let h = history(
             r#"{"index":0,"time":1000000,"process":"nemesis","type":"invoke","f":"failover","value":{"old_master":"n1"}}
 {"index":1,"time":11000000,"process":"nemesis","type":"info","f":"failover","value":{"old_master":"n1","node":null}}
 {"index":2,"time":12000000,"process":"nemesis","type":"invoke","f":"kill","value":["n1"]}
 {"index":3,"time":12100000,"process":"nemesis","type":"info","f":"kill","value":["n1"]}
 {"index":4,"time":20000000,"process":"nemesis","type":"invoke","f":"failover","value":{"old_master":"n2"}}
 {"index":5,"time":23000000,"process":"nemesis","type":"info","f":"failover","value":{"old_master":"n2","node":"n3"}}"#,
-        )
-        .unwrap()
-        .history;
+        );
         let log = FaultLog::new(&h);
-        let at = |node, ms: u64| {
-            log.that_lost(Some(node), ms * 1_000_000, u64::MAX)
-                .map(|o| o.index)
-        };
+        let at = |node, ms: u64| charged(&log, Some(node), ms as f64);
         assert_eq!(at("n1", 5), Some(2), "not the failover that did nothing");
         assert_eq!(
             at("n1", 1),
@@ -362,18 +358,15 @@ mod tests {
 
     #[test]
     fn a_partition_that_failed_is_not_in_force_after_it() {
-        let h = read_str(
+        let h = history(
             r#"{"index":0,"time":1000000,"process":"nemesis","type":"invoke","f":"partition","value":{"grudge":"isolate-master","cut":[["n1","n2"]]}}
 {"index":1,"time":1100000,"process":"nemesis","type":"info","f":"partition","value":null,"error":"nft: rule refused"}
 {"index":2,"time":9000000,"process":"nemesis","type":"invoke","f":"kill","value":["n1"]}
 {"index":3,"time":9100000,"process":"nemesis","type":"info","f":"kill","value":["n1"]}"#,
-        )
-        .unwrap()
-        .history;
+        );
         let log = FaultLog::new(&h);
         assert_eq!(
-            log.that_lost(Some("n1"), 3_000_000, u64::MAX)
-                .map(|o| o.index),
+            charged(&log, Some("n1"), 3.0),
             Some(2),
             "the kill, not a partition nobody healed because it was never made"
         );
@@ -382,21 +375,16 @@ mod tests {
     #[test]
     fn a_lone_nemesis_record_is_a_fault_done_when_recorded() {
         // DESIGN's own example, and Jepsen's way: nemesis ops as `info` records only.
-        let h = read_str(
+        let h = history(
             r#"{"index":0,"time":1000000,"process":0,"type":"invoke","f":"add","value":1}
 {"index":1,"time":1500000,"process":0,"type":"ok","f":"add","value":1}
 {"index":2,"time":2000000,"process":"nemesis","type":"info","f":"kill","value":null}
 {"index":3,"time":2600000,"process":"nemesis","type":"info","f":"kill","value":["n1"]}
 {"index":4,"time":3000000,"process":"nemesis","type":"info","f":"start","value":["n1"]}
 {"index":5,"time":4000000,"process":"nemesis","type":"fail","f":"kill","value":["n1"]}"#,
-        )
-        .unwrap()
-        .history;
+        );
         let log = FaultLog::new(&h);
-        let at = |ms: f64| {
-            log.that_lost(Some("n1"), (ms * 1e6) as u64, u64::MAX)
-                .map(|o| o.index)
-        };
+        let at = |ms: f64| charged(&log, Some("n1"), ms);
         assert_eq!(at(1.0), Some(2), "sent before the first record");
         assert_eq!(
             at(2.3),
@@ -413,12 +401,10 @@ mod tests {
 
     #[test]
     fn a_failed_start_names_the_nodes_of_its_invocation() {
-        let h = read_str(
+        let h = history(
             r#"{"index":0,"time":1000000,"process":"nemesis","type":"invoke","f":"start","value":["n2"]}
 {"index":1,"time":1100000,"process":"nemesis","type":"info","f":"start","value":null,"error":"exec failed"}"#,
-        )
-        .unwrap()
-        .history;
+        );
         let log = FaultLog::new(&h);
         assert_eq!(
             log.started_before("n1", 9_000_000),
@@ -430,20 +416,15 @@ mod tests {
 
     #[test]
     fn a_partition_in_force_is_charged_until_its_heal_completes() {
-        let h = read_str(
+        let h = history(
             r#"{"index":0,"time":1000000,"process":"nemesis","type":"invoke","f":"partition","value":{"grudge":"isolate-master","cut":[["n1","n2"]]}}
 {"index":1,"time":1100000,"process":"nemesis","type":"info","f":"partition","value":{"grudge":"isolate-master","cut":[["n1","n2"]]}}
 {"index":2,"time":5000000,"process":"nemesis","type":"invoke","f":"heal","value":null}
 {"index":3,"time":5200000,"process":"nemesis","type":"info","f":"heal","value":"healed"}
 {"index":4,"time":9000000,"process":"nemesis","type":"invoke","f":"kill","value":["n1"]}"#,
-        )
-        .unwrap()
-        .history;
+        );
         let log = FaultLog::new(&h);
-        let at = |ms: f64| {
-            log.that_lost(Some("n1"), (ms * 1e6) as u64, u64::MAX)
-                .map(|o| o.index)
-        };
+        let at = |ms: f64| charged(&log, Some("n1"), ms);
         assert_eq!(at(3.0), Some(0), "invoked during the partition");
         assert_eq!(at(5.2), Some(0), "up to the heal's completion");
         assert_eq!(at(5.3), Some(4), "after the heal: the next fault");
