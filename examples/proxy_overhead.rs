@@ -6,13 +6,21 @@
 //! the proxy's CPU time per request (this process runs only the proxies while the benchmark
 //! goes through them), which the machine's other load hardly changes.
 //!
+//! Where `haproxy` is installed (Debian package `haproxy`), the same benchmark also goes
+//! through HAProxy in TCP mode in front of the same node (`haproxy <requests/s>`, its ratio to
+//! direct and its CPU per request): a peer measured side by side, so the proxy's figure can be
+//! read against what a mature C relay costs on the same machine.
+//!
 //! Run: `cargo run --release --example proxy_overhead -- [requests] [clients] [tests]`
 //! (defaults 200000, 10, `sadd`; `tests` is redis-benchmark's `-t` list).
 
 use anyhow::Context;
 use redline::cluster::backend::Backend as _;
 use redline::cluster::{ClusterSpec, LocalCluster};
-use std::process::Command;
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// Requests per second of each test in `tests`, as redis-benchmark reports them.
 fn bench(port: u16, requests: &str, clients: &str, tests: &str) -> anyhow::Result<Vec<f64>> {
@@ -63,8 +71,8 @@ async fn main() -> anyhow::Result<()> {
     let direct = tokio::task::spawn_blocking(move || bench(real, &r, &c, &t)).await??;
     let n: f64 = requests.parse().context("requests must be a number")?;
     let before = cpu_seconds();
-    let proxied =
-        tokio::task::spawn_blocking(move || bench(proxy, &requests, &clients, &tests)).await??;
+    let (r, c, t) = (requests.clone(), clients.clone(), tests.clone());
+    let proxied = tokio::task::spawn_blocking(move || bench(proxy, &r, &c, &t)).await??;
     // This process runs nothing else meanwhile: its CPU time is the proxies'.
     let proxy_cpu = cpu_seconds() - before;
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
@@ -77,7 +85,86 @@ async fn main() -> anyhow::Result<()> {
         "proxy_cpu_us_per_request {:.2}",
         proxy_cpu * 1e6 / (n * runs)
     );
+    match Haproxy::start(real, dir.path())? {
+        None => println!("haproxy not installed (Debian package haproxy): no peer figure"),
+        Some(peer) => {
+            let before = peer.cpu_seconds()?;
+            let port = peer.port;
+            let through =
+                tokio::task::spawn_blocking(move || bench(port, &requests, &clients, &tests))
+                    .await??;
+            let cpu = peer.cpu_seconds()? - before;
+            println!("haproxy {:.0}", mean(&through));
+            println!("haproxy_ratio {:.2}", mean(&through) / mean(&direct));
+            println!(
+                "haproxy_cpu_us_per_request {:.2}",
+                cpu * 1e6 / (n * through.len() as f64)
+            );
+        }
+    }
     Ok(())
+}
+
+/// HAProxy relaying a port of its own to `upstream`, stopped when dropped.
+struct Haproxy {
+    child: Child,
+    port: u16,
+}
+
+impl Haproxy {
+    /// Starts HAProxy in TCP mode (kernel splicing where it judges it worth it, its default
+    /// threads) in front of `upstream`; `None` when it is not installed.
+    fn start(upstream: u16, dir: &Path) -> anyhow::Result<Option<Haproxy>> {
+        if Command::new("haproxy").arg("-v").output().is_err() {
+            return Ok(None);
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let config = dir.join("haproxy.cfg");
+        let mut f = std::fs::File::create(&config)?;
+        writeln!(
+            f,
+            "global\n  maxconn 1000\ndefaults\n  mode tcp\n  option splice-auto\n  \
+             timeout connect 5s\n  timeout client 10m\n  timeout server 10m\n\
+             listen redis\n  bind 127.0.0.1:{port}\n  server n1 127.0.0.1:{upstream}"
+        )?;
+        let child = Command::new("haproxy")
+            .args(["-db", "-q", "-f"])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .spawn()
+            .context("starting haproxy")?;
+        let peer = Haproxy { child, port };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "haproxy did not listen on {port} within 5 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(Some(peer))
+    }
+
+    /// User plus system CPU time of the HAProxy process (all its threads), in seconds.
+    fn cpu_seconds(&self) -> anyhow::Result<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // Fields after the command name (which ends in ')'): utime and stime are 14 and 15.
+        let rest = stat.rsplit_once(')').context("malformed /proc stat")?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        Ok(ticks / hz)
+    }
+}
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// User plus system CPU time of this process (all its threads, not its children), in seconds.

@@ -5,7 +5,9 @@
 #   2. redline, fault-free, --concurrency 10, local backend, for SECONDS each: the set workload
 #      (default mix: one read in ten, bounded sets) and the register workload with master reads;
 #   3. examples/proxy_overhead: redis-benchmark SADD through redline's proxy against direct, on
-#      a cluster with proxies (as runs with partition or delay faults have them).
+#      a cluster with proxies (as runs with partition or delay faults have them), and through
+#      HAProxy in front of the same node when `haproxy` is installed: a peer relay measured
+#      beside it (what any user-space proxy costs on this machine).
 # Each figure is printed with the load average at the time; figures taken on a busy machine
 # understate what redline (and the peer) can do. The ratios are checked against issue #22's
 # targets: set >= 0.5x SADD, register >= 0.5x mean(SET, GET), proxied >= 0.75x direct.

@@ -6,9 +6,8 @@
 //! partitions or delays.
 //!
 //! - [`proxy`]: the proxy in front of each server, obeying the link table.
-//! - [`pump`]: one direction of a proxied connection: spliced while the link is open, a delay
-//!   line while it is cut or delayed.
-//! - [`pipe`]: the kernel pipe and splice(2) calls the pump uses.
+//! - [`pump`]: one direction of a proxied connection: straight through while the link is open,
+//!   a delay line while it is cut or delayed.
 //! - [`peer_identity`]: which server opened a connection, so a proxy knows the party.
 //! - [`proxy_links`]: cut and delayed links as rules of the link table (`Partition`,
 //!   `LinkDelay`).
@@ -18,7 +17,6 @@
 //! starting, healing and the rest are the cluster core's.
 
 pub mod peer_identity;
-pub mod pipe;
 pub mod proxy;
 pub mod proxy_links;
 pub mod pump;

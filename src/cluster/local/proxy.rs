@@ -6,12 +6,13 @@
 //! obeys the [`LinkTable`] ([`super::pump`]): a cut link holds the bytes without closing either
 //! socket (TCP under an iptables DROP behaves the same way: nothing arrives until the rule goes,
 //! then the retransmitted stream resumes), a delayed link delivers each chunk after its latency,
-//! without throttling the stream (a delay line, not a sleep per read), and an open link splices
-//! the bytes through in the kernel.
+//! without throttling the stream (a delay line, not a sleep per read), and an open link passes
+//! each chunk straight through.
 //!
-//! Proxies cost every byte two more system calls and a hop, so a cluster has them only when its
-//! plan can cut or delay a link (`ClusterSpec::link_faults`); otherwise everyone reaches each
-//! server directly.
+//! Proxies cost every message two more system calls and a hop (about 16 µs of CPU per proxied
+//! request on a 2-core VM, as much as HAProxy: `examples/proxy_overhead`), so a cluster has them
+//! only when its plan can cut or delay a link (`ClusterSpec::link_faults`); otherwise everyone
+//! reaches each server directly.
 
 use super::peer_identity;
 use super::pump::{pump, Link};
@@ -213,7 +214,7 @@ mod tests {
         assert!(rtt < Duration::from_millis(600), "{rtt:?}");
     }
 
-    /// Rules flip while a stream flows through in both directions (spliced, queued, held,
+    /// Rules flip while a stream flows through in both directions (straight, queued, held,
     /// delayed, and back): every byte arrives once, in order.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn switching_ways_mid_stream_loses_and_reorders_nothing() {
@@ -292,11 +293,11 @@ mod tests {
     }
 
     /// Bytes held by a cut, many small segments waiting in the proxy's socket at the heal, and
-    /// then silence: the proxy must still deliver them all. A splice into the pipe can stop
-    /// short with data still in the socket (the pipe has a slot per segment), so it does not
-    /// prove the socket drained; a pump that took it for proof waited for a wake-up that never
-    /// came (a replica stuck behind its primary after a short replication cut, in a cluster
-    /// run that then could not converge). Before the fix this test timed out.
+    /// then silence: the proxy must still deliver them all. A pump that takes a read for proof
+    /// that its socket drained when it is not waits for a wake-up that never comes: the
+    /// splicing pump did (a short splice proves nothing, the pipe has a slot per segment), and
+    /// left a replica stuck behind its primary after a short replication cut, in a cluster run
+    /// that then could not converge; this test timed out against it.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn bytes_held_by_a_cut_all_arrive_after_the_heal_without_new_traffic() {
         let (count, size) = (1000, 40);
@@ -317,7 +318,7 @@ mod tests {
         assert!(received.iter().all(|b| *b == b'r'));
     }
 
-    /// A proxied request/reply stream is spliced: a round trip without rules stays fast.
+    /// A proxied request/reply stream goes straight through: round trips without rules.
     #[tokio::test]
     async fn an_open_link_relays_round_trips() {
         let links = Arc::new(LinkTable::default());
