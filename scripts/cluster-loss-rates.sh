@@ -15,7 +15,9 @@
 #   e.g. scripts/cluster-loss-rates.sh 10 20 none mrw mrw-lag1
 # Env: SERVER_BIN (default redis-server on PATH), NODE_TIMEOUT_MS (default 2000),
 #      FAULT (seconds, default 6), INTERVAL (seconds between faults, default 10),
-#      REDLINE (the redline binary; default: target/release/redline, built first).
+#      REDLINE (the redline binary; default: target/release/redline, built first),
+#      SEED_BASE (run i uses seed SEED_BASE + i; default 2100: give another base for runs
+#      independent of earlier ones).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-10}
@@ -26,6 +28,7 @@ settings=("$@")
 timeout_ms=${NODE_TIMEOUT_MS:-2000}
 fault=${FAULT:-6}
 interval=${INTERVAL:-10}
+seed_base=${SEED_BASE:-2100}
 server=()
 [ -n "${SERVER_BIN:-}" ] && server=(--server-bin "$SERVER_BIN")
 redline=${REDLINE:-target/release/redline}
@@ -51,7 +54,7 @@ for setting in "${settings[@]}"; do
       --cluster-node-timeout "$timeout_ms" --workload set --nemesis partition:minority \
       --nemesis-interval "$interval" --fault-duration "$fault" --time-limit "$secs" \
       $(options "$setting") ${server[@]+"${server[@]}"} \
-      --seed "$((2100 + i))" --name "minority-$setting" --store "$store" >/dev/null 2>&1
+      --seed "$((seed_base + i))" --name "minority-$setting" --store "$store" >/dev/null 2>&1
     code=$?
     set -e
     if [ "$code" -eq 2 ] || [ "$code" -eq 124 ]; then
@@ -68,7 +71,7 @@ explained = sum(1 for a in listed if a["details"].get("dropped_by", {}).get("fau
 print(s.get("lost", 0), s.get("acknowledged", 0), explained, len(listed))
 EOF
 )
-    echo "  $setting run $i (seed $((2100 + i))): lost $lost of $acked acknowledged; $explained of the $listed listed attributed to a failover after a fault; load $(cut -d' ' -f1 /proc/loadavg)"
+    echo "  $setting run $i (seed $((seed_base + i))): lost $lost of $acked acknowledged; $explained of the $listed listed attributed to a failover after a fault; load $(cut -d' ' -f1 /proc/loadavg)"
     lost_all=$((lost_all + lost)); acked_all=$((acked_all + acked))
     explained_all=$((explained_all + explained)); listed_all=$((listed_all + listed))
     [ "$lost" -gt 0 ] && lossy=$((lossy + 1))
