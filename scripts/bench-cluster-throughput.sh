@@ -5,7 +5,8 @@
 #   1. redis-benchmark --cluster -t sadd -c CLIENTS -n N against a plain cluster of 3 shards x
 #      1 replica formed by redis-cli --cluster create (no proxies; every SADD of redis-benchmark
 #      goes to a key tagged for one of the primaries, so the load covers all three shards),
-#      once as is and once with -r (see below);
+#      once as is, once with -r, and once as a custom command doing what redline's set workload
+#      does (see below);
 #   2. redline test --topology cluster --shards 3 --replicas 1 --workload set --nemesis none
 #      --concurrency CLIENTS --read-ratio 0 --keys 6 (pure SADD over six sets, two per shard),
 #      every link through redline's proxies, every operation written to history.jsonl and checked.
@@ -57,23 +58,28 @@ sleep 1
 # About as many requests as redis-benchmark sends in SECS seconds on this machine, so both sides
 # run for about as long (sets grow alike).
 n=$((secs * 150000))
-# Twice: as the issue states it, and with -r. Without -r every SADD adds the one member
-# "element:__rand_int__", so after the first it changes nothing, and Redis neither propagates
-# it to the replica nor appends it anywhere: a read, in effect. With -r each SADD adds a random
-# 12-digit member, as each of redline's adds adds a new element, so both sides write and
-# replicate. That figure is not like for like either: redis-benchmark's one set per primary
-# grows with -n (hundreds of thousands of members), where redline's sets are bounded
-# (--set-size), and it falls as the run lengthens (about 133,000/s for 200,000 requests,
-# 84,000/s for 1,500,000 here). The issue's yardstick is the first figure.
+# Three ways. `plain` is redis-benchmark's own SADD test: every request adds the one member
+# "element:__rand_int__" to one set per primary, so after the first it changes nothing, and
+# Redis neither propagates it to the replica nor appends it anywhere: a read, in effect.
+# `random` adds -r: each SADD adds a random 12-digit member, so both sides write and replicate,
+# but redis-benchmark's one set per primary grows with -n (hundreds of thousands of members)
+# and its rate falls as the run lengthens. `bounded` does what redline's set workload does:
+# each SADD adds a new member (1-2% repeats) to one of many sets of about 100 members (redline's
+# default --set-size), `SADD set:{tag}:__rand_int__ __rand_int__` with -r n/300 (each
+# __rand_int__ is drawn on its own; {tag} routes each client's keys to its primary). That last
+# is the like-for-like yardstick: the same command, writing and replicating as much.
 declare -A peer
-for variant in plain random; do
-  rand=""
-  [ "$variant" = random ] && rand="-r 1000000000"
-  echo "== redis-benchmark --cluster -t sadd -c $clients -n $n $rand (plain cluster, 3 shards x 1 replica)"
+bounded_range=$((n / 300))
+for variant in plain random bounded; do
+  args=(-t sadd)
+  case $variant in
+    random) args=(-t sadd -r 1000000000) ;;
+    bounded) args=(-r "$bounded_range" SADD 'set:{tag}:__rand_int__' '__rand_int__') ;;
+  esac
+  echo "== redis-benchmark --cluster -c $clients -n $n ${args[*]} (plain cluster, 3 shards x 1 replica)"
   echo "   load: $(cut -d' ' -f1-3 /proc/loadavg)"
-  # shellcheck disable=SC2086
-  line=$(redis-benchmark --cluster -p "${ports[0]}" -t sadd -c "$clients" -n "$n" $rand -q 2>/dev/null |
-    tr '\r' '\n' | grep -i 'sadd' | tail -1 || true)
+  line=$(redis-benchmark --cluster -p "${ports[0]}" -c "$clients" -n "$n" -q "${args[@]}" 2>/dev/null |
+    tr '\r' '\n' | grep -i 'sadd' | grep 'requests per second' | tail -1 || true)
   echo "  $line"
   peer[$variant]=$(sed -nE 's/.*: ([0-9.]+) requests per second.*/\1/p' <<<"$line")
 done
@@ -87,11 +93,11 @@ for net in ${NETS:-local netns}; do
   "$redline" test --net "$net" --topology cluster --shards 3 --replicas 1 --workload set --nemesis none \
     --concurrency "$clients" --read-ratio 0 --keys 6 --time-limit "$secs" --server-bin "$(command -v "$server")" \
     --store "$store" --json 2>/dev/null |
-    PLAIN=${peer[plain]} RANDOM_MEMBERS=${peer[random]} python3 -c 'import json,os,sys
+    PLAIN=${peer[plain]} RANDOM_MEMBERS=${peer[random]} BOUNDED=${peer[bounded]} python3 -c 'import json,os,sys
 r=json.load(sys.stdin); a=r["checkers"]["availability"]["stats"]; l=r["checkers"]["lost-writes"]["stats"]
 ops=a["throughput_ok_per_s"]
 print("  ok ops/s:", round(ops), " adds acknowledged:", l["acknowledged"], " p50/p99 add latency ms:", a["latency_ms"]["add"]["p50"], a["latency_ms"]["add"]["p99"], " verdict:", r["valid"])
-for name, var in (("redis-benchmark", "PLAIN"), ("redis-benchmark -r", "RANDOM_MEMBERS")):
+for name, var in (("redis-benchmark -t sadd", "PLAIN"), ("redis-benchmark -t sadd -r", "RANDOM_MEMBERS"), ("redis-benchmark bounded SADD (like for like)", "BOUNDED")):
     try:
         print(f"  ratio to {name}: {ops / float(os.environ[var]):.2f}x")
     except (KeyError, ValueError, ZeroDivisionError):
