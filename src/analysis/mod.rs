@@ -7,6 +7,8 @@
 //! describes. Results are the same as [`analyse_file`]'s.
 //!
 //! - [`read_once`]: the single read, transactions compact, the rest as records.
+//! - [`memory`]: whether a large history's analysis fits in this machine's memory, told before
+//!   it starts.
 //!
 //! A run folder ([`analyse_run`]) also has `telemetry.jsonl`. The harness reads it here and
 //! hands its samples to the checkers as data ([`CheckOptions::telemetry`]), rather than the
@@ -15,6 +17,7 @@
 //! bare history has none). Telemetry only adds evidence to explanations: `redline check` on a
 //! history alone decides exactly the same verdicts and rules.
 
+pub mod memory;
 pub mod read_once;
 
 use crate::store;
@@ -74,6 +77,7 @@ pub struct Analysis {
 
 /// Reads a history file and checks it.
 pub fn analyse_file(path: &Path, req: &AnalysisRequest) -> Result<Analysis> {
+    memory::ensure_fits(path)?;
     let read = jsonl::read_file(path).with_context(|| format!("reading {}", path.display()))?;
     let mut a = analyse(read.history, req);
     a.warnings = read.warnings;
@@ -84,6 +88,7 @@ pub fn analyse_file(path: &Path, req: &AnalysisRequest) -> Result<Analysis> {
 /// report`); the telemetry's samples reach the checkers as evidence (see the module doc).
 pub fn analyse_run(run_dir: &Path, req: &AnalysisRequest) -> Result<Analysis> {
     let path = run_dir.join(store::HISTORY);
+    memory::ensure_fits(&path)?;
     let read = jsonl::read_file(&path).with_context(|| format!("reading {}", path.display()))?;
     let telemetry = read_telemetry(&run_dir.join(store::TELEMETRY));
     let model = req

@@ -1,0 +1,204 @@
+//! Whether a stored history's analysis fits in this machine's memory, told before the analysis
+//! starts rather than by the kernel's OOM killer halfway through it.
+//!
+//! The checkers hold the whole parsed history (about 370 bytes a record for the set workload,
+//! some 2.7 times the record's text) and their own indexes on top (the lost-writes checker
+//! another third). A 10-minute run at full speed writes tens of millions of records: its
+//! analysis can need more memory than the machine has, and a process the kernel kills for it
+//! exits with no verdict, no results and no explanation, which breaks the exit-code contract
+//! (2: could not decide) that a CI job relies on.
+//!
+//! So, for a large JSON-lines history, [`ensure_fits`] parses a prefix (1/16 of the file,
+//! 64-512 MiB), measures how much resident memory that took, projects it to the whole file
+//! with a margin for the checkers' own structures, and refuses with a clear error when the
+//! projection exceeds the memory the machine has available. The history stays on disk, whole,
+//! for `redline check` on a larger machine.
+//!
+//! The projection can only err towards letting an analysis start: freed memory that the parse
+//! reuses is returned to the kernel first (`malloc_trim`), and anything else that makes the
+//! measured growth smaller makes the projection smaller. When it cannot measure (not Linux, a
+//! gzipped or non-line format whose prefix does not parse), it says nothing and the analysis
+//! goes ahead.
+
+use anyhow::{bail, Result};
+use redline_checkers::history::jsonl;
+use std::io::Read;
+use std::path::Path;
+
+/// Below this, a history's analysis is not worth projecting (at most a few GB).
+const SMALL: u64 = 256 << 20;
+/// How much more than the parsed history the checkers need at their peak, measured on the set
+/// workload (lost-writes' indexes add about a third).
+const CHECKERS_MARGIN: f64 = 1.3;
+/// Set `REDLINE_MEMORY_CHECK=off` to analyse whatever the projection says.
+const SWITCH: &str = "REDLINE_MEMORY_CHECK";
+
+/// Refuses (with what it would need and what there is) when analysing the history at `path`
+/// would not fit in the memory this machine has available; see the module doc.
+pub fn ensure_fits(path: &Path) -> Result<()> {
+    if std::env::var(SWITCH).is_ok_and(|v| v == "off") {
+        return Ok(());
+    }
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok(()); // reading it will say what is wrong
+    };
+    let total = meta.len();
+    if !meta.is_file() || total < SMALL {
+        return Ok(());
+    }
+    let (Some(available), Some(per_byte)) = (available_bytes(), measure(path, total)) else {
+        return Ok(());
+    };
+    judge(path, total, available, per_byte)
+}
+
+/// The decision, from the figures: a history of `total` bytes whose prefix took `per_byte`
+/// resident bytes per byte, on a machine with `available` bytes.
+fn judge(path: &Path, total: u64, available: u64, per_byte: f64) -> Result<()> {
+    let needed = per_byte * total as f64 * CHECKERS_MARGIN;
+    if needed <= available as f64 {
+        return Ok(());
+    }
+    bail!(
+        "analysing {} ({}) would need about {} of memory, and this machine has {} available: \
+         nothing was analysed, so the verdict is unknown. The history is whole on disk: check it \
+         on a machine with more memory (`redline check {}`), or bound a run's operations \
+         (--rate, --time-limit). ({}=off analyses anyway.)",
+        path.display(),
+        gb(total as f64),
+        gb(needed),
+        gb(available as f64),
+        path.display(),
+        SWITCH,
+    )
+}
+
+/// Resident bytes the parse of a prefix of `path` took, per byte of the prefix; `None` when it
+/// cannot tell.
+fn measure(path: &Path, total: u64) -> Option<f64> {
+    let want = (total / 16).clamp(64 << 20, 512 << 20);
+    let mut prefix = Vec::with_capacity(want as usize);
+    std::fs::File::open(path)
+        .ok()?
+        .take(want)
+        .read_to_end(&mut prefix)
+        .ok()?;
+    // Whole lines only: the prefix must parse as a (shorter) history of its own.
+    let end = prefix.iter().rposition(|&b| b == b'\n')? + 1;
+    prefix.truncate(end);
+    trim_heap();
+    let before = resident_bytes()?;
+    let read = jsonl::read(&prefix[..]).ok()?;
+    let after = resident_bytes()?;
+    drop(read);
+    trim_heap();
+    Some(after.saturating_sub(before) as f64 / end as f64)
+}
+
+/// Gives free heap pages back to the kernel, so that a parse that reuses them shows up in the
+/// resident size instead of hiding in memory already counted.
+fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory to the kernel; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// This process's resident memory, from `/proc/self/statm`.
+fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * u64::try_from(page).ok()?)
+}
+
+/// The memory the kernel says new work can have (`MemAvailable`).
+fn available_bytes() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    parse_available(&meminfo)
+}
+
+fn parse_available(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn gb(bytes: f64) -> String {
+    format!("{:.1} GB", bytes / 1e9)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn available_memory_is_read_from_meminfo() {
+        let meminfo = "MemTotal:       24684852 kB\nMemFree:        1000 kB\n\
+                       MemAvailable:   23457400 kB\nBuffers: 1 kB\n";
+        assert_eq!(parse_available(meminfo), Some(23_457_400 * 1024));
+        assert_eq!(parse_available("MemTotal: 5 kB\n"), None);
+    }
+
+    /// The 10-minute soak that the kernel killed at 24 GB: 7.8 GB of history at 3.7 resident
+    /// bytes per byte is refused on 24 GB, with what to do; a third of it goes ahead.
+    #[test]
+    fn a_history_too_large_for_the_machine_is_refused_with_what_to_do() {
+        let path = Path::new("/store/soak/history.jsonl");
+        let err = judge(path, 7_800_000_000, 24_000_000_000, 3.7).unwrap_err();
+        let text = format!("{err}");
+        assert!(text.contains("would need about 37.5 GB"), "{text}");
+        assert!(text.contains("24.0 GB available"), "{text}");
+        assert!(text.contains("verdict is unknown"), "{text}");
+        assert!(
+            text.contains("redline check /store/soak/history.jsonl"),
+            "{text}"
+        );
+        assert!(judge(path, 2_600_000_000, 24_000_000_000, 3.7).is_ok());
+    }
+
+    #[test]
+    fn a_small_history_is_not_projected() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        writeln!(
+            f,
+            "{{\"index\":0,\"time\":1,\"process\":0,\"type\":\"invoke\",\"f\":\"read\"}}"
+        )
+        .unwrap();
+        assert!(ensure_fits(f.path()).is_ok());
+    }
+
+    /// The measurement on a real prefix: parsing records takes resident memory, more than
+    /// their text, and a prefix that does not parse (here, not a history) gives no figure.
+    #[test]
+    fn a_parsed_prefix_is_measured_and_an_unparsable_one_is_not() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        for i in 0..200_000u64 {
+            let (t, kind) = if i % 2 == 0 {
+                ("invoke", "")
+            } else {
+                ("ok", ",\"node\":\"n1\"")
+            };
+            writeln!(
+                f,
+                "{{\"index\":{i},\"time\":{i},\"process\":{},\"type\":\"{t}\",\"f\":\"add\",\
+                 \"key\":\"set{}\",\"value\":{}{kind}}}",
+                (i / 2) % 10,
+                i / 200,
+                i / 2
+            )
+            .unwrap();
+        }
+        f.flush().unwrap();
+        let size = f.as_file().metadata().unwrap().len();
+        let per_byte = measure(f.path(), size).expect("a JSON-lines prefix is measured");
+        assert!(per_byte > 1.0, "{per_byte} resident bytes per byte of text");
+
+        let mut junk = tempfile::NamedTempFile::new().unwrap();
+        writeln!(junk, "this is not a history").unwrap();
+        assert_eq!(measure(junk.path(), 100), None);
+    }
+}
