@@ -9,10 +9,11 @@
 //! (2: could not decide) that a CI job relies on.
 //!
 //! So, for a large JSON-lines history, [`ensure_fits`] parses a prefix (1/16 of the file,
-//! 64-512 MiB), measures how much resident memory that took, projects it to the whole file
-//! with a margin for the checkers' own structures, and refuses with a clear error when the
-//! projection exceeds the memory the machine has available. The history stays on disk, whole,
-//! for `redline check` on a larger machine.
+//! 64-512 MiB, and never more than 1/16 of the memory available) the way the caller will read
+//! the whole ([`Reader`]), measures how much resident memory that took, projects it to the
+//! whole file with a margin for the checkers' own structures, and refuses with a clear error
+//! when the projection exceeds the memory the machine has available. The history stays on
+//! disk, whole, for `redline check` on a larger machine.
 //!
 //! The projection can only err towards letting an analysis start: freed memory that the parse
 //! reuses is returned to the kernel first (`malloc_trim`), and anything else that makes the
@@ -20,10 +21,21 @@
 //! gzipped or non-line format whose prefix does not parse), it says nothing and the analysis
 //! goes ahead.
 
+use super::read_once::read_once;
 use anyhow::{bail, Result};
+use redline_checkers::history::input::Limits;
 use redline_checkers::history::jsonl;
 use std::io::Read;
 use std::path::Path;
+
+/// How the caller will read the history, so that the prefix is measured in the same form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    /// Every record as an `Op` ([`jsonl::read`]): `redline test` and `redline report`.
+    Records,
+    /// Transactions compact, the rest as records ([`read_once`]): `redline check`.
+    Once,
+}
 
 /// Below this, a history's analysis is not worth projecting (at most a few GB).
 const SMALL: u64 = 256 << 20;
@@ -35,8 +47,8 @@ const SWITCH: &str = "REDLINE_MEMORY_CHECK";
 
 /// Refuses (with what it would need and what there is) when analysing the history at `path`
 /// would not fit in the memory this machine has available; see the module doc.
-pub fn ensure_fits(path: &Path) -> Result<()> {
-    if std::env::var(SWITCH).is_ok_and(|v| v == "off") {
+pub fn ensure_fits(path: &Path, reader: Reader) -> Result<()> {
+    if std::env::var(SWITCH).is_ok_and(|v| v == "off") || path == Path::new("-") {
         return Ok(());
     }
     let Ok(meta) = std::fs::metadata(path) else {
@@ -46,7 +58,10 @@ pub fn ensure_fits(path: &Path) -> Result<()> {
     if !meta.is_file() || total < SMALL {
         return Ok(());
     }
-    let (Some(available), Some(per_byte)) = (available_bytes(), measure(path, total)) else {
+    let Some(available) = available_bytes() else {
+        return Ok(());
+    };
+    let Some(per_byte) = measure(path, total, available, reader) else {
         return Ok(());
     };
     judge(path, total, available, per_byte)
@@ -59,11 +74,21 @@ fn judge(path: &Path, total: u64, available: u64, per_byte: f64) -> Result<()> {
     if needed <= available as f64 {
         return Ok(());
     }
+    // A run folder's history: `redline report` there writes the run's results and report too.
+    let report = match path.parent() {
+        Some(dir) if dir.join("test.json").is_file() => {
+            format!(
+                ", or `redline report {}` for the run's outputs",
+                dir.display()
+            )
+        }
+        _ => String::new(),
+    };
     bail!(
         "analysing {} ({}) would need about {} of memory, and this machine has {} available: \
          nothing was analysed, so the verdict is unknown. The history is whole on disk: check it \
-         on a machine with more memory (`redline check {}`), or bound a run's operations \
-         (--rate, --time-limit). ({}=off analyses anyway.)",
+         on a machine with more memory (`redline check {}`{report}), or bound a run's \
+         operations (--rate, --time-limit). ({}=off analyses anyway.)",
         path.display(),
         gb(total as f64),
         gb(needed),
@@ -74,9 +99,10 @@ fn judge(path: &Path, total: u64, available: u64, per_byte: f64) -> Result<()> {
 }
 
 /// Resident bytes the parse of a prefix of `path` took, per byte of the prefix; `None` when it
-/// cannot tell.
-fn measure(path: &Path, total: u64) -> Option<f64> {
-    let want = (total / 16).clamp(64 << 20, 512 << 20);
+/// cannot tell. The prefix is small next to the memory `available`, so that measuring cannot
+/// itself exhaust it.
+fn measure(path: &Path, total: u64, available: u64, reader: Reader) -> Option<f64> {
+    let want = (total / 16).clamp(64 << 20, 512 << 20).min(available / 16);
     let mut prefix = Vec::with_capacity(want as usize);
     std::fs::File::open(path)
         .ok()?
@@ -88,9 +114,20 @@ fn measure(path: &Path, total: u64) -> Option<f64> {
     prefix.truncate(end);
     trim_heap();
     let before = resident_bytes()?;
-    let read = jsonl::read(&prefix[..]).ok()?;
-    let after = resident_bytes()?;
-    drop(read);
+    let after = match reader {
+        Reader::Records => {
+            let read = jsonl::read(&prefix[..]).ok()?;
+            let after = resident_bytes();
+            drop(read);
+            after
+        }
+        Reader::Once => {
+            let read = read_once(&prefix[..], Limits::default()).ok()?;
+            let after = resident_bytes();
+            drop(read);
+            after
+        }
+    }?;
     trim_heap();
     Some(after.saturating_sub(before) as f64 / end as f64)
 }
@@ -168,7 +205,8 @@ mod tests {
             "{{\"index\":0,\"time\":1,\"process\":0,\"type\":\"invoke\",\"f\":\"read\"}}"
         )
         .unwrap();
-        assert!(ensure_fits(f.path()).is_ok());
+        assert!(ensure_fits(f.path(), Reader::Records).is_ok());
+        assert!(ensure_fits(Path::new("-"), Reader::Once).is_ok());
     }
 
     /// The measurement on a real prefix: parsing records takes resident memory, more than
@@ -194,11 +232,17 @@ mod tests {
         }
         f.flush().unwrap();
         let size = f.as_file().metadata().unwrap().len();
-        let per_byte = measure(f.path(), size).expect("a JSON-lines prefix is measured");
-        assert!(per_byte > 1.0, "{per_byte} resident bytes per byte of text");
+        let plenty = 16 << 30;
+        for reader in [Reader::Records, Reader::Once] {
+            let per_byte = measure(f.path(), size, plenty, reader).expect("a prefix is measured");
+            assert!(
+                per_byte > 1.0,
+                "{reader:?}: {per_byte} resident bytes per byte of text"
+            );
+        }
 
         let mut junk = tempfile::NamedTempFile::new().unwrap();
         writeln!(junk, "this is not a history").unwrap();
-        assert_eq!(measure(junk.path(), 100), None);
+        assert_eq!(measure(junk.path(), 100, plenty, Reader::Records), None);
     }
 }

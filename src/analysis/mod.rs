@@ -77,7 +77,7 @@ pub struct Analysis {
 
 /// Reads a history file and checks it.
 pub fn analyse_file(path: &Path, req: &AnalysisRequest) -> Result<Analysis> {
-    memory::ensure_fits(path)?;
+    memory::ensure_fits(path, memory::Reader::Records)?;
     let read = jsonl::read_file(path).with_context(|| format!("reading {}", path.display()))?;
     let mut a = analyse(read.history, req);
     a.warnings = read.warnings;
@@ -88,7 +88,7 @@ pub fn analyse_file(path: &Path, req: &AnalysisRequest) -> Result<Analysis> {
 /// report`); the telemetry's samples reach the checkers as evidence (see the module doc).
 pub fn analyse_run(run_dir: &Path, req: &AnalysisRequest) -> Result<Analysis> {
     let path = run_dir.join(store::HISTORY);
-    memory::ensure_fits(&path)?;
+    memory::ensure_fits(&path, memory::Reader::Records)?;
     let read = jsonl::read_file(&path).with_context(|| format!("reading {}", path.display()))?;
     let telemetry = read_telemetry(&run_dir.join(store::TELEMETRY));
     let model = req

@@ -54,7 +54,7 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
     }
     let idle = Duration::from_secs_f64(args.read_timeout);
     // A regular file can be measured before it is read (a pipe or standard input cannot).
-    analysis::memory::ensure_fits(&args.history)?;
+    analysis::memory::ensure_fits(&args.history, analysis::memory::Reader::Once)?;
     let input = source::Source::open(&args.history, idle)
         .with_context(|| format!("reading {}", args.history.display()))?;
     let name = input.name().to_string();
