@@ -159,5 +159,8 @@ pub async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut link: Lin
             }
         }
     }
+    // The end of the stream is a segment too: under a cut it waits for the heal, as a FIN
+    // under an iptables DROP would.
+    link.wait_open().await;
     let _ = to.shutdown().await;
 }
