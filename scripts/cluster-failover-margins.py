@@ -35,8 +35,8 @@ def isolated(run):
     with open(os.path.join(run, "history.jsonl")) as f:
         for line in f:
             if '"f":"partition"' in line and '"type":"invoke"' in line:
-                pairs = [set(p) for p in json.loads(line)["value"]["cut"]]
-                common = set.intersection(*pairs)
+                pairs = [set(p) for p in json.loads(line)["value"].get("cut") or []]
+                common = set.intersection(*pairs) if pairs else set()
                 return common.pop() if len(common) == 1 else None
     return None
 
@@ -52,23 +52,35 @@ def margins(run):
         elif ok_seen and "Cluster state changed: fail" in line:
             stopped = when(line)
             break
-    won = winner = fail_seen = delayed = None
+    if stopped is None:
+        return f"{run}: cut {cut}; it never logged that it stopped"
+    # The election that answered this cut: of every replica's wins, the one nearest the stop
+    # (a run with several partitions has several elections).
+    wins = []
     for node in sorted(os.listdir(os.path.join(run, "nodes"))):
         if node == cut or not node.startswith("n"):
             continue
         for line in log(run, node):
-            if "Failover election won" in line:
-                won, winner = when(line), node
-            elif "Start of election delayed for" in line:
-                delayed = re.search(r"delayed for (\d+) milliseconds", line).group(1)
-    if won is None or stopped is None:
-        return f"{run}: cut {cut}; no election or no stop logged"
+            if "Failover election won" in line and when(line):
+                wins.append((abs((when(line) - stopped).total_seconds()), when(line), node))
+    if not wins:
+        return f"{run}: cut {cut}; no election logged"
+    _, won, winner = min(wins)
+    fail_seen = delayed = None
     for line in log(run, winner):
         t = when(line)
-        if t and t <= won and ("FAIL message received" in line or "(quorum reached)" in line):
+        if t is None or t > won:
+            continue
+        if "FAIL message received" in line or "(quorum reached)" in line:
             fail_seen = t
-    with open(os.path.join(run, "results.json")) as f:
-        split_brain = json.load(f)["checkers"].get("split-brain", {}).get("valid")
+        m = re.search(r"election delayed for (\d+) milliseconds", line)
+        if m:
+            delayed = m.group(1)
+    results = os.path.join(run, "results.json")
+    split_brain = "no results.json"
+    if os.path.exists(results):
+        with open(results) as f:
+            split_brain = json.load(f)["checkers"].get("split-brain", {}).get("valid")
     gap = (stopped - won).total_seconds() * 1000
     side = f"AFTER the new primary's election by {gap:.0f} ms" if gap > 0 else f"{-gap:.0f} ms before it"
     after_fail = f"{(won - fail_seen).total_seconds() * 1000:.0f} ms" if fail_seen else "?"
