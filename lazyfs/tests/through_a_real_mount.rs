@@ -8,9 +8,12 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// Fields drop in declaration order: the disk unmounts before its folder is removed. (The
+/// other way round, the folder's removal met the live mount and failed silently, leaving an
+/// empty `/tmp/.tmpXXXXXX/data` per test behind.)
 struct Mounted {
-    dir: tempfile::TempDir,
     disk: LazyDisk,
+    dir: tempfile::TempDir,
 }
 
 impl Mounted {
@@ -22,7 +25,7 @@ impl Mounted {
         let dir = tempfile::tempdir().unwrap();
         let disk = LazyDisk::mount(&dir.path().join("data"), &dir.path().join("disk"), options)
             .expect("mounts");
-        Some(Mounted { dir, disk })
+        Some(Mounted { disk, dir })
     }
 
     fn path(&self, rel: &str) -> PathBuf {
