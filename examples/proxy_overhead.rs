@@ -70,11 +70,12 @@ async fn main() -> anyhow::Result<()> {
     let (r, c, t) = (requests.clone(), clients.clone(), tests.clone());
     let direct = tokio::task::spawn_blocking(move || bench(real, &r, &c, &t)).await??;
     let n: f64 = requests.parse().context("requests must be a number")?;
-    let before = cpu_seconds();
+    let me = std::process::id();
+    let before = cpu_seconds(me)?;
     let (r, c, t) = (requests.clone(), clients.clone(), tests.clone());
     let proxied = tokio::task::spawn_blocking(move || bench(proxy, &r, &c, &t)).await??;
     // This process runs nothing else meanwhile: its CPU time is the proxies'.
-    let proxy_cpu = cpu_seconds() - before;
+    let proxy_cpu = cpu_seconds(me)? - before;
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     println!("direct {:.0}", mean(&direct));
     println!("proxied {:.0}", mean(&proxied));
@@ -90,12 +91,12 @@ async fn main() -> anyhow::Result<()> {
         // The peer is a yardstick: without it the proxy's own figures still stand.
         Err(e) => println!("haproxy did not start ({e:#}): no peer figure"),
         Ok(Some(peer)) => {
-            let before = peer.cpu_seconds()?;
+            let before = cpu_seconds(peer.child.id())?;
             let port = peer.port;
             let through =
                 tokio::task::spawn_blocking(move || bench(port, &requests, &clients, &tests))
                     .await??;
-            let cpu = peer.cpu_seconds()? - before;
+            let cpu = cpu_seconds(peer.child.id())? - before;
             println!("haproxy {:.0}", mean(&through));
             println!("haproxy_ratio {:.2}", mean(&through) / mean(&direct));
             println!(
@@ -151,19 +152,6 @@ impl Haproxy {
         }
         Ok(Some(peer))
     }
-
-    /// User plus system CPU time of the HAProxy process (all its threads), in seconds.
-    fn cpu_seconds(&self) -> anyhow::Result<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
-        // Fields after the command name (which ends in ')'): utime and stime are 14 and 15.
-        let rest = stat.rsplit_once(')').context("malformed /proc stat")?.1;
-        let mut fields = rest.split_whitespace().skip(11);
-        let mut field = || fields.next().context("short /proc stat line");
-        let ticks: f64 = field()?.parse::<f64>()? + field()?.parse::<f64>()?;
-        // SAFETY: sysconf has no preconditions.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-        Ok(ticks / hz)
-    }
 }
 
 impl Drop for Haproxy {
@@ -173,13 +161,15 @@ impl Drop for Haproxy {
     }
 }
 
-/// User plus system CPU time of this process (all its threads, not its children), in seconds.
-fn cpu_seconds() -> f64 {
-    // SAFETY: getrusage fills the struct it is given; a zeroed rusage is a valid value.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
-        return 0.0;
-    }
-    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+/// User plus system CPU time of process `pid` (all its threads, not its children), in seconds.
+fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which ends in ')'): utime and stime are 14 and 15.
+    let rest = stat.rsplit_once(')').context("malformed /proc stat")?.1;
+    let mut fields = rest.split_whitespace().skip(11);
+    let mut field = || fields.next().context("short /proc stat line");
+    let ticks: f64 = field()?.parse::<f64>()? + field()?.parse::<f64>()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    Ok(ticks / hz)
 }

@@ -114,20 +114,13 @@ fn measure(path: &Path, total: u64, available: u64, reader: Reader) -> Option<f6
     prefix.truncate(end);
     trim_heap();
     let before = resident_bytes()?;
-    let after = match reader {
-        Reader::Records => {
-            let read = jsonl::read(&prefix[..]).ok()?;
-            let after = resident_bytes();
-            drop(read);
-            after
-        }
-        Reader::Once => {
-            let read = read_once(&prefix[..], Limits::default()).ok()?;
-            let after = resident_bytes();
-            drop(read);
-            after
-        }
-    }?;
+    // Kept alive until measured, whichever form it was read in.
+    let parsed: Box<dyn std::any::Any> = match reader {
+        Reader::Records => Box::new(jsonl::read(&prefix[..]).ok()?),
+        Reader::Once => Box::new(read_once(&prefix[..], Limits::default()).ok()?),
+    };
+    let after = resident_bytes()?;
+    drop(parsed);
     trim_heap();
     Some(after.saturating_sub(before) as f64 / end as f64)
 }
