@@ -253,7 +253,7 @@ mod tests {
     /// An observer record: it needs no completion, so any number of them read back.
     fn op(node: u64) -> Op {
         let mut op = Op::new(0, 0, Process::Observer, OpType::Info, "replication");
-        op.node = Some(format!("n{node}"));
+        op.node = Some(format!("n{node}").into());
         op
     }
 

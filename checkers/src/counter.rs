@@ -25,6 +25,7 @@ use crate::registry::CheckOptions;
 use crate::result::{Anomaly, CheckResult};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Prefix sums of increments ordered by a time, split into positive and negative parts.
 struct Sums {
@@ -110,8 +111,8 @@ struct Counts {
 
 /// Checks every read of every counter key against Jepsen's bounds.
 pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
-    let mut incrs: BTreeMap<Option<String>, Vec<Operation<'_>>> = BTreeMap::new();
-    let mut reads: BTreeMap<Option<String>, Vec<Operation<'_>>> = BTreeMap::new();
+    let mut incrs: BTreeMap<Option<Arc<str>>, Vec<Operation<'_>>> = BTreeMap::new();
+    let mut reads: BTreeMap<Option<Arc<str>>, Vec<Operation<'_>>> = BTreeMap::new();
     for op in history.operations() {
         match op.invoke.f {
             Function::Incr | Function::Add => {
@@ -148,7 +149,7 @@ pub fn check(history: &History, opts: &CheckOptions) -> CheckResult {
                 anomalies.push(a);
             }
         }
-        let name = key.clone().unwrap_or_default();
+        let name = key.as_deref().unwrap_or_default().to_string();
         match master_final {
             Some(m) => {
                 let b = counter.bounds(&m);
@@ -263,7 +264,7 @@ fn on_master(read: &Operation<'_>, masters: &[(u64, String)], opts: &CheckOption
 }
 
 fn judge(
-    key: &Option<String>,
+    key: &Option<Arc<str>>,
     read: &Operation<'_>,
     counter: &KeyCounter,
     authoritative: bool,

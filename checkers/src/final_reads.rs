@@ -266,7 +266,7 @@ fn choose_master(
                 first.invoke.index
             ));
             MasterChoice {
-                node,
+                node: node.to_string(),
                 source: MasterSource::FirstFinalRead {
                     index: first.invoke.index,
                 },

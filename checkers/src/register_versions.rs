@@ -235,20 +235,25 @@ impl RegisterVersions {
                 continue;
             }
             let last = op.last();
-            writes.entry(key.clone()).or_default().push(RegisterWrite {
-                invoke_index: op.invoke.index,
-                completion_index: op.completion.map(|c| c.index),
-                process: op.invoke.process,
-                value,
-                start: op.start(),
-                end: if op.outcome() == OpType::Ok {
-                    op.end()
-                } else {
-                    None
-                },
-                outcome: op.outcome(),
-                node: last.node.clone().or_else(|| op.invoke.node.clone()),
-            });
+            writes
+                .entry(key.to_string())
+                .or_default()
+                .push(RegisterWrite {
+                    invoke_index: op.invoke.index,
+                    completion_index: op.completion.map(|c| c.index),
+                    process: op.invoke.process,
+                    value,
+                    start: op.start(),
+                    end: if op.outcome() == OpType::Ok {
+                        op.end()
+                    } else {
+                        None
+                    },
+                    outcome: op.outcome(),
+                    node: (last.node.as_deref())
+                        .or(op.invoke.node.as_deref())
+                        .map(str::to_string),
+                });
         }
         let keys = writes
             .into_iter()
@@ -361,9 +366,9 @@ pub(crate) mod test_history {
             done_value: Value,
         ) -> Builder {
             let mut inv = Op::new(0, 0, Process::Client(p), OpType::Invoke, f);
-            inv.key = Some(key.to_string());
+            inv.key = Some(key.into());
             inv.value = invoke_value;
-            inv.node = Some(format!("n{}", p % 3 + 1));
+            inv.node = Some(format!("n{}", p % 3 + 1).into());
             self.push(start, inv.clone());
             if let Some(end) = end {
                 let mut done = inv;

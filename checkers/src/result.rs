@@ -89,8 +89,8 @@ impl Anomaly {
         }
     }
 
-    pub fn with_key(mut self, key: impl Into<String>) -> Anomaly {
-        self.key = Some(key.into());
+    pub fn with_key(mut self, key: impl AsRef<str>) -> Anomaly {
+        self.key = Some(key.as_ref().into());
         self
     }
 

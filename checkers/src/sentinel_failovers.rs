@@ -50,7 +50,7 @@ impl FailoverStarts {
         let Some(event) = op.value.get("event").and_then(|e| e.as_str()) else {
             return;
         };
-        let sentinel = op.node.clone().unwrap_or_default();
+        let sentinel = op.node.as_deref().unwrap_or_default().to_string();
         if STEPS.contains(&event) {
             self.attempts.entry(sentinel).or_insert(op.time);
         } else if ABORTS.contains(&event) {

@@ -209,11 +209,10 @@ impl Collections {
 
 /// The node that served a read, as the client saw it.
 fn read_node(read: Operation<'_>) -> String {
-    read.last()
-        .node
-        .clone()
-        .or_else(|| read.invoke.node.clone())
-        .unwrap_or_else(|| "unknown".to_string())
+    (read.last().node.as_deref())
+        .or(read.invoke.node.as_deref())
+        .unwrap_or("unknown")
+        .to_string()
 }
 
 /// Decides whether one read is fresh, stale, or returned a value no write could have produced.

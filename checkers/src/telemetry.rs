@@ -188,7 +188,7 @@ pub fn sample_record(time: u64, node: &str, value: serde_json::Value) -> Op {
         OpType::Info,
         Function::Replication,
     );
-    op.node = Some(node.to_string());
+    op.node = Some(node.into());
     op.value = value;
     op
 }
@@ -216,7 +216,7 @@ impl Telemetry {
                 continue;
             };
             by_node
-                .entry(node.clone())
+                .entry(node.to_string())
                 .or_default()
                 .push(PersistenceSample {
                     time: op.time,

@@ -289,7 +289,7 @@ fn judge(
 }
 
 fn key_name(k: &KeyAnalysis<'_>) -> String {
-    k.key.clone().unwrap_or_else(|| "(none)".to_string())
+    k.key.as_deref().unwrap_or("(none)").to_string()
 }
 
 /// A durable-lost anomaly: the write, its acknowledgement, the final read, and the faults from

@@ -16,7 +16,7 @@ struct Builder {
 
 impl Builder {
     fn key(mut self, k: &str) -> Self {
-        self.key = Some(k.to_string());
+        self.key = Some(k.into());
         self
     }
     fn rec(mut self, p: u64, t: OpType, f: &str, v: Value, ms: u64, err: Option<&str>) -> Self {
@@ -27,9 +27,9 @@ impl Builder {
             t,
             f,
         );
-        op.key = Some(self.key.clone().unwrap_or_else(|| "r".to_string()));
+        op.key = Some(self.key.as_deref().unwrap_or("r").into());
         op.value = v;
-        op.error = err.map(str::to_string);
+        op.error = err.map(Into::into);
         self.ops.push(op);
         self
     }

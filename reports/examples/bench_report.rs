@@ -59,8 +59,8 @@ fn synthetic_history(operations: u64) -> Vec<Op> {
             ("read", if matches!(rng % 2, 0) { "n2" } else { "n3" })
         };
         let mut invoke = Op::new(0, t, Process::Client(process), OpType::Invoke, f);
-        invoke.key = Some(format!("r{}", rng % 16));
-        invoke.node = Some(node.to_string());
+        invoke.key = Some(format!("r{}", rng % 16).into());
+        invoke.node = Some(node.into());
         invoke.value = if write { json!(i) } else { Value::Null };
         let outcome = match rng % 200 {
             0 | 1 => OpType::Fail,
@@ -108,7 +108,7 @@ fn telemetry(seconds: u64) -> Vec<Op> {
             ("n3", "slave", master - (tick as i64 % 50) * 1_000),
         ] {
             let mut op = Op::new(0, t, Process::Observer, OpType::Info, "replication");
-            op.node = Some(node.to_string());
+            op.node = Some(node.into());
             op.value =
                 json!({"role": role, "master_repl_offset": master, "slave_repl_offset": offset});
             ops.push(op);

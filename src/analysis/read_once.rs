@@ -14,6 +14,7 @@ use redline_checkers::txn_cycles::{micro_op::Txns, stream};
 use redline_checkers::{Function, History, InputSummary, Op, OpType, Process};
 use serde_json::{json, Value};
 use std::io::Read;
+use std::sync::Arc;
 
 /// What the checkers other than the transactional ones read of a client `txn` record.
 struct LeanTxn {
@@ -35,7 +36,7 @@ pub struct ReadOnce {
     others: Vec<Op>,
     /// Client `txn` records, each with its position among all records.
     lean: Vec<(usize, LeanTxn)>,
-    nodes: Vec<String>,
+    nodes: Vec<Arc<str>>,
     /// The transactions, for txn-cycles and rw-register; `None` without `txn` records.
     pub txns: Option<Txns>,
     info: ReadInfo,
@@ -47,7 +48,7 @@ pub fn read_once(input: impl Read, limits: Limits) -> Result<ReadOnce, HistoryEr
     let mut pairer = stream::Pairer::default();
     let mut others = Vec::new();
     let mut lean = Vec::new();
-    let mut nodes: Vec<String> = Vec::new();
+    let mut nodes: Vec<Arc<str>> = Vec::new();
     let mut missing_time = false;
     let info = input::read_each(input, limits, |op| {
         missing_time |= op.time == MISSING_TIME;
@@ -84,11 +85,11 @@ pub fn read_once(input: impl Read, limits: Limits) -> Result<ReadOnce, HistoryEr
     })
 }
 
-fn intern(nodes: &mut Vec<String>, node: &str) -> u32 {
-    match nodes.iter().position(|n| n == node) {
+fn intern(nodes: &mut Vec<Arc<str>>, node: &str) -> u32 {
+    match nodes.iter().position(|n| &**n == node) {
         Some(i) => i as u32,
         None => {
-            nodes.push(node.to_string());
+            nodes.push(node.into());
             nodes.len() as u32 - 1
         }
     }
@@ -132,7 +133,7 @@ impl ReadOnce {
 }
 
 /// The records in input order: `others` with each lean transaction put back at its position.
-fn merge(others: Vec<Op>, lean: Vec<(usize, LeanTxn)>, nodes: &[String]) -> Vec<Op> {
+fn merge(others: Vec<Op>, lean: Vec<(usize, LeanTxn)>, nodes: &[Arc<str>]) -> Vec<Op> {
     let mut ops = Vec::with_capacity(others.len() + lean.len());
     let mut others = others.into_iter();
     for (position, t) in lean {

@@ -73,7 +73,7 @@ async fn stream_events(
         }
         let text: String = msg.get_payload().unwrap_or_default();
         let mut op = Op::new(0, 0, Process::Observer, OpType::Info, Function::Sentinel);
-        op.node = Some(name.to_string());
+        op.node = Some(name.into());
         op.value = json!({"event": channel, "text": text});
         recorder.record(op);
         if channel == "+switch-master" {

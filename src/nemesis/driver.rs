@@ -237,7 +237,7 @@ impl<B: Backend> Nemesis<B> {
     fn record(&self, t: OpType, f: Function, value: Value, error: Option<String>) {
         let mut op = Op::new(0, 0, Process::Nemesis, t, f);
         op.value = value;
-        op.error = error;
+        op.error = error.map(Into::into);
         self.recorder.record(op);
     }
 

@@ -29,7 +29,7 @@ pub async fn heal<B: Backend>(cluster: &mut B, recorder: &Recorder) -> Result<()
     let mut done = Op::new(0, 0, Process::Nemesis, OpType::Info, Function::HealAll);
     match &result {
         Ok(steps) => done.value = json!(steps),
-        Err(e) => done.error = Some(format!("{e:#}")),
+        Err(e) => done.error = Some(format!("{e:#}").into()),
     }
     recorder.record(done);
     result.map(|_| ())

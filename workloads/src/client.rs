@@ -165,22 +165,22 @@ impl Client {
             .await
             .unwrap_or_else(|_| Err(Failure::timed_out(timeout, attempt.sent)));
         let mut completion = invoke.clone();
-        completion.node = attempt.node.clone();
-        completion.redirects = std::mem::take(&mut attempt.redirects);
+        completion.node = attempt.node.as_deref().map(Into::into);
+        completion.redirects = std::mem::take(&mut attempt.redirects).into();
         match result {
             Ok(done) => fill_ok(&mut completion, done),
             // The write was acknowledged; only the WAIT/WAITAOF after it did not answer. The
             // op took effect, so it is ok, with no ack count: its durability is unknown.
             Err(failure) if attempt.applied => {
                 completion.op_type = OpType::Ok;
-                completion.error = Some(format!("write ok, then: {}", failure.message()));
+                completion.error = Some(format!("write ok, then: {}", failure.message()).into());
                 self.forget(&attempt);
             }
             Err(failure) => {
                 tracing::debug!(process = self.process, node = ?attempt.node, f = %invoke.f,
                     error = %failure.message(), sent = attempt.sent, "operation failed");
                 completion.op_type = failure.outcome(effect);
-                completion.error = Some(failure.message());
+                completion.error = Some(failure.message().into());
                 self.forget(&attempt);
             }
         }

@@ -39,7 +39,7 @@ pub fn final_read_invocations(cfg: &WorkloadConfig, node: &str, process: u64) ->
         .into_iter()
         .map(|op| Op {
             process: Process::Client(process),
-            node: Some(node.to_string()),
+            node: Some(node.into()),
             is_final: true,
             slot: cfg.is_cluster().then(|| cfg.slot_of(&op)).flatten(),
             ..op

@@ -208,7 +208,7 @@ mod tests {
 
     /// (key, value) of every value `op` writes.
     fn written(op: &Op) -> Vec<(String, u64)> {
-        let key = op.key.clone().unwrap_or_default();
+        let key = op.key.as_deref().unwrap_or_default().to_string();
         match op.f.as_str() {
             "add" | "write" => vec![(key, op.value.as_u64().unwrap())],
             "cas" => vec![(key, op.value[1].as_u64().unwrap())],
@@ -283,7 +283,7 @@ mod tests {
         for i in 0..400u64 {
             let p = i % 4;
             let op = generator.next_op(p);
-            let key = op.key.clone().unwrap();
+            let key = op.key.as_deref().unwrap().to_string();
             if op.f == "add" {
                 *adds.entry(key.clone()).or_default() += 1;
                 current.insert(p, key);
@@ -296,7 +296,7 @@ mod tests {
         assert!(adds.contains_key("set") && adds.contains_key("set1"));
         let finals: Vec<String> = crate::workload::set::final_reads(&cfg)
             .into_iter()
-            .filter_map(|op| op.key)
+            .filter_map(|op| Some(op.key?.to_string()))
             .collect();
         assert!(adds.keys().all(|k| finals.contains(k)), "{finals:?}");
         assert_eq!(finals.len(), cfg.keys_used.count());
@@ -316,7 +316,7 @@ mod tests {
         let mut first_cas_seen = HashSet::new();
         for i in 0..600u64 {
             let op = generator.next_op(i % 2);
-            let key = op.key.clone().unwrap();
+            let key = op.key.as_deref().unwrap().to_string();
             if op.f == "read" {
                 continue;
             }

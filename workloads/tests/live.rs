@@ -429,7 +429,7 @@ async fn reads_are_routed_sticky_or_round_robin_across_replicas() {
             for _ in 0..4 {
                 let c = client.invoke(&read(process)).await;
                 assert_eq!(c.op_type, OpType::Ok);
-                seen.push(c.node.unwrap());
+                seen.push(c.node.unwrap().to_string());
             }
             seen
         }

@@ -29,8 +29,8 @@ pub fn split(ops: &mut [Op]) -> bool {
         if let Value::Array(mut pair) = std::mem::take(&mut op.value) {
             op.value = pair.pop().unwrap_or(Value::Null);
             op.key = pair.pop().and_then(|k| match k {
-                Value::String(s) => Some(s),
-                Value::Number(n) => Some(n.to_string()),
+                Value::String(s) => Some(s.into()),
+                Value::Number(n) => Some(n.to_string().into()),
                 _ => None,
             });
         }

@@ -17,6 +17,11 @@
 //! [`Limits::max_input_bytes`] once decompressed, so `/dev/zero` or a gzip bomb ends in a clear
 //! error instead of exhausting the memory. Time bounds are the caller's (this crate has no
 //! clock).
+//!
+//! Memory: a run's tens of millions of records name far fewer keys, a handful of nodes and a
+//! few distinct errors. Each text is held once and shared by every record that names it
+//! ([`Shared`]), rather than allocated per record. Arrays (a set read's elements) are parsed
+//! into vectors that grew by doubling; each is cut to its length ([`fit`]).
 
 mod forms;
 
@@ -25,7 +30,10 @@ use super::record;
 use super::{HistoryError, Op};
 use forms::{Forms, Next};
 use rayon::prelude::*;
+use serde_json::Value;
+use std::collections::HashSet;
 use std::io::{self, BufRead, BufReader, Read};
+use std::sync::Arc;
 
 /// Size bounds on an input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,8 +108,13 @@ pub fn read_each<'a>(
     let format = detect(&head);
     let mut reader = BufReader::with_capacity(1 << 20, io::Cursor::new(head).chain(limited));
     let mut records = 0usize;
-    let mut emit = |op: Op| {
+    let mut shared = Shared::default();
+    let mut emit = |mut op: Op| {
         records += 1;
+        shared.share(&mut op.key);
+        shared.share(&mut op.node);
+        shared.share(&mut op.error);
+        fit(&mut op.value);
         on_op(op);
     };
     let warnings = match format {
@@ -115,6 +128,37 @@ pub fn read_each<'a>(
         records,
         warnings,
     })
+}
+
+/// The texts records repeat (keys, nodes, errors), each held once (see the module doc).
+#[derive(Default)]
+struct Shared(HashSet<Arc<str>>);
+
+impl Shared {
+    /// Points `text` at the held copy of its text, holding it first if it is new.
+    fn share(&mut self, text: &mut Option<Arc<str>>) {
+        let Some(t) = text else {
+            return;
+        };
+        match self.0.get(&**t) {
+            Some(held) => *t = Arc::clone(held),
+            None => {
+                self.0.insert(Arc::clone(t));
+            }
+        }
+    }
+}
+
+/// Releases the spare capacity of every array in `value` (see the module doc).
+fn fit(value: &mut Value) {
+    match value {
+        Value::Array(items) => {
+            items.shrink_to_fit();
+            items.iter_mut().for_each(fit);
+        }
+        Value::Object(map) => map.values_mut().for_each(fit),
+        _ => {}
+    }
 }
 
 /// The input, decompressed when it starts with gzip's magic number.

@@ -6,6 +6,8 @@ use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt;
+use std::sync::Arc;
+use thin_vec::ThinVec;
 
 /// Who performed an operation: a client process, the fault injector, or the telemetry observer.
 ///
@@ -169,15 +171,15 @@ pub struct Op {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "key_as_string"
     )]
-    pub key: Option<String>,
+    pub key: Option<Arc<str>>,
     #[serde(default)]
     pub value: Value,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node: Option<String>,
+    pub node: Option<Arc<str>>,
     #[serde(default, rename = "final", skip_serializing_if = "is_false")]
     pub is_final: bool,
     /// Boxed, as `waitaof`: only the wait workloads' writes have one, and inline they took 88
-    /// of an op's 280 bytes in every record of every history.
+    /// bytes of every record of every history.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait: Option<Box<WaitInfo>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -188,8 +190,8 @@ pub struct Op {
     pub slot: Option<u16>,
     /// Redis Cluster: the redirects the client followed before `node` served the operation, in
     /// order (completions only).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub redirects: Vec<Redirect>,
+    #[serde(default, skip_serializing_if = "ThinVec::is_empty")]
+    pub redirects: ThinVec<Redirect>,
     /// The error of a `fail` or `info` completion, as text. Foreign histories may carry any
     /// value here (Jepsen's `[:socket "Broken pipe"]`): it is kept as its JSON text.
     #[serde(
@@ -197,7 +199,7 @@ pub struct Op {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "error_as_text"
     )]
-    pub error: Option<String>,
+    pub error: Option<Arc<str>>,
 }
 
 /// Marks a record that carried no `time`; the reader replaces it (see [`Op::time`]).
@@ -212,11 +214,11 @@ fn is_false(b: &bool) -> bool {
 }
 
 /// Keys are strings in redline's histories; Jepsen's independent-key histories use integers.
-fn key_as_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+fn key_as_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Arc<str>>, D::Error> {
     match Option::<Value>::deserialize(d)? {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(Value::String(s)) => Ok(Some(s.into())),
+        Some(Value::Number(n)) => Ok(Some(n.to_string().into())),
         Some(other) => Err(de::Error::custom(format!(
             "key must be a string or an integer, not {other}"
         ))),
@@ -224,11 +226,11 @@ fn key_as_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::E
 }
 
 /// An error is text in redline's histories; any other value is kept as its JSON text.
-fn error_as_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+fn error_as_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Arc<str>>, D::Error> {
     Ok(match Option::<Value>::deserialize(d)? {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s),
-        Some(other) => Some(other.to_string()),
+        Some(Value::String(s)) => Some(s.into()),
+        Some(other) => Some(other.to_string().into()),
     })
 }
 
@@ -254,7 +256,7 @@ impl Op {
             wait: None,
             waitaof: None,
             slot: None,
-            redirects: Vec::new(),
+            redirects: ThinVec::new(),
             error: None,
         }
     }
@@ -275,5 +277,22 @@ impl Op {
     /// The value as an integer, when it is one.
     pub fn value_i64(&self) -> Option<i64> {
         self.value.as_i64()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run of minutes holds tens of millions of records while it is checked, so every byte
+    /// of `Op` counts: keys, nodes and errors are shared texts, the rare fields are boxed or
+    /// thin. This fails when a new field makes every record bigger; box it instead.
+    #[test]
+    fn a_record_stays_small() {
+        assert!(
+            std::mem::size_of::<Op>() <= 160,
+            "Op is {} bytes",
+            std::mem::size_of::<Op>()
+        );
     }
 }

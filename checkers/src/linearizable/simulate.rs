@@ -308,7 +308,7 @@ fn render(ops: &[SimOp], key: &str, out: &mut Vec<(u64, u64, Op)>) {
             Kind::Cas(old, new) => ("cas", json!([old, new])),
         };
         let mut invoke = Op::new(0, op.start, Process::Client(op.process), OpType::Invoke, f);
-        invoke.key = Some(key.to_string());
+        invoke.key = Some(key.into());
         invoke.value = value.clone();
         let seq = out.len() as u64 + i as u64;
         out.push((op.start, seq * 2, invoke.clone()));
@@ -319,10 +319,10 @@ fn render(ops: &[SimOp], key: &str, out: &mut Vec<(u64, u64, Op)>) {
             (Kind::Read, OpType::Ok) => done.value = op.read.map_or(Json::Null, |v| json!(v)),
             (Kind::Cas(..), OpType::Ok) if !op.matched => {
                 done.op_type = OpType::Fail;
-                done.error = Some("mismatch".to_string());
+                done.error = Some("mismatch".into());
             }
-            (_, OpType::Info) => done.error = Some("timeout".to_string()),
-            (_, OpType::Fail) => done.error = Some("READONLY".to_string()),
+            (_, OpType::Info) => done.error = Some("timeout".into()),
+            (_, OpType::Fail) => done.error = Some("READONLY".into()),
             _ => {}
         }
         out.push((op.end, seq * 2 + 1, done));

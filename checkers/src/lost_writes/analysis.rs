@@ -14,11 +14,17 @@
 //!
 //! The timeline uses every non-final read plus the master's final read; the replicas' final
 //! reads are compared with the master's separately (divergence).
+//!
+//! Memory: a run of minutes has millions of reads of up to `--set-size` elements each. Reads
+//! are grouped by key as operations; a key's element sets are built when that key is analysed
+//! and dropped when it is done ([`SetRead`] keeps only the size), so the sets of one key at a
+//! time are held, never those of the whole run.
 
 use super::element::SetElement;
 use crate::final_reads::{node_of, FinalReads};
 use crate::history::{Function, History, OpType, Operation};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 /// The outcome of an element's add(s): `Ok` if any add was acknowledged, else `Info` if any was
 /// indeterminate, else `Fail`.
@@ -37,11 +43,12 @@ pub enum Fate {
     NeverRead,
 }
 
-/// A successful read of a set, reduced to what the timeline needs.
+/// A successful read of a set, reduced to what the explanations need once its key is analysed.
 #[derive(Debug, Clone)]
 pub struct SetRead<'a> {
     pub op: Operation<'a>,
-    pub elements: HashSet<SetElement>,
+    /// How many elements it returned.
+    pub size: usize,
 }
 
 impl SetRead<'_> {
@@ -87,10 +94,24 @@ pub struct Unexpected {
     pub read: usize,
 }
 
+/// A replica whose final read differs from the master's final read of the same key.
+#[derive(Debug, Clone)]
+pub struct Divergence {
+    /// Position in [`KeyAnalysis::replica_finals`].
+    pub replica_read: usize,
+    /// The smallest few elements the master has and the replica lacks, and how many in all.
+    pub missing: (Vec<SetElement>, usize),
+    /// The smallest few elements the replica has and the master lacks, and how many in all.
+    pub extra: (Vec<SetElement>, usize),
+}
+
+/// How many missing/extra elements a [`Divergence`] keeps.
+const ELEMENTS_QUOTED: usize = 5;
+
 /// Everything about one key (one set).
 #[derive(Debug, Clone)]
 pub struct KeyAnalysis<'a> {
-    pub key: Option<String>,
+    pub key: Option<Arc<str>>,
     /// Timeline reads: non-final reads, then the master's final read (last, if any).
     pub reads: Vec<SetRead<'a>>,
     /// Position of the master's final read in `reads`.
@@ -100,6 +121,8 @@ pub struct KeyAnalysis<'a> {
     /// Attempted elements, by add invocation time.
     pub elements: Vec<Element<'a>>,
     pub unexpected: Vec<Unexpected>,
+    /// The replicas whose final read differs from the master's (none without a master read).
+    pub divergences: Vec<Divergence>,
 }
 
 /// The whole set analysis, shared by the lost-writes and wait checkers.
@@ -113,7 +136,7 @@ pub struct SetAnalysis<'a> {
     pub unjudged: usize,
     /// Keys with such an add: an element no judged add attempted may be that add's, so no
     /// element of these keys is called unexpected.
-    pub keys_with_unjudged_adds: std::collections::BTreeSet<Option<String>>,
+    pub keys_with_unjudged_adds: std::collections::BTreeSet<Option<Arc<str>>>,
 }
 
 /// Whether an operation adds an element: `add`, or a `write` carrying WAIT / WAITAOF (the wait
@@ -128,8 +151,8 @@ pub fn is_add(op: &Operation<'_>) -> bool {
 pub fn analyse(history: &History) -> SetAnalysis<'_> {
     let final_reads = FinalReads::from_history(history);
     let mut notes = final_reads.notes.clone();
-    let mut adds: BTreeMap<Option<String>, Vec<Operation<'_>>> = BTreeMap::new();
-    let mut reads: BTreeMap<Option<String>, Vec<SetRead<'_>>> = BTreeMap::new();
+    let mut adds: BTreeMap<Option<Arc<str>>, Vec<Operation<'_>>> = BTreeMap::new();
+    let mut reads: BTreeMap<Option<Arc<str>>, Vec<Operation<'_>>> = BTreeMap::new();
     let mut skipped_reads = 0usize;
     let mut skipped_adds = 0usize;
     let mut keys_with_unjudged_adds = std::collections::BTreeSet::new();
@@ -141,9 +164,10 @@ pub fn analyse(history: &History) -> SetAnalysis<'_> {
         } else if is_add(&op) {
             adds.entry(key).or_default().push(op);
         } else if op.invoke.f == Function::Read && op.outcome() == OpType::Ok {
-            match read_elements(&op) {
-                Some(elements) => reads.entry(key).or_default().push(SetRead { op, elements }),
-                None => skipped_reads += 1,
+            if is_set_read(&op) {
+                reads.entry(key).or_default().push(op);
+            } else {
+                skipped_reads += 1;
             }
         }
     }
@@ -158,7 +182,7 @@ pub fn analyse(history: &History) -> SetAnalysis<'_> {
              their keys is called unexpected"
         ));
     }
-    let keys: Vec<Option<String>> = adds.keys().chain(reads.keys()).cloned().collect();
+    let keys: Vec<Option<Arc<str>>> = adds.keys().chain(reads.keys()).cloned().collect();
     let keys: std::collections::BTreeSet<_> = keys.into_iter().collect();
     let keys = keys
         .into_iter()
@@ -177,7 +201,14 @@ pub fn analyse(history: &History) -> SetAnalysis<'_> {
     }
 }
 
+/// Whether a successful read returned a set: an array, or `null` (the key does not exist).
+fn is_set_read(op: &Operation<'_>) -> bool {
+    op.completion
+        .is_some_and(|c| c.value.is_null() || c.value.is_array())
+}
+
 /// The elements of a successful set read; `null` is the empty set (the key does not exist).
+/// `None` when the value is not a set ([`is_set_read`]).
 fn read_elements(op: &Operation<'_>) -> Option<HashSet<SetElement>> {
     let value = &op.completion?.value;
     if value.is_null() {
@@ -192,50 +223,96 @@ fn read_elements(op: &Operation<'_>) -> Option<HashSet<SetElement>> {
     )
 }
 
+/// A read with its elements, while its key is analysed.
+struct ReadWithSet<'a> {
+    read: SetRead<'a>,
+    elements: HashSet<SetElement>,
+}
+
+impl<'a> std::ops::Deref for ReadWithSet<'a> {
+    type Target = SetRead<'a>;
+    fn deref(&self) -> &SetRead<'a> {
+        &self.read
+    }
+}
+
+impl<'a> ReadWithSet<'a> {
+    fn of(op: Operation<'a>) -> ReadWithSet<'a> {
+        let elements = read_elements(&op).unwrap_or_default();
+        let size = elements.len();
+        ReadWithSet {
+            read: SetRead { op, size },
+            elements,
+        }
+    }
+}
+
 fn analyse_key<'a>(
-    key: Option<String>,
+    key: Option<Arc<str>>,
     adds: Vec<Operation<'a>>,
-    all_reads: Vec<SetRead<'a>>,
+    all_reads: Vec<Operation<'a>>,
     final_reads: &FinalReads<'a>,
 ) -> KeyAnalysis<'a> {
     let master_final = final_reads.master_read(key.as_deref());
     let replica_reads = final_reads.replica_reads(key.as_deref());
-    let mut reads: Vec<SetRead<'a>> = Vec::new();
+    let mut reads: Vec<ReadWithSet<'a>> = Vec::new();
     let mut replica_finals = Vec::new();
     let mut final_set = None;
-    for r in all_reads {
-        if !final_reads.contains(r.op.invoke.index) {
-            reads.push(r);
-        } else if master_final.is_some_and(|m| m.invoke.index == r.op.invoke.index) {
-            final_set = Some(r);
-        } else if replica_reads
-            .iter()
-            .any(|o| o.invoke.index == r.op.invoke.index)
-        {
-            replica_finals.push(r);
+    for op in all_reads {
+        let index = op.invoke.index;
+        if !final_reads.contains(index) {
+            reads.push(ReadWithSet::of(op));
+        } else if master_final.is_some_and(|m| m.invoke.index == index) {
+            final_set = Some(ReadWithSet::of(op));
+        } else if replica_reads.iter().any(|o| o.invoke.index == index) {
+            replica_finals.push(ReadWithSet::of(op));
         }
     }
     // Jepsen processes reads in completion order; `known` depends on it.
-    reads.sort_by_key(|r| r.op.last().index);
+    reads.sort_by_key(|r| r.read.op.last().index);
     let final_read = final_set.map(|r| {
         reads.push(r);
         reads.len() - 1
     });
     let mut elements = elements_of(adds);
     let unexpected = walk_reads(&reads, &mut elements);
+    let mut divergences = Vec::new();
     if let Some(f) = final_read {
         for e in &mut elements {
             decide_fate(e, &reads, f);
         }
+        divergences = diverging(&reads[f].elements, &replica_finals);
     }
     KeyAnalysis {
         key,
-        reads,
+        reads: reads.into_iter().map(|r| r.read).collect(),
         final_read,
-        replica_finals,
+        replica_finals: replica_finals.into_iter().map(|r| r.read).collect(),
         elements,
         unexpected,
+        divergences,
     }
+}
+
+/// The replicas' final reads that differ from the master's (`master`).
+fn diverging(master: &HashSet<SetElement>, replicas: &[ReadWithSet<'_>]) -> Vec<Divergence> {
+    (replicas.iter().enumerate())
+        .filter(|(_, r)| r.elements != *master)
+        .map(|(i, r)| Divergence {
+            replica_read: i,
+            missing: first_few(master.difference(&r.elements)),
+            extra: first_few(r.elements.difference(master)),
+        })
+        .collect()
+}
+
+/// The smallest few elements of a difference and its size.
+fn first_few<'x>(diff: impl Iterator<Item = &'x SetElement>) -> (Vec<SetElement>, usize) {
+    let mut all: Vec<SetElement> = diff.cloned().collect();
+    all.sort_unstable();
+    let n = all.len();
+    all.truncate(ELEMENTS_QUOTED);
+    (all, n)
 }
 
 /// One entry per distinct element, its deciding add and status; sorted by invocation time.
@@ -282,7 +359,7 @@ fn elements_of(adds: Vec<Operation<'_>>) -> Vec<Element<'_>> {
 
 /// Updates every element's known time, first/last seen and last missed from the reads (in
 /// completion order), and returns the elements no add attempted.
-fn walk_reads(reads: &[SetRead<'_>], elements: &mut [Element<'_>]) -> Vec<Unexpected> {
+fn walk_reads(reads: &[ReadWithSet<'_>], elements: &mut [Element<'_>]) -> Vec<Unexpected> {
     let position: HashMap<SetElement, usize> = elements
         .iter()
         .enumerate()
@@ -319,7 +396,7 @@ fn walk_reads(reads: &[SetRead<'_>], elements: &mut [Element<'_>]) -> Vec<Unexpe
         .collect()
 }
 
-fn see(e: &mut Element<'_>, reads: &[SetRead<'_>], r: usize) {
+fn see(e: &mut Element<'_>, reads: &[ReadWithSet<'_>], r: usize) {
     let read = &reads[r];
     let completed = (read.complete_time(), read.op.last().index);
     if e.known.is_none_or(|k| completed < k) {
@@ -337,7 +414,7 @@ fn see(e: &mut Element<'_>, reads: &[SetRead<'_>], r: usize) {
 
 /// Decides an element's fate from the master's final read (position `f`) and, for stable
 /// elements, Jepsen's stable latency.
-fn decide_fate(e: &mut Element<'_>, reads: &[SetRead<'_>], f: usize) {
+fn decide_fate(e: &mut Element<'_>, reads: &[ReadWithSet<'_>], f: usize) {
     let final_read = &reads[f];
     e.in_final = final_read.elements.contains(&e.element);
     if e.status == AddStatus::Fail {

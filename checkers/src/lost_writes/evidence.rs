@@ -74,7 +74,7 @@ mod tests {
             OpType::Invoke
         };
         let mut op = Op::new(0, (ms * 1e6) as u64, process, kind, f);
-        op.node = Some(node.to_string());
+        op.node = Some(node.into());
         op.value = value;
         op
     }

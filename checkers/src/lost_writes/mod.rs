@@ -42,8 +42,6 @@ pub use analysis::analyse;
 
 /// How many fault records an explanation quotes before "and N more".
 const FAULTS_QUOTED: usize = 8;
-/// How many missing/extra elements a divergence explanation lists.
-const ELEMENTS_QUOTED: usize = 5;
 /// How many keys `lost_by_key` names.
 const KEYS_LISTED: usize = 10;
 /// How many lost elements of a run are anomalies with the whole story (how it was acknowledged,
@@ -147,7 +145,7 @@ fn undecided_keys(analysis: &SetAnalysis<'_>) -> Vec<String> {
 }
 
 fn key_name(k: &KeyAnalysis<'_>) -> String {
-    k.key.clone().unwrap_or_else(|| "(none)".to_string())
+    k.key.as_deref().unwrap_or("(none)").to_string()
 }
 
 fn node_words(node: Option<&str>) -> String {
@@ -268,7 +266,7 @@ fn explain_lost(
         "age_ms": charge.map(|c| (c.age_ms * 10.0).round() / 10.0),
     }));
     if let Some(k) = &key.key {
-        anomaly = anomaly.with_key(k.clone());
+        anomaly = anomaly.with_key(k);
     }
     anomaly
 }
@@ -321,7 +319,7 @@ fn story_of_lost(
         e.add.indices(),
         final_read.op.indices(),
         ms(final_read.invoke_time()),
-        final_read.elements.len(),
+        final_read.size,
     )
 }
 
@@ -365,7 +363,7 @@ fn failed_but_visible(key: &KeyAnalysis<'_>) -> Vec<Anomaly> {
 
 fn with_key(a: Anomaly, key: &KeyAnalysis<'_>) -> Anomaly {
     match &key.key {
-        Some(k) => a.with_key(k.clone()),
+        Some(k) => a.with_key(k),
         None => a,
     }
 }
@@ -403,12 +401,11 @@ fn divergent(a: &SetAnalysis<'_>, key: &KeyAnalysis<'_>) -> Vec<Anomaly> {
         .final_reads
         .master_for(key.key.as_deref())
         .unwrap_or_else(|| "?".to_string());
-    key.replica_finals
+    key.divergences
         .iter()
-        .filter(|r| r.elements != master.elements)
-        .map(|r| {
-            let missing = first_few(master.elements.difference(&r.elements));
-            let extra = first_few(r.elements.difference(&master.elements));
+        .map(|d| {
+            let r = &key.replica_finals[d.replica_read];
+            let (missing, extra) = (&d.missing, &d.extra);
             let mut ops = master.op.indices();
             ops.extend(r.op.indices());
             let explanation = format!(
@@ -419,9 +416,9 @@ fn divergent(a: &SetAnalysis<'_>, key: &KeyAnalysis<'_>) -> Vec<Anomaly> {
                 node_words(r.node()),
                 key_name(key),
                 r.op.indices(),
-                r.elements.len(),
+                r.size,
                 master.op.indices(),
-                master.elements.len(),
+                master.size,
                 list_words(&missing.0),
                 missing.1,
                 list_words(&extra.0),
@@ -436,15 +433,6 @@ fn divergent(a: &SetAnalysis<'_>, key: &KeyAnalysis<'_>) -> Vec<Anomaly> {
             }))
         })
         .collect()
-}
-
-/// The smallest few elements of a difference and its size.
-fn first_few<'x>(diff: impl Iterator<Item = &'x SetElement>) -> (Vec<SetElement>, usize) {
-    let mut all: Vec<SetElement> = diff.cloned().collect();
-    all.sort_unstable();
-    let n = all.len();
-    all.truncate(ELEMENTS_QUOTED);
-    (all, n)
 }
 
 fn list_words(v: &[SetElement]) -> String {

@@ -110,7 +110,7 @@ fn staleness_from_anomalies(
             .or_else(|| {
                 a.ops
                     .iter()
-                    .find_map(|&i| history.by_index(i)?.node.clone())
+                    .find_map(|&i| Some(history.by_index(i)?.node.as_deref()?.to_string()))
             })
             .unwrap_or_else(|| "unknown node".to_string());
         samples.entry(node).or_default().push(ms);

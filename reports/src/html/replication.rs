@@ -41,10 +41,9 @@ fn number(value: &Value, field: &str) -> Option<i64> {
 
 fn sample(op: &Op) -> Option<Sample> {
     let value = &op.value;
-    let node = op
-        .node
-        .clone()
-        .or_else(|| value.get("node")?.as_str().map(str::to_string))?;
+    let node = (op.node.as_deref())
+        .or_else(|| value.get("node")?.as_str())?
+        .to_string();
     let role = value.get("role")?.as_str()?;
     let master = role == "master";
     let offset = if master {
@@ -197,7 +196,7 @@ mod tests {
             OpType::Info,
             "replication",
         );
-        op.node = Some(node.to_string());
+        op.node = Some(node.into());
         op.value = value;
         op
     }

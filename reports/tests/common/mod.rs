@@ -81,7 +81,7 @@ pub fn telemetry() -> Vec<Op> {
             redline_checkers::OpType::Info,
             "replication",
         );
-        op.node = Some(node.to_string());
+        op.node = Some(node.into());
         op.value = value;
         ops.push(op);
     }

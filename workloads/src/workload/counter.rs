@@ -48,7 +48,7 @@ impl Workload for Counter {
         let n = cfg.key_count();
         let mut op = invocation(if read { Function::Read } else { Function::Incr });
         let index = slot.rng().gen_range(0..n);
-        op.key = Some(cfg.place(key(index, n), index));
+        op.key = Some(cfg.place(key(index, n), index).into());
         if !read {
             op.value = json!(1);
         }

@@ -120,7 +120,7 @@ pub trait Workload: Send + Sync + fmt::Debug {
     /// The Redis key that decides where `op` goes in a cluster (its slot): the op's key; a
     /// workload whose ops name their keys otherwise (list-append's micro-operations) says.
     fn routing_key(&self, op: &Op, _cfg: &WorkloadConfig) -> Option<String> {
-        op.key.clone()
+        op.key.as_deref().map(str::to_string)
     }
 
     /// Sends the call's invocation as Redis commands and interprets the replies. Call
@@ -175,7 +175,7 @@ pub fn numbered_key(base: &str, index: usize, count: usize) -> String {
 pub fn read_each(keys: impl IntoIterator<Item = String>) -> Vec<Op> {
     keys.into_iter()
         .map(|key| Op {
-            key: Some(key),
+            key: Some(key.into()),
             ..invocation(Function::Read)
         })
         .collect()

@@ -70,11 +70,11 @@ impl Workload for Register {
         let mut op = invocation(Function::Read);
         if slot.reads(cfg.read_ratio) {
             let index = slot.key_in_use(cfg);
-            op.key = Some(cfg.place(key(index), index));
+            op.key = Some(cfg.place(key(index), index).into());
             return op;
         }
         let index = slot.element_key(cfg);
-        op.key = Some(cfg.place(key(index), index));
+        op.key = Some(cfg.place(key(index), index).into());
         let cas = cfg.cas && slot.rng().gen_bool(0.5);
         let old = slot.last_written(index);
         let new = slot.fresh_value();

@@ -78,12 +78,12 @@ pub fn generate(slot: &mut Slot, cfg: &WorkloadConfig) -> Op {
     if slot.reads(cfg.read_ratio) {
         let index = slot.key_in_use(cfg);
         let mut op = invocation(Function::Read);
-        op.key = Some(cfg.place(key(index, keys), index));
+        op.key = Some(cfg.place(key(index, keys), index).into());
         return op;
     }
     let index = slot.element_key(cfg);
     let mut op = invocation(Function::Add);
-    op.key = Some(cfg.place(key(index, keys), index));
+    op.key = Some(cfg.place(key(index, keys), index).into());
     op.value = json!(slot.fresh_value());
     op
 }

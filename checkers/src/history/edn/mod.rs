@@ -101,15 +101,15 @@ fn op_from_fields(fields: Vec<(&str, Value)>, position: usize) -> Option<Op> {
                 typed = true;
             }
             "f" => op.f = Function::parse(&text_of(&v).unwrap_or_default()),
-            "key" => op.key = text_of(&v),
+            "key" => op.key = text_of(&v).map(Into::into),
             "value" => op.value = v,
-            "node" => op.node = text_of(&v),
+            "node" => op.node = text_of(&v).map(Into::into),
             "final" => op.is_final = v == Value::Bool(true),
             "error" => {
                 op.error = match v {
                     Value::Null => None,
-                    Value::String(s) => Some(s),
-                    other => Some(other.to_string()),
+                    Value::String(s) => Some(s.into()),
+                    other => Some(other.to_string().into()),
                 }
             }
             "wait" => op.wait = serde_json::from_value(v).ok()?,
@@ -154,15 +154,15 @@ fn parse_record_fully(text: &str, position: usize) -> Result<Op, EdnError> {
                 typed = true;
             }
             "f" => op.f = Function::parse(&text_of(v).unwrap_or_default()),
-            "key" => op.key = text_of(v),
+            "key" => op.key = text_of(v).map(Into::into),
             "value" => op.value = to_json(v, 1)?,
-            "node" => op.node = text_of(v),
+            "node" => op.node = text_of(v).map(Into::into),
             "final" => op.is_final = matches!(v, Edn::Bool(true)),
             "error" => {
                 op.error = match to_json(v, 1)? {
                     Value::Null => None,
-                    Value::String(s) => Some(s),
-                    other => Some(other.to_string()),
+                    Value::String(s) => Some(s.into()),
+                    other => Some(other.to_string().into()),
                 }
             }
             "wait" => op.wait = through_json(v)?,

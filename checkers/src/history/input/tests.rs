@@ -136,3 +136,28 @@ fn detection_looks_at_the_first_key() {
     assert_eq!(detect(b""), Format::Jsonl);
     assert_eq!(detect(b"\0\0"), Format::Jsonl);
 }
+
+/// Records that name the same key, node or error share one copy of its text; what they say is
+/// unchanged.
+#[test]
+fn repeated_keys_nodes_and_errors_are_held_once() {
+    let text = "{\"index\":0,\"process\":0,\"type\":\"invoke\",\"f\":\"add\",\"key\":\"s1\",\"value\":1}\n\
+                {\"index\":1,\"process\":0,\"type\":\"fail\",\"f\":\"add\",\"key\":\"s1\",\"value\":1,\"node\":\"n1\",\"error\":\"refused\"}\n\
+                {\"index\":2,\"process\":1,\"type\":\"invoke\",\"f\":\"add\",\"key\":\"s2\",\"value\":2}\n\
+                {\"index\":3,\"process\":1,\"type\":\"fail\",\"f\":\"add\",\"key\":\"s1\",\"value\":2,\"node\":\"n1\",\"error\":\"refused\"}\n";
+    let (ops, _) = ops_of(text.as_bytes());
+    let text_of = |o: &Op| o.key.as_deref().map(str::to_string);
+    assert_eq!(
+        ops.iter().map(text_of).collect::<Vec<_>>(),
+        ["s1", "s1", "s2", "s1"].map(|k| Some(k.to_string()))
+    );
+    let same = |a: &Option<Arc<str>>, b: &Option<Arc<str>>| match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        _ => false,
+    };
+    assert!(same(&ops[0].key, &ops[1].key) && same(&ops[0].key, &ops[3].key));
+    assert!(!same(&ops[0].key, &ops[2].key));
+    assert!(same(&ops[1].node, &ops[3].node));
+    assert!(same(&ops[1].error, &ops[3].error));
+    assert_eq!(ops[3].error.as_deref(), Some("refused"));
+}
