@@ -3,7 +3,7 @@
 //!
 //! The checkers hold the whole parsed history (about 255 bytes a record for the set workload,
 //! some 1.9 times the record's text) and their own indexes on top (the lost-writes checker
-//! another third). A 10-minute run at full speed writes tens of millions of records: its
+//! about 40% more). A 10-minute run at full speed writes tens of millions of records: its
 //! analysis can need more memory than the machine has, and a process the kernel kills for it
 //! exits with no verdict, no results and no explanation, which breaks the exit-code contract
 //! (2: could not decide) that a CI job relies on.

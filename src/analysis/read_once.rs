@@ -85,11 +85,12 @@ pub fn read_once(input: impl Read, limits: Limits) -> Result<ReadOnce, HistoryEr
     })
 }
 
-fn intern(nodes: &mut Vec<Arc<str>>, node: &str) -> u32 {
-    match nodes.iter().position(|n| &**n == node) {
+/// The position of `node` in `nodes`, added if new (the reader already shares the text).
+fn intern(nodes: &mut Vec<Arc<str>>, node: &Arc<str>) -> u32 {
+    match nodes.iter().position(|n| n == node) {
         Some(i) => i as u32,
         None => {
-            nodes.push(node.into());
+            nodes.push(Arc::clone(node));
             nodes.len() as u32 - 1
         }
     }

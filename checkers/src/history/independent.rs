@@ -10,6 +10,7 @@
 //! their value: a transaction `[k [micro-ops..]]` is unambiguous on its own, and its
 //! micro-ops' keys are scoped by k where they are read (txn-cycles, rw-register).
 
+use super::shared::Shared;
 use super::{Function, Op};
 use serde_json::Value;
 
@@ -22,6 +23,7 @@ pub fn split(ops: &mut [Op]) -> bool {
     if considered.peek().is_none() || !considered.all(is_tuple) {
         return false;
     }
+    let mut keys = Shared::default();
     for op in ops
         .iter_mut()
         .filter(|o| o.is_client() && o.f != Function::Txn)
@@ -29,8 +31,8 @@ pub fn split(ops: &mut [Op]) -> bool {
         if let Value::Array(mut pair) = std::mem::take(&mut op.value) {
             op.value = pair.pop().unwrap_or(Value::Null);
             op.key = pair.pop().and_then(|k| match k {
-                Value::String(s) => Some(s.into()),
-                Value::Number(n) => Some(n.to_string().into()),
+                Value::String(s) => Some(keys.text(&s)),
+                Value::Number(n) => Some(keys.text(&n.to_string())),
                 _ => None,
             });
         }
@@ -69,6 +71,9 @@ mod tests {
         ];
         assert!(split(&mut ops));
         assert_eq!(ops[0].key.as_deref(), Some("3"));
+        // One key, one copy of its text.
+        let (k0, k1) = (ops[0].key.as_ref().unwrap(), ops[1].key.as_ref().unwrap());
+        assert!(std::sync::Arc::ptr_eq(k0, k1));
         assert_eq!(ops[0].value, json!(7));
         assert_eq!(ops[1].value, Value::Null);
         assert_eq!(ops[2].value, json!([1, 2]));

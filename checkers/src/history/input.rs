@@ -27,13 +27,12 @@ mod forms;
 
 use super::edn::{self, Splitter};
 use super::record;
+use super::shared::Shared;
 use super::{HistoryError, Op};
 use forms::{Forms, Next};
 use rayon::prelude::*;
 use serde_json::Value;
-use std::collections::HashSet;
 use std::io::{self, BufRead, BufReader, Read};
-use std::sync::Arc;
 
 /// Size bounds on an input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,25 +127,6 @@ pub fn read_each<'a>(
         records,
         warnings,
     })
-}
-
-/// The texts records repeat (keys, nodes, errors), each held once (see the module doc).
-#[derive(Default)]
-struct Shared(HashSet<Arc<str>>);
-
-impl Shared {
-    /// Points `text` at the held copy of its text, holding it first if it is new.
-    fn share(&mut self, text: &mut Option<Arc<str>>) {
-        let Some(t) = text else {
-            return;
-        };
-        match self.0.get(&**t) {
-            Some(held) => *t = Arc::clone(held),
-            None => {
-                self.0.insert(Arc::clone(t));
-            }
-        }
-    }
 }
 
 /// Releases the spare capacity of every array in `value` (see the module doc).

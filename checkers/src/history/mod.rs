@@ -12,6 +12,7 @@
 //! - [`record`]: one parsed record made into an `Op` (foreign spellings normalised).
 //! - [`pairing`]: the rules that pair invocations with completions (shared with streaming).
 //! - [`independent`]: `jepsen.independent` histories, whose values are `[key value]` tuples.
+//! - [`shared`]: texts many records repeat (keys, nodes, errors), held once.
 //! - [`jsonl`]: reading a whole history into a `History` (line-numbered errors, tolerant of a
 //!   truncated tail), in any of those formats.
 //! - [`writer`]: appending records while a run goes, one flushed line each.
@@ -36,6 +37,7 @@ pub mod nemesis_value;
 pub mod op;
 pub mod pairing;
 pub mod record;
+mod shared;
 pub mod writer;
 
 pub use function::Function;

@@ -199,7 +199,7 @@ fn lost_anomalies(
     };
     let final_read = &key.reads[f];
     let master = c.final_reads.describe_master(key.key.as_deref());
-    let name: Option<std::sync::Arc<str>> = key.key.as_deref().map(Into::into);
+    let name = key.key.clone();
     for (_, e, charge) in lost {
         if *explained < FULLY_EXPLAINED {
             *explained += 1;

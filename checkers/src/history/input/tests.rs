@@ -4,6 +4,7 @@ use super::*;
 use crate::history::jsonl::read_str;
 use crate::history::{OpType, Process, RealtimeOrder};
 use std::io::Write;
+use std::sync::Arc;
 
 fn ops_of(bytes: &[u8]) -> (Vec<Op>, ReadInfo) {
     let mut ops = Vec::new();
