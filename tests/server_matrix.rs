@@ -182,6 +182,11 @@ fn sentinel_coordinated_run(bin: &Path) -> (Option<i32>, String, Store) {
             "5",
             "--seed",
             "2",
+            // What is under test is the coordinated failover alone. With the default 1 s, a
+            // loaded machine once let a Sentinel mark the just-promoted master down and fail
+            // it over on its own, uncoordinated, losing writes (docs/servers.md).
+            "--sentinel-down-after",
+            "5000",
         ],
     );
     assert_eq!(servers_under(store.path()), Vec::<u32>::new());

@@ -45,13 +45,18 @@ impl Store {
 
 impl Drop for Store {
     /// Whatever a failed assertion left running under this store is stopped: a test must not
-    /// leave servers behind even when it fails halfway.
+    /// leave servers behind even when it fails halfway. The folder of a failed test is kept,
+    /// and its path printed: a live run that failed once in CI is evidence, not noise.
     fn drop(&mut self) {
         let _ = redline()
             .arg("cleanup")
             .arg("--store")
             .arg(self.path())
             .output();
+        if std::thread::panicking() {
+            self.dir.disable_cleanup(true);
+            eprintln!("kept the failed test's store: {}", self.path().display());
+        }
     }
 }
 

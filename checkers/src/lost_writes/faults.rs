@@ -183,6 +183,37 @@ pub fn between(history: &History, from: u64, to: u64) -> Vec<&Op> {
         .collect()
 }
 
+/// The records of the Sentinel failovers under way at `at` (ns), up to `to`, in history order
+/// and at most `limit`: for each Sentinel whose last `+try-failover` before `at` was not
+/// followed (before `at`) by its `+failover-end` or a `-failover-abort-*`, that `+try-failover`
+/// and its later events. A write acknowledged meanwhile by the master being failed over is lost
+/// if the failover promotes a replica that lacks it, whoever started the failover.
+pub fn sentinel_failovers_under_way(history: &History, at: u64, to: u64, limit: usize) -> Vec<&Op> {
+    let mut open: std::collections::BTreeMap<&str, Vec<&Op>> = Default::default();
+    for (_, op) in history.non_client_ops() {
+        if op.time > to || op.process != Process::Observer || op.f != Function::Sentinel {
+            continue;
+        }
+        let sentinel = op.node.as_deref().unwrap_or("?");
+        let event = op.value.get("event").and_then(Value::as_str).unwrap_or("");
+        if op.time > at {
+            if let Some(events) = open.get_mut(sentinel) {
+                events.push(op);
+            }
+        } else if event == "+try-failover" {
+            open.insert(sentinel, vec![op]);
+        } else if event == "+failover-end" || event.starts_with("-failover-abort") {
+            open.remove(sentinel);
+        } else if let Some(events) = open.get_mut(sentinel) {
+            events.push(op);
+        }
+    }
+    let mut ops: Vec<&Op> = open.into_values().flatten().collect();
+    ops.sort_by_key(|o| o.index);
+    ops.truncate(limit);
+    ops
+}
+
 /// One record in words: `kill n1 at 1234.5 ms (op 56)`.
 pub fn describe(op: &Op) -> String {
     let what = match (op.process, &op.f) {
@@ -202,7 +233,10 @@ pub fn describe(op: &Op) -> String {
         (Process::Observer, Function::Sentinel) => {
             let event = op.value.get("event").and_then(Value::as_str).unwrap_or("");
             let text = op.value.get("text").and_then(Value::as_str).unwrap_or("");
-            format!("sentinel {event} {text}").trim_end().to_string()
+            let sentinel = op.node.as_deref().unwrap_or("");
+            let parts = ["sentinel", sentinel, event, text];
+            let parts: Vec<&str> = parts.into_iter().filter(|p| !p.is_empty()).collect();
+            parts.join(" ")
         }
         _ => format!("{} {}", op.f, NemesisValue(&op.value).target_words(120)),
     };

@@ -243,6 +243,24 @@ fn explain_lost(
     let mut explanation = story_of_lost(c.history, key, e, final_read, master, &mut ops);
     explanation.push(' ');
     explanation.push_str(&window::words(charge, acknowledged));
+    if charge.is_none() {
+        let at = e.known.map_or(e.add.last().time, |k| k.0);
+        let events = faults::sentinel_failovers_under_way(
+            c.history,
+            at,
+            final_read.invoke_time(),
+            FAULTS_QUOTED,
+        );
+        if !events.is_empty() {
+            ops.extend(events.iter().map(|o| o.index));
+            let words: Vec<String> = events.iter().map(|o| faults::describe(o)).collect();
+            explanation.push_str(&format!(
+                " A Sentinel failover was under way when it was {acknowledged} (begun before, \
+                 not ended): {}.",
+                words.join("; ")
+            ));
+        }
+    }
     let node = crate::final_reads::node_of(&e.add);
     if let Some(charge) = charge {
         ops.push(charge.fault.index);

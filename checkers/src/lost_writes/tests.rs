@@ -456,3 +456,37 @@ fn ten_thousand_lost_elements_are_counted_exactly_and_kept_in_brief() {
     let keys: std::collections::BTreeSet<_> = r.briefs.iter().map(|b| b.key.clone()).collect();
     assert_eq!(keys.len(), 10);
 }
+
+/// A loss no nemesis fault explains, while a failover Sentinel began (on its own, here) was
+/// under way: the explanation cites that failover's events, and only the open one.
+#[test]
+fn a_loss_during_a_sentinel_failover_names_it() {
+    let b = Builder::with_key("s")
+        .sentinel(1.0, "+try-failover")
+        .sentinel(2.0, "+failover-end")
+        .sentinel(5.0, "+try-failover")
+        .sentinel(6.0, "+selected-slave");
+    let b = add(b, 7.0, 8.0, 0, 1, "ok");
+    let b = b.sentinel(9.0, "+promoted-slave");
+    let r = run(finals(b, "n2", json!([]), json!([])));
+    assert_eq!(kinds(&r), vec!["lost"]);
+    let a = &r.anomalies[0];
+    assert!(
+        a.explanation.contains("no fault can be charged"),
+        "{}",
+        a.explanation
+    );
+    assert!(
+        a.explanation.contains(
+            "A Sentinel failover was under way when it was acknowledged (begun before, not \
+             ended): sentinel s1 +try-failover at 5.0 ms (op 2); sentinel s1 +selected-slave at \
+             6.0 ms (op 3); sentinel s1 +promoted-slave at 9.0 ms (op 6)."
+        ),
+        "{}",
+        a.explanation
+    );
+    assert!(!a.explanation.contains("at 1.0 ms"), "{}", a.explanation);
+    for cited in [2, 3, 6] {
+        assert!(a.ops.contains(&cited), "{:?}", a.ops);
+    }
+}
