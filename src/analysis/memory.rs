@@ -40,7 +40,7 @@ pub enum Reader {
 /// Below this, a history's analysis is not worth projecting (at most a few GB).
 const SMALL: u64 = 256 << 20;
 /// How much more than the parsed history the checkers need at their peak, measured on the set
-/// workload (lost-writes' indexes add about a third: 1.36 on a 60 s run under kill,pause).
+/// workload (lost-writes' indexes add about 40%: 1.36 on a 60 s run under kill,pause).
 const CHECKERS_MARGIN: f64 = 1.4;
 /// Set `REDLINE_MEMORY_CHECK=off` to analyse whatever the projection says.
 const SWITCH: &str = "REDLINE_MEMORY_CHECK";
